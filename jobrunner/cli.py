@@ -1,0 +1,123 @@
+"""The command line: parses, composes, calls one function per command.
+
+Exit codes: 0 success, 1 the checked thing is not OK (invalid files, a failed run),
+2 usage or input errors (JobRunnerError becomes one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jobrunner import __version__, config, errors, model, recurrence, spec, validate, wallclock
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jobrunner", description="Declarative job queue runner (Business Central semantics)."
+    )
+    parser.add_argument("--version", action="version", version=f"jobrunner {__version__}")
+    parser.add_argument("--config", type=Path, help="config file (default: ./jobrunner.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check the config and job files")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    p.add_argument("--no-resolve", action="store_true", help="do not check that objects exist")
+    p.add_argument("--json", action="store_true", help="print problems as JSON")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("next", help="print an entry's next run times")
+    p.add_argument("target", metavar="ID|FILE")
+    p.add_argument("--from", dest="start", metavar="ISO", help="start instant (default: now)")
+    p.add_argument("--count", type=int, default=5, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_next)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except errors.JobRunnerError as exc:
+        print(f"jobrunner: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _config(args: argparse.Namespace) -> config.Config:
+    return config.load(args.config)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        cfg = _config(args)
+    except errors.ConfigError as exc:
+        _print_problems(exc.problems, args.json)
+        return 1
+    report = validate.run(cfg, args.paths or None, resolve=not args.no_resolve)
+    _print_problems(report.problems, args.json)
+    if not args.json:
+        bad = len({p.file for p in report.problems})
+        print(f"{report.files} job file(s) checked, {bad} with problems, "
+              f"{len(report.problems)} problem(s)", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+def _print_problems(problems: Sequence[model.Problem], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([p.as_dict() for p in problems], indent=2))
+    else:
+        for p in problems:
+            print(p.format())
+
+
+def find_spec(cfg: config.Config, target: str) -> model.JobSpec:
+    """An entry by file path, or by id among the configured job files."""
+    path = Path(target)
+    if path.suffix in spec.JOB_SUFFIXES and path.is_file():
+        return spec.load_file(path, timezone=cfg.timezone, display=validate.display(path))
+    if cfg.jobs_dir.is_dir():
+        for candidate in spec.job_files(cfg.jobs_dir):
+            try:
+                loaded = spec.load_file(candidate, timezone=cfg.timezone,
+                                        display=validate.display(candidate))
+            except errors.SpecError:
+                continue
+            if loaded.id == target:
+                return loaded
+    raise errors.UnknownEntry(target)
+
+
+def parse_when(text: str, tz_name: str) -> datetime:
+    try:
+        return spec.parse_instant(text, tz_name)
+    except ValueError:
+        raise errors.JobRunnerError(f"--from: {text!r} is not an ISO-8601 date and time") from None
+
+
+def cmd_next(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    entry = find_spec(cfg, args.target)
+    start = parse_when(args.start, entry.timezone) if args.start else datetime.now(UTC)
+    if args.count < 1:
+        raise errors.JobRunnerError("--count must be at least 1")
+    tz = wallclock.zone(entry.timezone)
+    times = list(recurrence.run_times(entry, start, args.count))
+    if args.json:
+        print(json.dumps([{"local": t.astimezone(tz).isoformat(),
+                           "utc": t.isoformat().replace("+00:00", "Z")} for t in times], indent=2))
+        return 0
+    print(f"{entry.id} ({entry.timezone})")
+    if not times:
+        print("  no further runs (expired)")
+    for n, t in enumerate(times, 1):
+        local = t.astimezone(tz)
+        print(f"  {n:>2}  {local:%a %Y-%m-%d %H:%M:%S} {local.tzname():<6} "
+              f"{t:%Y-%m-%d %H:%M:%S} UTC")
+    return 0

@@ -1,0 +1,134 @@
+"""The JSON Schemas in `schemas/`: loading, a compiled validator for the hot path, and
+messages a person can act on for documents that fail.
+
+fastjsonschema (compiled once per process) answers "valid?" for every file; only a file
+that fails is walked again with jsonschema to word each error and locate it.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import json
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import jsonschema
+
+_REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    """A schema by file name (`job.schema.json`), from the installed package or the repo."""
+    packaged = resources.files("jobrunner").joinpath("_schemas", name)
+    text = packaged.read_text() if packaged.is_file() else (_REPO_SCHEMAS / name).read_text()
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def path(name: str) -> Path:
+    """Where a schema file lives on disk (for `$schema` lines and editors)."""
+    packaged = resources.files("jobrunner").joinpath("_schemas", name)
+    return Path(str(packaged)) if packaged.is_file() else _REPO_SCHEMAS / name
+
+
+@functools.cache
+def fast_validator(name: str) -> Callable[[Any], Any]:
+    """A compiled validator; raises fastjsonschema.JsonSchemaException when invalid."""
+    return fastjsonschema.compile(_as_draft7(load(name)))  # type: ignore[no-any-return]
+
+
+@functools.cache
+def full_validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(load(name))
+
+
+def is_valid(name: str, document: Any) -> bool:
+    try:
+        fast_validator(name)(document)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
+def _as_draft7(schema: dict[str, Any]) -> dict[str, Any]:
+    # fastjsonschema knows drafts 4-7; our schemas use only what draft 7 has under
+    # other names (dependentSchemas -> dependencies).
+    out = copy.deepcopy(schema)
+    out["$schema"] = "http://json-schema.org/draft-07/schema#"
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "dependentSchemas" in node:
+                node["dependencies"] = node.pop("dependentSchemas")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(out)
+    return out
+
+
+def errors(name: str, document: Any) -> Iterator[tuple[list[str | int], str]]:
+    """Each schema error as (path to the offending key or value, message)."""
+    for error in sorted(full_validator(name).iter_errors(document), key=lambda e: list(e.path)):
+        yield from _explain(error)
+
+
+def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[list[str | int], str]]:
+    where: list[str | int] = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    value = error.instance
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(value, dict):
+        known = sorted(schema.get("properties", {}))
+        for key in sorted(k for k in value if k not in known):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"
+            yield [*where, key], f"unknown key {key!r}{hint}"
+        return
+    if kind == "required":
+        yield where, f"missing required key {_missing(error)!r}"
+        return
+    if "errorMessage" in schema:
+        yield where, str(schema["errorMessage"])
+        return
+    title = schema.get("title")
+    if title and kind in ("pattern", "type", "minimum", "maximum", "enum", "minLength"):
+        yield where, f"{value!r} is not {title}"
+        return
+    yield where, _generic(kind, error)
+
+
+def _missing(error: jsonschema.ValidationError) -> str:
+    # jsonschema words it "'x' is a required property"; take the name back out.
+    return error.message.split("'")[1] if "'" in error.message else error.message
+
+
+def _generic(kind: Any, error: jsonschema.ValidationError) -> str:
+    value, limit = error.instance, error.validator_value
+    if kind == "enum":
+        return f"{value!r} is not one of: {', '.join(map(str, limit))}"
+    if kind == "type":
+        wanted = {"string": "text", "integer": "a whole number", "boolean": "true or false",
+                  "object": "a mapping of keys", "array": "a list", "number": "a number"}
+        names = [limit] if isinstance(limit, str) else list(limit)
+        return f"{value!r} should be {' or '.join(wanted.get(n, n) for n in names)}"
+    if kind == "maxLength":
+        return f"is {len(value)} characters long; at most {limit} are allowed"
+    if kind in ("minimum", "maximum"):
+        lo = error.schema.get("minimum", "") if isinstance(error.schema, dict) else ""
+        hi = error.schema.get("maximum", "") if isinstance(error.schema, dict) else ""
+        return f"{value!r} is out of range {lo}..{hi}"
+    if kind == "minItems":
+        return "must list at least one item"
+    if kind == "uniqueItems":
+        return "lists the same item twice"
+    return error.message

@@ -1,0 +1,368 @@
+"""Job files: YAML text -> a validated JobSpec, or every problem located by line and key.
+
+`parse_spec(text, ...)` is pure; `load_file(path, ...)` only adds the read. The YAML is
+read with the C loader and a YAML 1.2-style core schema (no sexagesimal `10:00`, no
+`yes/no/on/off` booleans, no implicit timestamps), and duplicate keys are errors. The
+hot path validates with the compiled schema; only a file that fails is walked again to
+word and locate its errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobrunner import cron, dateformula, errors, model, schemas, wallclock
+
+SCHEMA = "job.schema.json"
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+JOB_SUFFIXES = (".yaml", ".yml")
+_DURATION = re.compile(r"(\d+)(ms|d|h|m|s)")
+_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+DOCUMENT = "<document>"
+
+
+# --- YAML -------------------------------------------------------------------------------
+
+
+class _Loader(yaml.CSafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key is not None and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _core_resolvers(loader: type[yaml.CSafeLoader]) -> None:
+    loader.yaml_implicit_resolvers = {}
+    loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+    loader.add_implicit_resolver(
+        "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+        list("-+0123456789"),
+    )
+    loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                   r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        list("-+0123456789."),
+    )
+    loader.add_implicit_resolver(
+        "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+    )
+
+
+_core_resolvers(_Loader)
+
+
+def read_yaml(text: str) -> Any:
+    """Parse YAML with the job-file rules; raises yaml.YAMLError with a mark."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
+def locate(text: str, where: list[str | int]) -> int:
+    """The 1-based line of the key (or list item) at `where`; its nearest parent when
+    that key is missing; 1 when the text cannot be composed."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)  # noqa: S506
+    except yaml.YAMLError:
+        return 1
+    line = 1 if node is None else node.start_mark.line + 1
+    for step in where:
+        if isinstance(node, yaml.MappingNode):
+            match = next(((k, v) for k, v in node.value if k.value == step), None)
+            if match is None:
+                return line
+            line, node = match[0].start_mark.line + 1, match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            if step >= len(node.value):
+                return line
+            node = node.value[step]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def format_path(where: list[str | int]) -> str:
+    out = ""
+    for step in where:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out or DOCUMENT
+
+
+# --- values -----------------------------------------------------------------------------
+
+
+def parse_duration(value: str | int) -> timedelta:
+    """`30s`, `5m`, `1h30m`, `2d`, `250ms` or 0 -> timedelta; ValueError otherwise."""
+    if value in (0, "0"):
+        return timedelta(0)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
+    parts = _DURATION.findall(value)
+    if "".join(n + u for n, u in parts) != value:
+        raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+def format_duration(delta: timedelta) -> str:
+    """The inverse of parse_duration for display: 5400 s -> '1h30m'."""
+    ms = round(delta.total_seconds() * 1000)
+    if ms == 0:
+        return "0"
+    out = ""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        n, ms = divmod(ms, size)
+        if n:
+            out += f"{n}{unit}"
+    return out + (f"{ms}ms" if ms else "")
+
+
+def parse_instant(value: str, tz_name: str) -> datetime:
+    """An ISO-8601 date/time -> aware UTC; without an offset it is wall time in `tz_name`."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return wallclock.resolve(parsed, wallclock.zone(tz_name))
+    return parsed.astimezone(UTC)
+
+
+def parse_time(value: str) -> time:
+    return time.fromisoformat(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _formula(text: str) -> dateformula.DateFormula:
+    formula = dateformula.parse(text)
+    if not dateformula.always_advances(formula):
+        raise dateformula.FormulaSyntaxError(
+            f"{text!r} does not always move the date forward (it would run in a loop); "
+            "add a day, e.g. 1D+CM"
+        )
+    return formula
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron(text: str) -> cron.CronExpr:
+    expr = cron.parse(text)
+    if cron.next_match(expr, datetime(2000, 1, 1)) is None:
+        raise cron.CronSyntaxError(f"{text!r} never matches a date (e.g. 30 February)")
+    return expr
+
+
+# --- the document -----------------------------------------------------------------------
+
+
+def definition_hash(raw: dict[str, Any], default_timezone: str) -> str:
+    """A stable digest of what the file says (and the zone it is read in)."""
+    canonical = json.dumps([raw, default_timezone], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def parse_spec(text: str, source: str, *, default_id: str, timezone: str) -> model.JobSpec:
+    """Validate one job file's text and build its JobSpec; SpecError lists every
+    problem as FILE:LINE: KEY.PATH: message."""
+    try:
+        raw = read_yaml(text)
+    except yaml.YAMLError as exc:
+        raise errors.SpecError([yaml_problem(exc, source)]) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict) or not schemas.is_valid(SCHEMA, raw):
+        raise errors.SpecError(_schema_problems(text, source, raw))
+    builder = _Builder(text, source, raw, timezone)
+    built = builder.build(default_id)
+    if builder.problems or built is None:
+        raise errors.SpecError(builder.problems)
+    return built
+
+
+def yaml_problem(exc: yaml.YAMLError, source: str) -> model.Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
+    return model.Problem(file=source, line=line, path=DOCUMENT, message=message)
+
+
+def _schema_problems(text: str, source: str, raw: Any) -> list[model.Problem]:
+    if not isinstance(raw, dict):
+        kind = type(raw).__name__
+        return [model.Problem(file=source, line=1, path=DOCUMENT,
+                              message=f"a job file must be a mapping of keys, not a {kind}")]
+    return [
+        model.Problem(file=source, line=locate(text, where), path=format_path(where), message=msg)
+        for where, msg in schemas.errors(SCHEMA, raw)
+    ]
+
+
+class _Builder:
+    """Turns a schema-valid mapping into a JobSpec, collecting meaning problems."""
+
+    def __init__(self, text: str, source: str, raw: dict[str, Any], timezone: str) -> None:
+        self.text, self.source, self.raw, self.timezone = text, source, raw, timezone
+        self.problems: list[model.Problem] = []
+
+    def problem(self, where: list[str | int], message: str) -> None:
+        line = locate(self.text, where)
+        self.problems.append(
+            model.Problem(file=self.source, line=line, path=format_path(where), message=message)
+        )
+
+    def duration(self, key: str, default: timedelta, where: list[str | int] | None = None,
+                 value: Any = None) -> timedelta:
+        where = where or [key]
+        value = self.raw.get(key) if value is None else value
+        if value is None:
+            return default
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            self.problem(where, str(exc))
+            return default
+
+    def build(self, default_id: str) -> model.JobSpec | None:
+        raw = self.raw
+        entry_id = raw.get("id", default_id)
+        if "id" not in raw and not ID_PATTERN.match(entry_id):
+            self.problem(["id"], f"the file name {entry_id!r} is not a valid id; set id: explicitly")
+        recurrence = self.recurrence(raw["recurrence"]) if "recurrence" in raw else None
+        tz_name = recurrence.timezone if recurrence else self.timezone
+        earliest, expiration = self.instant("earliest_start", tz_name), self.instant(
+            "expiration", tz_name
+        )
+        if earliest and expiration and expiration <= earliest:
+            self.problem(["expiration"], "must be later than earliest_start")
+        rerun_delay = self.duration("rerun_delay", timedelta(0))
+        if rerun_delay > timedelta(hours=1):
+            self.problem(["rerun_delay"], f"{raw['rerun_delay']!r} is more than the maximum 1h")
+        timeout = self.duration("timeout", timedelta(hours=12))
+        if timeout <= timedelta(0):
+            self.problem(["timeout"], "must be longer than 0")
+        if self.problems:
+            return None
+        return model.JobSpec(
+            id=entry_id,
+            object_id=raw["object_id"],
+            source=self.source,
+            description=raw.get("description", ""),
+            object_type=raw.get("object_type", "codeunit"),
+            parameter_string=raw.get("parameter_string", ""),
+            status=model.DesiredStatus(raw.get("status", "ready")),
+            user=raw.get("user"),
+            timezone=tz_name,
+            earliest_start=earliest,
+            expiration=expiration,
+            recurrence=recurrence,
+            max_retries=raw.get("max_retries", 0),
+            rerun_delay=rerun_delay,
+            category=raw.get("category"),
+            priority=model.Priority(raw.get("priority", "normal")),
+            timeout=timeout,
+            inactivity_timeout=self.duration("inactivity_timeout", timedelta(minutes=5)),
+            manual_recurrence=raw.get("manual_recurrence", False),
+            failure_handler=raw.get("failure_handler"),
+            on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
+            digest=definition_hash(raw, self.timezone),
+            raw=raw,
+        )
+
+    def instant(self, key: str, tz_name: str) -> datetime | None:
+        value = self.raw.get(key)
+        if value is None:
+            return None
+        try:
+            return parse_instant(value, tz_name)
+        except (ValueError, wallclock.UnknownZone) as exc:
+            self.problem([key], f"{value!r} is not a valid date and time ({exc})")
+            return None
+
+    def recurrence(self, rec: dict[str, Any]) -> model.Recurrence | None:
+        before = len(self.problems)
+        tz_name = rec.get("timezone", self.timezone)
+        try:
+            wallclock.zone(tz_name)
+        except wallclock.UnknownZone as exc:
+            self.problem(["recurrence", "timezone"], str(exc))
+        if "cron" in rec and rec.keys() & {"every", "run_on", "starting_time", "ending_time",
+                                           "next_run_date_formula"}:
+            self.problem(["recurrence", "cron"], "cron cannot be combined with every, run_on, "
+                         "starting_time, ending_time or next_run_date_formula")
+        if "next_run_date_formula" in rec and rec.keys() & {"every", "run_on"}:
+            self.problem(["recurrence", "next_run_date_formula"],
+                         "next_run_date_formula cannot be combined with every or run_on")
+        every = None
+        if "every" in rec:
+            every = self.duration("every", timedelta(0), ["recurrence", "every"], rec["every"])
+            if every <= timedelta(0) and len(self.problems) == before:
+                self.problem(["recurrence", "every"], "must be longer than 0 "
+                             "(leave every out to run once a day)")
+        expr = formula = None
+        if "cron" in rec:
+            try:
+                expr = _cron(rec["cron"])
+            except cron.CronSyntaxError as exc:
+                self.problem(["recurrence", "cron"], str(exc))
+        if "next_run_date_formula" in rec:
+            try:
+                formula = _formula(rec["next_run_date_formula"])
+            except dateformula.FormulaSyntaxError as exc:
+                self.problem(["recurrence", "next_run_date_formula"], str(exc))
+        grace = None
+        if "misfire_grace" in rec:
+            grace = self.duration("misfire_grace", timedelta(0), ["recurrence", "misfire_grace"],
+                                  rec["misfire_grace"])
+        if len(self.problems) > before:
+            return None
+        return model.Recurrence(
+            timezone=tz_name,
+            every=every,
+            run_on=frozenset(model.WEEKDAY_NAMES.index(d) + 1 for d in rec["run_on"])
+            if "run_on" in rec else model.ALL_DAYS,
+            starting_time=parse_time(rec["starting_time"]) if "starting_time" in rec else None,
+            ending_time=parse_time(rec["ending_time"]) if "ending_time" in rec else None,
+            date_formula=formula,
+            cron=expr,
+            misfire_grace=grace,
+        )
+
+
+def default_id(path: Path) -> str:
+    return path.stem
+
+
+def load_file(path: Path, *, timezone: str, display: str | None = None) -> model.JobSpec:
+    """Read and parse one job file; unreadable or non-UTF-8 files are located problems."""
+    source = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise errors.SpecError([model.Problem(
+            file=source, line=1, path=DOCUMENT, message=f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise errors.SpecError([model.Problem(
+            file=source, line=1, path=DOCUMENT, message=f"cannot read: {exc.strerror}")]) from None
+    return parse_spec(text, source, default_id=default_id(path), timezone=timezone)
+
+
+def job_files(jobs_dir: Path) -> list[Path]:
+    """The job files of a folder, sorted; hidden files and editor temp files are skipped."""
+    return sorted(
+        p for p in jobs_dir.iterdir()
+        if p.suffix in JOB_SUFFIXES and not p.name.startswith((".", "#")) and p.is_file()
+    )
