@@ -64,8 +64,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _print_problems(report.problems, args.json)
     if not args.json:
         bad = len({p.file for p in report.problems})
-        print(f"{report.files} job file(s) checked, {bad} with problems, "
-              f"{len(report.problems)} problem(s)", file=sys.stderr)
+        print(
+            f"{report.files} job file(s) checked, {bad} with problems, "
+            f"{len(report.problems)} problem(s)",
+            file=sys.stderr,
+        )
     return 1 if report.problems else 0
 
 
@@ -85,8 +88,9 @@ def find_spec(cfg: config.Config, target: str) -> model.JobSpec:
     if cfg.jobs_dir.is_dir():
         for candidate in spec.job_files(cfg.jobs_dir):
             try:
-                loaded = spec.load_file(candidate, timezone=cfg.timezone,
-                                        display=validate.display(candidate))
+                loaded = spec.load_file(
+                    candidate, timezone=cfg.timezone, display=validate.display(candidate)
+                )
             except errors.SpecError:
                 continue
             if loaded.id == target:
@@ -110,14 +114,25 @@ def cmd_next(args: argparse.Namespace) -> int:
     tz = wallclock.zone(entry.timezone)
     times = list(recurrence.run_times(entry, start, args.count))
     if args.json:
-        print(json.dumps([{"local": t.astimezone(tz).isoformat(),
-                           "utc": t.isoformat().replace("+00:00", "Z")} for t in times], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "local": t.astimezone(tz).isoformat(),
+                        "utc": t.isoformat().replace("+00:00", "Z"),
+                    }
+                    for t in times
+                ],
+                indent=2,
+            )
+        )
         return 0
     print(f"{entry.id} ({entry.timezone})")
     if not times:
         print("  no further runs (expired)")
     for n, t in enumerate(times, 1):
         local = t.astimezone(tz)
-        print(f"  {n:>2}  {local:%a %Y-%m-%d %H:%M:%S} {local.tzname():<6} "
-              f"{t:%Y-%m-%d %H:%M:%S} UTC")
+        print(
+            f"  {n:>2}  {local:%a %Y-%m-%d %H:%M:%S} {local.tzname():<6} {t:%Y-%m-%d %H:%M:%S} UTC"
+        )
     return 0

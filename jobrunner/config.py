@@ -40,7 +40,9 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, f"cannot read: {exc}")]) from None
+        raise errors.ConfigError(
+            [_problem(path, 1, spec.DOCUMENT, f"cannot read: {exc}")]
+        ) from None
     try:
         raw = spec.read_yaml(text)
     except yaml.YAMLError as exc:

@@ -59,7 +59,7 @@ def find_module(name: str) -> ModuleSpec | None:
         if fullname in sys.modules:
             found = sys.modules[fullname].__spec__
             continue
-        locations = list(found.submodule_search_locations)
+        locations = list(found.submodule_search_locations or [])
         found = None
         for finder in sys.meta_path:
             finder_spec = getattr(finder, "find_spec", None)

@@ -40,7 +40,8 @@ def path(name: str) -> Path:
 @functools.cache
 def fast_validator(name: str) -> Callable[[Any], Any]:
     """A compiled validator; raises fastjsonschema.JsonSchemaException when invalid."""
-    return fastjsonschema.compile(_as_draft7(load(name)))  # type: ignore[no-any-return]
+    validator: Callable[[Any], Any] = fastjsonschema.compile(_as_draft7(load(name)))
+    return validator
 
 
 @functools.cache
@@ -91,7 +92,9 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[list[str | int
         known = sorted(schema.get("properties", {}))
         for key in sorted(k for k in value if k not in known):
             close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"
+            hint = (
+                f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"
+            )
             yield [*where, key], f"unknown key {key!r}{hint}"
         return
     if kind == "required":
@@ -109,16 +112,24 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[list[str | int
 
 def _missing(error: jsonschema.ValidationError) -> str:
     # jsonschema words it "'x' is a required property"; take the name back out.
-    return error.message.split("'")[1] if "'" in error.message else error.message
+    message = str(error.message)
+    return message.split("'")[1] if "'" in message else message
 
 
 def _generic(kind: Any, error: jsonschema.ValidationError) -> str:
-    value, limit = error.instance, error.validator_value
+    value: Any = error.instance
+    limit: Any = error.validator_value
     if kind == "enum":
         return f"{value!r} is not one of: {', '.join(map(str, limit))}"
     if kind == "type":
-        wanted = {"string": "text", "integer": "a whole number", "boolean": "true or false",
-                  "object": "a mapping of keys", "array": "a list", "number": "a number"}
+        wanted = {
+            "string": "text",
+            "integer": "a whole number",
+            "boolean": "true or false",
+            "object": "a mapping of keys",
+            "array": "a list",
+            "number": "a number",
+        }
         names = [limit] if isinstance(limit, str) else list(limit)
         return f"{value!r} should be {' or '.join(wanted.get(n, n) for n in names)}"
     if kind == "maxLength":

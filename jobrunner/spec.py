@@ -13,9 +13,10 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -24,9 +25,11 @@ from jobrunner import cron, dateformula, errors, model, schemas, wallclock
 SCHEMA = "job.schema.json"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 JOB_SUFFIXES = (".yaml", ".yml")
-_DURATION = re.compile(r"(\d+)(ms|d|h|m|s)")
-_UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_DURATION = re.compile(r"(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
+_UNIT_SECONDS = (86400.0, 3600.0, 60.0, 1.0, 0.001)
 DOCUMENT = "<document>"
+_NOT_WITH_CRON = {"every", "run_on", "starting_time", "ending_time", "next_run_date_formula"}
+_T = TypeVar("_T")
 
 
 # --- YAML -------------------------------------------------------------------------------
@@ -48,17 +51,21 @@ class _Loader(yaml.CSafeLoader):
 def _core_resolvers(loader: type[yaml.CSafeLoader]) -> None:
     loader.yaml_implicit_resolvers = {}
     loader.add_implicit_resolver(
-        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
         list("tTfF"),
     )
     loader.add_implicit_resolver(
-        "tag:yaml.org,2002:int", re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+        "tag:yaml.org,2002:int",
+        re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
         list("-+0123456789"),
     )
     loader.add_implicit_resolver(
         "tag:yaml.org,2002:float",
-        re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-                   r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
         list("-+0123456789."),
     )
     loader.add_implicit_resolver(
@@ -71,14 +78,14 @@ _core_resolvers(_Loader)
 
 def read_yaml(text: str) -> Any:
     """Parse YAML with the job-file rules; raises yaml.YAMLError with a mark."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    return yaml.load(text, Loader=_Loader)
 
 
 def locate(text: str, where: list[str | int]) -> int:
     """The 1-based line of the key (or list item) at `where`; its nearest parent when
     that key is missing; 1 when the text cannot be composed."""
     try:
-        node = yaml.compose(text, Loader=_Loader)  # noqa: S506
+        node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError:
         return 1
     line = 1 if node is None else node.start_mark.line + 1
@@ -114,10 +121,14 @@ def parse_duration(value: str | int) -> timedelta:
         return timedelta(0)
     if not isinstance(value, str) or not value:
         raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
-    parts = _DURATION.findall(value)
-    if "".join(n + u for n, u in parts) != value:
+    match = _DURATION.fullmatch(value)
+    if match is None:
         raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    return timedelta(
+        seconds=sum(
+            int(n) * size for n, size in zip(match.groups(), _UNIT_SECONDS, strict=True) if n
+        )
+    )
 
 
 def format_duration(delta: timedelta) -> str:
@@ -203,12 +214,19 @@ def yaml_problem(exc: yaml.YAMLError, source: str) -> model.Problem:
 def _schema_problems(text: str, source: str, raw: Any) -> list[model.Problem]:
     if not isinstance(raw, dict):
         kind = type(raw).__name__
-        return [model.Problem(file=source, line=1, path=DOCUMENT,
-                              message=f"a job file must be a mapping of keys, not a {kind}")]
-    return [
+        return [
+            model.Problem(
+                file=source,
+                line=1,
+                path=DOCUMENT,
+                message=f"a job file must be a mapping of keys, not a {kind}",
+            )
+        ]
+    found = [
         model.Problem(file=source, line=locate(text, where), path=format_path(where), message=msg)
         for where, msg in schemas.errors(SCHEMA, raw)
     ]
+    return sorted(found, key=lambda p: p.line)
 
 
 class _Builder:
@@ -224,8 +242,9 @@ class _Builder:
             model.Problem(file=self.source, line=line, path=format_path(where), message=message)
         )
 
-    def duration(self, key: str, default: timedelta, where: list[str | int] | None = None,
-                 value: Any = None) -> timedelta:
+    def duration(
+        self, key: str, default: timedelta, where: list[str | int] | None = None, value: Any = None
+    ) -> timedelta:
         where = where or [key]
         value = self.raw.get(key) if value is None else value
         if value is None:
@@ -240,11 +259,14 @@ class _Builder:
         raw = self.raw
         entry_id = raw.get("id", default_id)
         if "id" not in raw and not ID_PATTERN.match(entry_id):
-            self.problem(["id"], f"the file name {entry_id!r} is not a valid id; set id: explicitly")
+            self.problem(
+                ["id"], f"the file name {entry_id!r} is not a valid id; set id: explicitly"
+            )
         recurrence = self.recurrence(raw["recurrence"]) if "recurrence" in raw else None
         tz_name = recurrence.timezone if recurrence else self.timezone
-        earliest, expiration = self.instant("earliest_start", tz_name), self.instant(
-            "expiration", tz_name
+        earliest, expiration = (
+            self.instant("earliest_start", tz_name),
+            self.instant("expiration", tz_name),
         )
         if earliest and expiration and expiration <= earliest:
             self.problem(["expiration"], "must be later than earliest_start")
@@ -299,47 +321,65 @@ class _Builder:
             wallclock.zone(tz_name)
         except wallclock.UnknownZone as exc:
             self.problem(["recurrence", "timezone"], str(exc))
-        if "cron" in rec and rec.keys() & {"every", "run_on", "starting_time", "ending_time",
-                                           "next_run_date_formula"}:
-            self.problem(["recurrence", "cron"], "cron cannot be combined with every, run_on, "
-                         "starting_time, ending_time or next_run_date_formula")
-        if "next_run_date_formula" in rec and rec.keys() & {"every", "run_on"}:
-            self.problem(["recurrence", "next_run_date_formula"],
-                         "next_run_date_formula cannot be combined with every or run_on")
-        every = None
-        if "every" in rec:
-            every = self.duration("every", timedelta(0), ["recurrence", "every"], rec["every"])
-            if every <= timedelta(0) and len(self.problems) == before:
-                self.problem(["recurrence", "every"], "must be longer than 0 "
-                             "(leave every out to run once a day)")
-        expr = formula = None
-        if "cron" in rec:
-            try:
-                expr = _cron(rec["cron"])
-            except cron.CronSyntaxError as exc:
-                self.problem(["recurrence", "cron"], str(exc))
-        if "next_run_date_formula" in rec:
-            try:
-                formula = _formula(rec["next_run_date_formula"])
-            except dateformula.FormulaSyntaxError as exc:
-                self.problem(["recurrence", "next_run_date_formula"], str(exc))
+        self.exclusions(rec)
+        every = self.every(rec)
+        expr = self.parsed(rec, "cron", _cron, cron.CronSyntaxError)
+        formula = self.parsed(
+            rec, "next_run_date_formula", _formula, dateformula.FormulaSyntaxError
+        )
         grace = None
         if "misfire_grace" in rec:
-            grace = self.duration("misfire_grace", timedelta(0), ["recurrence", "misfire_grace"],
-                                  rec["misfire_grace"])
+            where: list[str | int] = ["recurrence", "misfire_grace"]
+            grace = self.duration("misfire_grace", timedelta(0), where, rec["misfire_grace"])
         if len(self.problems) > before:
             return None
         return model.Recurrence(
             timezone=tz_name,
             every=every,
             run_on=frozenset(model.WEEKDAY_NAMES.index(d) + 1 for d in rec["run_on"])
-            if "run_on" in rec else model.ALL_DAYS,
+            if "run_on" in rec
+            else model.ALL_DAYS,
             starting_time=parse_time(rec["starting_time"]) if "starting_time" in rec else None,
             ending_time=parse_time(rec["ending_time"]) if "ending_time" in rec else None,
             date_formula=formula,
             cron=expr,
             misfire_grace=grace,
         )
+
+    def exclusions(self, rec: dict[str, Any]) -> None:
+        if "cron" in rec and rec.keys() & _NOT_WITH_CRON:
+            self.problem(
+                ["recurrence", "cron"],
+                "cron cannot be combined with every, run_on, "
+                "starting_time, ending_time or next_run_date_formula",
+            )
+        if "next_run_date_formula" in rec and rec.keys() & {"every", "run_on"}:
+            self.problem(
+                ["recurrence", "next_run_date_formula"],
+                "next_run_date_formula cannot be combined with every or run_on",
+            )
+
+    def every(self, rec: dict[str, Any]) -> timedelta | None:
+        if "every" not in rec:
+            return None
+        before = len(self.problems)
+        every = self.duration("every", timedelta(0), ["recurrence", "every"], rec["every"])
+        if every <= timedelta(0) and len(self.problems) == before:
+            self.problem(
+                ["recurrence", "every"], "must be longer than 0 (leave every out to run once a day)"
+            )
+        return every
+
+    def parsed(
+        self, rec: dict[str, Any], key: str, parse: Callable[[str], _T], error: type[ValueError]
+    ) -> _T | None:
+        if key not in rec:
+            return None
+        try:
+            return parse(rec[key])
+        except error as exc:
+            self.problem(["recurrence", key], str(exc))
+            return None
 
 
 def default_id(path: Path) -> str:
@@ -352,17 +392,28 @@ def load_file(path: Path, *, timezone: str, display: str | None = None) -> model
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise errors.SpecError([model.Problem(
-            file=source, line=1, path=DOCUMENT, message=f"not UTF-8 text ({exc.reason})")]) from None
+        raise errors.SpecError(
+            [
+                model.Problem(
+                    file=source, line=1, path=DOCUMENT, message=f"not UTF-8 text ({exc.reason})"
+                )
+            ]
+        ) from None
     except OSError as exc:
-        raise errors.SpecError([model.Problem(
-            file=source, line=1, path=DOCUMENT, message=f"cannot read: {exc.strerror}")]) from None
+        raise errors.SpecError(
+            [
+                model.Problem(
+                    file=source, line=1, path=DOCUMENT, message=f"cannot read: {exc.strerror}"
+                )
+            ]
+        ) from None
     return parse_spec(text, source, default_id=default_id(path), timezone=timezone)
 
 
 def job_files(jobs_dir: Path) -> list[Path]:
     """The job files of a folder, sorted; hidden files and editor temp files are skipped."""
     return sorted(
-        p for p in jobs_dir.iterdir()
+        p
+        for p in jobs_dir.iterdir()
         if p.suffix in JOB_SUFFIXES and not p.name.startswith((".", "#")) and p.is_file()
     )

@@ -9,9 +9,11 @@ from typing import Any
 from jobrunner import model
 
 
-def utc(*args: int) -> datetime:
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     """utc(2012, 1, 1, 13) -> an aware UTC datetime."""
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def recurrence(**fields: Any) -> model.Recurrence:

@@ -41,9 +41,14 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
     report = Report()
     if paths is None:
         if not cfg.jobs_dir.is_dir():
-            report.problems.append(model.Problem(
-                file=display(cfg.jobs_dir), line=1, path=spec.DOCUMENT,
-                message="the jobs folder does not exist"))
+            report.problems.append(
+                model.Problem(
+                    file=display(cfg.jobs_dir),
+                    line=1,
+                    path=spec.DOCUMENT,
+                    message="the jobs folder does not exist",
+                )
+            )
             return report
         paths = [cfg.jobs_dir]
     files = expand(paths)
@@ -65,9 +70,14 @@ def duplicate_ids(specs: Iterable[model.JobSpec]) -> list[model.Problem]:
     problems = []
     for s in specs:
         if s.id in first:
-            problems.append(model.Problem(
-                file=s.source, line=_line(s, "id"), path="id",
-                message=f"id {s.id!r} is already used by {first[s.id].source}"))
+            problems.append(
+                model.Problem(
+                    file=s.source,
+                    line=_line(s, "id"),
+                    path="id",
+                    message=f"id {s.id!r} is already used by {first[s.id].source}",
+                )
+            )
         else:
             first[s.id] = s
     return problems
@@ -81,8 +91,9 @@ def unresolved(specs: Iterable[model.JobSpec], cfg: config.Config) -> list[model
                 continue
             reason = objects.check(object_id, cfg.objects)
             if reason:
-                problems.append(model.Problem(
-                    file=s.source, line=_line(s, key), path=key, message=reason))
+                problems.append(
+                    model.Problem(file=s.source, line=_line(s, key), path=key, message=reason)
+                )
     return problems
 
 

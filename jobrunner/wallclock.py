@@ -12,12 +12,14 @@ Instants are timezone-aware UTC datetimes; wall-clock times are naive datetimes.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 
 class UnknownZone(ValueError):
     """The name is not an IANA time zone this machine knows."""
@@ -37,10 +39,8 @@ def zone(name: str) -> ZoneInfo:
 def local_zone_name() -> str:
     """The machine's local zone, as cron and systemd timers use it; UTC if unknown."""
     candidates = [os.environ.get("TZ", "").lstrip(":")]
-    try:
+    with contextlib.suppress(OSError):
         candidates.append(Path("/etc/timezone").read_text().strip())
-    except OSError:
-        pass
     try:
         target = os.path.realpath("/etc/localtime")
         if "zoneinfo/" in target:
@@ -67,7 +67,8 @@ def kind(wall: datetime, tz: ZoneInfo) -> str:
     second = wall.replace(tzinfo=tz, fold=1).utcoffset()
     if first == second:
         return "normal"
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     return "fold" if first > second else "gap"
 
 
@@ -76,7 +77,8 @@ def instants(wall: datetime, tz: ZoneInfo, *, both_folds: bool = False) -> list[
     first = wall.replace(tzinfo=tz, fold=0)
     second = wall.replace(tzinfo=tz, fold=1)
     off0, off1 = first.utcoffset(), second.utcoffset()
-    assert off0 is not None and off1 is not None
+    assert off0 is not None
+    assert off1 is not None
     if off0 == off1:
         return [(wall - off0).replace(tzinfo=UTC)]
     if off0 > off1:  # fold: the first pass has the larger offset

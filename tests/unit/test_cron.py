@@ -56,12 +56,17 @@ def test_interval_like(text, interval_like):
         pytest.param("0 0 13 * 5", datetime(2026, 12, 12), datetime(2026, 12, 13), id="or-13th"),
         pytest.param("0 0 * * 5", datetime(2026, 11, 21), datetime(2026, 11, 27), id="dow-only"),
         pytest.param("0 0 * * 7", datetime(2026, 11, 21), datetime(2026, 11, 22), id="seven-sun"),
-        pytest.param("0 9 * jan-mar mon-fri", datetime(2026, 11, 21), datetime(2027, 1, 1, 9),
-                     id="names"),
+        pytest.param(
+            "0 9 * jan-mar mon-fri", datetime(2026, 11, 21), datetime(2027, 1, 1, 9), id="names"
+        ),
         pytest.param("@monthly", datetime(2026, 11, 21), datetime(2026, 12, 1), id="monthly"),
         pytest.param("0 0 29 2 *", datetime(2026, 3, 1), datetime(2028, 2, 29), id="leap-day"),
-        pytest.param("59 23 31 12 *", datetime(2026, 12, 31, 23, 59), datetime(2026, 12, 31, 23, 59),
-                     id="inclusive"),
+        pytest.param(
+            "59 23 31 12 *",
+            datetime(2026, 12, 31, 23, 59),
+            datetime(2026, 12, 31, 23, 59),
+            id="inclusive",
+        ),
     ],
 )
 def test_next_match(text, start, expected):
@@ -77,8 +82,9 @@ def _field(low: int, high: int, full_ok: bool = True) -> st.SearchStrategy[str]:
     choices = [
         values.map(lambda v: ",".join(map(str, sorted(v)))),
         # croniter reads a one-value range such as 0-0 as the whole field; keep to real ranges
-        st.tuples(st.integers(low, high), st.integers(low, high)).filter(
-            lambda t: t[0] != t[1]).map(lambda t: f"{min(t)}-{max(t)}"),
+        st.tuples(st.integers(low, high), st.integers(low, high))
+        .filter(lambda t: t[0] != t[1])
+        .map(lambda t: f"{min(t)}-{max(t)}"),
     ]
     if full_ok:
         choices += [st.just("*"), st.integers(2, 7).map(lambda s: f"*/{s}")]
@@ -86,13 +92,15 @@ def _field(low: int, high: int, full_ok: bool = True) -> st.SearchStrategy[str]:
 
 
 expressions = st.tuples(
-    _field(0, 59), _field(0, 23),
+    _field(0, 59),
+    _field(0, 23),
     st.one_of(st.just("*"), _field(1, 28, full_ok=False)),
     st.one_of(st.just("*"), _field(1, 12, full_ok=False)),
     st.one_of(st.just("*"), _field(0, 5, full_ok=False)),
 ).map(" ".join)
 instants = st.datetimes(datetime(2020, 1, 1), datetime(2032, 1, 1)).map(
-    lambda d: d.replace(tzinfo=UTC))
+    lambda d: d.replace(tzinfo=UTC)
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -103,13 +111,22 @@ def test_agrees_with_croniter_in_utc(text, start):
     assert ours == theirs.replace(tzinfo=UTC)
 
 
-ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago",
-         "Asia/Kolkata", "UTC", "Australia/Sydney"]
+ZONES = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Kolkata",
+    "UTC",
+    "Australia/Sydney",
+]
 
 
 def _is_transition(instant: datetime, tz) -> bool:
-    return instant.astimezone(tz).utcoffset() != (instant - timedelta(seconds=1)).astimezone(
-        tz).utcoffset()
+    return (
+        instant.astimezone(tz).utcoffset()
+        != (instant - timedelta(seconds=1)).astimezone(tz).utcoffset()
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -126,7 +143,9 @@ def test_cron_runs_strictly_increase_and_match(text, zone_name, start):
         at = following
 
 
-fixed_times = st.tuples(st.integers(0, 59), st.integers(0, 23)).map(lambda t: f"{t[0]} {t[1]} * * *")
+fixed_times = st.tuples(st.integers(0, 59), st.integers(0, 23)).map(
+    lambda t: f"{t[0]} {t[1]} * * *"
+)
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import time, timedelta
 
 import pytest
@@ -10,7 +11,9 @@ from jobrunner import cron, recurrence, wallclock
 from jobrunner.testing import job, utc
 
 BERLIN = wallclock.zone("Europe/Berlin")  # 2026-03-29 02:00 -> 03:00; 2026-10-25 03:00 -> 02:00
-NEW_YORK = wallclock.zone("America/New_York")  # 2026-03-08 02:00 -> 03:00; 2026-11-01 02:00 -> 01:00
+NEW_YORK = wallclock.zone(
+    "America/New_York"
+)  # 2026-03-08 02:00 -> 03:00; 2026-11-01 02:00 -> 01:00
 
 
 def runs(expr: str, tz, after, n):
@@ -82,13 +85,19 @@ def test_bc_starting_time_in_fold_runs_on_the_first_pass():
 def test_every_is_elapsed_time_across_fall_back():
     spec = job(recurrence={"every": timedelta(minutes=30), "timezone": "Europe/Berlin"})
     times = list(recurrence.run_times(spec, utc(2026, 10, 25, 0, 15), 4))
-    gaps = {b - a for a, b in zip(times, times[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(times)}
     assert gaps == {timedelta(minutes=30)}
 
 
 def test_window_check_uses_the_zone():
-    spec = job(recurrence={"every": timedelta(minutes=5), "starting_time": time(8),
-                           "ending_time": time(18), "timezone": "America/New_York"})
+    spec = job(
+        recurrence={
+            "every": timedelta(minutes=5),
+            "starting_time": time(8),
+            "ending_time": time(18),
+            "timezone": "America/New_York",
+        }
+    )
     assert recurrence.within_window(spec, utc(2026, 11, 23, 13)) is True  # 08:00 EST
     assert recurrence.within_window(spec, utc(2026, 11, 23, 12, 59)) is False
 
@@ -109,4 +118,6 @@ def test_wall_kind(wall, kind):
 
 def test_half_hour_dst_zone_gap():
     lord_howe = wallclock.zone("Australia/Lord_Howe")  # 2026-10-04 02:00 -> 02:30
-    assert runs("15 2 * * *", lord_howe, utc(2026, 10, 3, 0), 1) == [utc(2026, 10, 3, 15, 30)]  # 02:30 +11:00
+    assert runs("15 2 * * *", lord_howe, utc(2026, 10, 3, 0), 1) == [
+        utc(2026, 10, 3, 15, 30)
+    ]  # 02:30 +11:00

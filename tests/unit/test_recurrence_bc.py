@@ -25,60 +25,155 @@ def row(every=None, *, es=None, start=None, end=None, run_on=None, formula=None)
 
 
 CASES = [
-    pytest.param(row(60 * MIN), utc(2012, 1, 1, 13), utc(2012, 1, 1, 14), utc(2012, 1, 1, 13),
-                 id="60min"),
+    pytest.param(
+        row(60 * MIN), utc(2012, 1, 1, 13), utc(2012, 1, 1, 14), utc(2012, 1, 1, 13), id="60min"
+    ),
     pytest.param(row(), utc(2012, 1, 1, 13), utc(2012, 1, 2), utc(2012, 1, 1, 13), id="0min"),
-    pytest.param(row(es=utc(2012, 1, 1, 9)), utc(2012, 1, 1, 13), utc(2012, 1, 2),
-                 utc(2012, 1, 1, 13), id="0min-earliest-start"),
-    pytest.param(row(start=time(10)), utc(2012, 1, 1, 13), utc(2012, 1, 2, 10),
-                 utc(2012, 1, 1, 13), id="0min-starting-10"),
-    pytest.param(row(run_on={7}), utc(2012, 1, 1, 13), utc(2012, 1, 8), utc(2012, 1, 1, 13),
-                 id="sundays-only"),
-    pytest.param(row(run_on={7}, start=time(10)), utc(2012, 1, 1, 13), utc(2012, 1, 8, 10),
-                 utc(2012, 1, 1, 13), id="sundays-only-starting-10"),
-    pytest.param(row(formula="<1D+CM>", start=time(11), es=utc(2012, 3, 31, 13)),
-                 utc(2012, 3, 31, 13), utc(2012, 4, 30, 11), utc(2012, 3, 31, 13),
-                 id="formula-1D+CM"),
+    pytest.param(
+        row(es=utc(2012, 1, 1, 9)),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 2),
+        utc(2012, 1, 1, 13),
+        id="0min-earliest-start",
+    ),
+    pytest.param(
+        row(start=time(10)),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 2, 10),
+        utc(2012, 1, 1, 13),
+        id="0min-starting-10",
+    ),
+    pytest.param(
+        row(run_on={7}),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 8),
+        utc(2012, 1, 1, 13),
+        id="sundays-only",
+    ),
+    pytest.param(
+        row(run_on={7}, start=time(10)),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 8, 10),
+        utc(2012, 1, 1, 13),
+        id="sundays-only-starting-10",
+    ),
+    pytest.param(
+        row(formula="<1D+CM>", start=time(11), es=utc(2012, 3, 31, 13)),
+        utc(2012, 3, 31, 13),
+        utc(2012, 4, 30, 11),
+        utc(2012, 3, 31, 13),
+        id="formula-1D+CM",
+    ),
     pytest.param(row(30 * MIN), utc(2012, 1, 1, 23, 30), utc(2012, 1, 2), None, id="30min-late"),
-    pytest.param(row(2880 * MIN), utc(2012, 1, 1, 23, 30), utc(2012, 1, 3, 23, 30), None,
-                 id="2880min"),
-    pytest.param(row(60 * MIN), utc(2012, 1, 1, 23, 30), utc(2012, 1, 2, 0, 30), None,
-                 id="60min-late"),
-    pytest.param(row(60 * MIN, start=time(10)), utc(2012, 1, 1, 23, 30), utc(2012, 1, 2, 10),
-                 utc(2012, 1, 1, 23, 30), id="60min-starting-10"),
-    pytest.param(row(60 * MIN, run_on=NO_MON_TUE, start=time(10)), utc(2012, 1, 1, 23, 30),
-                 utc(2012, 1, 4, 10), utc(2012, 1, 1, 23, 30), id="mon-tue-off-starting-10"),
-    pytest.param(row(60 * MIN, run_on=NO_MON_TUE), utc(2012, 1, 1, 23, 30), utc(2012, 1, 4),
-                 None, id="mon-tue-off-no-start"),
-    pytest.param(row(60 * MIN, run_on=NO_MON_TUE, start=time(0, 15)), utc(2012, 1, 1, 23, 30),
-                 utc(2012, 1, 4, 0, 15), None, id="mon-tue-off-starting-0015"),
-    pytest.param(row(30 * MIN, end=time(13, 30)), utc(2012, 1, 1, 13), utc(2012, 1, 1, 13, 30),
-                 utc(2012, 1, 1, 13), id="ending-inclusive"),
-    pytest.param(row(60 * MIN, end=time(13, 30)), utc(2012, 1, 1, 13), utc(2012, 1, 2), None,
-                 id="past-ending"),
-    pytest.param(row(60 * MIN, start=time(10), end=time(13, 30)), utc(2012, 1, 1, 13),
-                 utc(2012, 1, 2, 10), utc(2012, 1, 1, 13), id="window"),
-    pytest.param(row(60 * MIN, start=time(10), end=time(13, 30), run_on=NO_MON_TUE),
-                 utc(2012, 1, 1, 13), utc(2012, 1, 4, 10), utc(2012, 1, 1, 13),
-                 id="window-mon-tue-off"),
-    pytest.param(row(60 * MIN, start=time(13), end=time(13, 30), run_on={3, 5, 6}),
-                 utc(2012, 1, 1, 12), utc(2012, 1, 4, 13), utc(2012, 1, 4, 13),
-                 id="window-wed-fri-sat"),
-    pytest.param(row(60 * MIN, start=time(13), end=time(13, 30), run_on={3, 5, 6}),
-                 utc(2012, 1, 4, 13), utc(2012, 1, 6, 13), None, id="window-wed-fri-sat-again"),
-    pytest.param(row(5 * MIN, start=time(11), end=time(12), run_on={1, 2, 3, 4, 5, 6},
-                     es=utc(2015, 1, 4, 10)),
-                 utc(2015, 1, 5, 9), utc(2015, 1, 5, 11), utc(2015, 1, 5, 11),
-                 id="sunday-off-earliest-start-sunday"),
-    pytest.param(row(10 * MIN, start=time(22), end=time(2)), utc(2012, 1, 1, 23, 55),
-                 utc(2012, 1, 2, 0, 5), None, id="across-midnight-inside"),
-    pytest.param(row(10 * MIN, start=time(22), end=time(2)), utc(2012, 1, 1, 20),
-                 utc(2012, 1, 1, 22), utc(2012, 1, 1, 22), id="across-midnight-before"),
-    pytest.param(row(start=time(23, 59, 50), end=time(23, 59, 59), es=utc(2012, 1, 1, 23, 59, 50)),
-                 utc(2012, 1, 2, 0, 0, 10), utc(2012, 1, 2, 23, 59, 50),
-                 utc(2012, 1, 2, 23, 59, 50), id="ten-second-window"),
-    pytest.param(row(43200 * MIN), utc(2012, 1, 1, 23, 30), utc(2012, 1, 31, 23, 30), None,
-                 id="43200min"),
+    pytest.param(
+        row(2880 * MIN), utc(2012, 1, 1, 23, 30), utc(2012, 1, 3, 23, 30), None, id="2880min"
+    ),
+    pytest.param(
+        row(60 * MIN), utc(2012, 1, 1, 23, 30), utc(2012, 1, 2, 0, 30), None, id="60min-late"
+    ),
+    pytest.param(
+        row(60 * MIN, start=time(10)),
+        utc(2012, 1, 1, 23, 30),
+        utc(2012, 1, 2, 10),
+        utc(2012, 1, 1, 23, 30),
+        id="60min-starting-10",
+    ),
+    pytest.param(
+        row(60 * MIN, run_on=NO_MON_TUE, start=time(10)),
+        utc(2012, 1, 1, 23, 30),
+        utc(2012, 1, 4, 10),
+        utc(2012, 1, 1, 23, 30),
+        id="mon-tue-off-starting-10",
+    ),
+    pytest.param(
+        row(60 * MIN, run_on=NO_MON_TUE),
+        utc(2012, 1, 1, 23, 30),
+        utc(2012, 1, 4),
+        None,
+        id="mon-tue-off-no-start",
+    ),
+    pytest.param(
+        row(60 * MIN, run_on=NO_MON_TUE, start=time(0, 15)),
+        utc(2012, 1, 1, 23, 30),
+        utc(2012, 1, 4, 0, 15),
+        None,
+        id="mon-tue-off-starting-0015",
+    ),
+    pytest.param(
+        row(30 * MIN, end=time(13, 30)),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 1, 13, 30),
+        utc(2012, 1, 1, 13),
+        id="ending-inclusive",
+    ),
+    pytest.param(
+        row(60 * MIN, end=time(13, 30)),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 2),
+        None,
+        id="past-ending",
+    ),
+    pytest.param(
+        row(60 * MIN, start=time(10), end=time(13, 30)),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 2, 10),
+        utc(2012, 1, 1, 13),
+        id="window",
+    ),
+    pytest.param(
+        row(60 * MIN, start=time(10), end=time(13, 30), run_on=NO_MON_TUE),
+        utc(2012, 1, 1, 13),
+        utc(2012, 1, 4, 10),
+        utc(2012, 1, 1, 13),
+        id="window-mon-tue-off",
+    ),
+    pytest.param(
+        row(60 * MIN, start=time(13), end=time(13, 30), run_on={3, 5, 6}),
+        utc(2012, 1, 1, 12),
+        utc(2012, 1, 4, 13),
+        utc(2012, 1, 4, 13),
+        id="window-wed-fri-sat",
+    ),
+    pytest.param(
+        row(60 * MIN, start=time(13), end=time(13, 30), run_on={3, 5, 6}),
+        utc(2012, 1, 4, 13),
+        utc(2012, 1, 6, 13),
+        None,
+        id="window-wed-fri-sat-again",
+    ),
+    pytest.param(
+        row(
+            5 * MIN, start=time(11), end=time(12), run_on={1, 2, 3, 4, 5, 6}, es=utc(2015, 1, 4, 10)
+        ),
+        utc(2015, 1, 5, 9),
+        utc(2015, 1, 5, 11),
+        utc(2015, 1, 5, 11),
+        id="sunday-off-earliest-start-sunday",
+    ),
+    pytest.param(
+        row(10 * MIN, start=time(22), end=time(2)),
+        utc(2012, 1, 1, 23, 55),
+        utc(2012, 1, 2, 0, 5),
+        None,
+        id="across-midnight-inside",
+    ),
+    pytest.param(
+        row(10 * MIN, start=time(22), end=time(2)),
+        utc(2012, 1, 1, 20),
+        utc(2012, 1, 1, 22),
+        utc(2012, 1, 1, 22),
+        id="across-midnight-before",
+    ),
+    pytest.param(
+        row(start=time(23, 59, 50), end=time(23, 59, 59), es=utc(2012, 1, 1, 23, 59, 50)),
+        utc(2012, 1, 2, 0, 0, 10),
+        utc(2012, 1, 2, 23, 59, 50),
+        utc(2012, 1, 2, 23, 59, 50),
+        id="ten-second-window",
+    ),
+    pytest.param(
+        row(43200 * MIN), utc(2012, 1, 1, 23, 30), utc(2012, 1, 31, 23, 30), None, id="43200min"
+    ),
 ]
 
 
@@ -96,7 +191,7 @@ def test_minutes_are_64_bit():
 
 def test_date_out_of_range_is_bc_error():
     spec = row(2**33 * MIN)
-    with pytest.raises(errors.RecurrenceError, match="The date is not valid."):
+    with pytest.raises(errors.RecurrenceError, match=r"The date is not valid\."):
         recurrence.next_run(spec, None, utc(2012, 1, 1))
 
 
@@ -127,8 +222,10 @@ def test_within_window(start, end, at, inside):
 
 
 def test_inactivity_rerun_is_window_adjusted():
-    spec = job(recurrence={"every": 5 * MIN, "ending_time": time(13, 30)},
-               inactivity_timeout=timedelta(hours=1))
+    spec = job(
+        recurrence={"every": 5 * MIN, "ending_time": time(13, 30)},
+        inactivity_timeout=timedelta(hours=1),
+    )
     assert recurrence.inactivity_rerun(spec, utc(2012, 1, 1, 13)) == utc(2012, 1, 2)
 
 

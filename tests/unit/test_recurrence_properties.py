@@ -14,24 +14,30 @@ from jobrunner.testing import job
 ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]
 times_of_day = st.one_of(st.none(), st.times().map(lambda t: t.replace(microsecond=0)))
 instants = st.datetimes(datetime(2020, 1, 1), datetime(2032, 1, 1)).map(
-    lambda d: d.replace(tzinfo=UTC))
+    lambda d: d.replace(tzinfo=UTC)
+)
 
 
 @st.composite
 def bc_recurrences(draw):
-    return job(recurrence={
-        "every": draw(st.one_of(st.none(), st.integers(1, 3000).map(
-            lambda m: timedelta(minutes=m)))),
-        "run_on": frozenset(draw(st.lists(st.integers(1, 7), min_size=1, unique=True))),
-        "starting_time": draw(times_of_day),
-        "ending_time": draw(times_of_day),
-        "timezone": draw(st.sampled_from(ZONES)),
-    })
+    return job(
+        recurrence={
+            "every": draw(
+                st.one_of(st.none(), st.integers(1, 3000).map(lambda m: timedelta(minutes=m)))
+            ),
+            "run_on": frozenset(draw(st.lists(st.integers(1, 7), min_size=1, unique=True))),
+            "starting_time": draw(times_of_day),
+            "ending_time": draw(times_of_day),
+            "timezone": draw(st.sampled_from(ZONES)),
+        }
+    )
 
 
 def _is_transition(instant, tz):
-    return instant.astimezone(tz).utcoffset() != (instant - timedelta(seconds=1)).astimezone(
-        tz).utcoffset()
+    return (
+        instant.astimezone(tz).utcoffset()
+        != (instant - timedelta(seconds=1)).astimezone(tz).utcoffset()
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -51,8 +57,9 @@ def test_bc_runs_increase_and_keep_days_and_window(spec, start):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.times().map(lambda t: t.replace(second=0, microsecond=0)), st.sampled_from(ZONES),
-       instants)
+@given(
+    st.times().map(lambda t: t.replace(second=0, microsecond=0)), st.sampled_from(ZONES), instants
+)
 def test_daily_fixed_time_never_runs_twice_on_one_local_date(start_time: time, zone, start):
     spec = job(recurrence={"starting_time": start_time, "timezone": zone})
     tz = wallclock.zone(zone)

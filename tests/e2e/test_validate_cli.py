@@ -1,0 +1,120 @@
+"""`jobrunner validate` through the real CLI."""
+
+from __future__ import annotations
+
+
+def write(cli, name: str, text: str, folder: str = "jobs.d"):
+    path = cli.dir / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_examples_are_valid(cli):
+    result = cli("validate")
+    assert result.code == 0
+    assert result.out == ""
+    assert "5 job file(s) checked, 0 with problems" in result.err
+
+
+def test_problems_are_one_located_line_each(cli):
+    write(cli, "bad.yaml", "object_id: 50100\nrecurrence:\n  every: 5 min\n")
+    result = cli("validate")
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "jobs.d/bad.yaml:3: recurrence.every: '5 min' is not a duration (examples: 30s, 5m, 1h30m)"
+    ]
+
+
+def test_json_output(cli):
+    write(cli, "bad.yaml", "object_id: 50100\nstatus: paused\n")
+    result = cli("validate", "--json")
+    assert result.code == 1
+    assert result.json() == [
+        {
+            "file": "jobs.d/bad.yaml",
+            "line": 2,
+            "path": "status",
+            "message": "'paused' is not one of: ready, on_hold",
+        }
+    ]
+
+
+def test_json_output_when_valid_is_an_empty_list(cli):
+    result = cli("validate", "--json")
+    assert (result.code, result.json()) == (0, [])
+
+
+def test_duplicate_ids_across_files(cli):
+    write(cli, "a.yaml", "id: same\nobject_id: 50100\n")
+    write(cli, "b.yaml", "id: same\nobject_id: 50100\n")
+    result = cli("validate")
+    assert result.code == 1
+    assert result.out.strip() == "jobs.d/b.yaml:1: id: id 'same' is already used by jobs.d/a.yaml"
+
+
+def test_unregistered_object_and_missing_module(cli):
+    write(cli, "a.yaml", "object_id: 99999\n")
+    write(cli, "b.yaml", "object_id: 50100\nfailure_handler: no_such_pkg.alerts:notify\n")
+    result = cli("validate")
+    assert result.code == 1
+    lines = result.out.splitlines()
+    assert lines[0].startswith("jobs.d/a.yaml:1: object_id: codeunit 99999 is not registered")
+    assert lines[1] == (
+        "jobs.d/b.yaml:2: failure_handler: 'no_such_pkg.alerts:notify': "
+        "module 'no_such_pkg.alerts' is not installed"
+    )
+    assert cli("validate", "--no-resolve").code == 0
+
+
+def test_config_objects_map_resolves(cli):
+    write(cli, "a.yaml", "object_id: 77\n")
+    write(cli, "jobrunner.yaml", "objects:\n  77: jobrunner.demo:close_month\n", folder=".")
+    assert cli("validate").code == 0
+
+
+def test_validate_named_files_only(cli):
+    path = write(cli, "x.yml", "object_id: 50100\n", folder="elsewhere")
+    result = cli("validate", str(path))
+    assert result.code == 0
+    assert "1 job file(s) checked" in result.err
+
+
+def test_non_utf8_and_binary_files(cli):
+    (cli.dir / "jobs.d" / "latin1.yaml").write_bytes(b"description: caf\xe9\nobject_id: 1\n")
+    result = cli("validate")
+    assert result.code == 1
+    assert "jobs.d/latin1.yaml:1: <document>: not UTF-8 text" in result.out
+
+
+def test_tab_indentation_is_a_yaml_error(cli):
+    write(cli, "tabs.yaml", "object_id: 1\nrecurrence:\n\tevery: 5m\n")
+    result = cli("validate")
+    assert result.code == 1
+    assert result.out.startswith("jobs.d/tabs.yaml:3: <document>: not valid YAML")
+
+
+def test_config_unknown_key_and_bad_zone(cli):
+    write(cli, "jobrunner.yaml", "jobs_dir: jobs.d\nworkerz: 4\n", folder=".")
+    result = cli("validate")
+    assert result.code == 1
+    assert result.out.strip().endswith(
+        "jobrunner.yaml:2: workerz: unknown key 'workerz' (known keys: jobs_dir, objects, "
+        "state_dir, timezone)"
+    )
+    write(cli, "jobrunner.yaml", "timezone: Europe/Atlantis\n", folder=".")
+    result = cli("validate")
+    assert result.code == 1
+    assert "jobrunner.yaml:1: timezone: 'Europe/Atlantis' is not a known IANA" in result.out
+
+
+def test_missing_jobs_dir(cli):
+    write(cli, "jobrunner.yaml", "jobs_dir: nowhere\n", folder=".")
+    result = cli("validate")
+    assert result.code == 1
+    assert "nowhere:1: <document>: the jobs folder does not exist" in result.out
+
+
+def test_usage_error_exits_2(cli):
+    assert cli("validate", "--bogus").code == 2
+    assert cli().code == 2
