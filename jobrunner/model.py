@@ -123,3 +123,127 @@ class Problem:
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
+
+
+class LogStatus(enum.Enum):
+    """Job Queue Log Entry status."""
+
+    SUCCESS = "success"
+    IN_PROCESS = "in_process"
+    ERROR = "error"
+
+
+class ClientType(enum.Enum):
+    BACKGROUND = "background"
+    FOREGROUND = "foreground"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Entry:
+    """A job queue entry as the store keeps it: the definition plus runtime state.
+
+    `version` is the stored row's version when read (0 for a new entry); a store writes
+    an entry only when the stored version still matches (compare-and-set).
+    """
+
+    spec: JobSpec
+    status: EntryStatus
+    earliest_start: datetime | None = None
+    attempts: int = 0
+    error_message: str = ""
+    error_call_stack: str = ""
+    last_ready_state: datetime | None = None
+    session_id: str | None = None
+    session_pid: int | None = None
+    session_started: float | None = None
+    runner_id: str | None = None
+    system_task_id: str | None = None
+    rejected: str = ""
+    remove_after_run: bool = False
+    last_run_at: datetime | None = None
+    last_result: str | None = None
+    entry_no: int = 0
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    version: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LogEntry:
+    """One run of an entry (Job Queue Log Entry); `entry_no` is assigned by the store."""
+
+    entry_id: str
+    start_at: datetime
+    status: LogStatus = LogStatus.IN_PROCESS
+    end_at: datetime | None = None
+    user: str = ""
+    object_type: str = "codeunit"
+    object_id: str = ""
+    parameter_string: str = ""
+    description: str = ""
+    category: str = ""
+    error_message: str = ""
+    error_call_stack: str = ""
+    session_id: str = ""
+    attempt: int = 0
+    system_task_id: str = ""
+    output: str = ""
+    client_type: ClientType = ClientType.BACKGROUND
+    entry_no: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SessionEvent:
+    """A session's logon or logoff."""
+
+    session_id: str
+    event: str  # "logon" | "logoff"
+    at: datetime
+    user: str = ""
+    runner_id: str = ""
+    client_type: ClientType = ClientType.BACKGROUND
+    entry_id: str = ""
+    pid: int | None = None
+    comment: str = ""
+    seq: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Task:
+    """A platform task (Task Scheduler): an object to run in a background session."""
+
+    id: str
+    object: str
+    failure_object: str | None = None
+    ready: bool = True
+    not_before: datetime | None = None
+    entry_id: str | None = None
+    timeout: timedelta | None = None
+    parameter: str = ""
+    user: str = ""
+    attempts: int = 0
+    created_at: datetime | None = None
+    version: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Transition:
+    """Everything one state transition writes; a store applies it in one transaction.
+
+    `put` entries are written when their `version` matches the stored one (0: must not
+    exist); `delete` holds (id, expected version). Log entries in `log_insert` get new
+    numbers; `log_update` rewrites rows by `entry_no`.
+    """
+
+    reason: str
+    put: tuple[Entry, ...] = ()
+    delete: tuple[tuple[str, int], ...] = ()
+    log_insert: tuple[LogEntry, ...] = ()
+    log_update: tuple[LogEntry, ...] = ()
+    events: tuple[SessionEvent, ...] = ()
+    task_put: tuple[Task, ...] = ()
+    task_delete: tuple[tuple[str, int], ...] = ()

@@ -417,3 +417,23 @@ def job_files(jobs_dir: Path) -> list[Path]:
         for p in jobs_dir.iterdir()
         if p.suffix in JOB_SUFFIXES and not p.name.startswith((".", "#")) and p.is_file()
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _from_definition(definition: str, source: str, entry_id: str, timezone: str) -> model.JobSpec:
+    raw = json.loads(definition)
+    builder = _Builder("", source, raw, timezone)
+    built = builder.build(entry_id)
+    if built is None:
+        raise errors.SpecError(builder.problems)
+    return built
+
+
+def from_definition(definition: str, source: str, entry_id: str, timezone: str) -> model.JobSpec:
+    """Rebuild a JobSpec from its stored definition (the JSON of a validated file)."""
+    return _from_definition(definition, source, entry_id, timezone)
+
+
+def definition_json(entry: model.JobSpec) -> str:
+    """The stored form of a definition: its file's mapping as canonical JSON."""
+    return json.dumps(entry.raw, sort_keys=True, separators=(",", ":"), default=str)

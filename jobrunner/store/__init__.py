@@ -1,0 +1,92 @@
+"""The Store protocol: the runner's durable memory, documented once here.
+
+Implementations: `memory.MemoryStore` (the reference, for unit tests) and
+`sqlite.SqliteStore` (the default: one SQLite file). The contract suite in
+tests/contract/ runs against both. No verb relies on being the only process: every
+write is a `Transition` applied atomically with compare-and-set on entry and task
+versions, so a store shared by several runners (PostgreSQL) can satisfy it too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from jobrunner import errors, model
+
+
+class StoreConflict(errors.JobRunnerError):
+    """A transition expected a version that is no longer stored; nothing was written."""
+
+
+class Store(Protocol):
+    def commit(self, transition: model.Transition) -> list[int]:
+        """Apply every write of `transition` in one transaction, or none of them.
+
+        Raises StoreConflict when an entry or task's expected version does not match
+        (another writer got there first). Returns the numbers given to `log_insert`
+        rows, in order. Each written entry and task is stored with version + 1.
+        """
+        ...
+
+    def get_entry(self, entry_id: str) -> model.Entry | None:
+        """The entry with this id, or None."""
+        ...
+
+    def list_entries(
+        self, *, status: model.EntryStatus | None = None, category: str | None = None
+    ) -> list[model.Entry]:
+        """Entries (optionally of one status / category), ordered by id."""
+        ...
+
+    def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
+        """Up to `limit` entries that may start at `now`: status ready or on hold with
+        inactivity timeout, earliest start at or before `now`; ordered by earliest
+        start, then priority (high first), then entry number (FIFO)."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """The earliest `earliest_start` among ready / on-hold-with-inactivity entries."""
+        ...
+
+    def waiting_entries(self, category: str) -> list[model.Entry]:
+        """Waiting entries of a category in activation order: priority, then FIFO."""
+        ...
+
+    def get_log(self, entry_no: int) -> model.LogEntry | None:
+        """One log entry by its number."""
+        ...
+
+    def list_log(
+        self,
+        *,
+        entry_id: str | None = None,
+        status: model.LogStatus | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[model.LogEntry]:
+        """Log entries, newest first (by entry number)."""
+        ...
+
+    def list_sessions(
+        self, *, since: datetime | None = None, limit: int | None = None
+    ) -> list[model.SessionEvent]:
+        """Session events, newest first."""
+        ...
+
+    def get_task(self, task_id: str) -> model.Task | None:
+        """One task by id."""
+        ...
+
+    def list_tasks(self) -> list[model.Task]:
+        """All tasks, oldest first."""
+        ...
+
+    def prune(self, before: datetime) -> int:
+        """Delete log entries that ended and session events that happened before
+        `before`; never an in-process log entry. Returns how many rows went."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources."""
+        ...

@@ -1,0 +1,166 @@
+"""MemoryStore: the reference Store, kept in dictionaries (for unit tests)."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from datetime import datetime
+
+from jobrunner import model
+from jobrunner.store import StoreConflict
+
+_SCHEDULED = (model.EntryStatus.READY, model.EntryStatus.ON_HOLD_INACTIVITY)
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._entries: dict[str, model.Entry] = {}
+        self._log: dict[int, model.LogEntry] = {}
+        self._events: list[model.SessionEvent] = []
+        self._tasks: dict[str, model.Task] = {}
+        self._next_entry_no = 1
+        self._next_log_no = 1
+        self._lock = threading.Lock()
+
+    def commit(self, transition: model.Transition) -> list[int]:
+        with self._lock:
+            self._check(transition)
+            return self._apply(transition)
+
+    def _check(self, t: model.Transition) -> None:
+        for entry in t.put:
+            stored = self._entries.get(entry.id)
+            if (stored.version if stored else 0) != entry.version:
+                raise StoreConflict(f"entry {entry.id!r} changed since it was read")
+        for entry_id, version in t.delete:
+            stored = self._entries.get(entry_id)
+            if stored is None or stored.version != version:
+                raise StoreConflict(f"entry {entry_id!r} changed since it was read")
+        for task in t.task_put:
+            stored_task = self._tasks.get(task.id)
+            if (stored_task.version if stored_task else 0) != task.version:
+                raise StoreConflict(f"task {task.id!r} changed since it was read")
+        for task_id, version in t.task_delete:
+            stored_task = self._tasks.get(task_id)
+            if stored_task is None or stored_task.version != version:
+                raise StoreConflict(f"task {task_id!r} changed since it was read")
+        for log in t.log_update:
+            if log.entry_no not in self._log:
+                raise StoreConflict(f"log entry {log.entry_no} does not exist")
+
+    def _apply(self, t: model.Transition) -> list[int]:
+        for entry_id, _ in t.delete:
+            del self._entries[entry_id]
+        for entry in t.put:
+            entry_no = entry.entry_no
+            if entry.version == 0:
+                entry_no, self._next_entry_no = self._next_entry_no, self._next_entry_no + 1
+            self._entries[entry.id] = dataclasses.replace(
+                entry, version=entry.version + 1, entry_no=entry_no
+            )
+        numbers = []
+        for log in t.log_insert:
+            numbers.append(self._next_log_no)
+            self._log[self._next_log_no] = dataclasses.replace(log, entry_no=self._next_log_no)
+            self._next_log_no += 1
+        for log in t.log_update:
+            self._log[log.entry_no] = log
+        for event in t.events:
+            self._events.append(dataclasses.replace(event, seq=len(self._events) + 1))
+        for task_id, _ in t.task_delete:
+            del self._tasks[task_id]
+        for task in t.task_put:
+            self._tasks[task.id] = dataclasses.replace(task, version=task.version + 1)
+        return numbers
+
+    def get_entry(self, entry_id: str) -> model.Entry | None:
+        return self._entries.get(entry_id)
+
+    def list_entries(
+        self, *, status: model.EntryStatus | None = None, category: str | None = None
+    ) -> list[model.Entry]:
+        return [
+            e
+            for _, e in sorted(self._entries.items())
+            if (status is None or e.status is status)
+            and (category is None or e.spec.category == category)
+        ]
+
+    def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
+        due = [
+            e
+            for e in self._entries.values()
+            if e.status in _SCHEDULED and e.earliest_start is not None and e.earliest_start <= now
+        ]
+        due.sort(key=lambda e: (e.earliest_start, e.spec.priority.rank, e.entry_no))
+        return due[:limit]
+
+    def next_due(self) -> datetime | None:
+        times = [
+            e.earliest_start
+            for e in self._entries.values()
+            if e.status in _SCHEDULED and e.earliest_start is not None
+        ]
+        return min(times, default=None)
+
+    def waiting_entries(self, category: str) -> list[model.Entry]:
+        waiting = [
+            e
+            for e in self._entries.values()
+            if e.status is model.EntryStatus.WAITING and e.spec.category == category
+        ]
+        return sorted(waiting, key=lambda e: (e.spec.priority.rank, e.entry_no))
+
+    def get_log(self, entry_no: int) -> model.LogEntry | None:
+        return self._log.get(entry_no)
+
+    def list_log(
+        self,
+        *,
+        entry_id: str | None = None,
+        status: model.LogStatus | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[model.LogEntry]:
+        rows = [
+            row
+            for _, row in sorted(self._log.items(), reverse=True)
+            if (entry_id is None or row.entry_id == entry_id)
+            and (status is None or row.status is status)
+            and (since is None or row.start_at >= since)
+        ]
+        return rows[:limit] if limit is not None else rows
+
+    def list_sessions(
+        self, *, since: datetime | None = None, limit: int | None = None
+    ) -> list[model.SessionEvent]:
+        rows = [e for e in reversed(self._events) if since is None or e.at >= since]
+        return rows[:limit] if limit is not None else rows
+
+    def get_task(self, task_id: str) -> model.Task | None:
+        return self._tasks.get(task_id)
+
+    def list_tasks(self) -> list[model.Task]:
+        return sorted(
+            self._tasks.values(),
+            key=lambda t: (t.created_at.timestamp() if t.created_at else 0.0, t.id),
+        )
+
+    def prune(self, before: datetime) -> int:
+        with self._lock:
+            old_logs = [
+                no
+                for no, row in self._log.items()
+                if row.status is not model.LogStatus.IN_PROCESS
+                and row.end_at is not None
+                and row.end_at < before
+            ]
+            for no in old_logs:
+                del self._log[no]
+            kept = [e for e in self._events if e.at >= before]
+            removed = len(old_logs) + len(self._events) - len(kept)
+            self._events = kept
+            return removed
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,374 @@
+"""SqliteStore: the file-backed Store. One SQLite file, WAL, synchronous=FULL, a busy
+timeout, the schema version in PRAGMA user_version with forward migrations."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jobrunner import errors, model, spec
+from jobrunner.store import StoreConflict
+
+FILE_NAME = "jobrunner.sqlite3"
+BUSY_TIMEOUT_MS = 10_000
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        """CREATE TABLE entries (
+            id TEXT PRIMARY KEY, entry_no INTEGER NOT NULL UNIQUE,
+            definition TEXT NOT NULL, digest TEXT NOT NULL, source TEXT NOT NULL,
+            timezone TEXT NOT NULL, category TEXT, priority INTEGER NOT NULL,
+            status TEXT NOT NULL, earliest_start INTEGER, attempts INTEGER NOT NULL,
+            error_message TEXT NOT NULL, error_call_stack TEXT NOT NULL,
+            last_ready_state INTEGER, session_id TEXT, session_pid INTEGER,
+            session_started REAL, runner_id TEXT, system_task_id TEXT,
+            rejected TEXT NOT NULL, remove_after_run INTEGER NOT NULL,
+            last_run_at INTEGER, last_result TEXT,
+            created_at INTEGER, updated_at INTEGER, version INTEGER NOT NULL)""",
+        "CREATE INDEX entries_due ON entries (status, earliest_start)",
+        "CREATE INDEX entries_category ON entries (category, status)",
+        """CREATE TABLE log_entries (
+            entry_no INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL,
+            user TEXT NOT NULL, start_at INTEGER NOT NULL, end_at INTEGER,
+            object_type TEXT NOT NULL, object_id TEXT NOT NULL,
+            parameter_string TEXT NOT NULL, description TEXT NOT NULL,
+            category TEXT NOT NULL, status TEXT NOT NULL, error_message TEXT NOT NULL,
+            error_call_stack TEXT NOT NULL, session_id TEXT NOT NULL,
+            attempt INTEGER NOT NULL, system_task_id TEXT NOT NULL, output TEXT NOT NULL,
+            client_type TEXT NOT NULL)""",
+        "CREATE INDEX log_entry_status ON log_entries (entry_id, status)",
+        "CREATE INDEX log_start ON log_entries (start_at)",
+        """CREATE TABLE session_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
+            event TEXT NOT NULL, at INTEGER NOT NULL, user TEXT NOT NULL,
+            runner_id TEXT NOT NULL, client_type TEXT NOT NULL, entry_id TEXT NOT NULL,
+            pid INTEGER, comment TEXT NOT NULL)""",
+        "CREATE INDEX session_events_at ON session_events (at)",
+        """CREATE TABLE tasks (
+            id TEXT PRIMARY KEY, object TEXT NOT NULL, failure_object TEXT,
+            ready INTEGER NOT NULL, not_before INTEGER, entry_id TEXT, timeout_ms INTEGER,
+            parameter TEXT NOT NULL, user TEXT NOT NULL, attempts INTEGER NOT NULL,
+            created_at INTEGER, version INTEGER NOT NULL)""",
+    ),
+}
+LATEST = max(MIGRATIONS)
+
+_ENTRY_COLUMNS = (
+    "id, entry_no, definition, digest, source, timezone, category, priority, status, "
+    "earliest_start, attempts, error_message, error_call_stack, last_ready_state, session_id, "
+    "session_pid, session_started, runner_id, system_task_id, rejected, remove_after_run, "
+    "last_run_at, last_result, created_at, updated_at, version"
+)
+_LOG_COLUMNS = (
+    "entry_id, user, start_at, end_at, object_type, object_id, parameter_string, description, "
+    "category, status, error_message, error_call_stack, session_id, attempt, system_task_id, "
+    "output, client_type"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _us(value: datetime | None) -> int | None:
+    return None if value is None else (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def _dt(value: int | None) -> datetime | None:
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
+
+
+class NewerStateFile(errors.JobRunnerError):
+    """The state file was written by a newer jobrunner (a higher schema version)."""
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.RLock()
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = FULL")
+        self._migrate()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            current = db.execute("PRAGMA user_version").fetchone()[0]
+            if current > LATEST:
+                raise NewerStateFile(
+                    f"{self.path} has schema version {current}; this jobrunner knows up to "
+                    f"{LATEST}. Upgrade jobrunner."
+                )
+            for version in range(current + 1, LATEST + 1):
+                for statement in MIGRATIONS[version]:
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {version}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    # --- writes ------------------------------------------------------------------------
+
+    def commit(self, transition: model.Transition) -> list[int]:
+        with self._transaction() as db:
+            for entry_id, version in transition.delete:
+                cur = db.execute("DELETE FROM entries WHERE id = ? AND version = ?",
+                                 (entry_id, version))
+                if cur.rowcount != 1:
+                    raise StoreConflict(f"entry {entry_id!r} changed since it was read")
+            for entry in transition.put:
+                self._put_entry(db, entry)
+            numbers = []
+            for log in transition.log_insert:
+                cur = db.execute(
+                    f"INSERT INTO log_entries ({_LOG_COLUMNS}) VALUES ({', '.join('?' * 17)})",
+                    _log_row(log),
+                )
+                numbers.append(int(cur.lastrowid or 0))
+            for log in transition.log_update:
+                assignments = ", ".join(f"{c.strip()} = ?" for c in _LOG_COLUMNS.split(","))
+                cur = db.execute(f"UPDATE log_entries SET {assignments} WHERE entry_no = ?",
+                                 (*_log_row(log), log.entry_no))
+                if cur.rowcount != 1:
+                    raise StoreConflict(f"log entry {log.entry_no} does not exist")
+            db.executemany(
+                "INSERT INTO session_events (session_id, event, at, user, runner_id, "
+                "client_type, entry_id, pid, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.session_id, e.event, _us(e.at), e.user, e.runner_id, e.client_type.value,
+                  e.entry_id, e.pid, e.comment) for e in transition.events],
+            )
+            for task_id, version in transition.task_delete:
+                cur = db.execute("DELETE FROM tasks WHERE id = ? AND version = ?",
+                                 (task_id, version))
+                if cur.rowcount != 1:
+                    raise StoreConflict(f"task {task_id!r} changed since it was read")
+            for task in transition.task_put:
+                self._put_task(db, task)
+            return numbers
+
+    def _put_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
+        s = e.spec
+        values = (
+            spec.definition_json(s), s.digest, s.source, s.timezone, s.category,
+            s.priority.rank, e.status.value, _us(e.earliest_start), e.attempts,
+            e.error_message, e.error_call_stack, _us(e.last_ready_state), e.session_id,
+            e.session_pid, e.session_started, e.runner_id, e.system_task_id, e.rejected,
+            int(e.remove_after_run), _us(e.last_run_at), e.last_result, _us(e.created_at),
+            _us(e.updated_at),
+        )
+        if e.version == 0:
+            try:
+                db.execute(
+                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, "
+                    "(SELECT COALESCE(MAX(entry_no), 0) + 1 FROM entries), "
+                    f"{', '.join('?' * 23)}, 1)",
+                    (s.id, *values),
+                )
+            except sqlite3.IntegrityError:
+                raise StoreConflict(f"entry {s.id!r} already exists") from None
+            return
+        columns = [c.strip() for c in _ENTRY_COLUMNS.split(",")][2:-1]
+        cur = db.execute(
+            f"UPDATE entries SET {', '.join(c + ' = ?' for c in columns)}, version = version + 1 "
+            "WHERE id = ? AND version = ?",
+            (*values, s.id, e.version),
+        )
+        if cur.rowcount != 1:
+            raise StoreConflict(f"entry {s.id!r} changed since it was read")
+
+    def _put_task(self, db: sqlite3.Connection, t: model.Task) -> None:
+        timeout = None if t.timeout is None else round(t.timeout.total_seconds() * 1000)
+        values = (t.object, t.failure_object, int(t.ready), _us(t.not_before), t.entry_id,
+                  timeout, t.parameter, t.user, t.attempts, _us(t.created_at))
+        if t.version == 0:
+            try:
+                db.execute("INSERT INTO tasks (id, object, failure_object, ready, not_before, "
+                           "entry_id, timeout_ms, parameter, user, attempts, created_at, "
+                           "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                           (t.id, *values))
+            except sqlite3.IntegrityError:
+                raise StoreConflict(f"task {t.id!r} already exists") from None
+            return
+        cur = db.execute(
+            "UPDATE tasks SET object = ?, failure_object = ?, ready = ?, not_before = ?, "
+            "entry_id = ?, timeout_ms = ?, parameter = ?, user = ?, attempts = ?, "
+            "created_at = ?, version = version + 1 WHERE id = ? AND version = ?",
+            (*values, t.id, t.version),
+        )
+        if cur.rowcount != 1:
+            raise StoreConflict(f"task {t.id!r} changed since it was read")
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _entries(self, where: str, params: tuple[Any, ...]) -> list[model.Entry]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries {where}", params)
+            return [_entry(row) for row in rows.fetchall()]
+
+    def get_entry(self, entry_id: str) -> model.Entry | None:
+        found = self._entries("WHERE id = ?", (entry_id,))
+        return found[0] if found else None
+
+    def list_entries(
+        self, *, status: model.EntryStatus | None = None, category: str | None = None
+    ) -> list[model.Entry]:
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if category is not None:
+            clauses.append("category = ?")
+            params.append(category)
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        return self._entries(where + "ORDER BY id", tuple(params))
+
+    def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
+        return self._entries(
+            "WHERE status IN ('ready', 'on_hold_inactivity') AND earliest_start <= ? "
+            "ORDER BY earliest_start, priority, entry_no LIMIT ?",
+            (_us(now), limit),
+        )
+
+    def next_due(self) -> datetime | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(earliest_start) FROM entries "
+                "WHERE status IN ('ready', 'on_hold_inactivity')"
+            ).fetchone()
+        return _dt(row[0])
+
+    def waiting_entries(self, category: str) -> list[model.Entry]:
+        return self._entries(
+            "WHERE status = 'waiting' AND category = ? ORDER BY priority, entry_no", (category,)
+        )
+
+    def get_log(self, entry_no: int) -> model.LogEntry | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT entry_no, {_LOG_COLUMNS} FROM log_entries WHERE entry_no = ?",
+                (entry_no,),
+            ).fetchone()
+        return None if row is None else _log(row)
+
+    def list_log(
+        self,
+        *,
+        entry_id: str | None = None,
+        status: model.LogStatus | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[model.LogEntry]:
+        clauses, params = ["1 = 1"], []
+        if entry_id is not None:
+            clauses.append("entry_id = ?")
+            params.append(entry_id)
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if since is not None:
+            clauses.append("start_at >= ?")
+            params.append(_us(since))
+        sql = (f"SELECT entry_no, {_LOG_COLUMNS} FROM log_entries WHERE "
+               f"{' AND '.join(clauses)} ORDER BY entry_no DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            return [_log(row) for row in self._db.execute(sql, params).fetchall()]
+
+    def list_sessions(
+        self, *, since: datetime | None = None, limit: int | None = None
+    ) -> list[model.SessionEvent]:
+        sql = ("SELECT seq, session_id, event, at, user, runner_id, client_type, entry_id, pid, "
+               "comment FROM session_events WHERE at >= ? ORDER BY seq DESC")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            rows = self._db.execute(sql, (_us(since) if since else -(2**62),)).fetchall()
+        return [
+            model.SessionEvent(seq=r[0], session_id=r[1], event=r[2], at=_dt(r[3]) or _EPOCH,
+                               user=r[4], runner_id=r[5], client_type=model.ClientType(r[6]),
+                               entry_id=r[7], pid=r[8], comment=r[9])
+            for r in rows
+        ]
+
+    def get_task(self, task_id: str) -> model.Task | None:
+        found = self._tasks("WHERE id = ?", (task_id,))
+        return found[0] if found else None
+
+    def list_tasks(self) -> list[model.Task]:
+        return self._tasks("ORDER BY created_at, id", ())
+
+    def _tasks(self, where: str, params: tuple[Any, ...]) -> list[model.Task]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, object, failure_object, ready, not_before, entry_id, timeout_ms, "
+                f"parameter, user, attempts, created_at, version FROM tasks {where}", params
+            ).fetchall()
+        return [
+            model.Task(id=r[0], object=r[1], failure_object=r[2], ready=bool(r[3]),
+                       not_before=_dt(r[4]), entry_id=r[5],
+                       timeout=None if r[6] is None else timedelta(milliseconds=r[6]),
+                       parameter=r[7], user=r[8], attempts=r[9], created_at=_dt(r[10]),
+                       version=r[11])
+            for r in rows
+        ]
+
+    def prune(self, before: datetime) -> int:
+        with self._transaction() as db:
+            logs = db.execute(
+                "DELETE FROM log_entries WHERE status != 'in_process' AND end_at IS NOT NULL "
+                "AND end_at < ?", (_us(before),)
+            ).rowcount
+            events = db.execute("DELETE FROM session_events WHERE at < ?", (_us(before),)).rowcount
+        return int(logs + events)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _entry(r: tuple[Any, ...]) -> model.Entry:
+    return model.Entry(
+        spec=spec.from_definition(r[2], r[4], r[0], r[5]),
+        entry_no=r[1], status=model.EntryStatus(r[8]), earliest_start=_dt(r[9]),
+        attempts=r[10], error_message=r[11], error_call_stack=r[12],
+        last_ready_state=_dt(r[13]), session_id=r[14], session_pid=r[15],
+        session_started=r[16], runner_id=r[17], system_task_id=r[18], rejected=r[19],
+        remove_after_run=bool(r[20]), last_run_at=_dt(r[21]), last_result=r[22],
+        created_at=_dt(r[23]), updated_at=_dt(r[24]), version=r[25],
+    )
+
+
+def _log_row(log: model.LogEntry) -> tuple[Any, ...]:
+    return (log.entry_id, log.user, _us(log.start_at), _us(log.end_at), log.object_type,
+            log.object_id, log.parameter_string, log.description, log.category,
+            log.status.value, log.error_message, log.error_call_stack, log.session_id,
+            log.attempt, log.system_task_id, log.output, log.client_type.value)
+
+
+def _log(r: tuple[Any, ...]) -> model.LogEntry:
+    return model.LogEntry(
+        entry_no=r[0], entry_id=r[1], user=r[2], start_at=_dt(r[3]) or _EPOCH, end_at=_dt(r[4]),
+        object_type=r[5], object_id=r[6], parameter_string=r[7], description=r[8],
+        category=r[9], status=model.LogStatus(r[10]), error_message=r[11],
+        error_call_stack=r[12], session_id=r[13], attempt=r[14], system_task_id=r[15],
+        output=r[16], client_type=model.ClientType(r[17]),
+    )

@@ -1,0 +1,50 @@
+"""SQLite-only facts: persistence across reopen, WAL, the schema version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from jobrunner import model
+from jobrunner.store import sqlite as sqlite_store
+from jobrunner.testing import utc
+from tests.contract.test_store import entry
+
+
+def test_persists_across_reopen(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    first = sqlite_store.SqliteStore(path)
+    first.commit(model.Transition(reason="t", put=(entry("a"),),
+                                  log_insert=(model.LogEntry(entry_id="a", start_at=utc(2026, 1, 1)),)))
+    first.close()
+    again = sqlite_store.SqliteStore(path)
+    assert again.get_entry("a").id == "a"
+    assert len(again.list_log()) == 1
+    again.close()
+
+
+def test_wal_and_schema_version(tmp_path):
+    store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
+    assert store.schema_version == sqlite_store.LATEST
+    mode = store._db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+    store.close()
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {sqlite_store.LATEST + 1}")
+    db.close()
+    with pytest.raises(sqlite_store.NewerStateFile, match="Upgrade jobrunner"):
+        sqlite_store.SqliteStore(path)
+
+
+def test_second_connection_sees_commits(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    writer, reader = sqlite_store.SqliteStore(path), sqlite_store.SqliteStore(path)
+    writer.commit(model.Transition(reason="t", put=(entry("a"),)))
+    assert reader.get_entry("a") is not None
+    writer.close()
+    reader.close()

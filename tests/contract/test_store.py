@@ -1,0 +1,187 @@
+"""The Store contract, written once and run against every implementation."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+
+from jobrunner import model, spec
+from jobrunner.store import StoreConflict
+from jobrunner.testing import utc
+
+T0 = utc(2026, 1, 5, 12)
+S = model.EntryStatus
+
+
+def definition(entry_id: str, **raw) -> model.JobSpec:
+    raw = {"object_id": 50100, **raw}
+    import json
+
+    return spec.from_definition(json.dumps(raw), f"jobs.d/{entry_id}.yaml", entry_id, "UTC")
+
+
+def entry(entry_id: str, status=S.READY, at=T0, **raw) -> model.Entry:
+    return model.Entry(spec=definition(entry_id, **raw), status=status, earliest_start=at,
+                       created_at=T0, updated_at=T0)
+
+
+def put(store, *entries):
+    store.commit(model.Transition(reason="test", put=entries))
+    return [store.get_entry(e.id) for e in entries]
+
+
+def test_entry_round_trip(store):
+    original = entry("a", category="CRM", priority="high",
+                     recurrence={"every": "5m", "starting_time": "08:00"})
+    (stored,) = put(store, original)
+    assert stored.spec == original.spec
+    assert stored.spec.raw == original.spec.raw
+    assert stored.status is S.READY
+    assert stored.earliest_start == T0
+    assert stored.version == 1
+    assert stored.entry_no >= 1
+
+
+def test_versions_are_compare_and_set(store):
+    (stored,) = put(store, entry("a"))
+    with pytest.raises(StoreConflict):
+        put(store, entry("a"))  # version 0 again: already exists
+    updated = dataclasses.replace(stored, attempts=3)
+    store.commit(model.Transition(reason="test", put=(updated,)))
+    assert store.get_entry("a").version == 2
+    with pytest.raises(StoreConflict):  # stale version 1
+        store.commit(model.Transition(reason="test", put=(updated,)))
+
+
+def test_a_transition_is_all_or_nothing(store):
+    (a,) = put(store, entry("a"))
+    log = model.LogEntry(entry_id="a", start_at=T0)
+    stale = dataclasses.replace(a, version=7)
+    with pytest.raises(StoreConflict):
+        store.commit(model.Transition(
+            reason="test", put=(entry("b"), stale), log_insert=(log,),
+            events=(model.SessionEvent(session_id="s", event="logon", at=T0),)))
+    assert store.get_entry("b") is None
+    assert store.list_log() == []
+    assert store.list_sessions() == []
+    assert store.get_entry("a").version == 1
+
+
+def test_delete_needs_the_current_version(store):
+    (a,) = put(store, entry("a"))
+    with pytest.raises(StoreConflict):
+        store.commit(model.Transition(reason="test", delete=(("a", 5),)))
+    store.commit(model.Transition(reason="test", delete=(("a", a.version),)))
+    assert store.get_entry("a") is None
+    with pytest.raises(StoreConflict):
+        store.commit(model.Transition(reason="test", delete=(("a", a.version),)))
+
+
+def test_entry_numbers_are_fifo_and_kept_on_update(store):
+    a, b = put(store, entry("a"), entry("b"))
+    assert a.entry_no < b.entry_no
+    store.commit(model.Transition(reason="t", put=(dataclasses.replace(a, attempts=1),)))
+    assert store.get_entry("a").entry_no == a.entry_no
+
+
+def test_due_entries_order_and_filter(store):
+    put(store,
+        entry("late", at=T0 + timedelta(minutes=1)),
+        entry("low", at=T0, priority="low"),
+        entry("high", at=T0, priority="high"),
+        entry("normal1", at=T0),
+        entry("normal2", at=T0),
+        entry("held", S.ON_HOLD, at=T0),
+        entry("error", S.ERROR, at=T0),
+        entry("inactive", S.ON_HOLD_INACTIVITY, at=T0 - timedelta(seconds=1)),
+        entry("future", at=T0 + timedelta(hours=1)))
+    due = [e.id for e in store.due_entries(T0 + timedelta(minutes=1), 100)]
+    assert due == ["inactive", "high", "normal1", "normal2", "low", "late"]
+    assert [e.id for e in store.due_entries(T0, 2)] == ["inactive", "high"]
+
+
+def test_next_due(store):
+    assert store.next_due() is None
+    put(store, entry("a", at=T0 + timedelta(hours=1)), entry("b", S.ON_HOLD, at=T0),
+        entry("c", S.READY, at=None))
+    assert store.next_due() == T0 + timedelta(hours=1)
+
+
+def test_waiting_entries_by_priority_then_fifo(store):
+    put(store, entry("w1", S.WAITING, category="C"), entry("w2", S.WAITING, category="C",
+        priority="high"), entry("w3", S.WAITING, category="C"),
+        entry("other", S.WAITING, category="D"), entry("ready", S.READY, category="C"))
+    assert [e.id for e in store.waiting_entries("C")] == ["w2", "w1", "w3"]
+
+
+def test_list_entries_filters(store):
+    put(store, entry("a", category="X"), entry("b", S.ERROR, category="X"), entry("c"))
+    assert [e.id for e in store.list_entries()] == ["a", "b", "c"]
+    assert [e.id for e in store.list_entries(status=S.ERROR)] == ["b"]
+    assert [e.id for e in store.list_entries(category="X")] == ["a", "b"]
+
+
+def test_log_entries(store):
+    first, second = store.commit(model.Transition(reason="t", log_insert=(
+        model.LogEntry(entry_id="a", start_at=T0, description="one", session_id="s1"),
+        model.LogEntry(entry_id="b", start_at=T0 + timedelta(minutes=1)),
+    )))
+    assert second > first
+    row = store.get_log(first)
+    assert (row.entry_id, row.description, row.status) == ("a", "one", model.LogStatus.IN_PROCESS)
+    done = dataclasses.replace(row, status=model.LogStatus.ERROR, end_at=T0 + timedelta(seconds=2),
+                               error_message="boom", error_call_stack="stack", output="out")
+    store.commit(model.Transition(reason="t", log_update=(done,)))
+    assert store.get_log(first) == done
+    assert [r.entry_no for r in store.list_log()] == [second, first]
+    assert [r.entry_no for r in store.list_log(entry_id="a")] == [first]
+    assert [r.entry_no for r in store.list_log(status=model.LogStatus.ERROR)] == [first]
+    assert [r.entry_no for r in store.list_log(since=T0 + timedelta(seconds=30))] == [second]
+    assert len(store.list_log(limit=1)) == 1
+    with pytest.raises(StoreConflict):
+        store.commit(model.Transition(reason="t", log_update=(
+            dataclasses.replace(done, entry_no=999),)))
+
+
+def test_session_events_newest_first(store):
+    events = tuple(model.SessionEvent(session_id=f"s{i}", event="logon", at=T0 + timedelta(i),
+                                      pid=100 + i, client_type=model.ClientType.FOREGROUND)
+                   for i in range(3))
+    store.commit(model.Transition(reason="t", events=events))
+    listed = store.list_sessions()
+    assert [e.session_id for e in listed] == ["s2", "s1", "s0"]
+    assert listed[0].pid == 102
+    assert listed[0].client_type is model.ClientType.FOREGROUND
+    assert [e.session_id for e in store.list_sessions(since=T0 + timedelta(1))] == ["s2", "s1"]
+    assert len(store.list_sessions(limit=2)) == 2
+
+
+def test_tasks(store):
+    task = model.Task(id="t1", object="pkg.mod:fn", failure_object="pkg.mod:fail",
+                      not_before=T0, timeout=timedelta(minutes=5), parameter="p", created_at=T0)
+    store.commit(model.Transition(reason="t", task_put=(task,)))
+    stored = store.get_task("t1")
+    assert stored == dataclasses.replace(task, version=1)
+    with pytest.raises(StoreConflict):
+        store.commit(model.Transition(reason="t", task_put=(task,)))
+    store.commit(model.Transition(reason="t", task_put=(dataclasses.replace(stored, ready=False),)))
+    assert store.get_task("t1").ready is False
+    assert [t.id for t in store.list_tasks()] == ["t1"]
+    store.commit(model.Transition(reason="t", task_delete=(("t1", 2),)))
+    assert store.get_task("t1") is None
+
+
+def test_prune_keeps_in_process_and_recent(store):
+    old = T0 - timedelta(days=40)
+    store.commit(model.Transition(reason="t", log_insert=(
+        model.LogEntry(entry_id="a", start_at=old, end_at=old, status=model.LogStatus.SUCCESS),
+        model.LogEntry(entry_id="a", start_at=old),  # in process: never pruned
+        model.LogEntry(entry_id="a", start_at=T0, end_at=T0, status=model.LogStatus.ERROR),
+    ), events=(model.SessionEvent(session_id="s", event="logon", at=old),
+               model.SessionEvent(session_id="s", event="logoff", at=T0))))
+    assert store.prune(T0 - timedelta(days=30)) == 2
+    assert [r.status for r in store.list_log()] == [model.LogStatus.ERROR,
+                                                     model.LogStatus.IN_PROCESS]
+    assert [e.event for e in store.list_sessions()] == ["logoff"]
