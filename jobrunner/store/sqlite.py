@@ -130,8 +130,9 @@ class SqliteStore:
     def commit(self, transition: model.Transition) -> list[int]:
         with self._transaction() as db:
             for entry_id, version in transition.delete:
-                cur = db.execute("DELETE FROM entries WHERE id = ? AND version = ?",
-                                 (entry_id, version))
+                cur = db.execute(
+                    "DELETE FROM entries WHERE id = ? AND version = ?", (entry_id, version)
+                )
                 if cur.rowcount != 1:
                     raise StoreConflict(f"entry {entry_id!r} changed since it was read")
             for entry in transition.put:
@@ -145,19 +146,34 @@ class SqliteStore:
                 numbers.append(int(cur.lastrowid or 0))
             for log in transition.log_update:
                 assignments = ", ".join(f"{c.strip()} = ?" for c in _LOG_COLUMNS.split(","))
-                cur = db.execute(f"UPDATE log_entries SET {assignments} WHERE entry_no = ?",
-                                 (*_log_row(log), log.entry_no))
+                cur = db.execute(
+                    f"UPDATE log_entries SET {assignments} WHERE entry_no = ?",
+                    (*_log_row(log), log.entry_no),
+                )
                 if cur.rowcount != 1:
                     raise StoreConflict(f"log entry {log.entry_no} does not exist")
             db.executemany(
                 "INSERT INTO session_events (session_id, event, at, user, runner_id, "
                 "client_type, entry_id, pid, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(e.session_id, e.event, _us(e.at), e.user, e.runner_id, e.client_type.value,
-                  e.entry_id, e.pid, e.comment) for e in transition.events],
+                [
+                    (
+                        e.session_id,
+                        e.event,
+                        _us(e.at),
+                        e.user,
+                        e.runner_id,
+                        e.client_type.value,
+                        e.entry_id,
+                        e.pid,
+                        e.comment,
+                    )
+                    for e in transition.events
+                ],
             )
             for task_id, version in transition.task_delete:
-                cur = db.execute("DELETE FROM tasks WHERE id = ? AND version = ?",
-                                 (task_id, version))
+                cur = db.execute(
+                    "DELETE FROM tasks WHERE id = ? AND version = ?", (task_id, version)
+                )
                 if cur.rowcount != 1:
                     raise StoreConflict(f"task {task_id!r} changed since it was read")
             for task in transition.task_put:
@@ -167,11 +183,28 @@ class SqliteStore:
     def _put_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
         s = e.spec
         values = (
-            spec.definition_json(s), s.digest, s.source, s.timezone, s.category,
-            s.priority.rank, e.status.value, _us(e.earliest_start), e.attempts,
-            e.error_message, e.error_call_stack, _us(e.last_ready_state), e.session_id,
-            e.session_pid, e.session_started, e.runner_id, e.system_task_id, e.rejected,
-            int(e.remove_after_run), _us(e.last_run_at), e.last_result, _us(e.created_at),
+            spec.definition_json(s),
+            s.digest,
+            s.source,
+            s.timezone,
+            s.category,
+            s.priority.rank,
+            e.status.value,
+            _us(e.earliest_start),
+            e.attempts,
+            e.error_message,
+            e.error_call_stack,
+            _us(e.last_ready_state),
+            e.session_id,
+            e.session_pid,
+            e.session_started,
+            e.runner_id,
+            e.system_task_id,
+            e.rejected,
+            int(e.remove_after_run),
+            _us(e.last_run_at),
+            e.last_result,
+            _us(e.created_at),
             _us(e.updated_at),
         )
         if e.version == 0:
@@ -196,14 +229,26 @@ class SqliteStore:
 
     def _put_task(self, db: sqlite3.Connection, t: model.Task) -> None:
         timeout = None if t.timeout is None else round(t.timeout.total_seconds() * 1000)
-        values = (t.object, t.failure_object, int(t.ready), _us(t.not_before), t.entry_id,
-                  timeout, t.parameter, t.user, t.attempts, _us(t.created_at))
+        values = (
+            t.object,
+            t.failure_object,
+            int(t.ready),
+            _us(t.not_before),
+            t.entry_id,
+            timeout,
+            t.parameter,
+            t.user,
+            t.attempts,
+            _us(t.created_at),
+        )
         if t.version == 0:
             try:
-                db.execute("INSERT INTO tasks (id, object, failure_object, ready, not_before, "
-                           "entry_id, timeout_ms, parameter, user, attempts, created_at, "
-                           "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                           (t.id, *values))
+                db.execute(
+                    "INSERT INTO tasks (id, object, failure_object, ready, not_before, "
+                    "entry_id, timeout_ms, parameter, user, attempts, created_at, "
+                    "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    (t.id, *values),
+                )
             except sqlite3.IntegrityError:
                 raise StoreConflict(f"task {t.id!r} already exists") from None
             return
@@ -286,8 +331,10 @@ class SqliteStore:
         if since is not None:
             clauses.append("start_at >= ?")
             params.append(_us(since))
-        sql = (f"SELECT entry_no, {_LOG_COLUMNS} FROM log_entries WHERE "
-               f"{' AND '.join(clauses)} ORDER BY entry_no DESC")
+        sql = (
+            f"SELECT entry_no, {_LOG_COLUMNS} FROM log_entries WHERE "
+            f"{' AND '.join(clauses)} ORDER BY entry_no DESC"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
@@ -296,16 +343,27 @@ class SqliteStore:
     def list_sessions(
         self, *, since: datetime | None = None, limit: int | None = None
     ) -> list[model.SessionEvent]:
-        sql = ("SELECT seq, session_id, event, at, user, runner_id, client_type, entry_id, pid, "
-               "comment FROM session_events WHERE at >= ? ORDER BY seq DESC")
+        sql = (
+            "SELECT seq, session_id, event, at, user, runner_id, client_type, entry_id, pid, "
+            "comment FROM session_events WHERE at >= ? ORDER BY seq DESC"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         with self._lock:
             rows = self._db.execute(sql, (_us(since) if since else -(2**62),)).fetchall()
         return [
-            model.SessionEvent(seq=r[0], session_id=r[1], event=r[2], at=_dt(r[3]) or _EPOCH,
-                               user=r[4], runner_id=r[5], client_type=model.ClientType(r[6]),
-                               entry_id=r[7], pid=r[8], comment=r[9])
+            model.SessionEvent(
+                seq=r[0],
+                session_id=r[1],
+                event=r[2],
+                at=_dt(r[3]) or _EPOCH,
+                user=r[4],
+                runner_id=r[5],
+                client_type=model.ClientType(r[6]),
+                entry_id=r[7],
+                pid=r[8],
+                comment=r[9],
+            )
             for r in rows
         ]
 
@@ -320,14 +378,24 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, object, failure_object, ready, not_before, entry_id, timeout_ms, "
-                f"parameter, user, attempts, created_at, version FROM tasks {where}", params
+                f"parameter, user, attempts, created_at, version FROM tasks {where}",
+                params,
             ).fetchall()
         return [
-            model.Task(id=r[0], object=r[1], failure_object=r[2], ready=bool(r[3]),
-                       not_before=_dt(r[4]), entry_id=r[5],
-                       timeout=None if r[6] is None else timedelta(milliseconds=r[6]),
-                       parameter=r[7], user=r[8], attempts=r[9], created_at=_dt(r[10]),
-                       version=r[11])
+            model.Task(
+                id=r[0],
+                object=r[1],
+                failure_object=r[2],
+                ready=bool(r[3]),
+                not_before=_dt(r[4]),
+                entry_id=r[5],
+                timeout=None if r[6] is None else timedelta(milliseconds=r[6]),
+                parameter=r[7],
+                user=r[8],
+                attempts=r[9],
+                created_at=_dt(r[10]),
+                version=r[11],
+            )
             for r in rows
         ]
 
@@ -335,7 +403,8 @@ class SqliteStore:
         with self._transaction() as db:
             logs = db.execute(
                 "DELETE FROM log_entries WHERE status != 'in_process' AND end_at IS NOT NULL "
-                "AND end_at < ?", (_us(before),)
+                "AND end_at < ?",
+                (_us(before),),
             ).rowcount
             events = db.execute("DELETE FROM session_events WHERE at < ?", (_us(before),)).rowcount
         return int(logs + events)
@@ -348,27 +417,68 @@ class SqliteStore:
 def _entry(r: tuple[Any, ...]) -> model.Entry:
     return model.Entry(
         spec=spec.from_definition(r[2], r[4], r[0], r[5]),
-        entry_no=r[1], status=model.EntryStatus(r[8]), earliest_start=_dt(r[9]),
-        attempts=r[10], error_message=r[11], error_call_stack=r[12],
-        last_ready_state=_dt(r[13]), session_id=r[14], session_pid=r[15],
-        session_started=r[16], runner_id=r[17], system_task_id=r[18], rejected=r[19],
-        remove_after_run=bool(r[20]), last_run_at=_dt(r[21]), last_result=r[22],
-        created_at=_dt(r[23]), updated_at=_dt(r[24]), version=r[25],
+        entry_no=r[1],
+        status=model.EntryStatus(r[8]),
+        earliest_start=_dt(r[9]),
+        attempts=r[10],
+        error_message=r[11],
+        error_call_stack=r[12],
+        last_ready_state=_dt(r[13]),
+        session_id=r[14],
+        session_pid=r[15],
+        session_started=r[16],
+        runner_id=r[17],
+        system_task_id=r[18],
+        rejected=r[19],
+        remove_after_run=bool(r[20]),
+        last_run_at=_dt(r[21]),
+        last_result=r[22],
+        created_at=_dt(r[23]),
+        updated_at=_dt(r[24]),
+        version=r[25],
     )
 
 
 def _log_row(log: model.LogEntry) -> tuple[Any, ...]:
-    return (log.entry_id, log.user, _us(log.start_at), _us(log.end_at), log.object_type,
-            log.object_id, log.parameter_string, log.description, log.category,
-            log.status.value, log.error_message, log.error_call_stack, log.session_id,
-            log.attempt, log.system_task_id, log.output, log.client_type.value)
+    return (
+        log.entry_id,
+        log.user,
+        _us(log.start_at),
+        _us(log.end_at),
+        log.object_type,
+        log.object_id,
+        log.parameter_string,
+        log.description,
+        log.category,
+        log.status.value,
+        log.error_message,
+        log.error_call_stack,
+        log.session_id,
+        log.attempt,
+        log.system_task_id,
+        log.output,
+        log.client_type.value,
+    )
 
 
 def _log(r: tuple[Any, ...]) -> model.LogEntry:
     return model.LogEntry(
-        entry_no=r[0], entry_id=r[1], user=r[2], start_at=_dt(r[3]) or _EPOCH, end_at=_dt(r[4]),
-        object_type=r[5], object_id=r[6], parameter_string=r[7], description=r[8],
-        category=r[9], status=model.LogStatus(r[10]), error_message=r[11],
-        error_call_stack=r[12], session_id=r[13], attempt=r[14], system_task_id=r[15],
-        output=r[16], client_type=model.ClientType(r[17]),
+        entry_no=r[0],
+        entry_id=r[1],
+        user=r[2],
+        start_at=_dt(r[3]) or _EPOCH,
+        end_at=_dt(r[4]),
+        object_type=r[5],
+        object_id=r[6],
+        parameter_string=r[7],
+        description=r[8],
+        category=r[9],
+        status=model.LogStatus(r[10]),
+        error_message=r[11],
+        error_call_stack=r[12],
+        session_id=r[13],
+        attempt=r[14],
+        system_task_id=r[15],
+        output=r[16],
+        client_type=model.ClientType(r[17]),
     )

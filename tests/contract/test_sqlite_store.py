@@ -15,8 +15,13 @@ from tests.contract.test_store import entry
 def test_persists_across_reopen(tmp_path):
     path = tmp_path / "s.sqlite3"
     first = sqlite_store.SqliteStore(path)
-    first.commit(model.Transition(reason="t", put=(entry("a"),),
-                                  log_insert=(model.LogEntry(entry_id="a", start_at=utc(2026, 1, 1)),)))
+    first.commit(
+        model.Transition(
+            reason="t",
+            put=(entry("a"),),
+            log_insert=(model.LogEntry(entry_id="a", start_at=utc(2026, 1, 1)),),
+        )
+    )
     first.close()
     again = sqlite_store.SqliteStore(path)
     assert again.get_entry("a").id == "a"

@@ -23,8 +23,13 @@ def definition(entry_id: str, **raw) -> model.JobSpec:
 
 
 def entry(entry_id: str, status=S.READY, at=T0, **raw) -> model.Entry:
-    return model.Entry(spec=definition(entry_id, **raw), status=status, earliest_start=at,
-                       created_at=T0, updated_at=T0)
+    return model.Entry(
+        spec=definition(entry_id, **raw),
+        status=status,
+        earliest_start=at,
+        created_at=T0,
+        updated_at=T0,
+    )
 
 
 def put(store, *entries):
@@ -33,8 +38,9 @@ def put(store, *entries):
 
 
 def test_entry_round_trip(store):
-    original = entry("a", category="CRM", priority="high",
-                     recurrence={"every": "5m", "starting_time": "08:00"})
+    original = entry(
+        "a", category="CRM", priority="high", recurrence={"every": "5m", "starting_time": "08:00"}
+    )
     (stored,) = put(store, original)
     assert stored.spec == original.spec
     assert stored.spec.raw == original.spec.raw
@@ -60,9 +66,14 @@ def test_a_transition_is_all_or_nothing(store):
     log = model.LogEntry(entry_id="a", start_at=T0)
     stale = dataclasses.replace(a, version=7)
     with pytest.raises(StoreConflict):
-        store.commit(model.Transition(
-            reason="test", put=(entry("b"), stale), log_insert=(log,),
-            events=(model.SessionEvent(session_id="s", event="logon", at=T0),)))
+        store.commit(
+            model.Transition(
+                reason="test",
+                put=(entry("b"), stale),
+                log_insert=(log,),
+                events=(model.SessionEvent(session_id="s", event="logon", at=T0),),
+            )
+        )
     assert store.get_entry("b") is None
     assert store.list_log() == []
     assert store.list_sessions() == []
@@ -87,7 +98,8 @@ def test_entry_numbers_are_fifo_and_kept_on_update(store):
 
 
 def test_due_entries_order_and_filter(store):
-    put(store,
+    put(
+        store,
         entry("late", at=T0 + timedelta(minutes=1)),
         entry("low", at=T0, priority="low"),
         entry("high", at=T0, priority="high"),
@@ -96,7 +108,8 @@ def test_due_entries_order_and_filter(store):
         entry("held", S.ON_HOLD, at=T0),
         entry("error", S.ERROR, at=T0),
         entry("inactive", S.ON_HOLD_INACTIVITY, at=T0 - timedelta(seconds=1)),
-        entry("future", at=T0 + timedelta(hours=1)))
+        entry("future", at=T0 + timedelta(hours=1)),
+    )
     due = [e.id for e in store.due_entries(T0 + timedelta(minutes=1), 100)]
     assert due == ["inactive", "high", "normal1", "normal2", "low", "late"]
     assert [e.id for e in store.due_entries(T0, 2)] == ["inactive", "high"]
@@ -104,15 +117,24 @@ def test_due_entries_order_and_filter(store):
 
 def test_next_due(store):
     assert store.next_due() is None
-    put(store, entry("a", at=T0 + timedelta(hours=1)), entry("b", S.ON_HOLD, at=T0),
-        entry("c", S.READY, at=None))
+    put(
+        store,
+        entry("a", at=T0 + timedelta(hours=1)),
+        entry("b", S.ON_HOLD, at=T0),
+        entry("c", S.READY, at=None),
+    )
     assert store.next_due() == T0 + timedelta(hours=1)
 
 
 def test_waiting_entries_by_priority_then_fifo(store):
-    put(store, entry("w1", S.WAITING, category="C"), entry("w2", S.WAITING, category="C",
-        priority="high"), entry("w3", S.WAITING, category="C"),
-        entry("other", S.WAITING, category="D"), entry("ready", S.READY, category="C"))
+    put(
+        store,
+        entry("w1", S.WAITING, category="C"),
+        entry("w2", S.WAITING, category="C", priority="high"),
+        entry("w3", S.WAITING, category="C"),
+        entry("other", S.WAITING, category="D"),
+        entry("ready", S.READY, category="C"),
+    )
     assert [e.id for e in store.waiting_entries("C")] == ["w2", "w1", "w3"]
 
 
@@ -124,15 +146,26 @@ def test_list_entries_filters(store):
 
 
 def test_log_entries(store):
-    first, second = store.commit(model.Transition(reason="t", log_insert=(
-        model.LogEntry(entry_id="a", start_at=T0, description="one", session_id="s1"),
-        model.LogEntry(entry_id="b", start_at=T0 + timedelta(minutes=1)),
-    )))
+    first, second = store.commit(
+        model.Transition(
+            reason="t",
+            log_insert=(
+                model.LogEntry(entry_id="a", start_at=T0, description="one", session_id="s1"),
+                model.LogEntry(entry_id="b", start_at=T0 + timedelta(minutes=1)),
+            ),
+        )
+    )
     assert second > first
     row = store.get_log(first)
     assert (row.entry_id, row.description, row.status) == ("a", "one", model.LogStatus.IN_PROCESS)
-    done = dataclasses.replace(row, status=model.LogStatus.ERROR, end_at=T0 + timedelta(seconds=2),
-                               error_message="boom", error_call_stack="stack", output="out")
+    done = dataclasses.replace(
+        row,
+        status=model.LogStatus.ERROR,
+        end_at=T0 + timedelta(seconds=2),
+        error_message="boom",
+        error_call_stack="stack",
+        output="out",
+    )
     store.commit(model.Transition(reason="t", log_update=(done,)))
     assert store.get_log(first) == done
     assert [r.entry_no for r in store.list_log()] == [second, first]
@@ -141,14 +174,22 @@ def test_log_entries(store):
     assert [r.entry_no for r in store.list_log(since=T0 + timedelta(seconds=30))] == [second]
     assert len(store.list_log(limit=1)) == 1
     with pytest.raises(StoreConflict):
-        store.commit(model.Transition(reason="t", log_update=(
-            dataclasses.replace(done, entry_no=999),)))
+        store.commit(
+            model.Transition(reason="t", log_update=(dataclasses.replace(done, entry_no=999),))
+        )
 
 
 def test_session_events_newest_first(store):
-    events = tuple(model.SessionEvent(session_id=f"s{i}", event="logon", at=T0 + timedelta(i),
-                                      pid=100 + i, client_type=model.ClientType.FOREGROUND)
-                   for i in range(3))
+    events = tuple(
+        model.SessionEvent(
+            session_id=f"s{i}",
+            event="logon",
+            at=T0 + timedelta(i),
+            pid=100 + i,
+            client_type=model.ClientType.FOREGROUND,
+        )
+        for i in range(3)
+    )
     store.commit(model.Transition(reason="t", events=events))
     listed = store.list_sessions()
     assert [e.session_id for e in listed] == ["s2", "s1", "s0"]
@@ -159,8 +200,15 @@ def test_session_events_newest_first(store):
 
 
 def test_tasks(store):
-    task = model.Task(id="t1", object="pkg.mod:fn", failure_object="pkg.mod:fail",
-                      not_before=T0, timeout=timedelta(minutes=5), parameter="p", created_at=T0)
+    task = model.Task(
+        id="t1",
+        object="pkg.mod:fn",
+        failure_object="pkg.mod:fail",
+        not_before=T0,
+        timeout=timedelta(minutes=5),
+        parameter="p",
+        created_at=T0,
+    )
     store.commit(model.Transition(reason="t", task_put=(task,)))
     stored = store.get_task("t1")
     assert stored == dataclasses.replace(task, version=1)
@@ -175,13 +223,25 @@ def test_tasks(store):
 
 def test_prune_keeps_in_process_and_recent(store):
     old = T0 - timedelta(days=40)
-    store.commit(model.Transition(reason="t", log_insert=(
-        model.LogEntry(entry_id="a", start_at=old, end_at=old, status=model.LogStatus.SUCCESS),
-        model.LogEntry(entry_id="a", start_at=old),  # in process: never pruned
-        model.LogEntry(entry_id="a", start_at=T0, end_at=T0, status=model.LogStatus.ERROR),
-    ), events=(model.SessionEvent(session_id="s", event="logon", at=old),
-               model.SessionEvent(session_id="s", event="logoff", at=T0))))
+    store.commit(
+        model.Transition(
+            reason="t",
+            log_insert=(
+                model.LogEntry(
+                    entry_id="a", start_at=old, end_at=old, status=model.LogStatus.SUCCESS
+                ),
+                model.LogEntry(entry_id="a", start_at=old),  # in process: never pruned
+                model.LogEntry(entry_id="a", start_at=T0, end_at=T0, status=model.LogStatus.ERROR),
+            ),
+            events=(
+                model.SessionEvent(session_id="s", event="logon", at=old),
+                model.SessionEvent(session_id="s", event="logoff", at=T0),
+            ),
+        )
+    )
     assert store.prune(T0 - timedelta(days=30)) == 2
-    assert [r.status for r in store.list_log()] == [model.LogStatus.ERROR,
-                                                     model.LogStatus.IN_PROCESS]
+    assert [r.status for r in store.list_log()] == [
+        model.LogStatus.ERROR,
+        model.LogStatus.IN_PROCESS,
+    ]
     assert [e.event for e in store.list_sessions()] == ["logoff"]

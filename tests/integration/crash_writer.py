@@ -20,8 +20,12 @@ def main(path: str) -> None:
     for i in range(5):
         if store.get_entry(f"e{i}") is None:
             definition = spec.from_definition(json.dumps({"object_id": 1}), "f", f"e{i}", "UTC")
-            store.commit(model.Transition(reason="add", put=(
-                model.Entry(spec=definition, status=S.READY, earliest_start=now),)))
+            store.commit(
+                model.Transition(
+                    reason="add",
+                    put=(model.Entry(spec=definition, status=S.READY, earliest_start=now),),
+                )
+            )
     print("ready", flush=True)
     n = 0
     while True:
@@ -29,21 +33,40 @@ def main(path: str) -> None:
         assert entry is not None
         session = f"s{n}"
         if entry.status is S.READY:
-            store.commit(model.Transition(
-                reason="run_started",
-                put=(dataclasses.replace(entry, status=S.IN_PROCESS, session_id=session),),
-                log_insert=(model.LogEntry(entry_id=entry.id, start_at=now, session_id=session),),
-                events=(model.SessionEvent(session_id=session, event="logon", at=now,
-                                           entry_id=entry.id),)))
+            store.commit(
+                model.Transition(
+                    reason="run_started",
+                    put=(dataclasses.replace(entry, status=S.IN_PROCESS, session_id=session),),
+                    log_insert=(
+                        model.LogEntry(entry_id=entry.id, start_at=now, session_id=session),
+                    ),
+                    events=(
+                        model.SessionEvent(
+                            session_id=session, event="logon", at=now, entry_id=entry.id
+                        ),
+                    ),
+                )
+            )
         else:
             (log,) = store.list_log(entry_id=entry.id, status=model.LogStatus.IN_PROCESS)
-            store.commit(model.Transition(
-                reason="run_finished",
-                put=(dataclasses.replace(entry, status=S.READY, session_id=None,
-                                         attempts=entry.attempts + 1),),
-                log_update=(dataclasses.replace(log, status=model.LogStatus.SUCCESS, end_at=now),),
-                events=(model.SessionEvent(session_id=log.session_id, event="logoff", at=now,
-                                           entry_id=entry.id),)))
+            store.commit(
+                model.Transition(
+                    reason="run_finished",
+                    put=(
+                        dataclasses.replace(
+                            entry, status=S.READY, session_id=None, attempts=entry.attempts + 1
+                        ),
+                    ),
+                    log_update=(
+                        dataclasses.replace(log, status=model.LogStatus.SUCCESS, end_at=now),
+                    ),
+                    events=(
+                        model.SessionEvent(
+                            session_id=log.session_id, event="logoff", at=now, entry_id=entry.id
+                        ),
+                    ),
+                )
+            )
         n += 1
 
 

@@ -45,8 +45,13 @@ def test_kill_9_mid_stream_leaves_the_store_consistent(tmp_path):
     runs_seen = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for round_no in range(12):
-        proc = subprocess.Popen([sys.executable, "-m", "tests.integration.crash_writer", str(path)],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.crash_writer", str(path)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         if round_no % 3:  # most rounds: kill while transitions stream
             assert proc.stdout is not None
             assert proc.stdout.readline().strip() == "ready"
