@@ -23,6 +23,7 @@ class Config:
     """Runner-wide settings, with every path absolute."""
 
     path: Path | None
+    base: Path
     jobs_dir: Path
     state_dir: Path
     timezone: str
@@ -71,6 +72,7 @@ def _problem(path: Path, line: int, where: str, message: str) -> model.Problem:
 def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
     return Config(
         path=path,
+        base=base,
         jobs_dir=(base / raw.get("jobs_dir", "jobs.d")).resolve(),
         state_dir=(base / raw.get("state_dir", ".jobrunner")).resolve(),
         timezone=raw.get("timezone") or wallclock.local_zone_name(),

@@ -9,6 +9,7 @@ versions, so a store shared by several runners (PostgreSQL) can satisfy it too.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
@@ -37,6 +38,10 @@ class Store(Protocol):
         self, *, status: model.EntryStatus | None = None, category: str | None = None
     ) -> list[model.Entry]:
         """Entries (optionally of one status / category), ordered by id."""
+        ...
+
+    def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
+        """Entries defined by these job files (their `spec.source`)."""
         ...
 
     def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:

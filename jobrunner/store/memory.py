@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 
 from jobrunner import model
@@ -85,6 +86,10 @@ class MemoryStore:
             if (status is None or e.status is status)
             and (category is None or e.spec.category == category)
         ]
+
+    def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
+        wanted = set(sources)
+        return [e for _, e in sorted(self._entries.items()) if e.spec.source in wanted]
 
     def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
         due = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             rejected TEXT NOT NULL, remove_after_run INTEGER NOT NULL,
             last_run_at INTEGER, last_result TEXT,
             created_at INTEGER, updated_at INTEGER, version INTEGER NOT NULL)""",
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO counters VALUES ('entry_no', 0)",
         "CREATE INDEX entries_due ON entries (status, earliest_start)",
         "CREATE INDEX entries_category ON entries (category, status)",
+        "CREATE INDEX entries_source ON entries (source)",
         """CREATE TABLE log_entries (
             entry_no INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL,
             user TEXT NOT NULL, start_at INTEGER NOT NULL, end_at INTEGER,
@@ -208,12 +211,14 @@ class SqliteStore:
             _us(e.updated_at),
         )
         if e.version == 0:
+            # Entry numbers are never reused, also after deletes (BC: AutoIncrement).
+            (number,) = db.execute(
+                "UPDATE counters SET value = value + 1 WHERE name = 'entry_no' RETURNING value"
+            ).fetchone()
             try:
                 db.execute(
-                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, "
-                    "(SELECT COALESCE(MAX(entry_no), 0) + 1 FROM entries), "
-                    f"{', '.join('?' * 23)}, 1)",
-                    (s.id, *values),
+                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 25)}, 1)",
+                    (s.id, number, *values),
                 )
             except sqlite3.IntegrityError:
                 raise StoreConflict(f"entry {s.id!r} already exists") from None
@@ -284,6 +289,11 @@ class SqliteStore:
             params.append(category)
         where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
         return self._entries(where + "ORDER BY id", tuple(params))
+
+    def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
+        wanted = sorted(set(sources))
+        marks = ", ".join("?" * len(wanted))
+        return self._entries(f"WHERE source IN ({marks}) ORDER BY id", tuple(wanted)) if wanted else []
 
     def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
         return self._entries(

@@ -90,11 +90,14 @@ def test_delete_needs_the_current_version(store):
         store.commit(model.Transition(reason="test", delete=(("a", a.version),)))
 
 
-def test_entry_numbers_are_fifo_and_kept_on_update(store):
+def test_entry_numbers_are_fifo_kept_on_update_and_never_reused(store):
     a, b = put(store, entry("a"), entry("b"))
     assert a.entry_no < b.entry_no
     store.commit(model.Transition(reason="t", put=(dataclasses.replace(a, attempts=1),)))
     assert store.get_entry("a").entry_no == a.entry_no
+    store.commit(model.Transition(reason="t", delete=(("b", b.version),)))
+    (c,) = put(store, entry("c"))
+    assert c.entry_no > b.entry_no
 
 
 def test_due_entries_order_and_filter(store):
@@ -136,6 +139,13 @@ def test_waiting_entries_by_priority_then_fifo(store):
         entry("ready", S.READY, category="C"),
     )
     assert [e.id for e in store.waiting_entries("C")] == ["w2", "w1", "w3"]
+
+
+def test_entries_by_source(store):
+    put(store, entry("a"), entry("b"), entry("c"))
+    assert [e.id for e in store.entries_by_source(["jobs.d/c.yaml", "jobs.d/a.yaml", "x"])] == [
+        "a", "c"]
+    assert store.entries_by_source([]) == []
 
 
 def test_list_entries_filters(store):

@@ -1,0 +1,88 @@
+"""The live reconciler: a full reconcile of the jobs folder at start, then a reconcile
+of just the files each debounced watcher batch names. Thin shell over `reconcile`:
+reads files, commits plans, logs what changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jobrunner import config, jobfiles, reconcile, store, telemetry, watcher
+
+ATTEMPTS = 3
+
+
+class Reconciler:
+    def __init__(self, cfg: config.Config, db: store.Store, clock: Callable[[], datetime],
+                 log: Any = None) -> None:
+        self.cfg, self.store, self.now = cfg, db, clock
+        self.log = log or telemetry.get_logger()
+        self._watcher: watcher.Watcher | None = None
+
+    def full(self) -> reconcile.Plan:
+        """Reconcile the whole folder against every stored entry."""
+        for attempt in range(ATTEMPTS):
+            results = jobfiles.scan(self.cfg.jobs_dir, self.cfg.timezone, self.cfg.base)
+            stored = {e.id: e for e in self.store.list_entries()}
+            plan = reconcile.diff(results, stored, self.now())
+            if self._apply(plan, attempt):
+                return plan
+        raise store.StoreConflict("the store kept changing during reconcile")
+
+    def paths(self, paths: Iterable[Path]) -> reconcile.Plan:
+        """Reconcile just these files (created, changed, renamed or deleted)."""
+        results = jobfiles.read_paths(paths, self.cfg.timezone, self.cfg.base)
+        scope = {r.path for r in results}
+        for attempt in range(ATTEMPTS):
+            ids = {r.spec.id for r in results if r.spec is not None}
+            found = self.store.entries_by_source(scope)
+            found += [e for i in ids if (e := self.store.get_entry(i)) is not None]
+            stored = {e.id: e for e in found}
+            plan = reconcile.diff(results, stored, self.now(), scope=scope)
+            if self._apply(plan, attempt):
+                return plan
+        raise store.StoreConflict("the store kept changing during reconcile")
+
+    def _apply(self, plan: reconcile.Plan, attempt: int) -> bool:
+        try:
+            reconcile.apply(plan, self.store)
+        except store.StoreConflict:
+            if attempt == ATTEMPTS - 1:
+                raise
+            return False
+        self._log(plan)
+        return True
+
+    def _log(self, plan: reconcile.Plan) -> None:
+        names = {"add": "entry_added", "change": "entry_changed", "remove": "entry_removed",
+                 "reject": "job_file_rejected", "accept": "job_file_accepted",
+                 "move": "entry_changed"}
+        for change in plan.changes:
+            fields: dict[str, Any] = {"entry_id": change.entry_id, "file": change.path}
+            if change.keys:
+                fields["keys"] = {k: [old, new] for k, (old, new) in change.keys.items()}
+            if change.problems:
+                fields["problems"] = [p.format() for p in change.problems]
+            if change.after is not None and change.kind in ("add", "change"):
+                fields["status"] = change.after.status.value
+                start = change.after.earliest_start
+                fields["earliest_start"] = start.isoformat() if start else None
+            if change.deferred:
+                fields["after_run"] = True
+            level = "warning" if change.kind == "reject" else "info"
+            getattr(self.log, level)(names[change.kind], **fields)
+
+    def watch(self, on_batch: Callable[[set[Path]], None] | None = None) -> None:
+        """Start watching the jobs folder; by default each batch is reconciled at once
+        (in the watcher's thread); a runner passes its own hand-over instead."""
+        self.cfg.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._watcher = watcher.Watcher(self.cfg.jobs_dir, on_batch or self.paths)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None

@@ -1,0 +1,178 @@
+"""The live reconciler on a real folder, with real inotify events and a real SQLite file."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from structlog.testing import capture_logs
+
+from jobrunner import config, model
+from jobrunner.reconciler import Reconciler
+from jobrunner.store.sqlite import SqliteStore
+
+S = model.EntryStatus
+HOURLY = "object_id: 50100\nrecurrence:\n  every: 1h\n"
+
+
+@pytest.fixture
+def live(tmp_path):
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(HOURLY)
+    cfg = config.Config(path=None, base=tmp_path, jobs_dir=jobs, state_dir=tmp_path / "state",
+                        timezone="UTC")
+    db = SqliteStore(cfg.state_dir / "jobrunner.sqlite3")
+    batches: queue.Queue[set] = queue.Queue()
+    with capture_logs() as logs:
+        rec = Reconciler(cfg, db, lambda: datetime.now(UTC))
+        rec.full()
+
+        def on_batch(paths):
+            rec.paths(paths)
+            batches.put(paths)
+
+        rec.watch(on_batch)
+
+        class Live:
+            store, folder, events = db, jobs, logs
+
+            @staticmethod
+            def wait(predicate, timeout=5.0):
+                deadline = time.monotonic() + timeout
+                while not predicate():
+                    remaining = deadline - time.monotonic()
+                    assert remaining > 0, "the reconciler did not get there in time"
+                    try:
+                        batches.get(timeout=remaining)
+                    except queue.Empty:
+                        pass
+
+            @staticmethod
+            def names():
+                return [e["event"] for e in logs]
+
+        yield Live
+        rec.stop()
+        db.close()
+
+
+def test_start_up_adds_existing_files(live):
+    entry = live.store.get_entry("a")
+    assert entry.status is S.READY
+    assert entry.spec.source == "jobs.d/a.yaml"
+    assert live.names() == ["entry_added"]
+
+
+def test_new_file_is_added_and_enqueued(live):
+    before = datetime.now(UTC)
+    (live.folder / "b.yaml").write_text("object_id: 50100\n")
+    live.wait(lambda: live.store.get_entry("b") is not None)
+    entry = live.store.get_entry("b")
+    assert entry.status is S.READY
+    assert entry.earliest_start >= before + timedelta(seconds=1)
+
+
+def test_in_place_edit_redefines_and_resets_attempts(live):
+    entry = live.store.get_entry("a")
+    live.store.commit(model.Transition(reason="t", put=(
+        dataclasses.replace(entry, status=S.ERROR, attempts=2, error_message="boom"),)))
+    (live.folder / "a.yaml").write_text(HOURLY.replace("1h", "2h"))
+    live.wait(lambda: live.store.get_entry("a").spec.recurrence.every == timedelta(hours=2))
+    entry = live.store.get_entry("a")
+    assert (entry.status, entry.attempts, entry.error_message) == (S.READY, 0, "boom")
+    changed = [e for e in live.events if e["event"] == "entry_changed"]
+    assert changed[-1]["keys"] == {"recurrence.every": ["1h", "2h"]}
+
+
+def test_atomic_rename_save_is_one_change(live):
+    temp = live.folder / ".a.yaml.tmp"
+    temp.write_text(HOURLY.replace("1h", "3h"))
+    os.replace(temp, live.folder / "a.yaml")
+    live.wait(lambda: live.store.get_entry("a").spec.recurrence.every == timedelta(hours=3))
+    assert live.names().count("entry_changed") == 1
+
+
+def test_status_on_hold_in_the_file_cancels_the_pending_run(live):
+    (live.folder / "a.yaml").write_text(HOURLY + "status: on_hold\n")
+    live.wait(lambda: live.store.get_entry("a").status is S.ON_HOLD)
+    assert live.store.get_entry("a").earliest_start is None
+
+
+def test_unchanged_content_writes_nothing(live):
+    version = live.store.get_entry("a").version
+    (live.folder / "a.yaml").write_text(HOURLY)
+    (live.folder / "b.yaml").write_text("object_id: 50100\n")  # a marker batch after it
+    live.wait(lambda: live.store.get_entry("b") is not None)
+    assert live.store.get_entry("a").version == version
+
+
+def test_deleted_file_removes_the_entry_but_not_its_log(live):
+    live.store.commit(model.Transition(reason="t", log_insert=(
+        model.LogEntry(entry_id="a", start_at=datetime.now(UTC),
+                       status=model.LogStatus.SUCCESS, end_at=datetime.now(UTC)),)))
+    (live.folder / "a.yaml").unlink()
+    live.wait(lambda: live.store.get_entry("a") is None)
+    assert [row.entry_id for row in live.store.list_log()] == ["a"]
+    assert "entry_removed" in live.names()
+
+
+def test_deleted_file_of_a_running_entry_waits_for_the_run(live):
+    entry = live.store.get_entry("a")
+    live.store.commit(model.Transition(reason="t", put=(
+        dataclasses.replace(entry, status=S.IN_PROCESS, session_id="s1"),)))
+    (live.folder / "a.yaml").unlink()
+    live.wait(lambda: live.store.get_entry("a").remove_after_run)
+    entry = live.store.get_entry("a")
+    assert (entry.status, entry.session_id) == (S.IN_PROCESS, "s1")
+
+
+def test_edit_never_interrupts_a_run_in_process(live):
+    entry = live.store.get_entry("a")
+    live.store.commit(model.Transition(reason="t", put=(
+        dataclasses.replace(entry, status=S.IN_PROCESS, session_id="s1"),)))
+    (live.folder / "a.yaml").write_text(HOURLY.replace("1h", "2h"))
+    live.wait(lambda: live.store.get_entry("a").spec.recurrence.every == timedelta(hours=2))
+    assert live.store.get_entry("a").status is S.IN_PROCESS
+
+
+def test_broken_file_keeps_last_good_definition_until_fixed(live):
+    good = live.store.get_entry("a")
+    (live.folder / "a.yaml").write_text("object_id: 50100\nrecurrence:\n  every: 1 hour\n")
+    live.wait(lambda: live.store.get_entry("a").rejected)
+    entry = live.store.get_entry("a")
+    assert entry.spec == good.spec
+    assert (entry.status, entry.earliest_start) == (good.status, good.earliest_start)
+    assert entry.rejected == ("jobs.d/a.yaml:3: recurrence.every: '1 hour' is not a duration "
+                              "(examples: 30s, 5m, 1h30m)")
+    rejected = [e for e in live.events if e["event"] == "job_file_rejected"]
+    assert rejected[-1]["log_level"] == "warning"
+    (live.folder / "a.yaml").write_text(HOURLY)
+    live.wait(lambda: not live.store.get_entry("a").rejected)
+    assert live.store.get_entry("a").earliest_start == good.earliest_start
+    assert "job_file_accepted" in live.names()
+
+
+def test_renamed_file_keeps_the_entry(live):
+    number = live.store.get_entry("a").entry_no
+    os.replace(live.folder / "a.yaml", live.folder / "renamed.yaml")
+    # the id came from the old file name, so the entry becomes 'renamed'
+    live.wait(lambda: live.store.get_entry("renamed") is not None)
+    assert live.store.get_entry("a") is None
+    (live.folder / "c.yaml").write_text("id: c\nobject_id: 50100\n")
+    live.wait(lambda: live.store.get_entry("c") is not None)
+    os.replace(live.folder / "c.yaml", live.folder / "d.yaml")
+    live.wait(lambda: live.store.get_entry("c").spec.source == "jobs.d/d.yaml")
+    assert live.store.get_entry("renamed").entry_no > number
+
+
+def test_editor_temp_files_are_ignored(live):
+    (live.folder / "a.yaml~").write_text("garbage: [")
+    (live.folder / ".a.yaml.swp").write_text("garbage: [")
+    (live.folder / "b.yaml").write_text("object_id: 50100\n")
+    live.wait(lambda: live.store.get_entry("b") is not None)
+    assert not live.store.get_entry("a").rejected
