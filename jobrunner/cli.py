@@ -13,7 +13,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobrunner import __version__, config, errors, model, recurrence, spec, validate, wallclock
+from jobrunner import (
+    __version__,
+    config,
+    errors,
+    jobfiles,
+    model,
+    reconcile,
+    recurrence,
+    spec,
+    store,
+    validate,
+    wallclock,
+)
+from jobrunner.store.memory import MemoryStore
+from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,6 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=5, metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_next)
+
+    p = sub.add_parser("plan", help="show what a reconcile would change, without writing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plan)
     return parser
 
 
@@ -136,3 +154,107 @@ def cmd_next(args: argparse.Namespace) -> int:
             f"  {n:>2}  {local:%a %Y-%m-%d %H:%M:%S} {local.tzname():<6} {t:%Y-%m-%d %H:%M:%S} UTC"
         )
     return 0
+
+
+def open_store(cfg: config.Config) -> store.Store:
+    """The state store for reading; an empty one when no runner has written any yet."""
+    path = cfg.state_dir / FILE_NAME
+    return SqliteStore(path) if path.exists() else MemoryStore()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _short(value: datetime | None) -> str:
+    return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def plan_json(plan: reconcile.Plan) -> dict[str, object]:
+    out: dict[str, list[dict[str, object]]] = {
+        "add": [],
+        "change": [],
+        "remove": [],
+        "rejected": [],
+    }
+    for c in plan.changes:
+        if c.kind == "add" and c.after is not None:
+            out["add"].append(
+                {
+                    "id": c.entry_id,
+                    "file": c.path,
+                    "status": c.after.status.value,
+                    "next_run": _iso(c.after.earliest_start),
+                }
+            )
+        elif c.kind in ("change", "move", "accept") and c.after is not None:
+            out["change"].append(
+                {
+                    "id": c.entry_id,
+                    "file": c.path,
+                    "reason": c.kind,
+                    "keys": {k: {"old": old, "new": new} for k, (old, new) in c.keys.items()},
+                    "status": c.after.status.value,
+                    "next_run": _iso(c.after.earliest_start),
+                }
+            )
+        elif c.kind == "remove":
+            out["remove"].append({"id": c.entry_id, "file": c.path, "after_run": c.deferred})
+        elif c.kind == "reject":
+            out["rejected"].append(
+                {
+                    "file": c.path,
+                    "entry_id": c.entry_id,
+                    "problems": [p.as_dict() for p in c.problems],
+                }
+            )
+    return {**out, "unchanged": plan.unchanged}
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    if not cfg.jobs_dir.is_dir():
+        raise errors.JobRunnerError(f"the jobs folder {cfg.jobs_dir} does not exist")
+    db = open_store(cfg)
+    try:
+        stored = {e.id: e for e in db.list_entries()}
+    finally:
+        db.close()
+    results = jobfiles.scan(cfg.jobs_dir, cfg.timezone, cfg.base)
+    plan = reconcile.diff(results, stored, datetime.now(UTC))
+    data = plan_json(plan)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        _print_plan(data, plan)
+    if plan.of("reject"):
+        return 1
+    return 2 if plan.has_changes else 0
+
+
+def _print_plan(data: dict[str, object], plan: reconcile.Plan) -> None:
+    for c in plan.changes:
+        if c.kind == "add" and c.after is not None:
+            print(
+                f"+ {c.entry_id}  ({c.path})  {c.after.status.value}, next run "
+                f"{_short(c.after.earliest_start)}"
+            )
+        elif c.kind in ("change", "move", "accept") and c.after is not None:
+            what = {"move": "file moved", "accept": "file accepted again"}.get(c.kind, "changed")
+            print(f"~ {c.entry_id}  ({c.path})  {what}")
+            for key, (old, new) in c.keys.items():
+                print(f"    {key}: {old!r} -> {new!r}")
+        elif c.kind == "remove":
+            print(
+                f"- {c.entry_id}  ({c.path})" + ("  after its run in process" if c.deferred else "")
+            )
+        elif c.kind == "reject":
+            keeps = f"; entry {c.entry_id!r} keeps its last good definition" if c.entry_id else ""
+            print(f"! {c.path}  rejected{keeps}")
+            for problem in c.problems:
+                print(f"    {problem.format()}")
+    counts = {k: len(v) for k, v in data.items() if isinstance(v, list)}
+    print(
+        f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['remove']} to "
+        f"remove, {counts['rejected']} rejected, {plan.unchanged} unchanged."
+    )

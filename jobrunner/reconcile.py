@@ -58,7 +58,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.kind in ("add", "change", "remove") for c in self.changes)
+        return any(c.kind in ("add", "change", "remove", "move", "accept") for c in self.changes)
 
     def transition(self) -> model.Transition:
         puts = tuple(c.after for c in self.changes if c.after is not None)

@@ -16,8 +16,9 @@ ATTEMPTS = 3
 
 
 class Reconciler:
-    def __init__(self, cfg: config.Config, db: store.Store, clock: Callable[[], datetime],
-                 log: Any = None) -> None:
+    def __init__(
+        self, cfg: config.Config, db: store.Store, clock: Callable[[], datetime], log: Any = None
+    ) -> None:
         self.cfg, self.store, self.now = cfg, db, clock
         self.log = log or telemetry.get_logger()
         self._watcher: watcher.Watcher | None = None
@@ -57,9 +58,14 @@ class Reconciler:
         return True
 
     def _log(self, plan: reconcile.Plan) -> None:
-        names = {"add": "entry_added", "change": "entry_changed", "remove": "entry_removed",
-                 "reject": "job_file_rejected", "accept": "job_file_accepted",
-                 "move": "entry_changed"}
+        names = {
+            "add": "entry_added",
+            "change": "entry_changed",
+            "remove": "entry_removed",
+            "reject": "job_file_rejected",
+            "accept": "job_file_accepted",
+            "move": "entry_changed",
+        }
         for change in plan.changes:
             fields: dict[str, Any] = {"entry_id": change.entry_id, "file": change.path}
             if change.keys:
@@ -79,8 +85,11 @@ class Reconciler:
         """Start watching the jobs folder; by default each batch is reconciled at once
         (in the watcher's thread); a runner passes its own hand-over instead."""
         self.cfg.jobs_dir.mkdir(parents=True, exist_ok=True)
-        self._watcher = watcher.Watcher(self.cfg.jobs_dir, on_batch or self.paths)
+        self._watcher = watcher.Watcher(self.cfg.jobs_dir, on_batch or self._reconcile_batch)
         self._watcher.start()
+
+    def _reconcile_batch(self, paths: set[Path]) -> None:
+        self.paths(paths)
 
     def stop(self) -> None:
         if self._watcher is not None:

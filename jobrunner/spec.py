@@ -9,6 +9,7 @@ word and locate its errors.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -420,18 +421,17 @@ def job_files(jobs_dir: Path) -> list[Path]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _from_definition(definition: str, source: str, entry_id: str, timezone: str) -> model.JobSpec:
+def from_definition(
+    definition: str, source: str, entry_id: str, timezone: str, digest: str = ""
+) -> model.JobSpec:
+    """Rebuild a JobSpec from its stored definition (the JSON of a validated file), read
+    in the entry's `timezone`; `digest` is the one computed when the file was read."""
     raw = json.loads(definition)
     builder = _Builder("", source, raw, timezone)
     built = builder.build(entry_id)
     if built is None:
         raise errors.SpecError(builder.problems)
-    return built
-
-
-def from_definition(definition: str, source: str, entry_id: str, timezone: str) -> model.JobSpec:
-    """Rebuild a JobSpec from its stored definition (the JSON of a validated file)."""
-    return _from_definition(definition, source, entry_id, timezone)
+    return dataclasses.replace(built, digest=digest) if digest else built
 
 
 def definition_json(entry: model.JobSpec) -> str:

@@ -71,8 +71,11 @@ def configure(state_dir: Path | None, stream: TextIO | None = None) -> None:
     if state_dir is not None:
         log_dir = state_dir / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.handlers.RotatingFileHandler(
-            log_dir / LOG_FILE, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"))
+        handlers.append(
+            logging.handlers.RotatingFileHandler(
+                log_dir / LOG_FILE, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+            )
+        )
     logger = logging.getLogger("jobrunner.events")
     logger.handlers = handlers
     logger.setLevel(logging.INFO)

@@ -39,8 +39,14 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     """Calls `on_batch(paths)` from its own thread after each burst of file events."""
 
-    def __init__(self, folder: Path, on_batch: Callable[[set[Path]], None],
-                 *, quiet: float = QUIET, max_delay: float = MAX_DELAY) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        on_batch: Callable[[set[Path]], None],
+        *,
+        quiet: float = QUIET,
+        max_delay: float = MAX_DELAY,
+    ) -> None:
         self.folder = folder
         self._on_batch = on_batch
         self._quiet, self._max_delay = quiet, max_delay

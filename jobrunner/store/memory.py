@@ -6,6 +6,7 @@ import dataclasses
 import threading
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from jobrunner import model
 from jobrunner.store import StoreConflict
@@ -29,22 +30,8 @@ class MemoryStore:
             return self._apply(transition)
 
     def _check(self, t: model.Transition) -> None:
-        for entry in t.put:
-            stored = self._entries.get(entry.id)
-            if (stored.version if stored else 0) != entry.version:
-                raise StoreConflict(f"entry {entry.id!r} changed since it was read")
-        for entry_id, version in t.delete:
-            stored = self._entries.get(entry_id)
-            if stored is None or stored.version != version:
-                raise StoreConflict(f"entry {entry_id!r} changed since it was read")
-        for task in t.task_put:
-            stored_task = self._tasks.get(task.id)
-            if (stored_task.version if stored_task else 0) != task.version:
-                raise StoreConflict(f"task {task.id!r} changed since it was read")
-        for task_id, version in t.task_delete:
-            stored_task = self._tasks.get(task_id)
-            if stored_task is None or stored_task.version != version:
-                raise StoreConflict(f"task {task_id!r} changed since it was read")
+        _check_versions("entry", self._entries, [(e.id, e.version) for e in t.put], t.delete)
+        _check_versions("task", self._tasks, [(k.id, k.version) for k in t.task_put], t.task_delete)
         for log in t.log_update:
             if log.entry_no not in self._log:
                 raise StoreConflict(f"log entry {log.entry_no} does not exist")
@@ -169,3 +156,19 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+def _check_versions(
+    kind: str,
+    rows: dict[str, Any],
+    puts: list[tuple[str, int]],
+    deletes: tuple[tuple[str, int], ...],
+) -> None:
+    for key, version in puts:
+        stored = rows.get(key)
+        if (stored.version if stored else 0) != version:
+            raise StoreConflict(f"{kind} {key!r} changed since it was read")
+    for key, version in deletes:
+        stored = rows.get(key)
+        if stored is None or stored.version != version:
+            raise StoreConflict(f"{kind} {key!r} changed since it was read")

@@ -280,7 +280,8 @@ class SqliteStore:
     def list_entries(
         self, *, status: model.EntryStatus | None = None, category: str | None = None
     ) -> list[model.Entry]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if status is not None:
             clauses.append("status = ?")
             params.append(status.value)
@@ -293,7 +294,9 @@ class SqliteStore:
     def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
         wanted = sorted(set(sources))
         marks = ", ".join("?" * len(wanted))
-        return self._entries(f"WHERE source IN ({marks}) ORDER BY id", tuple(wanted)) if wanted else []
+        return (
+            self._entries(f"WHERE source IN ({marks}) ORDER BY id", tuple(wanted)) if wanted else []
+        )
 
     def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
         return self._entries(
@@ -331,7 +334,8 @@ class SqliteStore:
         since: datetime | None = None,
         limit: int | None = None,
     ) -> list[model.LogEntry]:
-        clauses, params = ["1 = 1"], []
+        clauses: list[str] = ["1 = 1"]
+        params: list[Any] = []
         if entry_id is not None:
             clauses.append("entry_id = ?")
             params.append(entry_id)
@@ -426,7 +430,7 @@ class SqliteStore:
 
 def _entry(r: tuple[Any, ...]) -> model.Entry:
     return model.Entry(
-        spec=spec.from_definition(r[2], r[4], r[0], r[5]),
+        spec=spec.from_definition(r[2], r[4], r[0], r[5], r[3]),
         entry_no=r[1],
         status=model.EntryStatus(r[8]),
         earliest_start=_dt(r[9]),

@@ -19,7 +19,9 @@ def definition(entry_id: str, **raw) -> model.JobSpec:
     raw = {"object_id": 50100, **raw}
     import json
 
-    return spec.from_definition(json.dumps(raw), f"jobs.d/{entry_id}.yaml", entry_id, "UTC")
+    return spec.parse_spec(
+        json.dumps(raw), f"jobs.d/{entry_id}.yaml", default_id=entry_id, timezone="UTC"
+    )
 
 
 def entry(entry_id: str, status=S.READY, at=T0, **raw) -> model.Entry:
@@ -35,6 +37,12 @@ def entry(entry_id: str, status=S.READY, at=T0, **raw) -> model.Entry:
 def put(store, *entries):
     store.commit(model.Transition(reason="test", put=entries))
     return [store.get_entry(e.id) for e in entries]
+
+
+def test_definition_in_its_own_zone_keeps_its_digest(store):
+    own_zone = entry("z", recurrence={"every": "1h", "timezone": "Asia/Tokyo"})
+    (stored,) = put(store, own_zone)
+    assert stored.spec.digest == own_zone.spec.digest
 
 
 def test_entry_round_trip(store):
@@ -144,7 +152,9 @@ def test_waiting_entries_by_priority_then_fifo(store):
 def test_entries_by_source(store):
     put(store, entry("a"), entry("b"), entry("c"))
     assert [e.id for e in store.entries_by_source(["jobs.d/c.yaml", "jobs.d/a.yaml", "x"])] == [
-        "a", "c"]
+        "a",
+        "c",
+    ]
     assert store.entries_by_source([]) == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import queue
@@ -24,8 +25,9 @@ def live(tmp_path):
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()
     (jobs / "a.yaml").write_text(HOURLY)
-    cfg = config.Config(path=None, base=tmp_path, jobs_dir=jobs, state_dir=tmp_path / "state",
-                        timezone="UTC")
+    cfg = config.Config(
+        path=None, base=tmp_path, jobs_dir=jobs, state_dir=tmp_path / "state", timezone="UTC"
+    )
     db = SqliteStore(cfg.state_dir / "jobrunner.sqlite3")
     batches: queue.Queue[set] = queue.Queue()
     with capture_logs() as logs:
@@ -47,10 +49,8 @@ def live(tmp_path):
                 while not predicate():
                     remaining = deadline - time.monotonic()
                     assert remaining > 0, "the reconciler did not get there in time"
-                    try:
+                    with contextlib.suppress(queue.Empty):
                         batches.get(timeout=remaining)
-                    except queue.Empty:
-                        pass
 
             @staticmethod
             def names():
@@ -79,8 +79,12 @@ def test_new_file_is_added_and_enqueued(live):
 
 def test_in_place_edit_redefines_and_resets_attempts(live):
     entry = live.store.get_entry("a")
-    live.store.commit(model.Transition(reason="t", put=(
-        dataclasses.replace(entry, status=S.ERROR, attempts=2, error_message="boom"),)))
+    live.store.commit(
+        model.Transition(
+            reason="t",
+            put=(dataclasses.replace(entry, status=S.ERROR, attempts=2, error_message="boom"),),
+        )
+    )
     (live.folder / "a.yaml").write_text(HOURLY.replace("1h", "2h"))
     live.wait(lambda: live.store.get_entry("a").spec.recurrence.every == timedelta(hours=2))
     entry = live.store.get_entry("a")
@@ -112,9 +116,19 @@ def test_unchanged_content_writes_nothing(live):
 
 
 def test_deleted_file_removes_the_entry_but_not_its_log(live):
-    live.store.commit(model.Transition(reason="t", log_insert=(
-        model.LogEntry(entry_id="a", start_at=datetime.now(UTC),
-                       status=model.LogStatus.SUCCESS, end_at=datetime.now(UTC)),)))
+    live.store.commit(
+        model.Transition(
+            reason="t",
+            log_insert=(
+                model.LogEntry(
+                    entry_id="a",
+                    start_at=datetime.now(UTC),
+                    status=model.LogStatus.SUCCESS,
+                    end_at=datetime.now(UTC),
+                ),
+            ),
+        )
+    )
     (live.folder / "a.yaml").unlink()
     live.wait(lambda: live.store.get_entry("a") is None)
     assert [row.entry_id for row in live.store.list_log()] == ["a"]
@@ -123,8 +137,11 @@ def test_deleted_file_removes_the_entry_but_not_its_log(live):
 
 def test_deleted_file_of_a_running_entry_waits_for_the_run(live):
     entry = live.store.get_entry("a")
-    live.store.commit(model.Transition(reason="t", put=(
-        dataclasses.replace(entry, status=S.IN_PROCESS, session_id="s1"),)))
+    live.store.commit(
+        model.Transition(
+            reason="t", put=(dataclasses.replace(entry, status=S.IN_PROCESS, session_id="s1"),)
+        )
+    )
     (live.folder / "a.yaml").unlink()
     live.wait(lambda: live.store.get_entry("a").remove_after_run)
     entry = live.store.get_entry("a")
@@ -133,8 +150,11 @@ def test_deleted_file_of_a_running_entry_waits_for_the_run(live):
 
 def test_edit_never_interrupts_a_run_in_process(live):
     entry = live.store.get_entry("a")
-    live.store.commit(model.Transition(reason="t", put=(
-        dataclasses.replace(entry, status=S.IN_PROCESS, session_id="s1"),)))
+    live.store.commit(
+        model.Transition(
+            reason="t", put=(dataclasses.replace(entry, status=S.IN_PROCESS, session_id="s1"),)
+        )
+    )
     (live.folder / "a.yaml").write_text(HOURLY.replace("1h", "2h"))
     live.wait(lambda: live.store.get_entry("a").spec.recurrence.every == timedelta(hours=2))
     assert live.store.get_entry("a").status is S.IN_PROCESS
@@ -147,8 +167,9 @@ def test_broken_file_keeps_last_good_definition_until_fixed(live):
     entry = live.store.get_entry("a")
     assert entry.spec == good.spec
     assert (entry.status, entry.earliest_start) == (good.status, good.earliest_start)
-    assert entry.rejected == ("jobs.d/a.yaml:3: recurrence.every: '1 hour' is not a duration "
-                              "(examples: 30s, 5m, 1h30m)")
+    assert entry.rejected == (
+        "jobs.d/a.yaml:3: recurrence.every: '1 hour' is not a duration (examples: 30s, 5m, 1h30m)"
+    )
     rejected = [e for e in live.events if e["event"] == "job_file_rejected"]
     assert rejected[-1]["log_level"] == "warning"
     (live.folder / "a.yaml").write_text(HOURLY)
