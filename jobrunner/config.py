@@ -6,7 +6,9 @@ Thin: reads one YAML file (or none, for the built-in defaults) and validates it 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,21 @@ class Config:
     state_dir: Path
     timezone: str
     objects: dict[int, str] = field(default_factory=dict)
+    workers: int = 2
+    session_mode: str = "fork"
+    retriable_exceptions: tuple[str, ...] = ()
+    retry_profile: tuple[timedelta, ...] = ()
+    shutdown_grace: timedelta = timedelta(seconds=30)
+    kill_grace: timedelta = timedelta(seconds=10)
+    log_retention: timedelta = timedelta(days=30)
+    output_limit: int = 65536
+    on_final_failure: str | None = None
+
+
+ON_PREM = tuple(timedelta(minutes=m) for m in (2, 2, 4, 15, 15, 15, 15, 15, 15))
+ONLINE = tuple(timedelta(minutes=m) for m in (0.5, 0.5, 1, 1, 2, 2, 3, 3)) + (
+    timedelta(minutes=5),
+) * 91
 
 
 def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
@@ -77,4 +94,24 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         state_dir=(base / raw.get("state_dir", ".jobrunner")).resolve(),
         timezone=raw.get("timezone") or wallclock.local_zone_name(),
         objects={int(k): v for k, v in raw.get("objects", {}).items()},
+        workers=raw.get("workers") or os.cpu_count() or 1,
+        session_mode=raw.get("session_mode", "fork"),
+        retriable_exceptions=tuple(
+            p.strip() for p in raw.get("retriable_exceptions", "").split(";") if p.strip()
+        ),
+        retry_profile=_profile(raw.get("retry_profile", "on_prem")),
+        shutdown_grace=spec.parse_duration(raw.get("shutdown_grace", "30s")),
+        kill_grace=spec.parse_duration(raw.get("kill_grace", "10s")),
+        log_retention=spec.parse_duration(raw.get("log_retention", "30d")),
+        output_limit=raw.get("output_limit", 65536),
+        on_final_failure=raw.get("on_final_failure"),
     )
+
+
+def _profile(value: str | list[str | int]) -> tuple[timedelta, ...]:
+    if value == "online":
+        return ONLINE
+    if value == "on_prem":
+        return ON_PREM
+    assert isinstance(value, list)
+    return tuple(spec.parse_duration(v) for v in value)

@@ -95,13 +95,17 @@ def test_tab_indentation_is_a_yaml_error(cli):
 
 
 def test_config_unknown_key_and_bad_zone(cli):
-    write(cli, "jobrunner.yaml", "jobs_dir: jobs.d\nworkerz: 4\n", folder=".")
+    write(cli, "jobrunner.yaml", "jobs_dir: jobs.d\nworkerz: 4\nfrobnicate: 1\n", folder=".")
     result = cli("validate")
     assert result.code == 1
-    assert result.out.strip().endswith(
-        "jobrunner.yaml:2: workerz: unknown key 'workerz' (known keys: jobs_dir, objects, "
-        "state_dir, timezone)"
+    lines = result.out.strip().splitlines()
+    assert lines[0].endswith(
+        "jobrunner.yaml:2: workerz: unknown key 'workerz'; did you mean 'workers'?"
     )
+    assert lines[1].endswith("jobrunner.yaml:3: frobnicate: unknown key 'frobnicate' (known keys: "
+                             "jobs_dir, kill_grace, log_retention, objects, on_final_failure, "
+                             "output_limit, retriable_exceptions, retry_profile, session_mode, "
+                             "shutdown_grace, state_dir, timezone, workers)")
     write(cli, "jobrunner.yaml", "timezone: Europe/Atlantis\n", folder=".")
     result = cli("validate")
     assert result.code == 1
