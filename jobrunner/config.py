@@ -78,7 +78,7 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
         except wallclock.UnknownZone as exc:
             problems.append(_problem(path, spec.locate(text, ["timezone"]), "timezone", str(exc)))
     if problems:
-        raise errors.ConfigError(problems)
+        raise errors.ConfigError(sorted(problems, key=lambda p: p.line))
     return _build(raw, base=path.resolve().parent, path=path.resolve())
 
 
