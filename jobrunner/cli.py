@@ -51,6 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_next)
 
+    p = sub.add_parser("run", help="run the job queue (the long-lived service)")
+    p.add_argument(
+        "--until-idle",
+        action="store_true",
+        help="exit 0 once nothing runs and nothing is due within --horizon",
+    )
+    p.add_argument(
+        "--horizon",
+        default="0",
+        metavar="DURATION",
+        help="with --until-idle: how far ahead counts as due (default 0)",
+    )
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("plan", help="show what a reconcile would change, without writing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
@@ -258,3 +272,15 @@ def _print_plan(data: dict[str, object], plan: reconcile.Plan) -> None:
         f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['remove']} to "
         f"remove, {counts['rejected']} rejected, {plan.unchanged} unchanged."
     )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from jobrunner import runner, telemetry
+
+    cfg = _config(args)
+    try:
+        horizon = spec.parse_duration(args.horizon)
+    except ValueError as exc:
+        raise errors.JobRunnerError(f"--horizon: {exc}") from None
+    telemetry.configure(cfg.state_dir)
+    return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()

@@ -42,9 +42,9 @@ class Config:
 
 
 ON_PREM = tuple(timedelta(minutes=m) for m in (2, 2, 4, 15, 15, 15, 15, 15, 15))
-ONLINE = tuple(timedelta(minutes=m) for m in (0.5, 0.5, 1, 1, 2, 2, 3, 3)) + (
-    timedelta(minutes=5),
-) * 91
+ONLINE = (
+    tuple(timedelta(minutes=m) for m in (0.5, 0.5, 1, 1, 2, 2, 3, 3)) + (timedelta(minutes=5),) * 91
+)
 
 
 def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:

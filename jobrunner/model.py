@@ -160,6 +160,7 @@ class Entry:
     system_task_id: str | None = None
     rejected: str = ""
     remove_after_run: bool = False
+    session_retries: int = 0
     last_run_at: datetime | None = None
     last_result: str | None = None
     entry_no: int = 0
@@ -247,3 +248,18 @@ class Transition:
     events: tuple[SessionEvent, ...] = ()
     task_put: tuple[Task, ...] = ()
     task_delete: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Outcome:
+    """How a session ended. `cause` of a failure: exception | timeout | signal | exit |
+    start | interrupted; `retriable` failures are re-run on the platform retry profile."""
+
+    ok: bool
+    no_activity: bool = False
+    message: str = ""
+    stack: str = ""
+    exception: tuple[str, ...] = ()
+    cause: str = ""
+    retriable: bool = False
+    output: str = ""

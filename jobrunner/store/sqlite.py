@@ -29,7 +29,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             session_started REAL, runner_id TEXT, system_task_id TEXT,
             rejected TEXT NOT NULL, remove_after_run INTEGER NOT NULL,
             last_run_at INTEGER, last_result TEXT,
-            created_at INTEGER, updated_at INTEGER, version INTEGER NOT NULL)""",
+            created_at INTEGER, updated_at INTEGER, session_retries INTEGER NOT NULL,
+            version INTEGER NOT NULL)""",
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "INSERT INTO counters VALUES ('entry_no', 0)",
         "CREATE INDEX entries_due ON entries (status, earliest_start)",
@@ -65,7 +66,7 @@ _ENTRY_COLUMNS = (
     "id, entry_no, definition, digest, source, timezone, category, priority, status, "
     "earliest_start, attempts, error_message, error_call_stack, last_ready_state, session_id, "
     "session_pid, session_started, runner_id, system_task_id, rejected, remove_after_run, "
-    "last_run_at, last_result, created_at, updated_at, version"
+    "last_run_at, last_result, created_at, updated_at, session_retries, version"
 )
 _LOG_COLUMNS = (
     "entry_id, user, start_at, end_at, object_type, object_id, parameter_string, description, "
@@ -209,6 +210,7 @@ class SqliteStore:
             e.last_result,
             _us(e.created_at),
             _us(e.updated_at),
+            e.session_retries,
         )
         if e.version == 0:
             # Entry numbers are never reused, also after deletes (BC: AutoIncrement).
@@ -217,7 +219,7 @@ class SqliteStore:
             ).fetchone()
             try:
                 db.execute(
-                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 25)}, 1)",
+                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 26)}, 1)",
                     (s.id, number, *values),
                 )
             except sqlite3.IntegrityError:
@@ -449,7 +451,8 @@ def _entry(r: tuple[Any, ...]) -> model.Entry:
         last_result=r[22],
         created_at=_dt(r[23]),
         updated_at=_dt(r[24]),
-        version=r[25],
+        session_retries=r[25],
+        version=r[26],
     )
 
 

@@ -1,0 +1,687 @@
+"""The runner: the only loop. It alone reads the clock and does I/O; every decision is
+made by the pure modules (scheduler, reconcile, recurrence, retry).
+
+It sleeps until the earliest due entry, a file change, a finished session, a deadline or
+a signal, then reconciles, reaps, enforces timeouts and dispatches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import json
+import os
+import selectors
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jobrunner import (
+    config,
+    errors,
+    executor,
+    model,
+    notify,
+    objects,
+    reconciler,
+    retry,
+    scheduler,
+    spec,
+    telemetry,
+)
+from jobrunner.lock import RunnerLock
+from jobrunner.store.sqlite import FILE_NAME, SqliteStore
+
+S = model.EntryStatus
+PRUNE_EVERY = timedelta(hours=24)
+
+
+@dataclass(kw_only=True)
+class Running:
+    """A session this runner started."""
+
+    entry_id: str
+    session_id: str
+    pid: int
+    log_no: int
+    user: str
+    category: str | None
+    deadline: float | None
+    result_path: Path
+    output_path: Path
+    timed_out: str = ""
+    timeout: timedelta | None = None
+    kill_at: float | None = None
+    task: model.Task | None = None
+
+
+class Runner:
+    def __init__(
+        self, cfg: config.Config, *, until_idle: bool = False, horizon: timedelta = timedelta(0)
+    ) -> None:
+        self.cfg, self.until_idle, self.horizon = cfg, until_idle, horizon
+        self.runner_id = uuid.uuid4().hex
+        self.user = getpass.getuser()
+        self.log = telemetry.get_logger(runner_id=self.runner_id)
+        self.settings = scheduler.Settings(
+            retry_profile=cfg.retry_profile, on_final_failure=cfg.on_final_failure
+        )
+        self.running: dict[int, Running] = {}
+        self.stopping = False
+        self.reload = False
+        self._files: set[Path] = set()
+        self._files_lock = threading.Lock()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+        self.sessions_dir = cfg.state_dir / "sessions"
+        self.notifier = notify.Notifier()
+        self._last_prune = 0.0
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    # --- life cycle ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        with RunnerLock(self.cfg.state_dir):
+            self.store = SqliteStore(self.cfg.state_dir / FILE_NAME)
+            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            self.executor = executor.make(self.cfg.session_mode)
+            self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
+            try:
+                return self._serve()
+            finally:
+                self.reconciler.stop()
+                self.executor.close()
+                self.store.close()
+
+    def _serve(self) -> int:
+        self._signals()
+        self._recover()
+        self.reconciler.full()
+        if not self.until_idle:
+            self.reconciler.watch(self._on_files)
+        self.log.info(
+            "runner_started",
+            pid=os.getpid(),
+            mode=self.cfg.session_mode,
+            workers=self.cfg.workers,
+            jobs_dir=str(self.cfg.jobs_dir),
+        )
+        self.notifier.send("READY=1", self._status())
+        while not self.stopping:
+            self._tick()
+            if self.until_idle and self._idle():
+                break
+            self._wait(self._sleep_for())
+        self._drain()
+        self.notifier.send("STOPPING=1")
+        self.log.info("runner_stopped")
+        return 0
+
+    def _signals(self) -> None:
+        signal.set_wakeup_fd(self._wake_w)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_hup)
+
+    def _on_stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def _on_hup(self, *_: Any) -> None:
+        self.reload = True
+
+    def _on_files(self, paths: set[Path]) -> None:
+        with self._files_lock:
+            self._files |= paths
+        self.wake()
+
+    def wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"!")
+        except BlockingIOError:
+            pass
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        if self.reload:
+            self._reload()
+        with self._files_lock:
+            files, self._files = self._files, set()
+        if files:
+            self.reconciler.paths(files)
+        self._reap()
+        self._enforce_timeouts()
+        self._dispatch(self.now())
+        self._dispatch_tasks(self.now())
+        self._prune()
+
+    def _idle(self) -> bool:
+        if self.running:
+            return False
+        due = self._next_due()
+        return due is None or due > self.now() + self.horizon
+
+    def _next_due(self) -> datetime | None:
+        times = [t for t in (self.store.next_due(), self._next_task()) if t is not None]
+        return min(times, default=None)
+
+    def _sleep_for(self) -> float | None:
+        waits: list[float] = []
+        due = self._next_due()
+        if due is not None and len(self.running) < self.cfg.workers:
+            waits.append((due - self.now()).total_seconds())
+        mono = time.monotonic()
+        for run in self.running.values():
+            for deadline in (run.deadline, run.kill_at):
+                if deadline is not None:
+                    waits.append(deadline - mono)
+        if self.notifier.watchdog is not None:
+            waits.append(self.notifier.watchdog.total_seconds())
+        if self.until_idle and not self.running and due is not None:
+            waits.append((due - self.now()).total_seconds())
+        return max(0.0, min(waits)) if waits else None
+
+    def _wait(self, timeout: float | None) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            for fd in self.executor.fds():
+                selector.register(fd, selectors.EVENT_READ)
+            selector.select(timeout)
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+        if self.notifier.watchdog is not None:
+            self.notifier.send("WATCHDOG=1", self._status())
+
+    def _status(self) -> str:
+        return f"STATUS={len(self.running)} running, next due {self._next_due() or '-'}"
+
+    def _reload(self) -> None:
+        self.reload = False
+        try:
+            fresh = config.load(self.cfg.path)
+        except errors.ConfigError as exc:
+            self.log.warning("config_rejected", problems=[p.format() for p in exc.problems])
+            return
+        self.cfg = dataclasses.replace(fresh, state_dir=self.cfg.state_dir)
+        self.settings = scheduler.Settings(
+            retry_profile=self.cfg.retry_profile, on_final_failure=self.cfg.on_final_failure
+        )
+        self.reconciler.cfg = self.cfg
+        self.reconciler.full()
+        self.log.info("config_reloaded", path=str(self.cfg.path))
+
+    # --- dispatch -------------------------------------------------------------------------
+
+    def _busy(self) -> set[str]:
+        return {r.category for r in self.running.values() if r.category}
+
+    def _dispatch(self, now: datetime) -> None:
+        while not self.stopping and len(self.running) < self.cfg.workers:
+            free = self.cfg.workers - len(self.running)
+            due = self.store.due_entries(now, free + 32)
+            if not due:
+                return
+            started = 0
+            for entry in due:
+                if len(self.running) >= self.cfg.workers:
+                    return
+                decision = scheduler.dispatch(entry, now, self._busy())
+                if decision.kind == "start":
+                    self._start(entry, now)
+                    started += 1
+                elif decision.kind != "skip":
+                    self.store.commit(model.Transition(reason=decision.kind, put=(decision.entry,)))
+                    self.log.info(decision.event, **dims(decision.entry), **decision.fields)
+            if started == 0 and len(due) < free + 32:
+                return
+
+    def _start(self, entry: model.Entry, now: datetime) -> None:
+        session_id = uuid.uuid4().hex
+        user = entry.spec.user or self.user
+        running, log = scheduler.started(
+            entry, session_id=session_id, runner_id=self.runner_id, now=now, user=user
+        )
+        (log_no,) = self.store.commit(
+            model.Transition(reason="run_started", put=(running,), log_insert=(log,))
+        )
+        self.log.info("run_started", **dims(running))
+        run = Running(
+            entry_id=entry.id,
+            session_id=session_id,
+            pid=0,
+            log_no=log_no,
+            user=user,
+            category=entry.spec.category,
+            deadline=None,
+            result_path=self.sessions_dir / f"{session_id}.result",
+            output_path=self.sessions_dir / f"{session_id}.out",
+        )
+        request = self._request(entry, run)
+        self._launch(run, request, entry.spec.timeout)
+
+    def _request(self, entry: model.Entry, run: Running) -> dict[str, Any]:
+        spec = entry.spec
+        record = {
+            "id": spec.id,
+            "description": spec.description,
+            "object_id": spec.object_id,
+            "category": spec.category,
+            "attempts": entry.attempts,
+            "max_retries": spec.max_retries,
+            "earliest_start": _iso(entry.earliest_start),
+            "user": run.user,
+        }
+        return {
+            "session_id": run.session_id,
+            "entry": record,
+            "parameter": spec.parameter_string,
+            "attempt": entry.attempts + 1,
+            "user": spec.user if spec.user and spec.user != self.user else None,
+            "result_path": str(run.result_path),
+            "output_path": str(run.output_path),
+            "ref": self._ref(spec.object_id),
+        }
+
+    def _ref(self, object_id: int | str) -> str:
+        try:
+            return objects.resolve_ref(object_id, self.cfg.objects)
+        except objects.UnresolvedObject as exc:
+            return f"jobrunner.session:_unresolved:{exc}"
+
+    def _launch(self, run: Running, request: dict[str, Any], timeout: timedelta | None) -> None:
+        if request["ref"].startswith("jobrunner.session:_unresolved:"):
+            message = request["ref"].split(":", 2)[2]
+            self._end(run, model.Outcome(ok=False, message=message, cause="start"))
+            return
+        try:
+            run.pid = self.executor.start(request)
+        except executor.SessionStartError as exc:
+            self._end(run, model.Outcome(ok=False, message=str(exc), cause="start", retriable=True))
+            return
+        if timeout is not None:
+            run.timeout = timeout
+            run.deadline = time.monotonic() + timeout.total_seconds()
+        self.running[run.pid] = run
+        if run.task is None:
+            self._record_session(run)
+
+    def _record_session(self, run: Running) -> None:
+        now = self.now()
+        entry = self.store.get_entry(run.entry_id)
+        event = model.SessionEvent(
+            session_id=run.session_id,
+            event="logon",
+            at=now,
+            user=run.user,
+            runner_id=self.runner_id,
+            entry_id=run.entry_id,
+            pid=run.pid,
+        )
+        put: tuple[model.Entry, ...] = ()
+        if entry is not None:
+            put = (
+                dataclasses.replace(
+                    entry,
+                    session_pid=run.pid,
+                    updated_at=now,
+                    session_started=executor.process_start_ticks(run.pid),
+                ),
+            )
+        self.store.commit(model.Transition(reason="session_logon", put=put, events=(event,)))
+        self.log.info(
+            "session_logon",
+            session_id=run.session_id,
+            entry_id=run.entry_id,
+            pid=run.pid,
+            user=run.user,
+            client_type="background",
+        )
+
+    # --- the end of a session ----------------------------------------------------------------
+
+    def _reap(self) -> None:
+        for pid, status in self.executor.collect():
+            run = self.running.pop(pid, None)
+            if run is None:
+                continue
+            output = executor.read_output(run.output_path, self.cfg.output_limit)
+            result = executor.outcome(
+                run.result_path,
+                output,
+                status,
+                timed_out=run.timed_out,
+                retriable=self.cfg.retriable_exceptions,
+            )
+            self._end(run, result, status)
+
+    def _end(self, run: Running, result: model.Outcome, status: int | None = None) -> None:
+        for path in (
+            run.result_path,
+            run.output_path,
+            run.result_path.with_suffix(".request.json"),
+        ):
+            path.unlink(missing_ok=True)
+        if run.task is not None:
+            self._end_task(run, result)
+            return
+        now = self.now()
+        stored = self.store.get_entry(run.entry_id)
+        if stored is not None and stored.session_id != run.session_id:
+            stored = None
+        log = self.store.get_log(run.log_no)
+        assert log is not None
+        finish = scheduler.finished(stored, log, result, now, self.settings)
+        self._commit_finish(run, finish, stored, result, status, now)
+
+    def _commit_finish(
+        self,
+        run: Running,
+        finish: scheduler.Finish,
+        stored: model.Entry | None,
+        result: model.Outcome,
+        status: int | None,
+        now: datetime,
+    ) -> None:
+        puts: list[model.Entry] = []
+        deletes: tuple[tuple[str, int], ...] = ()
+        if finish.entry is not None and stored is not None:
+            if finish.delete:
+                deletes = ((stored.id, stored.version),)
+            else:
+                puts.append(finish.entry)
+        activated, expired = self._activation(finish.activate, now)
+        puts += expired + ([activated] if activated else [])
+        logoff = model.SessionEvent(
+            session_id=run.session_id,
+            event="logoff",
+            at=now,
+            user=run.user,
+            runner_id=self.runner_id,
+            entry_id=run.entry_id,
+            pid=run.pid or None,
+            comment=_exit_comment(result, status),
+        )
+        tasks = self._handler_task(finish, stored, result, now)
+        self.store.commit(
+            model.Transition(
+                reason="run_finished",
+                put=tuple(puts),
+                delete=deletes,
+                log_update=(finish.log,),
+                events=(logoff,),
+                task_put=tasks,
+            )
+        )
+        self._log_finish(run, finish, activated, logoff)
+
+    def _log_finish(
+        self,
+        run: Running,
+        finish: scheduler.Finish,
+        activated: model.Entry | None,
+        logoff: model.SessionEvent,
+    ) -> None:
+        self.log.info(
+            "session_logoff",
+            session_id=run.session_id,
+            entry_id=run.entry_id,
+            pid=run.pid or None,
+            comment=logoff.comment,
+            client_type="background",
+        )
+        base = dims(finish.entry) if finish.entry else {"entry_id": run.entry_id}
+        for name, fields in finish.events:
+            level = "warning" if name.startswith("run_failed") else "info"
+            getattr(self.log, level)(name, **{**base, "session_id": run.session_id, **fields})
+        if finish.delete:
+            self.log.info("entry_removed", entry_id=run.entry_id, after_run=True)
+        if activated is not None:
+            self.log.info("waiting_activated", **dims(activated))
+
+    def _activation(
+        self, category: str | None, now: datetime
+    ) -> tuple[model.Entry | None, list[model.Entry]]:
+        if not category or category in self._busy():
+            return None, []
+        return scheduler.activation(self.store.waiting_entries(category), now)
+
+    def _enforce_timeouts(self) -> None:
+        mono = time.monotonic()
+        for run in self.running.values():
+            if run.kill_at is not None and mono >= run.kill_at:
+                executor.kill_group(run.pid, signal.SIGKILL)
+                run.kill_at = None
+            elif run.deadline is not None and mono >= run.deadline and not run.timed_out:
+                limit = spec.format_duration(run.timeout) if run.timeout else "?"
+                run.timed_out = f"The job ran longer than its timeout of {limit} and was ended."
+                executor.kill_group(run.pid, signal.SIGTERM)
+                run.kill_at = mono + self.cfg.kill_grace.total_seconds()
+                run.deadline = None
+
+    # --- tasks (the platform layer): failure handlers ------------------------------------------
+
+    def _handler_task(
+        self,
+        finish: scheduler.Finish,
+        stored: model.Entry | None,
+        result: model.Outcome,
+        now: datetime,
+    ) -> tuple[model.Task, ...]:
+        if not finish.handler or stored is None or stored.spec.failure_handler is None:
+            return ()
+        error = {
+            "entry_id": stored.id,
+            "message": finish.log.error_message,
+            "stack": result.stack,
+            "attempt": finish.log.attempt,
+            "last_attempt": finish.last_attempt,
+        }
+        return (
+            model.Task(
+                id=str(uuid.uuid4()),
+                object=self._ref(stored.spec.failure_handler),
+                entry_id=stored.id,
+                not_before=now,
+                parameter=json.dumps(error),
+                user=stored.spec.user or "",
+                created_at=now,
+            ),
+        )
+
+    def _next_task(self) -> datetime | None:
+        busy = {r.task.id for r in self.running.values() if r.task}
+        times = [
+            t.not_before or datetime.min.replace(tzinfo=UTC)
+            for t in self.store.list_tasks()
+            if t.ready and t.id not in busy
+        ]
+        return min(times, default=None)
+
+    def _dispatch_tasks(self, now: datetime) -> None:
+        busy = {r.task.id for r in self.running.values() if r.task}
+        for task in self.store.list_tasks():
+            if self.stopping or len(self.running) >= self.cfg.workers:
+                return
+            if not task.ready or task.id in busy or (task.not_before and task.not_before > now):
+                continue
+            session_id = uuid.uuid4().hex
+            run = Running(
+                entry_id=task.entry_id or "",
+                session_id=session_id,
+                pid=0,
+                log_no=0,
+                user=task.user or self.user,
+                category=None,
+                deadline=None,
+                task=task,
+                result_path=self.sessions_dir / f"{session_id}.result",
+                output_path=self.sessions_dir / f"{session_id}.out",
+            )
+            error = json.loads(task.parameter) if task.parameter.startswith("{") else None
+            request = {
+                "session_id": session_id,
+                "entry": {"id": task.entry_id},
+                "parameter": task.parameter,
+                "attempt": task.attempts + 1,
+                "error": error,
+                "user": task.user if task.user != self.user else None,
+                "result_path": str(run.result_path),
+                "output_path": str(run.output_path),
+                "ref": task.object,
+            }
+            self.log.info(
+                "task_started",
+                task_id=task.id,
+                object=task.object,
+                entry_id=task.entry_id,
+                session_id=session_id,
+            )
+            self._launch(run, request, task.timeout)
+
+    def _end_task(self, run: Running, result: model.Outcome) -> None:
+        task = run.task
+        assert task is not None
+        fields = {"task_id": task.id, "object": task.object, "entry_id": task.entry_id}
+        if result.ok:
+            self.store.commit(
+                model.Transition(reason="task_done", task_delete=((task.id, task.version),))
+            )
+            self.log.info("task_finished", **fields)
+            return
+        delay = retry.platform_delay(self.cfg.retry_profile, task.attempts)
+        now = self.now()
+        if delay is None:
+            self.store.commit(
+                model.Transition(reason="task_failed", task_delete=((task.id, task.version),))
+            )
+            self.log.warning("task_failed", **fields, error=scheduler.first_line(result.message))
+            return
+        again = dataclasses.replace(task, attempts=task.attempts + 1, not_before=now + delay)
+        self.store.commit(model.Transition(reason="task_retry", task_put=(again,)))
+        self.log.warning(
+            "task_retry_scheduled",
+            **fields,
+            delay_s=delay.total_seconds(),
+            error=scheduler.first_line(result.message),
+        )
+
+    # --- crash recovery, shutdown, housekeeping ----------------------------------------------------
+
+    def _recover(self) -> None:
+        """Close runs whose session is gone (the runner stopped during them): their log
+        entries become errors and each entry takes the retriable-failure path, once."""
+        now = self.now()
+        for entry in self.store.list_entries(status=S.IN_PROCESS):
+            if entry.session_pid and executor.process_start_ticks(entry.session_pid) == (
+                entry.session_started
+            ):
+                executor.kill_group(entry.session_pid, signal.SIGKILL)
+            logs = [
+                row
+                for row in self.store.list_log(entry_id=entry.id, status=model.LogStatus.IN_PROCESS)
+                if row.session_id == entry.session_id
+            ]
+            log = logs[0] if logs else model.LogEntry(entry_id=entry.id, start_at=now)
+            finish = scheduler.finished(entry, log, scheduler.INTERRUPTED, now, self.settings)
+            transition = model.Transition(
+                reason="recovered",
+                put=(finish.entry,) if finish.entry else (),
+                log_update=(finish.log,) if logs else (),
+                log_insert=() if logs else (finish.log,),
+                events=(
+                    model.SessionEvent(
+                        session_id=entry.session_id or "",
+                        event="logoff",
+                        at=now,
+                        runner_id=self.runner_id,
+                        entry_id=entry.id,
+                        comment=scheduler.CRASHED,
+                    ),
+                ),
+            )
+            self.store.commit(transition)
+            self.log.warning(
+                "run_recovered", **dims(finish.entry or entry), error=scheduler.CRASHED
+            )
+        for row in self.store.list_log(status=model.LogStatus.IN_PROCESS):
+            entry = self.store.get_entry(row.entry_id)
+            if entry is None or entry.status is not S.IN_PROCESS:
+                closed = dataclasses.replace(
+                    row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
+                )
+                self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
+
+    def _drain(self) -> None:
+        """SIGTERM: no more dispatching; running sessions get shutdown_grace, then end;
+        their runs count as interrupted (retried on the platform profile)."""
+        if not self.running:
+            return
+        self.log.info(
+            "runner_draining",
+            running=len(self.running),
+            grace_s=self.cfg.shutdown_grace.total_seconds(),
+        )
+        deadline = time.monotonic() + self.cfg.shutdown_grace.total_seconds()
+        while self.running and time.monotonic() < deadline:
+            self._wait(max(0.0, deadline - time.monotonic()))
+            self._reap()
+        for run in list(self.running.values()):
+            executor.kill_group(run.pid, signal.SIGKILL)
+        while self.running:
+            self._wait(1.0)
+            for pid, _ in self.executor.collect():
+                run = self.running.pop(pid, None)
+                if run is not None:
+                    self._end(run, scheduler.INTERRUPTED)
+
+    def _prune(self) -> None:
+        mono = time.monotonic()
+        if self._last_prune and mono - self._last_prune < PRUNE_EVERY.total_seconds():
+            return
+        self._last_prune = mono
+        removed = self.store.prune(self.now() - self.cfg.log_retention)
+        if removed:
+            self.log.info("log_pruned", rows=removed)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def dims(entry: model.Entry) -> dict[str, Any]:
+    """The standard dimensions of an entry's events (BC's SetJobQueueTelemetryDimensions)."""
+    spec = entry.spec
+    return {
+        "entry_id": spec.id,
+        "object_type": spec.object_type,
+        "object_id": spec.object_id,
+        "status": entry.status.value,
+        "recurring": spec.recurring,
+        "earliest_start": _iso(entry.earliest_start),
+        "attempts": entry.attempts,
+        "max_retries": spec.max_retries,
+        "category": spec.category,
+        "session_id": entry.session_id,
+        "system_task_id": entry.system_task_id,
+    }
+
+
+def _exit_comment(result: model.Outcome, status: int | None) -> str:
+    if result.ok:
+        return "success"
+    cause = result.cause or "error"
+    if status is not None and os.WIFSIGNALED(status):
+        return f"{cause}: signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"{cause}: {scheduler.first_line(result.message)}"[:250]

@@ -1,0 +1,180 @@
+"""A background session: the child process that runs one job (BC background session).
+
+Stdlib only, so a session pays nothing before the job's own imports: it detaches into its
+own process group, dies with its parent, closes stdin, sends stdout/stderr to a file,
+switches to the entry's user when started as root, refuses UI, resolves the object,
+calls it with a Context and writes the result as JSON. Run as `python -m
+jobrunner.session REQUEST.json` (spawn mode) or `run(request)` in a forked child.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from jobrunner import ui
+
+PR_SET_PDEATHSIG = 1
+
+
+class Context:
+    """What a job receives: the entry record, its parameter string, a logger, the
+    session id and the attempt number. `no_activity()` reports that the run found no
+    work (BC's On Hold with Inactivity Timeout)."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.entry: dict[str, Any] = request.get("entry", {})
+        self.parameter: str = request.get("parameter", "")
+        self.session_id: str = request["session_id"]
+        self.attempt: int = request.get("attempt", 1)
+        self.error: dict[str, Any] | None = request.get("error")
+        self._no_activity = False
+        self._log: Any = None
+
+    def no_activity(self) -> None:
+        self._no_activity = True
+
+    @property
+    def log(self) -> Any:
+        """A structlog logger bound to the entry and session (imported on first use)."""
+        if self._log is None:
+            import structlog
+
+            structlog.configure(
+                processors=[
+                    structlog.processors.add_log_level,
+                    structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.JSONRenderer(),
+                ],
+                logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+            )
+            self._log = structlog.get_logger().bind(
+                entry_id=self.entry.get("id"), session_id=self.session_id
+            )
+        return self._log
+
+
+def die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this process when its parent goes; exit now if it already went."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:
+        os._exit(70)
+
+
+def _redirect(output_path: str) -> None:
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    out = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    for fd in (null, out):
+        if fd > 2:
+            os.close(fd)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+
+
+def switch_user(user: str | None) -> None:
+    """Become `user` (with its groups, home and environment) when running as root; as
+    anyone else, running as another user is a permission error."""
+    if not user:
+        return
+    import pwd
+
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        raise PermissionError(f"User {user!r} does not exist on this machine.") from None
+    if os.geteuid() != 0:
+        if account.pw_uid != os.geteuid():
+            me = pwd.getpwuid(os.geteuid()).pw_name
+            raise PermissionError(
+                f"Cannot run as user {user!r}: the runner runs as {me!r}, not as root."
+            )
+        return
+    os.initgroups(user, account.pw_gid)
+    os.setgid(account.pw_gid)
+    os.setuid(account.pw_uid)
+    os.environ.update(HOME=account.pw_dir, USER=user, LOGNAME=user, SHELL=account.pw_shell)
+    os.chdir(account.pw_dir if os.path.isdir(account.pw_dir) else "/")
+
+
+def load(ref: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _names(exc: BaseException) -> list[str]:
+    return [f"{k.__module__}:{k.__qualname__}" for k in type(exc).__mro__]
+
+
+def execute(request: dict[str, Any]) -> dict[str, Any]:
+    """Run the job of `request` in this process; the result as a JSON-able dict."""
+    ctx = Context(request)
+    try:
+        switch_user(request.get("user"))
+        load(request["ref"])(ctx)
+    except SystemExit as exc:
+        if exc.code in (0, None):
+            return {"ok": True, "no_activity": ctx._no_activity}
+        return {
+            "ok": False,
+            "message": f"The job called sys.exit({exc.code!r}).",
+            "stack": traceback.format_exc(),
+            "exception": _names(exc),
+        }
+    except BaseException as exc:
+        message = str(exc) or type(exc).__name__
+        return {
+            "ok": False,
+            "message": message,
+            "stack": traceback.format_exc(),
+            "exception": _names(exc),
+        }
+    return {"ok": True, "no_activity": ctx._no_activity}
+
+
+def _write_result(path: str, result: dict[str, Any]) -> None:
+    temp = f"{path}.tmp"
+    with open(temp, "w", encoding="utf-8") as f:
+        json.dump(result, f)
+    os.replace(temp, path)
+
+
+def run(request: dict[str, Any]) -> NoReturn:
+    """The whole session, in a process of its own; never returns."""
+    die_with_parent(request["parent_pid"])
+    _redirect(request["output_path"])
+    if request.get("background", True):
+        ui.background()
+    result = execute(request)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        pass
+    _write_result(request["result_path"], result)
+    os._exit(0 if result["ok"] else 1)
+
+
+def main() -> NoReturn:
+    with open(sys.argv[1], encoding="utf-8") as f:
+        request = json.load(f)
+    run(request)
+
+
+if __name__ == "__main__":
+    main()
