@@ -10,6 +10,7 @@ and exit status into an Outcome.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -92,7 +93,8 @@ class ForkServerExecutor:
             bufsize=0,
             close_fds=True,
         )
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
         self._in, self._out = self._proc.stdin.fileno(), self._proc.stdout.fileno()
         self._buffer = b""
         self._exited: list[tuple[int, int]] = []
@@ -163,10 +165,8 @@ def process_start_ticks(pid: int) -> int | None:
 
 
 def kill_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def read_output(path: Path, limit: int) -> str:
@@ -200,8 +200,8 @@ def outcome(
     if timed_out:
         return model.Outcome(ok=False, message=timed_out, cause="timeout", output=output)
     try:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        result = json.loads(result_path.read_text(encoding="utf-8") or "null")
+    except (OSError, ValueError):  # a session killed while writing it
         result = None
     if result is not None:
         if result.get("ok"):

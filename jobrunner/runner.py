@@ -7,6 +7,7 @@ a signal, then reconciles, reaps, enforces timeouts and dispatches.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import getpass
 import json
@@ -29,6 +30,7 @@ from jobrunner import (
     notify,
     objects,
     reconciler,
+    recurrence,
     retry,
     scheduler,
     spec,
@@ -144,10 +146,8 @@ class Runner:
         self.wake()
 
     def wake(self) -> None:
-        try:
+        with contextlib.suppress(BlockingIOError):
             os.write(self._wake_w, b"!")
-        except BlockingIOError:
-            pass
 
     # --- the loop -------------------------------------------------------------------------
 
@@ -165,10 +165,12 @@ class Runner:
         self._prune()
 
     def _idle(self) -> bool:
+        # Every enqueue waits at least ENQUEUE_MARGIN (BC), so "due within the horizon"
+        # allows for it: a new entry or a quick retry still runs in --until-idle.
         if self.running:
             return False
         due = self._next_due()
-        return due is None or due > self.now() + self.horizon
+        return due is None or due > self.now() + self.horizon + recurrence.ENQUEUE_MARGIN
 
     def _next_due(self) -> datetime | None:
         times = [t for t in (self.store.next_due(), self._next_task()) if t is not None]
@@ -181,9 +183,7 @@ class Runner:
             waits.append((due - self.now()).total_seconds())
         mono = time.monotonic()
         for run in self.running.values():
-            for deadline in (run.deadline, run.kill_at):
-                if deadline is not None:
-                    waits.append(deadline - mono)
+            waits.extend(d - mono for d in (run.deadline, run.kill_at) if d is not None)
         if self.notifier.watchdog is not None:
             waits.append(self.notifier.watchdog.total_seconds())
         if self.until_idle and not self.running and due is not None:
@@ -577,7 +577,7 @@ class Runner:
             error=scheduler.first_line(result.message),
         )
 
-    # --- crash recovery, shutdown, housekeeping ----------------------------------------------------
+    # --- crash recovery, shutdown, housekeeping -------------------------------------------
 
     def _recover(self) -> None:
         """Close runs whose session is gone (the runner stopped during them): their log
@@ -616,8 +616,8 @@ class Runner:
                 "run_recovered", **dims(finish.entry or entry), error=scheduler.CRASHED
             )
         for row in self.store.list_log(status=model.LogStatus.IN_PROCESS):
-            entry = self.store.get_entry(row.entry_id)
-            if entry is None or entry.status is not S.IN_PROCESS:
+            owner = self.store.get_entry(row.entry_id)
+            if owner is None or owner.status is not S.IN_PROCESS:
                 closed = dataclasses.replace(
                     row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
                 )
@@ -642,9 +642,9 @@ class Runner:
         while self.running:
             self._wait(1.0)
             for pid, _ in self.executor.collect():
-                run = self.running.pop(pid, None)
-                if run is not None:
-                    self._end(run, scheduler.INTERRUPTED)
+                ended = self.running.pop(pid, None)
+                if ended is not None:
+                    self._end(ended, scheduler.INTERRUPTED)
 
     def _prune(self) -> None:
         mono = time.monotonic()

@@ -9,6 +9,7 @@ jobrunner.session REQUEST.json` (spawn mode) or `run(request)` in a forked child
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -125,7 +126,6 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Run the job of `request` in this process; the result as a JSON-able dict."""
     ctx = Context(request)
     try:
-        switch_user(request.get("user"))
         load(request["ref"])(ctx)
     except SystemExit as exc:
         if exc.code in (0, None):
@@ -147,26 +147,35 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True, "no_activity": ctx._no_activity}
 
 
-def _write_result(path: str, result: dict[str, Any]) -> None:
-    temp = f"{path}.tmp"
-    with open(temp, "w", encoding="utf-8") as f:
-        json.dump(result, f)
-    os.replace(temp, path)
+def _failure(exc: BaseException) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "message": str(exc),
+        "stack": traceback.format_exc(),
+        "exception": _names(exc),
+    }
 
 
 def run(request: dict[str, Any]) -> NoReturn:
-    """The whole session, in a process of its own; never returns."""
+    """The whole session, in a process of its own; never returns. The result file is
+    opened before the user switch (the new user need not be able to write there); the
+    runner reads it only after this process has ended."""
     die_with_parent(request["parent_pid"])
-    _redirect(request["output_path"])
-    if request.get("background", True):
-        ui.background()
-    result = execute(request)
+    _redirect(request["output_path"])  # first: fds 0-2 must not be taken by the result file
+    result_fd = os.open(request["result_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        switch_user(request.get("user"))
+    except (OSError, PermissionError) as exc:
+        result = _failure(exc)
+    else:
+        die_with_parent(request["parent_pid"])  # a credential change clears the signal
+        if request.get("background", True):
+            ui.background()
+        result = execute(request)
+    with contextlib.suppress(OSError):
         sys.stdout.flush()
         sys.stderr.flush()
-    except OSError:
-        pass
-    _write_result(request["result_path"], result)
+    os.write(result_fd, json.dumps(result).encode())
     os._exit(0 if result["ok"] else 1)
 
 
