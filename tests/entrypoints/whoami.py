@@ -1,6 +1,8 @@
 """A job that imports nothing the session has not loaded: it must run as any user,
 even when the interpreter's own files are not readable by that user."""
 
+from __future__ import annotations
+
 import os
 
 
