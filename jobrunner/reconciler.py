@@ -10,9 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobrunner import config, jobfiles, reconcile, store, telemetry, watcher
+from jobrunner import config, jobfiles, model, reconcile, store, telemetry, watcher
 
 ATTEMPTS = 3
+S = model.EntryStatus
 
 
 class Reconciler:
@@ -80,6 +81,18 @@ class Reconciler:
                 fields["after_run"] = True
             level = "warning" if change.kind == "reject" else "info"
             getattr(self.log, level)(names[change.kind], **fields)
+            after = change.after
+            if change.kind in ("add", "change") and after and after.status is S.READY:
+                self.log.info(
+                    "entry_enqueued",
+                    entry_id=after.id,
+                    status=after.status.value,
+                    earliest_start=_iso(after.earliest_start),
+                    attempts=after.attempts,
+                    max_retries=after.spec.max_retries,
+                    category=after.spec.category,
+                    recurring=after.spec.recurring,
+                )
 
     def watch(self, on_batch: Callable[[set[Path]], None] | None = None) -> None:
         """Start watching the jobs folder; by default each batch is reconciled at once
@@ -95,3 +108,7 @@ class Reconciler:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -51,8 +51,9 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
         return Decision(kind="expire", entry=done, event="entry_expired")
     grace = spec.recurrence.misfire_grace if spec.recurrence else None
     if grace is not None and entry.earliest_start and now - entry.earliest_start > grace:
+        # Too late: skip to the next occurrence after now, as if a run had just ended.
         missed = missed_runs(spec, entry.earliest_start, now)
-        moved = _at(entry, recurrence.initial_run(spec, now), now)
+        moved = _at(entry, recurrence.next_run(spec, entry.earliest_start, now), now)
         return Decision(
             kind="misfire",
             entry=moved,

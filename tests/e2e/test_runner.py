@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobrunner import model
-from tests.e2e.runner_env import Env, named
+from tests.e2e.runner_env import Env, events, named
 
 S = model.EntryStatus
 L = model.LogStatus
@@ -391,3 +391,75 @@ def test_second_runner_is_refused(env):
     finally:
         first.kill()
         first.communicate()
+
+
+def test_misfire_beyond_grace_skips_to_the_next_run(env):
+    env.job("m", f"object_id: {J}:ok\nrecurrence:\n  every: 10m\n  misfire_grace: 1m\n")
+    env.run()  # first run now; the next is in 10 minutes
+    db = env.store()
+    entry = db.get_entry("m")
+    late = entry.earliest_start - timedelta(hours=1)  # as if the runner was down an hour
+    import dataclasses
+
+    db.commit(
+        model.Transition(reason="test", put=(dataclasses.replace(entry, earliest_start=late),))
+    )
+    db.close()
+    _, found, _ = env.run()
+    (misfire,) = named(found, "misfire", "m")
+    assert misfire["skipped"] >= 6
+    assert len(env.log("m")) == 1  # the missed runs did not run
+    assert env.entry("m").earliest_start > datetime.now(UTC)
+
+
+def test_events_go_to_the_json_lines_file_too(env):
+    env.job("j", f"object_id: {J}:ok\n")
+    _, found, _ = env.run()
+    lines = (env.root / ".jobrunner" / "log" / "jobrunner.jsonl").read_text().splitlines()
+    import json
+
+    names = [json.loads(line)["event"] for line in lines]
+    assert names == [e["event"] for e in found]
+    assert {"entry_added", "entry_enqueued", "run_started", "run_finished"} <= set(names)
+    enqueued = named(found, "entry_enqueued", "j")[0]
+    assert enqueued["bc_event"] == "AL0000E24"
+
+
+def test_old_log_entries_are_pruned_but_never_in_process(env):
+    env.configure("log_retention: 1d\n")
+    env.job("j", f"object_id: {J}:ok\n")
+    db = env.store()
+    old = datetime.now(UTC) - timedelta(days=3)
+    db.commit(
+        model.Transition(
+            reason="test",
+            log_insert=(
+                model.LogEntry(entry_id="gone", start_at=old, end_at=old, status=L.SUCCESS),
+                model.LogEntry(entry_id="stuck", start_at=old),
+            ),
+        )
+    )
+    db.close()
+    env.run()
+    ids = sorted(row.entry_id for row in env.log())
+    assert ids == ["j", "stuck"]
+
+
+def test_sighup_rereads_the_config(env):
+    env.job("j", f"object_id: {J}:slow\nparameter_string: '30'\n")
+    proc = env.start()
+    try:
+        env.wait_for_mark("j", "slow")
+        env.configure("workers: 3\n")  # workers twice: rejected, the runner goes on
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        env.configure("log_retention: 2d\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    names = [e["event"] for e in events(out)]
+    assert names.index("config_rejected") < names.index("config_reloaded")
+    assert "duplicate key 'workers'" in named(events(out), "config_rejected")[0]["problems"][0]
