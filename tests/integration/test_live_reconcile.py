@@ -65,7 +65,7 @@ def test_start_up_adds_existing_files(live):
     entry = live.store.get_entry("a")
     assert entry.status is S.READY
     assert entry.spec.source == "jobs.d/a.yaml"
-    assert live.names() == ["entry_added"]
+    assert live.names() == ["entry_added", "entry_enqueued"]
 
 
 def test_new_file_is_added_and_enqueued(live):
