@@ -75,8 +75,7 @@ class Reconciler:
                 fields["problems"] = [p.format() for p in change.problems]
             if change.after is not None and change.kind in ("add", "change"):
                 fields["status"] = change.after.status.value
-                start = change.after.earliest_start
-                fields["earliest_start"] = start.isoformat() if start else None
+                fields["earliest_start"] = _iso(change.after.earliest_start)
             if change.deferred:
                 fields["after_run"] = True
             level = "warning" if change.kind == "reject" else "info"

@@ -126,9 +126,14 @@ def _adjust_instant(rec: model.Recurrence, candidate: datetime, tz: ZoneInfo) ->
 def initial_run(spec: model.JobSpec, now: datetime) -> datetime:
     """Algorithm A (CalcInitialRunTime) at `now`: the earliest start when it is later,
     else `now`, window-adjusted for BC-style recurrences and moved to the next
-    matching minute for cron. Formula and one-off entries get no adjustment."""
+    matching minute for cron. Formula and one-off entries get no adjustment, except
+    that a formula entry without an earliest start begins at the formula's next run."""
     base = spec.earliest_start if spec.earliest_start and spec.earliest_start > now else now
     rec = spec.recurrence
+    if rec is not None and rec.date_formula is not None and spec.earliest_start is None:
+        # BC: validating a formula on an entry with no earliest start sets it to the
+        # formula's next run, so a month-end job does not run the moment it is added.
+        return next_run(spec, None, now)
     if rec is None or rec.date_formula is not None:
         return base
     if rec.cron is not None:

@@ -61,7 +61,10 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
             fields={"skipped": missed, "late_by_s": _secs(now - entry.earliest_start)},
         )
     if not recurrence.within_window(spec, now):
-        moved = _at(entry, recurrence.initial_run(spec, now), now)
+        when = recurrence.initial_run(spec, now)
+        if not recurrence.within_window(spec, when):  # (formula entries get no window
+            when = recurrence.next_run(spec, entry.earliest_start, now)  # adjustment)
+        moved = _at(entry, when, now)
         return Decision(kind="reschedule", entry=moved, event="rescheduled_for_window")
     if spec.category and spec.category in busy:
         waiting = dataclasses.replace(entry, status=S.WAITING, updated_at=now)
