@@ -126,3 +126,100 @@ def test_retriable_exception_patterns(names, message, patterns, expected):
 def test_platform_profile():
     profile = (timedelta(seconds=1), timedelta(seconds=2))
     assert [retry.platform_delay(profile, n) for n in range(3)] == [*profile, None]
+
+
+LOG = model.LogEntry(entry_id="job", start_at=NOW, session_id="s1", attempt=1)
+OK = model.Outcome(ok=True)
+BOOM = model.Outcome(ok=False, message="boom\nmore", stack="Traceback ...", cause="exception")
+SETTINGS = scheduler.Settings(retry_profile=(timedelta(minutes=2), timedelta(minutes=4)))
+LATER = NOW + timedelta(seconds=3)
+
+
+def running(spec, **kw):
+    return entry(spec, S.IN_PROCESS, session_id="s1", **kw)
+
+
+def test_success_of_a_one_off_finishes_it():
+    fin = scheduler.finished(running(job()), LOG, OK, LATER, SETTINGS)
+    assert (fin.entry.status, fin.entry.earliest_start, fin.log.status) == (
+        S.FINISHED,
+        None,
+        model.LogStatus.SUCCESS,
+    )
+    assert fin.events[0][0] == "run_finished"
+    assert fin.events[0][1]["execution_time_ms"] == 3000
+
+
+def test_success_of_a_recurring_entry_books_the_next_run_from_completion():
+    spec = job(recurrence={"every": timedelta(hours=1)})
+    fin = scheduler.finished(running(spec, attempts=2), LOG, OK, LATER, SETTINGS)
+    assert (fin.entry.status, fin.entry.attempts) == (S.READY, 0)
+    assert fin.entry.earliest_start == LATER + timedelta(hours=1)
+    assert fin.entry.session_id is None
+
+
+def test_entry_deleted_during_the_run():
+    fin = scheduler.finished(None, LOG, OK, LATER, SETTINGS)
+    assert (fin.log.status, fin.log.error_message) == (model.LogStatus.ERROR, scheduler.DELETED)
+
+
+def test_on_hold_during_the_run_stays_on_hold():
+    spec = job(recurrence={"every": timedelta(hours=1)})
+    fin = scheduler.finished(entry(spec, S.ON_HOLD, session_id="s1"), LOG, OK, LATER, SETTINGS)
+    assert (fin.entry.status, fin.log.status) == (S.ON_HOLD, model.LogStatus.SUCCESS)
+
+
+def test_file_removed_during_the_run_deletes_after_it():
+    fin = scheduler.finished(running(job(), remove_after_run=True), LOG, OK, LATER, SETTINGS)
+    assert fin.delete is True
+
+
+def test_failure_with_retries_left_is_ready_after_the_backoff():
+    spec = job(max_retries=2, rerun_delay=timedelta(seconds=30))
+    fin = scheduler.finished(running(spec), LOG, BOOM, LATER, SETTINGS)
+    assert (fin.entry.status, fin.entry.attempts, fin.entry.error_message) == (S.READY, 1, "boom")
+    assert fin.entry.earliest_start == LATER + timedelta(seconds=30, milliseconds=10)
+    assert fin.handler is True
+    assert fin.last_attempt is False
+    assert [name for name, _ in fin.events] == ["run_failed", "retry_scheduled"]
+
+
+def test_final_failure_is_error_and_the_last_attempt():
+    spec = job(max_retries=2, category="C")
+    fin = scheduler.finished(running(spec, attempts=2), LOG, BOOM, LATER, SETTINGS)
+    assert (fin.entry.status, fin.entry.earliest_start) == (S.ERROR, None)
+    assert fin.log.error_call_stack == "Traceback ..."
+    assert (fin.last_attempt, fin.activate) == (True, "C")
+    assert [name for name, _ in fin.events] == ["run_failed", "run_failed_finally"]
+
+
+def test_retriable_failure_uses_the_platform_profile_then_the_failure_path():
+    retriable = model.Outcome(ok=False, message="reset", cause="exception", retriable=True)
+    first = scheduler.finished(running(job()), LOG, retriable, LATER, SETTINGS)
+    assert (first.entry.status, first.entry.session_retries, first.entry.attempts) == (
+        S.READY,
+        1,
+        0,
+    )
+    assert first.entry.earliest_start == LATER + timedelta(minutes=2)
+    assert first.handler is False
+    spent = scheduler.finished(running(job(), session_retries=2), LOG, retriable, LATER, SETTINGS)
+    assert spent.entry.status is S.ERROR
+
+
+def test_inactive_recurring_run_is_held_for_the_inactivity_timeout():
+    spec = job(recurrence={"every": timedelta(minutes=1)}, inactivity_timeout=timedelta(hours=1))
+    idle = model.Outcome(ok=True, no_activity=True)
+    fin = scheduler.finished(running(spec), LOG, idle, LATER, SETTINGS)
+    assert (fin.entry.status, fin.entry.earliest_start) == (
+        S.ON_HOLD_INACTIVITY,
+        LATER + timedelta(hours=1),
+    )
+
+
+def test_waiting_activation_skips_expired_and_keeps_the_earliest_start():
+    expired = entry(job(id="x", expiration=NOW - timedelta(1)), S.WAITING)
+    waiting = entry(job(id="y"), S.WAITING, at=NOW - timedelta(minutes=5))
+    first, gone = scheduler.activation([expired, waiting], NOW)
+    assert (first.id, first.status, first.earliest_start) == ("y", S.READY, waiting.earliest_start)
+    assert [(e.id, e.status) for e in gone] == [("x", S.FINISHED)]
