@@ -39,6 +39,7 @@ class Config:
     log_retention: timedelta = timedelta(days=30)
     output_limit: int = 65536
     on_final_failure: str | None = None
+    users: dict[str, Any] | None = None
 
 
 ON_PREM = tuple(timedelta(minutes=m) for m in (2, 2, 4, 15, 15, 15, 15, 15, 15))
@@ -105,6 +106,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         log_retention=spec.parse_duration(raw.get("log_retention", "30d")),
         output_limit=raw.get("output_limit", 65536),
         on_final_failure=raw.get("on_final_failure"),
+        users=raw.get("users"),
     )
 
 

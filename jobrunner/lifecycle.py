@@ -63,3 +63,62 @@ def redefine(entry: model.Entry, spec: model.JobSpec, now: datetime) -> model.En
     if spec.status is model.DesiredStatus.ON_HOLD:
         return hold(changed, now)
     return ready(changed, now)
+
+
+def set_status(
+    entry: model.Entry, wanted: model.EntryStatus, now: datetime
+) -> tuple[model.Entry | None, str]:
+    """BC's SetStatus from the CLI: the new entry (None: nothing to write) and what
+    happened, in words. Ready from Error is BC's Restart: attempts 0, the error kept
+    until the next run, the next run recomputed."""
+    if wanted is entry.status:
+        return None, f"{entry.id} is already {wanted.value}; nothing changed"
+    if wanted is S.READY:
+        if entry.spec.status is model.DesiredStatus.ON_HOLD:
+            return None, (
+                f"{entry.id} stays on hold: its job file {entry.spec.source} says "
+                "status: on_hold, and the file wins"
+            )
+        if entry.status is S.IN_PROCESS:
+            return None, f"{entry.id} is in process; it goes on by itself when the run ends"
+        restarted = ready(entry, now)
+        return (
+            restarted,
+            f"{entry.id} is ready; next run {restarted.earliest_start:%Y-%m-%d %H:%M:%S} UTC",
+        )
+    if wanted is S.ON_HOLD:
+        if entry.status is S.IN_PROCESS:
+            return dataclasses.replace(entry, status=S.ON_HOLD, updated_at=now), (
+                f"{entry.id} is on hold; its run in process goes on and it stays on hold after"
+            )
+        return hold(entry, now), f"{entry.id} is on hold; its pending run is cancelled"
+    raise ValueError(f"cannot set status {wanted.value}")
+
+
+MARKED = "Marked as an error by {user}."
+
+
+def mark_error(
+    log: model.LogEntry, entry: model.Entry | None, user: str, now: datetime
+) -> tuple[model.LogEntry, model.Entry | None]:
+    """BC's MarkAsError for a log entry stuck in process (and SetError on its entry)."""
+    if log.status is not model.LogStatus.IN_PROCESS:
+        raise ValueError("Only entries with the status In Progress can be marked as errors.")
+    text = MARKED.format(user=user)
+    closed = dataclasses.replace(
+        log, status=model.LogStatus.ERROR, error_message=text, end_at=log.end_at or now
+    )
+    if entry is None or entry.session_id != log.session_id:
+        return closed, None
+    failed = dataclasses.replace(
+        entry,
+        status=S.ERROR,
+        error_message=text,
+        earliest_start=None,
+        session_id=None,
+        session_pid=None,
+        session_started=None,
+        runner_id=None,
+        updated_at=now,
+    )
+    return closed, failed

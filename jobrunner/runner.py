@@ -29,17 +29,20 @@ from jobrunner import (
     model,
     notify,
     objects,
+    permissions,
     reconciler,
     recurrence,
     retry,
     scheduler,
     spec,
     telemetry,
+    wake,
 )
 from jobrunner.lock import RunnerLock
 from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 
 S = model.EntryStatus
+_REFUSED = "!refused:"  # a ref that cannot run: the reason follows
 PRUNE_EVERY = timedelta(hours=24)
 
 
@@ -95,6 +98,7 @@ class Runner:
         with RunnerLock(self.cfg.state_dir):
             self.store = SqliteStore(self.cfg.state_dir / FILE_NAME)
             self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            self.wake_socket = wake.bind(self.cfg.state_dir)
             self.executor = executor.make(self.cfg.session_mode)
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
             try:
@@ -102,6 +106,8 @@ class Runner:
             finally:
                 self.reconciler.stop()
                 self.executor.close()
+                self.wake_socket.close()
+                (self.cfg.state_dir / wake.FILE_NAME).unlink(missing_ok=True)
                 self.store.close()
 
     def _serve(self) -> int:
@@ -193,14 +199,14 @@ class Runner:
     def _wait(self, timeout: float | None) -> None:
         with selectors.DefaultSelector() as selector:
             selector.register(self._wake_r, selectors.EVENT_READ)
+            selector.register(self.wake_socket, selectors.EVENT_READ)
             for fd in self.executor.fds():
                 selector.register(fd, selectors.EVENT_READ)
             selector.select(timeout)
-        try:
+        with contextlib.suppress(BlockingIOError):
             while os.read(self._wake_r, 4096):
                 pass
-        except BlockingIOError:
-            pass
+        wake.drain(self.wake_socket)
         if self.notifier.watchdog is not None:
             self.notifier.send("WATCHDOG=1", self._status())
 
@@ -291,18 +297,20 @@ class Runner:
             "user": spec.user if spec.user and spec.user != self.user else None,
             "result_path": str(run.result_path),
             "output_path": str(run.output_path),
-            "ref": self._ref(spec.object_id),
+            "ref": self._ref(spec.object_id, run.user),
         }
 
-    def _ref(self, object_id: int | str) -> str:
+    def _ref(self, object_id: int | str, user: str) -> str:
         try:
-            return objects.resolve_ref(object_id, self.cfg.objects)
+            ref = objects.resolve_ref(object_id, self.cfg.objects)
         except objects.UnresolvedObject as exc:
-            return f"jobrunner.session:_unresolved:{exc}"
+            return f"{_REFUSED}{exc}"
+        refusal = permissions.run_refusal(self.cfg.users, user, object_id, ref)
+        return f"{_REFUSED}{refusal}" if refusal else ref
 
     def _launch(self, run: Running, request: dict[str, Any], timeout: timedelta | None) -> None:
-        if request["ref"].startswith("jobrunner.session:_unresolved:"):
-            message = request["ref"].split(":", 2)[2]
+        if request["ref"].startswith(_REFUSED):
+            message = request["ref"][len(_REFUSED) :]
             self._end(run, model.Outcome(ok=False, message=message, cause="start"))
             return
         try:
@@ -491,7 +499,7 @@ class Runner:
         return (
             model.Task(
                 id=str(uuid.uuid4()),
-                object=self._ref(stored.spec.failure_handler),
+                object=self._ref(stored.spec.failure_handler, stored.spec.user or self.user),
                 entry_id=stored.id,
                 not_before=now,
                 parameter=json.dumps(error),

@@ -1,0 +1,42 @@
+"""Waking a running runner from another process: a UNIX datagram socket in state_dir.
+
+The runner binds it and waits on it with everything else; a CLI command that changed the
+store sends one datagram. With no runner, nothing is listening and nothing happens: the
+change simply waits in the store for the next start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from pathlib import Path
+
+FILE_NAME = "runner.sock"
+
+
+def bind(state_dir: Path) -> socket.socket:
+    path = state_dir / FILE_NAME
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    sock.bind(str(path))
+    os.chmod(path, 0o660)
+    sock.setblocking(False)
+    return sock
+
+
+def drain(sock: socket.socket) -> None:
+    with contextlib.suppress(BlockingIOError):
+        while sock.recv(64):
+            pass
+
+
+def send(state_dir: Path) -> bool:
+    """Wake the runner of `state_dir`; False when none is listening."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        try:
+            sock.sendto(b"wake", str(state_dir / FILE_NAME))
+        except OSError:
+            return False
+    return True
