@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jobrunner import (
     __version__,
     config,
     errors,
+    follow,
     jobfiles,
     model,
+    operate,
     reconcile,
     recurrence,
     spec,
     store,
     validate,
+    views,
     wallclock,
 )
 from jobrunner.store.memory import MemoryStore
@@ -64,6 +69,50 @@ def _parser() -> argparse.ArgumentParser:
         help="with --until-idle: how far ahead counts as due (default 0)",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("list", help="the entries, their status and next run")
+    p.add_argument("--status", choices=[s.value for s in model.EntryStatus])
+    p.add_argument("--category")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("show", help="one entry: every field, its error, next runs, last runs")
+    p.add_argument("entry_id", metavar="ID")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("log", help="log entries, newest first")
+    p.add_argument("entry_id", nargs="?", metavar="ID")
+    p.add_argument("--status", choices=[s.value for s in model.LogStatus])
+    p.add_argument("--since", metavar="ISO")
+    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--follow", action="store_true", help="then print new ones as they come")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser("sessions", help="session events (logon, logoff), newest first")
+    p.add_argument("--since", metavar="ISO")
+    p.add_argument("--limit", type=int, default=50, metavar="N")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_sessions)
+
+    p = sub.add_parser("set-status", help="set an entry ready (restart) or on hold")
+    p.add_argument("entry_id", metavar="ID")
+    p.add_argument("status", choices=["ready", "on_hold"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_set_status)
+
+    p = sub.add_parser("run-once", help="run a copy of an entry now, in this terminal")
+    p.add_argument("entry_id", metavar="ID")
+    p.set_defaults(func=cmd_run_once)
+
+    p = sub.add_parser("mark-error", help="mark a log entry stuck in process as an error")
+    p.add_argument("log_no", type=int, metavar="LOG_ENTRY_NO")
+    p.set_defaults(func=cmd_mark_error)
+
+    p = sub.add_parser("prune-log", help="delete old log entries (never one in process)")
+    p.add_argument("--older-than", metavar="DURATION", help="default: log_retention")
+    p.set_defaults(func=cmd_prune_log)
 
     p = sub.add_parser("plan", help="show what a reconcile would change, without writing")
     p.add_argument("--json", action="store_true")
@@ -130,11 +179,13 @@ def find_spec(cfg: config.Config, target: str) -> model.JobSpec:
     raise errors.UnknownEntry(target)
 
 
-def parse_when(text: str, tz_name: str) -> datetime:
+def parse_when(text: str, tz_name: str, option: str = "--from") -> datetime:
     try:
         return spec.parse_instant(text, tz_name)
     except ValueError:
-        raise errors.JobRunnerError(f"--from: {text!r} is not an ISO-8601 date and time") from None
+        raise errors.JobRunnerError(
+            f"{option}: {text!r} is not an ISO-8601 date and time"
+        ) from None
 
 
 def cmd_next(args: argparse.Namespace) -> int:
@@ -284,3 +335,182 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise errors.JobRunnerError(f"--horizon: {exc}") from None
     telemetry.configure(cfg.state_dir)
     return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
+
+
+def _tz(cfg: config.Config) -> ZoneInfo:
+    return wallclock.zone(cfg.timezone)
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _since(text: str | None, cfg: config.Config) -> datetime | None:
+    return None if text is None else parse_when(text, cfg.timezone, option="--since")
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = open_store(cfg)
+    try:
+        status = model.EntryStatus(args.status) if args.status else None
+        entries = db.list_entries(status=status, category=args.category)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps([views.entry_json(e) for e in entries], indent=2))
+    elif entries:
+        print(views.entries_table(entries, _tz(cfg), _colour()))
+        rejected = [e for e in entries if e.rejected]
+        if rejected:
+            print(
+                f"\n! {len(rejected)} entr{'y has' if len(rejected) == 1 else 'ies have'} a "
+                "rejected job file and keep their last good definition (jobrunner show ID)"
+            )
+    else:
+        print("no entries", file=sys.stderr)
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = open_store(cfg)
+    try:
+        entry = db.get_entry(args.entry_id)
+        if entry is None:
+            raise errors.UnknownEntry(args.entry_id)
+        logs = db.list_log(entry_id=entry.id, limit=5)
+    finally:
+        db.close()
+    if args.json:
+        data = views.entry_json(entry)
+        data["next_runs"] = [views.iso(t) for t in views.next_runs(entry, 3)]
+        data["log"] = [views.log_json(row) for row in logs]
+        print(json.dumps(data, indent=2))
+    else:
+        print(views.show_text(entry, logs, _tz(cfg), _colour()))
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = open_store(cfg)
+    status = model.LogStatus(args.status) if args.status else None
+    try:
+        rows = db.list_log(
+            entry_id=args.entry_id, status=status, since=_since(args.since, cfg), limit=args.limit
+        )
+        _print_log(rows, cfg, args.json)
+        if args.follow:
+            follow.log(
+                cfg,
+                db,
+                rows[0].entry_no if rows else 0,
+                lambda new: _print_log(new, cfg, args.json, header=False),
+                entry_id=args.entry_id,
+                status=status,
+            )
+    finally:
+        db.close()
+    return 0
+
+
+def _print_log(
+    rows: list[model.LogEntry], cfg: config.Config, as_json: bool, header: bool = True
+) -> None:
+    if as_json:
+        for row in rows:
+            print(json.dumps(views.log_json(row)), flush=True)
+    elif rows:
+        text = views.log_table(rows, _tz(cfg), _colour())
+        print(text if header else "\n".join(text.splitlines()[1:]), flush=True)
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = open_store(cfg)
+    try:
+        found = db.list_sessions(since=_since(args.since, cfg), limit=args.limit)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps([views.session_json(e) for e in found], indent=2))
+    elif found:
+        print(views.sessions_table(found, _tz(cfg)))
+    return 0
+
+
+def _writable(cfg: config.Config) -> store.Store:
+    path = cfg.state_dir / FILE_NAME
+    if not path.exists():
+        raise errors.JobRunnerError(
+            f"no state in {cfg.state_dir} yet: start the runner once (jobrunner run)"
+        )
+    return SqliteStore(path)
+
+
+def cmd_set_status(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = _writable(cfg)
+    try:
+        changed, message = operate.set_status(
+            cfg, db, args.entry_id, model.EntryStatus(args.status)
+        )
+        entry = db.get_entry(args.entry_id)
+    finally:
+        db.close()
+    if args.json:
+        assert entry is not None
+        print(
+            json.dumps(
+                {"changed": changed, "message": message, "entry": views.entry_json(entry)}, indent=2
+            )
+        )
+    else:
+        print(message)
+    refused = not changed and "file wins" in message
+    return 1 if refused else 0
+
+
+def cmd_run_once(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = _writable(cfg)
+    try:
+        entry = db.get_entry(args.entry_id)
+        definition = entry.spec if entry is not None else find_spec(cfg, args.entry_id)
+        outcome = operate.run_once(cfg, db, definition)
+    finally:
+        db.close()
+    if outcome.ok:
+        print(f"{definition.id}: success", file=sys.stderr)
+        return 0
+    print(f"{definition.id}: error: {outcome.message.strip()}", file=sys.stderr)
+    return 1
+
+
+def cmd_mark_error(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = _writable(cfg)
+    try:
+        print(operate.mark_error(cfg, db, args.log_no))
+    finally:
+        db.close()
+    return 0
+
+
+def cmd_prune_log(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    try:
+        older = spec.parse_duration(args.older_than) if args.older_than else cfg.log_retention
+    except ValueError as exc:
+        raise errors.JobRunnerError(f"--older-than: {exc}") from None
+    db = _writable(cfg)
+    try:
+        removed = operate.prune_log(db, older)
+    finally:
+        db.close()
+    print(
+        f"{removed} log entries and session events older than "
+        f"{spec.format_duration(older)} deleted (none in process)"
+    )
+    return 0

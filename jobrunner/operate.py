@@ -1,0 +1,145 @@
+"""What the acting commands do: each changes the store in one transaction and wakes a
+running runner (set-status, mark-error, prune-log), or runs a copy of an entry in this
+terminal (run-once). Thin: decisions come from `lifecycle`."""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jobrunner import config, errors, lifecycle, model, objects, permissions, session, store, wake
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def set_status(
+    cfg: config.Config, db: store.Store, entry_id: str, wanted: model.EntryStatus
+) -> tuple[bool, str]:
+    """(changed, message). Retries once if the runner wrote the entry meanwhile."""
+    for _ in range(3):
+        entry = db.get_entry(entry_id)
+        if entry is None:
+            raise errors.UnknownEntry(entry_id)
+        changed, message = lifecycle.set_status(entry, wanted, _now())
+        if changed is None:
+            return False, message
+        try:
+            db.commit(model.Transition(reason="set_status", put=(changed,)))
+        except store.StoreConflict:
+            continue
+        wake.send(cfg.state_dir)
+        return True, message
+    raise errors.JobRunnerError(f"{entry_id} kept changing; try again")
+
+
+def mark_error(cfg: config.Config, db: store.Store, log_no: int) -> str:
+    log = db.get_log(log_no)
+    if log is None:
+        raise errors.JobRunnerError(f"no log entry number {log_no}")
+    entry = db.get_entry(log.entry_id)
+    try:
+        closed, failed = lifecycle.mark_error(log, entry, getpass.getuser(), _now())
+    except ValueError as exc:
+        raise errors.JobRunnerError(str(exc)) from None
+    db.commit(
+        model.Transition(reason="mark_error", log_update=(closed,), put=(failed,) if failed else ())
+    )
+    wake.send(cfg.state_dir)
+    return closed.error_message
+
+
+def prune_log(db: store.Store, older_than: timedelta) -> int:
+    return db.prune(_now() - older_than)
+
+
+def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.Outcome:
+    """BC's "Run once (foreground)": a copy of the entry runs here and now, with the UI
+    allowed; a foreground log entry and session events are written; the entry itself is
+    left as it is."""
+    user = getpass.getuser()
+    ref = objects.resolve_ref(spec.object_id, cfg.objects)
+    refusal = permissions.run_refusal(cfg.users, user, spec.object_id, ref)
+    session_id = uuid.uuid4().hex
+    fg = model.ClientType.FOREGROUND
+    start = _now()
+    log = model.LogEntry(
+        entry_id=spec.id,
+        start_at=start,
+        user=user,
+        object_id=str(spec.object_id),
+        parameter_string=spec.parameter_string,
+        description=spec.description,
+        session_id=session_id,
+        attempt=1,
+        client_type=fg,
+    )
+    (number,) = db.commit(
+        model.Transition(
+            reason="run_once",
+            log_insert=(log,),
+            events=(
+                model.SessionEvent(
+                    session_id=session_id,
+                    event="logon",
+                    at=start,
+                    user=user,
+                    client_type=fg,
+                    entry_id=spec.id,
+                    pid=os.getpid(),
+                ),
+            ),
+        )
+    )
+    result: dict[str, Any]
+    if refusal:
+        result = {"ok": False, "message": refusal, "stack": ""}
+    else:
+        result = session.execute(
+            {
+                "session_id": session_id,
+                "ref": ref,
+                "parameter": spec.parameter_string,
+                "attempt": 1,
+                "entry": {"id": spec.id, "description": spec.description},
+            }
+        )
+    end = _now()
+    outcome = model.Outcome(
+        ok=bool(result["ok"]),
+        message=result.get("message", ""),
+        stack=result.get("stack", ""),
+        cause="exception",
+    )
+    closed = dataclasses.replace(
+        log,
+        entry_no=number,
+        end_at=end,
+        status=model.LogStatus.SUCCESS if outcome.ok else model.LogStatus.ERROR,
+        error_message="" if outcome.ok else outcome.message.strip().splitlines()[0][:2048],
+        error_call_stack="" if outcome.ok else outcome.stack,
+    )
+    db.commit(
+        model.Transition(
+            reason="run_once",
+            log_update=(closed,),
+            events=(
+                model.SessionEvent(
+                    session_id=session_id,
+                    event="logoff",
+                    at=end,
+                    user=user,
+                    client_type=fg,
+                    entry_id=spec.id,
+                    pid=os.getpid(),
+                    comment="success" if outcome.ok else "error",
+                ),
+            ),
+        )
+    )
+    return outcome

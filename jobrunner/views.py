@@ -1,0 +1,237 @@
+"""How the status commands show things: stable JSON shapes (public API) and aligned
+tables with times in the configured zone, coloured only on a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jobrunner import model, recurrence
+
+_COLOURS = {
+    "error": "31",
+    "ready": "32",
+    "in_process": "36",
+    "on_hold": "33",
+    "waiting": "35",
+    "success": "32",
+    "on_hold_inactivity": "33",
+}
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def local(value: datetime | None, tz: ZoneInfo) -> str:
+    return "-" if value is None else f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+
+
+def duration(log: model.LogEntry) -> timedelta | None:
+    """BC's Duration(): end - start rounded to the nearest 100 ms (50 ms -> 100)."""
+    if log.end_at is None:
+        return None
+    ms = (log.end_at - log.start_at) / timedelta(milliseconds=1)
+    return timedelta(milliseconds=int((ms + 50) // 100) * 100)
+
+
+def entry_json(entry: model.Entry) -> dict[str, Any]:
+    spec = entry.spec
+    return {
+        "id": entry.id,
+        "status": entry.status.value,
+        "next_run": iso(entry.earliest_start),
+        "last_run": iso(entry.last_run_at),
+        "last_result": entry.last_result,
+        "attempts": entry.attempts,
+        "max_retries": spec.max_retries,
+        "category": spec.category,
+        "priority": spec.priority.value,
+        "recurring": spec.recurring,
+        "file": spec.source,
+        "rejected": entry.rejected or None,
+        "description": spec.description,
+        "object_type": spec.object_type,
+        "object_id": spec.object_id,
+        "parameter_string": spec.parameter_string,
+        "user": spec.user,
+        "timezone": spec.timezone,
+        "error_message": entry.error_message or None,
+        "error_call_stack": entry.error_call_stack or None,
+        "session_id": entry.session_id,
+        "session_pid": entry.session_pid,
+        "platform_retries": entry.session_retries,
+        "system_task_id": entry.system_task_id,
+        "entry_no": entry.entry_no,
+        "created_at": iso(entry.created_at),
+        "updated_at": iso(entry.updated_at),
+        "definition": spec.raw,
+    }
+
+
+def log_json(log: model.LogEntry) -> dict[str, Any]:
+    took = duration(log)
+    return {
+        "entry_no": log.entry_no,
+        "entry_id": log.entry_id,
+        "status": log.status.value,
+        "start": iso(log.start_at),
+        "end": iso(log.end_at),
+        "duration_ms": None if took is None else int(took / timedelta(milliseconds=1)),
+        "user": log.user,
+        "object_type": log.object_type,
+        "object_id": log.object_id,
+        "parameter_string": log.parameter_string,
+        "description": log.description,
+        "category": log.category,
+        "attempt": log.attempt,
+        "session_id": log.session_id,
+        "client_type": log.client_type.value,
+        "error_message": log.error_message or None,
+        "error_call_stack": log.error_call_stack or None,
+        "output": log.output,
+    }
+
+
+def session_json(event: model.SessionEvent) -> dict[str, Any]:
+    return {
+        "seq": event.seq,
+        "session_id": event.session_id,
+        "event": event.event,
+        "at": iso(event.at),
+        "user": event.user,
+        "runner_id": event.runner_id,
+        "client_type": event.client_type.value,
+        "entry_id": event.entry_id,
+        "pid": event.pid,
+        "comment": event.comment,
+    }
+
+
+def next_runs(entry: model.Entry, count: int) -> list[datetime]:
+    """The entry's next runs as the runner will compute them from its earliest start."""
+    at = entry.earliest_start
+    if at is None:
+        return []
+    out = [at]
+    while entry.spec.recurring and len(out) < count:
+        at = recurrence.enqueue_time(recurrence.next_run(entry.spec, at, at), at)
+        out.append(at)
+    return out
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    colour: bool,
+    status_column: int | None = None,
+) -> str:
+    body = [list(map(str, row)) for row in rows]
+    widths = [
+        max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for row in body:
+        cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
+        if colour and status_column is not None:
+            code = _COLOURS.get(row[status_column].strip())
+            if code:
+                cells[status_column] = f"\033[{code}m{cells[status_column]}\033[0m"
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def entries_table(entries: Sequence[model.Entry], tz: ZoneInfo, colour: bool) -> str:
+    rows = [
+        (
+            "!" if e.rejected else "",
+            e.id,
+            e.status.value,
+            local(e.earliest_start, tz),
+            local(e.last_run_at, tz),
+            e.last_result or "-",
+            f"{e.attempts}/{e.spec.max_retries}",
+            e.spec.category or "-",
+        )
+        for e in entries
+    ]
+    return table(
+        ["", "ID", "STATUS", "NEXT RUN", "LAST RUN", "RESULT", "ATTEMPTS", "CATEGORY"],
+        rows,
+        colour=colour,
+        status_column=2,
+    )
+
+
+def log_table(rows: Sequence[model.LogEntry], tz: ZoneInfo, colour: bool) -> str:
+    return table(
+        ["NO", "ENTRY", "STATUS", "START", "DURATION", "ATTEMPT", "ERROR"],
+        [
+            (
+                str(r.entry_no),
+                r.entry_id,
+                r.status.value,
+                local(r.start_at, tz),
+                _seconds(duration(r)),
+                str(r.attempt),
+                r.error_message[:80],
+            )
+            for r in rows
+        ],
+        colour=colour,
+        status_column=2,
+    )
+
+
+def _seconds(value: timedelta | None) -> str:
+    return "-" if value is None else f"{value.total_seconds():.1f}s"
+
+
+def sessions_table(events: Sequence[model.SessionEvent], tz: ZoneInfo) -> str:
+    return table(
+        ["AT", "EVENT", "SESSION", "ENTRY", "USER", "CLIENT", "PID", "COMMENT"],
+        [
+            (
+                local(e.at, tz),
+                e.event,
+                e.session_id[:12],
+                e.entry_id,
+                e.user,
+                e.client_type.value,
+                str(e.pid or "-"),
+                e.comment[:60],
+            )
+            for e in events
+        ],
+        colour=False,
+    )
+
+
+def show_text(
+    entry: model.Entry, logs: Sequence[model.LogEntry], tz: ZoneInfo, colour: bool
+) -> str:
+    data = entry_json(entry)
+    skip = {"definition", "error_call_stack"}
+    width = max(len(k) for k in data)
+    lines = [f"{k.ljust(width)}  {_plain(v, tz)}" for k, v in data.items() if k not in skip]
+    lines += ["", "next runs:"]
+    lines += [f"  {local(t, tz)}  ({iso(t)})" for t in next_runs(entry, 3)] or ["  -"]
+    if entry.error_call_stack:
+        lines += [
+            "",
+            "last error call stack:",
+            *("  " + x for x in entry.error_call_stack.splitlines()),
+        ]
+    lines += ["", "last log entries:", log_table(logs, tz, colour)]
+    return "\n".join(lines)
+
+
+def _plain(value: Any, tz: ZoneInfo) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T" and value[-1] == "Z":
+        return f"{local(datetime.fromisoformat(value), tz)}  ({value})"
+    return str(value)
