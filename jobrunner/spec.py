@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -388,7 +389,9 @@ def default_id(path: Path) -> str:
 
 
 def load_file(path: Path, *, timezone: str, display: str | None = None) -> model.JobSpec:
-    """Read and parse one job file; unreadable or non-UTF-8 files are located problems."""
+    """Read and parse one job file; unreadable or non-UTF-8 files are located problems.
+    As root, a file that names another user must be owned by root or by that user and
+    not be writable by group or others (cron's rule for crontabs)."""
     source = display or str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -408,7 +411,47 @@ def load_file(path: Path, *, timezone: str, display: str | None = None) -> model
                 )
             ]
         ) from None
-    return parse_spec(text, source, default_id=default_id(path), timezone=timezone)
+    built = parse_spec(text, source, default_id=default_id(path), timezone=timezone)
+    if os.geteuid() == 0:
+        refusal = ownership_refusal(path, built.user)
+        if refusal:
+            raise errors.SpecError(
+                [
+                    model.Problem(
+                        file=source, line=locate(text, ["user"]), path="user", message=refusal
+                    )
+                ]
+            )
+    return built
+
+
+def ownership_refusal(path: Path, user: str | None) -> str | None:
+    """Why a file may not make a job run as `user`, or None (a file can never make a
+    job run as someone its owner is not)."""
+    if not user or user == "root":
+        return None
+    import pwd
+
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:
+        return f"user {user!r} does not exist on this machine"
+    info = path.stat()
+    if info.st_uid not in (0, account.pw_uid):
+        try:
+            owner = pwd.getpwuid(info.st_uid).pw_name
+        except KeyError:
+            owner = str(info.st_uid)
+        return (
+            f"the file names user {user!r} but is owned by {owner!r}; it must be owned "
+            f"by root or by {user!r}"
+        )
+    if info.st_mode & 0o022:
+        return (
+            f"the file names user {user!r} but is writable by group or others "
+            f"(chmod go-w {path.name})"
+        )
+    return None
 
 
 def job_files(jobs_dir: Path) -> list[Path]:

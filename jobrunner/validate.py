@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobrunner import config, errors, model, objects, spec
+from jobrunner import config, errors, model, objects, permissions, spec
 
 
 @dataclass(kw_only=True)
@@ -84,17 +84,25 @@ def duplicate_ids(specs: Iterable[model.JobSpec]) -> list[model.Problem]:
 
 
 def unresolved(specs: Iterable[model.JobSpec], cfg: config.Config) -> list[model.Problem]:
+    """Objects that do not resolve, and objects the entry's user may not run."""
     problems = []
     for s in specs:
         for key, object_id in (("object_id", s.object_id), ("failure_handler", s.failure_handler)):
             if object_id is None:
                 continue
-            reason = objects.check(object_id, cfg.objects)
+            reason = objects.check(object_id, cfg.objects) or _refusal(s, object_id, cfg)
             if reason:
                 problems.append(
                     model.Problem(file=s.source, line=_line(s, key), path=key, message=reason)
                 )
     return problems
+
+
+def _refusal(s: model.JobSpec, object_id: int | str, cfg: config.Config) -> str | None:
+    if not s.user or not cfg.users:
+        return None
+    ref = objects.resolve_ref(object_id, cfg.objects)
+    return permissions.run_refusal(cfg.users, s.user, object_id, ref)
 
 
 def _line(s: model.JobSpec, key: str) -> int:
