@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,11 +13,14 @@ from jobrunner import errors, reconcile, spec
 def display(path: Path, base: Path | None = None) -> str:
     """How a job file is named in messages and in the store: relative to `base` (the
     current folder by default) when it is inside it."""
-    base = base or Path.cwd()
-    try:
-        return os.path.relpath(path, base) if path.is_relative_to(base) else str(path)
-    except ValueError:  # pragma: no cover - other drive
-        return str(path)
+    return os.path.join(_folder(str(path.parent), str(base or Path.cwd())), path.name)
+
+
+@functools.lru_cache(maxsize=64)
+def _folder(folder: str, base: str) -> str:
+    if folder == base:
+        return ""
+    return os.path.relpath(folder, base) if folder.startswith(base.rstrip("/") + "/") else folder
 
 
 def read(path: Path, timezone: str, base: Path | None = None) -> reconcile.FileResult:
@@ -42,8 +46,30 @@ def read_paths(
     paths: Iterable[Path], timezone: str, base: Path | None = None
 ) -> list[reconcile.FileResult]:
     """Just these files (a partial reconcile after file events)."""
-    return [
-        read(p, timezone, base)
-        for p in sorted(set(paths))
+    wanted = {
+        str(p): p
+        for p in paths
         if p.suffix in spec.JOB_SUFFIXES and not p.name.startswith((".", "#"))
-    ]
+    }
+    return [read(wanted[name], timezone, base) for name in sorted(wanted)]
+
+
+def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, tuple[Path, str]]:
+    """Display name -> (path, stamp) of every job file in the folder, without reading."""
+    if not jobs_dir.is_dir():
+        return {}
+    prefix = _folder(str(jobs_dir), str(base or Path.cwd()))
+    out = {}
+    with os.scandir(jobs_dir) as listing:
+        for item in listing:
+            name = item.name
+            if not name.endswith(spec.JOB_SUFFIXES) or name.startswith((".", "#")):
+                continue
+            try:
+                if not item.is_file():
+                    continue
+                info = item.stat()
+            except OSError:
+                continue
+            out[os.path.join(prefix, name)] = (Path(item.path), spec.file_stamp(info))
+    return out

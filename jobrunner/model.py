@@ -102,6 +102,9 @@ class JobSpec:
     failure_handler: int | str | None = None
     on_final_failure: FinalFailure = FinalFailure.ERROR
     digest: str = ""
+    stamp: str = field(default="", compare=False)
+    """The file's identity when it was read (inode, size, mtime, ctime): an unchanged
+    stamp means an unchanged file, so a rescan need not read it."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property

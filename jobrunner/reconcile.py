@@ -32,7 +32,8 @@ class FileResult:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Change:
-    """One decision. kind: add | change | remove | reject | accept | move."""
+    """One decision. kind: add | change | remove | reject | accept | move | restamp
+    (the same definition in a touched file: only its stamp is written)."""
 
     kind: str
     entry_id: str | None
@@ -92,9 +93,9 @@ def diff(
             changes.extend(_reject(result, claimed, stored, by_source))
             continue
         change = _compare(result.spec, stored.get(result.spec.id), now)
-        if change is None:
+        if change is None or change.kind == "restamp":
             unchanged += 1
-        else:
+        if change is not None:
             changes.append(change)
     rejected_paths = {c.path for c in changes if c.kind == "reject"}
     for entry in stored.values():
@@ -183,6 +184,14 @@ def _compare(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> C
         return Change(kind="add", entry_id=spec.id, path=spec.source, after=added)
     if entry.spec.digest == spec.digest:
         if entry.spec.source == spec.source and not entry.rejected:
+            if spec.stamp and spec.stamp != entry.spec.stamp:  # touched, not changed
+                return Change(
+                    kind="restamp",
+                    entry_id=spec.id,
+                    path=spec.source,
+                    before=entry,
+                    after=dataclasses.replace(entry, spec=spec),
+                )
             return None
         kind = "accept" if entry.rejected else "move"
         after = dataclasses.replace(entry, spec=spec, rejected="")

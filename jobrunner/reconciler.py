@@ -13,6 +13,7 @@ from typing import Any
 from jobrunner import config, jobfiles, model, reconcile, store, telemetry, watcher
 
 ATTEMPTS = 3
+BULK = 500  # past this many files, one full read beats many small ones
 S = model.EntryStatus
 
 
@@ -25,28 +26,38 @@ class Reconciler:
         self._watcher: watcher.Watcher | None = None
 
     def full(self) -> reconcile.Plan:
-        """Reconcile the whole folder against every stored entry."""
-        for attempt in range(ATTEMPTS):
-            results = jobfiles.scan(self.cfg.jobs_dir, self.cfg.timezone, self.cfg.base)
-            stored = {e.id: e for e in self.store.list_entries()}
-            plan = reconcile.diff(results, stored, self.now())
-            if self._apply(plan, attempt):
-                return plan
-        raise store.StoreConflict("the store kept changing during reconcile")
+        """Reconcile the whole folder: files whose stamp (inode, size, times) matches the
+        one stored are not read again; new, changed and vanished files are."""
+        on_disk = jobfiles.stamps(self.cfg.jobs_dir, self.cfg.base)
+        stored = self.store.source_stamps()
+        changed = [path for name, (path, stamp) in on_disk.items() if stored.get(name) != stamp]
+        gone = [self.cfg.base / name for name in stored.keys() - on_disk.keys()]
+        if not changed and not gone:
+            return reconcile.Plan(changes=(), unchanged=len(on_disk))
+        plan = self.paths([*changed, *gone])
+        unchanged = plan.unchanged + len(on_disk) - len(changed)
+        return reconcile.Plan(changes=plan.changes, unchanged=unchanged)
 
     def paths(self, paths: Iterable[Path]) -> reconcile.Plan:
         """Reconcile just these files (created, changed, renamed or deleted)."""
         results = jobfiles.read_paths(paths, self.cfg.timezone, self.cfg.base)
         scope = {r.path for r in results}
         for attempt in range(ATTEMPTS):
-            ids = {r.spec.id for r in results if r.spec is not None}
-            found = self.store.entries_by_source(scope)
-            found += [e for i in ids if (e := self.store.get_entry(i)) is not None]
-            stored = {e.id: e for e in found}
-            plan = reconcile.diff(results, stored, self.now(), scope=scope)
+            plan = reconcile.diff(results, self._stored(results, scope), self.now(), scope=scope)
             if self._apply(plan, attempt):
                 return plan
         raise store.StoreConflict("the store kept changing during reconcile")
+
+    def _stored(
+        self, results: list[reconcile.FileResult], scope: set[str]
+    ) -> dict[str, model.Entry]:
+        # What the diff needs: entries from these files and entries with their ids.
+        if len(scope) > BULK:
+            return {e.id: e for e in self.store.list_entries()}
+        ids = {r.spec.id for r in results if r.spec is not None}
+        found = self.store.entries_by_source(scope)
+        found += [e for i in ids if (e := self.store.get_entry(i)) is not None]
+        return {e.id: e for e in found}
 
     def _apply(self, plan: reconcile.Plan, attempt: int) -> bool:
         try:
@@ -68,6 +79,8 @@ class Reconciler:
             "move": "entry_changed",
         }
         for change in plan.changes:
+            if change.kind == "restamp":
+                continue
             fields: dict[str, Any] = {"entry_id": change.entry_id, "file": change.path}
             if change.keys:
                 fields["keys"] = {k: [old, new] for k, (old, new) in change.keys.items()}

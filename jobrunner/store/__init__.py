@@ -44,6 +44,11 @@ class Store(Protocol):
         """Entries defined by these job files (their `spec.source`)."""
         ...
 
+    def source_stamps(self) -> dict[str, str]:
+        """Job file -> the stamp of the file its entry was last read from (cheap: no
+        definitions are built), so a rescan reads only files that changed."""
+        ...
+
     def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
         """Up to `limit` entries that may start at `now`: status ready or on hold with
         inactivity timeout, earliest start at or before `now`; ordered by earliest

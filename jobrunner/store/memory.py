@@ -78,6 +78,9 @@ class MemoryStore:
         wanted = set(sources)
         return [e for _, e in sorted(self._entries.items()) if e.spec.source in wanted]
 
+    def source_stamps(self) -> dict[str, str]:
+        return {e.spec.source: e.spec.stamp for e in self._entries.values()}
+
     def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
         due = [
             e

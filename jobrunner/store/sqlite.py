@@ -4,6 +4,7 @@ timeout, the schema version in PRAGMA user_version with forward migrations."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -30,6 +31,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             rejected TEXT NOT NULL, remove_after_run INTEGER NOT NULL,
             last_run_at INTEGER, last_result TEXT,
             created_at INTEGER, updated_at INTEGER, session_retries INTEGER NOT NULL,
+            stamp TEXT NOT NULL,
             version INTEGER NOT NULL)""",
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "INSERT INTO counters VALUES ('entry_no', 0)",
@@ -66,7 +68,7 @@ _ENTRY_COLUMNS = (
     "id, entry_no, definition, digest, source, timezone, category, priority, status, "
     "earliest_start, attempts, error_message, error_call_stack, last_ready_state, session_id, "
     "session_pid, session_started, runner_id, system_task_id, rejected, remove_after_run, "
-    "last_run_at, last_result, created_at, updated_at, session_retries, version"
+    "last_run_at, last_result, created_at, updated_at, session_retries, stamp, version"
 )
 _LOG_COLUMNS = (
     "entry_id, user, start_at, end_at, object_type, object_id, parameter_string, description, "
@@ -211,6 +213,7 @@ class SqliteStore:
             _us(e.created_at),
             _us(e.updated_at),
             e.session_retries,
+            s.stamp,
         )
         if e.version == 0:
             # Entry numbers are never reused, also after deletes (BC: AutoIncrement).
@@ -219,7 +222,7 @@ class SqliteStore:
             ).fetchone()
             try:
                 db.execute(
-                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 26)}, 1)",
+                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 27)}, 1)",
                     (s.id, number, *values),
                 )
             except sqlite3.IntegrityError:
@@ -299,6 +302,10 @@ class SqliteStore:
         return (
             self._entries(f"WHERE source IN ({marks}) ORDER BY id", tuple(wanted)) if wanted else []
         )
+
+    def source_stamps(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._db.execute("SELECT source, stamp FROM entries").fetchall())
 
     def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
         return self._entries(
@@ -432,7 +439,7 @@ class SqliteStore:
 
 def _entry(r: tuple[Any, ...]) -> model.Entry:
     return model.Entry(
-        spec=spec.from_definition(r[2], r[4], r[0], r[5], r[3]),
+        spec=dataclasses.replace(spec.from_definition(r[2], r[4], r[0], r[5], r[3]), stamp=r[26]),
         entry_no=r[1],
         status=model.EntryStatus(r[8]),
         earliest_start=_dt(r[9]),
@@ -452,7 +459,7 @@ def _entry(r: tuple[Any, ...]) -> model.Entry:
         created_at=_dt(r[23]),
         updated_at=_dt(r[24]),
         session_retries=r[25],
-        version=r[26],
+        version=r[27],
     )
 
 

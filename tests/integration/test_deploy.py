@@ -34,8 +34,14 @@ def test_unit_has_the_service_settings():
     assert unit["KillMode"] == ["mixed"]
     assert unit["ExecReload"] == ["/bin/kill -HUP $MAINPID"]
     assert unit["ExecStart"][0].endswith("--config /etc/jobrunner/jobrunner.yaml run")
-    for hardening in ("NoNewPrivileges", "ProtectSystem", "PrivateTmp", "ProtectKernelModules",
-                      "RestrictSUIDSGID", "LockPersonality"):
+    for hardening in (
+        "NoNewPrivileges",
+        "ProtectSystem",
+        "PrivateTmp",
+        "ProtectKernelModules",
+        "RestrictSUIDSGID",
+        "LockPersonality",
+    ):
         assert hardening in unit
 
 
@@ -51,7 +57,8 @@ def test_systemd_analyze_verify(tmp_path):
     assert binary.exists()
     unit = tmp_path / "jobrunner.service"
     unit.write_text(UNIT.read_text().replace("/opt/jobrunner/bin/jobrunner", str(binary)))
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
     problems = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert (result.returncode, problems) == (0, [])

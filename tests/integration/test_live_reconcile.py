@@ -107,12 +107,20 @@ def test_status_on_hold_in_the_file_cancels_the_pending_run(live):
     assert live.store.get_entry("a").earliest_start is None
 
 
-def test_unchanged_content_writes_nothing(live):
-    version = live.store.get_entry("a").version
+def test_unchanged_content_changes_nothing_but_the_stamp(live):
+    before = live.store.get_entry("a")
     (live.folder / "a.yaml").write_text(HOURLY)
     (live.folder / "b.yaml").write_text("object_id: 50100\n")  # a marker batch after it
     live.wait(lambda: live.store.get_entry("b") is not None)
-    assert live.store.get_entry("a").version == version
+    after = live.store.get_entry("a")
+    assert (after.spec, after.status, after.earliest_start, after.attempts) == (
+        before.spec,
+        before.status,
+        before.earliest_start,
+        before.attempts,
+    )
+    assert after.spec.stamp != before.spec.stamp  # so the next rescan need not read it
+    assert "entry_changed" not in live.names()
 
 
 def test_deleted_file_removes_the_entry_but_not_its_log(live):
@@ -197,3 +205,36 @@ def test_editor_temp_files_are_ignored(live):
     (live.folder / "b.yaml").write_text("object_id: 50100\n")
     live.wait(lambda: live.store.get_entry("b") is not None)
     assert not live.store.get_entry("a").rejected
+
+
+def test_full_rescan_reads_only_files_whose_stamp_changed(tmp_path, monkeypatch):
+    from jobrunner import spec
+
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    for n in range(20):
+        (jobs / f"j{n}.yaml").write_text(HOURLY)
+    cfg = config.Config(
+        path=None, base=tmp_path, jobs_dir=jobs, state_dir=tmp_path / "s", timezone="UTC"
+    )
+    db = SqliteStore(cfg.state_dir / "jobrunner.sqlite3")
+    rec = Reconciler(cfg, db, lambda: datetime.now(UTC))
+    assert len(rec.full().of("add")) == 20
+    reads = []
+    real = spec.load_file
+    monkeypatch.setattr(
+        spec, "load_file", lambda path, **kw: reads.append(path) or real(path, **kw)
+    )
+    plan = rec.full()
+    assert (reads, plan.unchanged, plan.changes) == ([], 20, ())
+    os.utime(jobs / "j3.yaml")  # touched: read again, nothing changes
+    (jobs / "j7.yaml").write_text(HOURLY.replace("1h", "2h"))
+    (jobs / "j9.yaml").unlink()
+    plan = rec.full()
+    assert sorted(p.name for p in reads) == ["j3.yaml", "j7.yaml"]
+    assert sorted((c.kind, c.entry_id) for c in plan.changes if c.kind != "restamp") == [
+        ("change", "j7"),
+        ("remove", "j9"),
+    ]
+    assert plan.unchanged == 18
+    db.close()
