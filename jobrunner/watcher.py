@@ -1,7 +1,8 @@
 """The jobs folder watcher: watchdog (inotify on Linux) events -> debounced batches of
 changed job-file paths. No logic and no polling: the debounce thread blocks until an
-event arrives, then waits for a short quiet period (editors write a temp file and
-rename it) before handing the batch on.
+event arrives. A finished save (the file closed after writing, a rename into place, a
+delete) is handed on at once; a bare "modified" or "created" waits for a short quiet
+period, since the close (or the editor's rename) usually follows.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from jobrunner import spec
 QUIET = 0.02
 MAX_DELAY = 0.25
 _KINDS = {"created", "modified", "moved", "deleted", "closed"}
+_FINISHED = {"moved", "deleted", "closed"}
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, sink: Callable[[set[Path]], None]) -> None:
+    def __init__(self, sink: Callable[[set[Path], bool], None]) -> None:
         self._sink = sink
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -33,7 +35,7 @@ class _Handler(FileSystemEventHandler):
             paths.add(Path(str(event.dest_path)))
         wanted = {p for p in paths if p.suffix in spec.JOB_SUFFIXES}
         if wanted:
-            self._sink(wanted)
+            self._sink(wanted, event.event_type in _FINISHED)
 
 
 class Watcher:
@@ -53,6 +55,7 @@ class Watcher:
         self._pending: set[Path] = set()
         self._lock = threading.Lock()
         self._arrived = threading.Event()
+        self._finished = False
         self._stopping = False
         self._observer = Observer()
         self._thread = threading.Thread(target=self._debounce, name="jobs-watcher", daemon=True)
@@ -69,9 +72,10 @@ class Watcher:
         self._observer.join(timeout=5)
         self._thread.join(timeout=5)
 
-    def _add(self, paths: set[Path]) -> None:
+    def _add(self, paths: set[Path], finished: bool) -> None:
         with self._lock:
             self._pending |= paths
+            self._finished = self._finished or finished
         self._arrived.set()
 
     def _debounce(self) -> None:
@@ -80,12 +84,13 @@ class Watcher:
             if self._stopping:
                 return
             deadline = time.monotonic() + self._max_delay
-            while True:
+            while not self._finished:
                 self._arrived.clear()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._arrived.wait(min(self._quiet, remaining)):
                     break
+            self._arrived.clear()
             with self._lock:
-                batch, self._pending = self._pending, set()
+                batch, self._pending, self._finished = self._pending, set(), False
             if batch and not self._stopping:
                 self._on_batch(batch)
