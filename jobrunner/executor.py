@@ -39,6 +39,14 @@ class Executor(Protocol):
         """(pid, wait status) of each session that ended since the last call."""
         ...
 
+    def pending(self) -> bool:
+        """Whether ended sessions are already buffered (so waiting on fds would hang)."""
+        ...
+
+    def alive(self) -> bool:
+        """False when the executor itself died (its sessions died with it)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -63,6 +71,12 @@ class SpawnExecutor:
 
     def fds(self) -> list[int]:
         return [fd for _, fd in self._procs.values()]
+
+    def pending(self) -> bool:
+        return False
+
+    def alive(self) -> bool:
+        return True
 
     def collect(self) -> list[tuple[int, int]]:
         ended = []
@@ -98,23 +112,30 @@ class ForkServerExecutor:
         self._in, self._out = self._proc.stdin.fileno(), self._proc.stdout.fileno()
         self._buffer = b""
         self._exited: list[tuple[int, int]] = []
-        self.alive = True
+        self._started: dict[str, int] = {}
+        self._alive = True
 
     def start(self, request: dict[str, Any]) -> int:
-        if not self.alive:
+        if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
         try:
             os.write(self._in, json.dumps(request).encode() + b"\n")
         except OSError as exc:
-            self.alive = False
+            self._alive = False
             raise SessionStartError(f"The session could not start: {exc}") from exc
-        while True:
+        session_id = request["session_id"]
+        while session_id not in self._started:
+            # every line of a read counts: an exit may follow the start in one chunk
             for line in self._lines(block=True):
-                kind, first, second = line.split(" ")
-                if kind == "exited":
-                    self._exited.append((int(first), int(second)))
-                elif first == request["session_id"]:
-                    return int(second)
+                self._take(line)
+        return self._started.pop(session_id)
+
+    def _take(self, line: str) -> None:
+        kind, first, second = line.split(" ")
+        if kind == "exited":
+            self._exited.append((int(first), int(second)))
+        else:
+            self._started[first] = int(second)
 
     def _lines(self, *, block: bool) -> list[str]:
         os.set_blocking(self._out, block)
@@ -123,7 +144,7 @@ class ForkServerExecutor:
         except BlockingIOError:
             return []
         if not data:
-            self.alive = False
+            self._alive = False
             if block:
                 raise SessionStartError("The session could not start: the fork server is gone.")
             return []
@@ -132,15 +153,20 @@ class ForkServerExecutor:
         return [line.decode() for line in lines]
 
     def fds(self) -> list[int]:
-        return [self._out] if self.alive else []
+        return [self._out] if self._alive else []
 
     def collect(self) -> list[tuple[int, int]]:
+        if self._alive:
+            for line in self._lines(block=False):
+                self._take(line)
         ended, self._exited = self._exited, []
-        for line in self._lines(block=False):
-            kind, pid, status = line.split(" ")
-            if kind == "exited":
-                ended.append((int(pid), int(status)))
         return ended
+
+    def pending(self) -> bool:
+        return bool(self._exited)
+
+    def alive(self) -> bool:
+        return self._alive and self._proc.poll() is None
 
     def close(self) -> None:
         self._proc.kill()

@@ -44,6 +44,7 @@ from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 S = model.EntryStatus
 _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
 PRUNE_EVERY = timedelta(hours=24)
+KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
 
 
 @dataclass(kw_only=True)
@@ -183,6 +184,8 @@ class Runner:
         return min(times, default=None)
 
     def _sleep_for(self) -> float | None:
+        if self.executor.pending():
+            return 0.0
         waits: list[float] = []
         due = self._next_due()
         if due is not None and len(self.running) < self.cfg.workers:
@@ -360,19 +363,39 @@ class Runner:
     # --- the end of a session ----------------------------------------------------------------
 
     def _reap(self) -> None:
+        if not self.executor.alive():
+            self._lost_executor()
+            return
         for pid, status in self.executor.collect():
             run = self.running.pop(pid, None)
-            if run is None:
-                continue
-            output = executor.read_output(run.output_path, self.cfg.output_limit)
-            result = executor.outcome(
-                run.result_path,
-                output,
-                status,
-                timed_out=run.timed_out,
-                retriable=self.cfg.retriable_exceptions,
-            )
-            self._end(run, result, status)
+            if run is not None:
+                self._reap_one(run, status)
+
+    def _reap_one(self, run: Running, status: int) -> None:
+        output = executor.read_output(run.output_path, self.cfg.output_limit)
+        result = executor.outcome(
+            run.result_path,
+            output,
+            status,
+            timed_out=run.timed_out,
+            retriable=self.cfg.retriable_exceptions,
+        )
+        self._end(run, result, status)
+
+    def _lost_executor(self) -> None:
+        """The fork server died, and its sessions with it (parent-death signal): their
+        runs count as interrupted, and a new fork server takes over."""
+        for pid, status in self.executor.collect():
+            run = self.running.pop(pid, None)
+            if run is not None:
+                self._reap_one(run, status)
+        self.log.warning("executor_lost", sessions=len(self.running))
+        for run in list(self.running.values()):
+            executor.kill_group(run.pid, signal.SIGKILL)
+            del self.running[run.pid]
+            self._end(run, scheduler.INTERRUPTED)
+        self.executor.close()
+        self.executor = executor.make(self.cfg.session_mode)
 
     def _end(self, run: Running, result: model.Outcome, status: int | None = None) -> None:
         for path in (
@@ -643,16 +666,21 @@ class Runner:
         )
         deadline = time.monotonic() + self.cfg.shutdown_grace.total_seconds()
         while self.running and time.monotonic() < deadline:
-            self._wait(max(0.0, deadline - time.monotonic()))
+            left = 0.0 if self.executor.pending() else max(0.0, deadline - time.monotonic())
+            self._wait(left)
             self._reap()
         for run in list(self.running.values()):
             executor.kill_group(run.pid, signal.SIGKILL)
-        while self.running:
-            self._wait(1.0)
-            for pid, _ in self.executor.collect():
+        deadline = time.monotonic() + KILL_WAIT
+        while self.running and time.monotonic() < deadline and self.executor.alive():
+            self._wait(0.2)
+            for pid, status in self.executor.collect():
                 ended = self.running.pop(pid, None)
                 if ended is not None:
-                    self._end(ended, scheduler.INTERRUPTED)
+                    self._end(ended, scheduler.INTERRUPTED, status)
+        for run in list(self.running.values()):  # gone without a word: interrupted too
+            del self.running[run.pid]
+            self._end(run, scheduler.INTERRUPTED)
 
     def _prune(self) -> None:
         mono = time.monotonic()

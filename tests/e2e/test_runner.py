@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -463,3 +465,26 @@ def test_sighup_rereads_the_config(env):
     names = [e["event"] for e in events(out)]
     assert names.index("config_rejected") < names.index("config_reloaded")
     assert "duplicate key 'workers'" in named(events(out), "config_rejected")[0]["problems"][0]
+
+
+def test_a_dead_fork_server_interrupts_its_runs_and_is_replaced(env):
+    env.job("j", f"object_id: {J}:slow\nparameter_string: '30'\n")
+    proc = env.start()
+    try:
+        env.wait_for_mark("j", "slow")
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        (server,) = [int(c) for c in children]
+        os.kill(server, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while env.entry("j").status is S.IN_PROCESS:
+            assert time.monotonic() < deadline, "the run was never closed"
+            time.sleep(0.05)
+        entry = env.entry("j")
+        assert (entry.status, entry.session_retries) == (S.READY, 1)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert named(events(out), "executor_lost")
+    (log,) = [row for row in env.log("j") if row.status is L.ERROR]
+    assert log.error_message == "The runner stopped while the job was running."
