@@ -183,7 +183,7 @@ class Runner:
         times = [t for t in (self.store.next_due(), self._next_task()) if t is not None]
         return min(times, default=None)
 
-    def _sleep_for(self) -> float | None:
+    def _sleep_for(self) -> float:
         if self.executor.pending():
             return 0.0
         waits: list[float] = []
@@ -197,7 +197,9 @@ class Runner:
             waits.append(self.notifier.watchdog.total_seconds())
         if self.until_idle and not self.running and due is not None:
             waits.append((due - self.now()).total_seconds())
-        return max(0.0, min(waits)) if waits else None
+        # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
+        waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))
+        return max(0.0, min(waits))
 
     def _wait(self, timeout: float | None) -> None:
         with selectors.DefaultSelector() as selector:

@@ -76,6 +76,8 @@ def configure(state_dir: Path | None, stream: TextIO | None = None) -> None:
                 log_dir / LOG_FILE, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
             )
         )
+    # A closed stdout (journald gone) must not turn each event into a traceback.
+    logging.raiseExceptions = False
     logger = logging.getLogger("jobrunner.events")
     logger.handlers = handlers
     logger.setLevel(logging.INFO)
