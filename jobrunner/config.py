@@ -69,10 +69,14 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, "must be a mapping of keys")])
-    problems = [
-        _problem(path, spec.locate(text, where), spec.format_path(where), message)
-        for where, message in schemas.errors(SCHEMA, raw)
-    ]
+    problems = (
+        []
+        if schemas.is_valid(SCHEMA, raw)
+        else [
+            _problem(path, spec.locate(text, where), spec.format_path(where), message)
+            for where, message in schemas.errors(SCHEMA, raw)
+        ]
+    )
     if "timezone" in raw and not problems:
         try:
             wallclock.zone(raw["timezone"])

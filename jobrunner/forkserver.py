@@ -38,6 +38,7 @@ def _reap(out: int) -> None:
 
 
 def serve(parent: int) -> None:
+    session.preload()
     session.die_with_parent(parent)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

@@ -2,7 +2,8 @@
 messages a person can act on for documents that fail.
 
 fastjsonschema (compiled once per process) answers "valid?" for every file; only a file
-that fails is walked again with jsonschema to word each error and locate it.
+that fails is walked again with jsonschema (imported then) to word each error and
+locate it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import json
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
+
+if TYPE_CHECKING:
+    import jsonschema
 
 _REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -46,6 +49,10 @@ def fast_validator(name: str) -> Callable[[Any], Any]:
 
 @functools.cache
 def full_validator(name: str) -> jsonschema.Draft202012Validator:
+    # Imported on first use: only a document that fails needs its errors worded, and
+    # jsonschema costs the long-lived runner ~4 MiB.
+    import jsonschema
+
     return jsonschema.Draft202012Validator(load(name))
 
 

@@ -60,15 +60,26 @@ class Context:
         return self._log
 
 
+_LIBC: Any = None
+
+
+def preload() -> None:
+    """Load what every session needs before it forks (the fork server calls this once)."""
+    global _LIBC
+    if _LIBC is None:
+        try:
+            import ctypes
+
+            _LIBC = ctypes.CDLL(None, use_errno=True)
+        except OSError:  # pragma: no cover - no C library to load
+            _LIBC = False
+
+
 def die_with_parent(parent: int) -> None:
     """Linux: SIGKILL this process when its parent goes; exit now if it already went."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
+    preload()
+    with contextlib.suppress(AttributeError):  # not Linux
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(70)
 
