@@ -32,20 +32,27 @@ def new_entry(spec: model.JobSpec, now: datetime) -> model.Entry:
     )
 
 
-def ready(entry: model.Entry, now: datetime) -> model.Entry:
-    """The Ready path (SetStatus(Ready) / Restart): attempts 0, the next run recomputed,
-    session values cleared; the last error text stays until the next run."""
+def without_session(entry: model.Entry, now: datetime) -> model.Entry:
+    """BC's "clear the service values": the entry no longer belongs to a session."""
     return dataclasses.replace(
         entry,
-        status=S.READY,
-        attempts=0,
-        earliest_start=first_run(entry.spec, now),
-        last_ready_state=now,
         session_id=None,
         session_pid=None,
         session_started=None,
         runner_id=None,
         updated_at=now,
+    )
+
+
+def ready(entry: model.Entry, now: datetime) -> model.Entry:
+    """The Ready path (SetStatus(Ready) / Restart): attempts 0, the next run recomputed,
+    session values cleared; the last error text stays until the next run."""
+    return dataclasses.replace(
+        without_session(entry, now),
+        status=S.READY,
+        attempts=0,
+        earliest_start=first_run(entry.spec, now),
+        last_ready_state=now,
     )
 
 
@@ -111,14 +118,6 @@ def mark_error(
     if entry is None or entry.session_id != log.session_id:
         return closed, None
     failed = dataclasses.replace(
-        entry,
-        status=S.ERROR,
-        error_message=text,
-        earliest_start=None,
-        session_id=None,
-        session_pid=None,
-        session_started=None,
-        runner_id=None,
-        updated_at=now,
+        without_session(entry, now), status=S.ERROR, error_message=text, earliest_start=None
     )
     return closed, failed

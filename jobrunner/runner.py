@@ -268,19 +268,32 @@ class Runner:
             model.Transition(reason="run_started", put=(running,), log_insert=(log,))
         )
         self.log.info("run_started", **dims(running))
-        run = Running(
-            entry_id=entry.id,
+        run = self._run(session_id, entry.id, user, log_no=log_no, category=entry.spec.category)
+        request = self._request(entry, run)
+        self._launch(run, request, entry.spec.timeout)
+
+    def _run(
+        self,
+        session_id: str,
+        entry_id: str,
+        user: str,
+        *,
+        log_no: int = 0,
+        category: str | None = None,
+        task: model.Task | None = None,
+    ) -> Running:
+        return Running(
+            entry_id=entry_id,
             session_id=session_id,
             pid=0,
             log_no=log_no,
             user=user,
-            category=entry.spec.category,
+            category=category,
             deadline=None,
+            task=task,
             result_path=self.sessions_dir / f"{session_id}.result",
             output_path=self.sessions_dir / f"{session_id}.out",
         )
-        request = self._request(entry, run)
-        self._launch(run, request, entry.spec.timeout)
 
     def _request(self, entry: model.Entry, run: Running) -> dict[str, Any]:
         spec = entry.spec
@@ -550,18 +563,7 @@ class Runner:
             if not task.ready or task.id in busy or (task.not_before and task.not_before > now):
                 continue
             session_id = uuid.uuid4().hex
-            run = Running(
-                entry_id=task.entry_id or "",
-                session_id=session_id,
-                pid=0,
-                log_no=0,
-                user=task.user or self.user,
-                category=None,
-                deadline=None,
-                task=task,
-                result_path=self.sessions_dir / f"{session_id}.result",
-                output_path=self.sessions_dir / f"{session_id}.out",
-            )
+            run = self._run(session_id, task.entry_id or "", task.user or self.user, task=task)
             error = json.loads(task.parameter) if task.parameter.startswith("{") else None
             request = {
                 "session_id": session_id,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import errors, model, recurrence, retry
+from jobrunner import errors, lifecycle, model, recurrence, retry
 
 S = model.EntryStatus
 RUNNABLE = (S.READY, S.WAITING, S.ON_HOLD_INACTIVITY)
@@ -154,6 +154,19 @@ def finished(
         return Finish(
             entry=None, delete=False, log=closed, events=(("run_failed", {"error": DELETED}),)
         )
+    finish = _ended(stored, log, outcome, now, settings)
+    if stored.remove_after_run:  # its job file is gone: whatever happened, it goes now
+        return dataclasses.replace(finish, delete=True)
+    return finish
+
+
+def _ended(
+    stored: model.Entry,
+    log: model.LogEntry,
+    outcome: model.Outcome,
+    now: datetime,
+    settings: Settings,
+) -> Finish:
     if outcome.ok:
         return _succeeded(stored, log, outcome, now)
     if outcome.retriable:
@@ -183,15 +196,7 @@ def first_line(message: str) -> str:
 
 
 def _idle(entry: model.Entry, now: datetime) -> model.Entry:
-    return dataclasses.replace(
-        entry,
-        session_id=None,
-        session_pid=None,
-        session_started=None,
-        runner_id=None,
-        session_retries=0,
-        updated_at=now,
-    )
+    return dataclasses.replace(lifecycle.without_session(entry, now), session_retries=0)
 
 
 def _succeeded(
@@ -204,8 +209,6 @@ def _succeeded(
     )
     entry = dataclasses.replace(_idle(stored, now), last_result="success")
     activate = spec.category
-    if stored.remove_after_run:
-        return Finish(entry=entry, delete=True, log=closed, events=events, activate=activate)
     if stored.status is S.ON_HOLD or spec.manual_recurrence:
         held = dataclasses.replace(entry, status=S.ON_HOLD, earliest_start=None)
         return Finish(entry=held, delete=False, log=closed, events=events, activate=activate)
@@ -255,15 +258,10 @@ def _platform_retry(
 ) -> Finish:
     retries = stored.session_retries + 1
     entry = dataclasses.replace(
-        stored,
+        lifecycle.without_session(stored, now),
         status=S.READY,
         earliest_start=recurrence.enqueue_time(now + delay, now),
-        session_id=None,
-        session_pid=None,
-        session_started=None,
-        runner_id=None,
         session_retries=retries,
-        updated_at=now,
     )
     closed = _close(log, now, outcome)
     fields = {
@@ -325,16 +323,6 @@ def _failed(
     entry = dataclasses.replace(base, status=S.ERROR, earliest_start=None)
     if policy == "next_recurrence" and spec.recurring:
         entry = _next(base, log.start_at, now)
-    if stored.remove_after_run:
-        return Finish(
-            entry=entry,
-            delete=True,
-            log=closed,
-            events=(failed_event, final),
-            handler=True,
-            last_attempt=True,
-            activate=spec.category,
-        )
     return Finish(
         entry=entry,
         delete=False,

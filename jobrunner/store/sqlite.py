@@ -135,12 +135,7 @@ class SqliteStore:
 
     def commit(self, transition: model.Transition) -> list[int]:
         with self._transaction() as db:
-            for entry_id, version in transition.delete:
-                cur = db.execute(
-                    "DELETE FROM entries WHERE id = ? AND version = ?", (entry_id, version)
-                )
-                if cur.rowcount != 1:
-                    raise StoreConflict(f"entry {entry_id!r} changed since it was read")
+            _delete(db, "entries", "entry", transition.delete)
             for entry in transition.put:
                 self._put_entry(db, entry)
             numbers = []
@@ -176,12 +171,7 @@ class SqliteStore:
                     for e in transition.events
                 ],
             )
-            for task_id, version in transition.task_delete:
-                cur = db.execute(
-                    "DELETE FROM tasks WHERE id = ? AND version = ?", (task_id, version)
-                )
-                if cur.rowcount != 1:
-                    raise StoreConflict(f"task {task_id!r} changed since it was read")
+            _delete(db, "tasks", "task", transition.task_delete)
             for task in transition.task_put:
                 self._put_task(db, task)
             return numbers
@@ -435,6 +425,15 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _delete(
+    db: sqlite3.Connection, table: str, kind: str, rows: tuple[tuple[str, int], ...]
+) -> None:
+    for key, version in rows:
+        cur = db.execute(f"DELETE FROM {table} WHERE id = ? AND version = ?", (key, version))
+        if cur.rowcount != 1:
+            raise StoreConflict(f"{kind} {key!r} changed since it was read")
 
 
 def _entry(r: tuple[Any, ...]) -> model.Entry:

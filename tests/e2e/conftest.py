@@ -44,3 +44,11 @@ def cli(tmp_path):
 
     run.dir = tmp_path  # type: ignore[attr-defined]
     return run
+
+
+@pytest.fixture
+def env(tmp_path):
+    """A temporary jobrunner installation for runner and operator tests."""
+    from tests.e2e.runner_env import Env
+
+    return Env(tmp_path)

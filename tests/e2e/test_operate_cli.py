@@ -12,16 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobrunner import model, views
-from tests.e2e.runner_env import Env
 
 S = model.EntryStatus
 L = model.LogStatus
 J = "tests.entrypoints.jobs"
-
-
-@pytest.fixture
-def env(tmp_path):
-    return Env(tmp_path)
 
 
 def cli(env, *args, stdin=None):

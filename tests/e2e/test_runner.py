@@ -11,16 +11,11 @@ from pathlib import Path
 import pytest
 
 from jobrunner import model
-from tests.e2e.runner_env import Env, events, named
+from tests.e2e.runner_env import events, named
 
 S = model.EntryStatus
 L = model.LogStatus
 J = "tests.entrypoints.jobs"
-
-
-@pytest.fixture
-def env(tmp_path):
-    return Env(tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["fork", "spawn"])

@@ -169,8 +169,14 @@ def test_on_hold_during_the_run_stays_on_hold():
     assert (fin.entry.status, fin.log.status) == (S.ON_HOLD, model.LogStatus.SUCCESS)
 
 
-def test_file_removed_during_the_run_deletes_after_it():
-    fin = scheduler.finished(running(job(), remove_after_run=True), LOG, OK, LATER, SETTINGS)
+@pytest.mark.parametrize(
+    "outcome",
+    [OK, BOOM, model.Outcome(ok=False, retriable=True)],
+    ids=["success", "failure-with-retries", "retriable"],
+)
+def test_file_removed_during_the_run_deletes_after_it_whatever_happened(outcome):
+    spec = job(max_retries=3)
+    fin = scheduler.finished(running(spec, remove_after_run=True), LOG, outcome, LATER, SETTINGS)
     assert fin.delete is True
 
 
