@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jobrunner import (
@@ -113,6 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prune-log", help="delete old log entries (never one in process)")
     p.add_argument("--older-than", metavar="DURATION", help="default: log_retention")
     p.set_defaults(func=cmd_prune_log)
+
+    _task_parsers(sub)
 
     p = sub.add_parser("plan", help="show what a reconcile would change, without writing")
     p.add_argument("--json", action="store_true")
@@ -514,3 +517,134 @@ def cmd_prune_log(args: argparse.Namespace) -> int:
         f"{spec.format_duration(older)} deleted (none in process)"
     )
     return 0
+
+
+def _task_parsers(sub: Any) -> None:
+    task = sub.add_parser("task", help="the Task Scheduler: programmatic tasks")
+    tsub = task.add_subparsers(dest="task_command", required=True, metavar="ACTION")
+    p = tsub.add_parser("create", help="create a task; prints its id")
+    p.add_argument("object", metavar="OBJECT")
+    p.add_argument("--failure", metavar="OBJECT", help="run with the error if it fails")
+    p.add_argument("--not-before", metavar="ISO")
+    p.add_argument("--not-ready", action="store_true", help="create it dormant (task ready)")
+    p.add_argument("--parameter", default=None)
+    p.add_argument("--timeout", metavar="DURATION")
+    p.add_argument("--record", metavar="ENTRY_ID")
+    p.set_defaults(func=cmd_task_create)
+    p = tsub.add_parser("list", help="the tasks, oldest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_task_list)
+    for name, func, text in (
+        ("ready", cmd_task_ready, "make a task ready"),
+        ("exists", cmd_task_exists, "exit 0 when it exists, else 1"),
+        ("cancel", cmd_task_cancel, "remove a pending task"),
+    ):
+        p = tsub.add_parser(name, help=text)
+        p.add_argument("task_id", metavar="ID")
+        if name == "ready":
+            p.add_argument("--not-before", metavar="ISO")
+        p.set_defaults(func=func)
+
+
+def _tasks_api(args: argparse.Namespace) -> tuple[config.Config, Any]:
+    from jobrunner import tasks
+
+    cfg = _config(args)
+    _writable(cfg).close()  # the same message as other acting commands when no state yet
+    tasks.configure(cfg.path)
+    return cfg, tasks
+
+
+def cmd_task_create(args: argparse.Namespace) -> int:
+    cfg, tasks = _tasks_api(args)
+    not_before = (
+        parse_when(args.not_before, cfg.timezone, "--not-before") if args.not_before else None
+    )
+    try:
+        timeout = spec.parse_duration(args.timeout) if args.timeout else None
+        task_id = tasks.create_task(
+            args.object,
+            args.failure,
+            ready=not args.not_ready,
+            not_before=not_before,
+            record=args.record,
+            timeout=timeout,
+            parameter=args.parameter,
+        )
+    except ValueError as exc:
+        raise errors.JobRunnerError(str(exc)) from None
+    print(task_id)
+    return 0
+
+
+def _task_json(t: model.Task) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "object": t.object,
+        "failure_object": t.failure_object,
+        "ready": t.ready,
+        "not_before": views.iso(t.not_before),
+        "record": t.entry_id,
+        "timeout_ms": None if t.timeout is None else int(t.timeout.total_seconds() * 1000),
+        "parameter": t.parameter,
+        "user": t.user,
+        "attempts": t.attempts,
+        "phase": t.phase,
+        "running": t.session_id is not None,
+        "created_at": views.iso(t.created_at),
+    }
+
+
+def cmd_task_list(args: argparse.Namespace) -> int:
+    cfg, tasks = _tasks_api(args)
+    found = tasks.list_tasks()
+    if args.json:
+        print(json.dumps([_task_json(t) for t in found], indent=2))
+    elif found:
+        tz = _tz(cfg)
+        print(
+            views.table(
+                ["ID", "OBJECT", "PHASE", "READY", "NOT BEFORE", "ATTEMPTS", "RUNNING"],
+                [
+                    (
+                        t.id,
+                        t.object,
+                        t.phase,
+                        str(t.ready),
+                        views.local(t.not_before, tz),
+                        str(t.attempts),
+                        str(t.session_id is not None),
+                    )
+                    for t in found
+                ],
+                colour=False,
+            )
+        )
+    return 0
+
+
+def cmd_task_ready(args: argparse.Namespace) -> int:
+    cfg, tasks = _tasks_api(args)
+    when = parse_when(args.not_before, cfg.timezone, "--not-before") if args.not_before else None
+    if not tasks.set_task_ready(args.task_id, when):
+        raise errors.JobRunnerError(f"no task {args.task_id}")
+    return 0
+
+
+def cmd_task_exists(args: argparse.Namespace) -> int:
+    _, tasks = _tasks_api(args)
+    return 0 if tasks.task_exists(args.task_id) else 1
+
+
+def cmd_task_cancel(args: argparse.Namespace) -> int:
+    _, tasks = _tasks_api(args)
+    if tasks.cancel_task(args.task_id):
+        print(f"task {args.task_id} cancelled")
+        return 0
+    exists = tasks.task_exists(args.task_id)
+    print(
+        f"task {args.task_id} "
+        + ("is running and cannot be cancelled" if exists else "does not exist"),
+        file=sys.stderr,
+    )
+    return 1

@@ -231,6 +231,10 @@ class Task:
     user: str = ""
     attempts: int = 0
     created_at: datetime | None = None
+    phase: str = "main"
+    """main: the object runs; failure: the failure object runs with the error."""
+    session_id: str | None = None
+    """Set while a session runs the task (a running task cannot be cancelled)."""
     version: int = 0
 
 

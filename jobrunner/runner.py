@@ -32,7 +32,6 @@ from jobrunner import (
     permissions,
     reconciler,
     recurrence,
-    retry,
     scheduler,
     spec,
     telemetry,
@@ -99,6 +98,10 @@ class Runner:
         with RunnerLock(self.cfg.state_dir):
             self.store = SqliteStore(self.cfg.state_dir / FILE_NAME)
             self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            # sessions find their runner's store through these (jobrunner.tasks)
+            os.environ["JOBRUNNER_STATE_DIR"] = str(self.cfg.state_dir)
+            if self.cfg.path is not None:
+                os.environ["JOBRUNNER_CONFIG"] = str(self.cfg.path)
             self.wake_socket = wake.bind(self.cfg.state_dir)
             self.executor = executor.make(self.cfg.session_mode)
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
@@ -340,12 +343,10 @@ class Runner:
             run.timeout = timeout
             run.deadline = time.monotonic() + timeout.total_seconds()
         self.running[run.pid] = run
-        if run.task is None:
-            self._record_session(run)
+        self._record_session(run)
 
     def _record_session(self, run: Running) -> None:
         now = self.now()
-        entry = self.store.get_entry(run.entry_id)
         event = model.SessionEvent(
             session_id=run.session_id,
             event="logon",
@@ -356,6 +357,7 @@ class Runner:
             pid=run.pid,
         )
         put: tuple[model.Entry, ...] = ()
+        entry = self.store.get_entry(run.entry_id) if run.task is None else None
         if entry is not None:
             put = (
                 dataclasses.replace(
@@ -537,80 +539,118 @@ class Runner:
         return (
             model.Task(
                 id=str(uuid.uuid4()),
-                object=self._ref(stored.spec.failure_handler, stored.spec.user or self.user),
+                object=str(stored.spec.failure_handler),
                 entry_id=stored.id,
                 not_before=now,
                 parameter=json.dumps(error),
                 user=stored.spec.user or "",
                 created_at=now,
+                phase="failure",
             ),
         )
 
     def _next_task(self) -> datetime | None:
-        busy = {r.task.id for r in self.running.values() if r.task}
         times = [
             t.not_before or datetime.min.replace(tzinfo=UTC)
             for t in self.store.list_tasks()
-            if t.ready and t.id not in busy
+            if t.ready and t.session_id is None
         ]
         return min(times, default=None)
 
     def _dispatch_tasks(self, now: datetime) -> None:
-        busy = {r.task.id for r in self.running.values() if r.task}
         for task in self.store.list_tasks():
             if self.stopping or len(self.running) >= self.cfg.workers:
                 return
-            if not task.ready or task.id in busy or (task.not_before and task.not_before > now):
-                continue
-            session_id = uuid.uuid4().hex
-            run = self._run(session_id, task.entry_id or "", task.user or self.user, task=task)
-            error = json.loads(task.parameter) if task.parameter.startswith("{") else None
-            request = {
-                "session_id": session_id,
-                "entry": {"id": task.entry_id},
-                "parameter": task.parameter,
-                "attempt": task.attempts + 1,
-                "error": error,
-                "user": task.user if task.user != self.user else None,
-                "result_path": str(run.result_path),
-                "output_path": str(run.output_path),
-                "ref": task.object,
-            }
-            self.log.info(
-                "task_started",
-                task_id=task.id,
-                object=task.object,
-                entry_id=task.entry_id,
-                session_id=session_id,
-            )
-            self._launch(run, request, task.timeout)
+            due = task.not_before is None or task.not_before <= now
+            if task.ready and due and task.session_id is None:
+                self._start_task(task, now)
+
+    def _start_task(self, task: model.Task, now: datetime) -> None:
+        session_id = uuid.uuid4().hex
+        user = task.user or self.user
+        claimed = dataclasses.replace(task, session_id=session_id)
+        log = model.LogEntry(
+            entry_id=task.entry_id or f"task:{task.id}",
+            start_at=now,
+            user=user,
+            object_id=task.object,
+            session_id=session_id,
+            description=f"task {task.object} ({task.phase})",
+            parameter_string=task.parameter[:250],
+            attempt=task.attempts + 1,
+            system_task_id=task.id,
+        )
+        (log_no,) = self.store.commit(
+            model.Transition(reason="task_started", task_put=(claimed,), log_insert=(log,))
+        )
+        run = self._run(
+            session_id,
+            task.entry_id or "",
+            user,
+            log_no=log_no,
+            task=dataclasses.replace(claimed, version=claimed.version + 1),
+        )
+        obj: int | str = int(task.object) if task.object.isdigit() else task.object
+        error = json.loads(task.parameter) if task.phase == "failure" else None
+        request = {
+            "session_id": session_id,
+            "entry": {"id": task.entry_id, "task_id": task.id},
+            "parameter": task.parameter,
+            "attempt": task.attempts + 1,
+            "error": error,
+            "user": task.user if task.user and task.user != self.user else None,
+            "result_path": str(run.result_path),
+            "output_path": str(run.output_path),
+            "ref": self._ref(obj, user),
+        }
+        self.log.info(
+            "task_started",
+            task_id=task.id,
+            object=task.object,
+            phase=task.phase,
+            entry_id=task.entry_id,
+            session_id=session_id,
+        )
+        self._launch(run, request, task.timeout)
 
     def _end_task(self, run: Running, result: model.Outcome) -> None:
         task = run.task
         assert task is not None
-        fields = {"task_id": task.id, "object": task.object, "entry_id": task.entry_id}
-        if result.ok:
-            self.store.commit(
-                model.Transition(reason="task_done", task_delete=((task.id, task.version),))
-            )
-            self.log.info("task_finished", **fields)
-            return
-        delay = retry.platform_delay(self.cfg.retry_profile, task.attempts)
         now = self.now()
-        if delay is None:
-            self.store.commit(
-                model.Transition(reason="task_failed", task_delete=((task.id, task.version),))
+        log = self.store.get_log(run.log_no)
+        assert log is not None
+        closed = scheduler.close_log(log, now, result)
+        after, event = scheduler.task_ended(task, result, now, self.cfg.retry_profile)
+        fields = {
+            "task_id": task.id,
+            "object": task.object,
+            "phase": task.phase,
+            "entry_id": task.entry_id,
+            "session_id": run.session_id,
+        }
+        if not result.ok:
+            fields["error"] = closed.error_message
+        self.store.commit(
+            model.Transition(
+                reason=event,
+                log_update=(closed,),
+                task_put=(after,) if after else (),
+                task_delete=() if after else ((task.id, task.version),),
+                events=(
+                    model.SessionEvent(
+                        session_id=run.session_id,
+                        event="logoff",
+                        at=now,
+                        user=run.user,
+                        runner_id=self.runner_id,
+                        entry_id=task.entry_id or "",
+                        pid=run.pid or None,
+                        comment=_exit_comment(result, None),
+                    ),
+                ),
             )
-            self.log.warning("task_failed", **fields, error=scheduler.first_line(result.message))
-            return
-        again = dataclasses.replace(task, attempts=task.attempts + 1, not_before=now + delay)
-        self.store.commit(model.Transition(reason="task_retry", task_put=(again,)))
-        self.log.warning(
-            "task_retry_scheduled",
-            **fields,
-            delay_s=delay.total_seconds(),
-            error=scheduler.first_line(result.message),
         )
+        getattr(self.log, "info" if result.ok else "warning")(event, **fields)
 
     # --- crash recovery, shutdown, housekeeping -------------------------------------------
 
@@ -650,6 +690,10 @@ class Runner:
             self.log.warning(
                 "run_recovered", **dims(finish.entry or entry), error=scheduler.CRASHED
             )
+        for task in self.store.list_tasks():
+            if task.session_id is not None:  # interrupted: it runs again
+                again = dataclasses.replace(task, session_id=None)
+                self.store.commit(model.Transition(reason="recovered", task_put=(again,)))
         for row in self.store.list_log(status=model.LogStatus.IN_PROCESS):
             owner = self.store.get_entry(row.entry_id)
             if owner is None or owner.status is not S.IN_PROCESS:

@@ -7,6 +7,7 @@ event name to log; the runner carries them out. No clock, no I/O, no logging.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -150,7 +151,7 @@ def finished(
 ) -> Finish:
     """BC's end of a run (§2.3-2.8) and its failure path (§2.7, §3.2, §7)."""
     if stored is None:
-        closed = _close(log, now, outcome, error=DELETED)
+        closed = close_log(log, now, outcome, error=DELETED)
         return Finish(
             entry=None, delete=False, log=closed, events=(("run_failed", {"error": DELETED}),)
         )
@@ -176,9 +177,10 @@ def _ended(
     return _failed(stored, log, outcome, now, settings)
 
 
-def _close(
+def close_log(
     log: model.LogEntry, now: datetime, outcome: model.Outcome, *, error: str = ""
 ) -> model.LogEntry:
+    """A run's log entry, closed as success or error with the outcome's message."""
     message = error or first_line(outcome.message)
     return dataclasses.replace(
         log,
@@ -203,7 +205,7 @@ def _succeeded(
     stored: model.Entry, log: model.LogEntry, outcome: model.Outcome, now: datetime
 ) -> Finish:
     spec = stored.spec
-    closed = _close(log, now, outcome)
+    closed = close_log(log, now, outcome)
     events: tuple[tuple[str, dict[str, Any]], ...] = (
         ("run_finished", {"execution_time_ms": _ms(now - log.start_at)}),
     )
@@ -263,7 +265,7 @@ def _platform_retry(
         earliest_start=recurrence.enqueue_time(now + delay, now),
         session_retries=retries,
     )
-    closed = _close(log, now, outcome)
+    closed = close_log(log, now, outcome)
     fields = {
         "error": closed.error_message,
         "retry": retries,
@@ -282,7 +284,7 @@ def _failed(
     settings: Settings,
 ) -> Finish:
     spec = stored.spec
-    closed = _close(log, now, outcome)
+    closed = close_log(log, now, outcome)
     message = closed.error_message or "The job failed."
     base = dataclasses.replace(
         _idle(stored, now),
@@ -352,3 +354,42 @@ def activation(
 
 INTERRUPTED = model.Outcome(ok=False, message=CRASHED, cause="interrupted", retriable=True)
 """The outcome of a run whose session is gone because the runner stopped."""
+
+
+def task_ended(
+    task: model.Task, outcome: model.Outcome, now: datetime, profile: Sequence[timedelta]
+) -> tuple[model.Task | None, str]:
+    """The Task Scheduler's end of a task session (BC §7.2): the task as it goes on (None:
+    it is gone) and the event to log. Success removes it; a retriable failure (and any
+    failure of a failure object) is re-run on the platform profile; any other failure
+    of the main object hands the task to its failure object, with the error."""
+    if outcome.ok:
+        return None, "task_finished"
+    idle = dataclasses.replace(task, session_id=None)
+    if outcome.retriable or task.phase == "failure":
+        delay = retry.platform_delay(profile, task.attempts)
+        if delay is not None:
+            return dataclasses.replace(
+                idle, attempts=task.attempts + 1, not_before=now + delay
+            ), "task_retry_scheduled"
+    if task.phase == "main" and task.failure_object:
+        error = {
+            "task_id": task.id,
+            "entry_id": task.entry_id,
+            "message": first_line(outcome.message),
+            "stack": outcome.stack,
+            "attempt": task.attempts + 1,
+            "last_attempt": True,
+            "parameter": task.parameter,
+        }
+        handed = dataclasses.replace(
+            idle,
+            object=task.failure_object,
+            failure_object=None,
+            phase="failure",
+            attempts=0,
+            not_before=now,
+            parameter=json.dumps(error),
+        )
+        return handed, "task_failure_object_scheduled"
+    return None, "task_failed"

@@ -59,7 +59,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             id TEXT PRIMARY KEY, object TEXT NOT NULL, failure_object TEXT,
             ready INTEGER NOT NULL, not_before INTEGER, entry_id TEXT, timeout_ms INTEGER,
             parameter TEXT NOT NULL, user TEXT NOT NULL, attempts INTEGER NOT NULL,
-            created_at INTEGER, version INTEGER NOT NULL)""",
+            created_at INTEGER, phase TEXT NOT NULL, session_id TEXT,
+            version INTEGER NOT NULL)""",
     ),
 }
 LATEST = max(MIGRATIONS)
@@ -74,6 +75,10 @@ _LOG_COLUMNS = (
     "entry_id, user, start_at, end_at, object_type, object_id, parameter_string, description, "
     "category, status, error_message, error_call_stack, session_id, attempt, system_task_id, "
     "output, client_type"
+)
+_TASK_COLUMNS = (
+    "id, object, failure_object, ready, not_before, entry_id, timeout_ms, parameter, user, "
+    "attempts, created_at, phase, session_id"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -240,22 +245,23 @@ class SqliteStore:
             t.user,
             t.attempts,
             _us(t.created_at),
+            t.phase,
+            t.session_id,
         )
         if t.version == 0:
             try:
                 db.execute(
-                    "INSERT INTO tasks (id, object, failure_object, ready, not_before, "
-                    "entry_id, timeout_ms, parameter, user, attempts, created_at, "
-                    "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                    f"INSERT INTO tasks ({_TASK_COLUMNS}, version) "
+                    f"VALUES ({', '.join('?' * 13)}, 1)",
                     (t.id, *values),
                 )
             except sqlite3.IntegrityError:
                 raise StoreConflict(f"task {t.id!r} already exists") from None
             return
+        columns = _TASK_COLUMNS.split(", ")[1:]
         cur = db.execute(
-            "UPDATE tasks SET object = ?, failure_object = ?, ready = ?, not_before = ?, "
-            "entry_id = ?, timeout_ms = ?, parameter = ?, user = ?, attempts = ?, "
-            "created_at = ?, version = version + 1 WHERE id = ? AND version = ?",
+            f"UPDATE tasks SET {', '.join(c + ' = ?' for c in columns)}, version = version + 1 "
+            "WHERE id = ? AND version = ?",
             (*values, t.id, t.version),
         )
         if cur.rowcount != 1:
@@ -390,9 +396,7 @@ class SqliteStore:
     def _tasks(self, where: str, params: tuple[Any, ...]) -> list[model.Task]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, object, failure_object, ready, not_before, entry_id, timeout_ms, "
-                f"parameter, user, attempts, created_at, version FROM tasks {where}",
-                params,
+                f"SELECT {_TASK_COLUMNS}, version FROM tasks {where}", params
             ).fetchall()
         return [
             model.Task(
@@ -407,7 +411,9 @@ class SqliteStore:
                 user=r[8],
                 attempts=r[9],
                 created_at=_dt(r[10]),
-                version=r[11],
+                phase=r[11],
+                session_id=r[12],
+                version=r[13],
             )
             for r in rows
         ]

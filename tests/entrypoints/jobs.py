@@ -110,3 +110,21 @@ def imports(ctx) -> None:
     )
     print("heavy modules:", heavy)
     _mark(ctx, "imports " + ",".join(heavy))
+
+
+def makes_task(ctx) -> None:
+    """Splits its work: one task per part, each recording which part it did."""
+    from jobrunner import tasks
+
+    for part in ctx.parameter.split(","):
+        tasks.create_task("tests.entrypoints.jobs:part", record=ctx.entry["id"], parameter=part)
+
+
+def part(ctx) -> None:
+    _mark(ctx, f"part {ctx.parameter}")
+
+
+def starts_session(ctx) -> None:
+    from jobrunner import tasks
+
+    tasks.start_session("tests.entrypoints.jobs:part", parameter="session")

@@ -229,3 +229,61 @@ def test_waiting_activation_skips_expired_and_keeps_the_earliest_start():
     first, gone = scheduler.activation([expired, waiting], NOW)
     assert (first.id, first.status, first.earliest_start) == ("y", S.READY, waiting.earliest_start)
     assert [(e.id, e.status) for e in gone] == [("x", S.FINISHED)]
+
+
+TASK = model.Task(
+    id="t",
+    object="pkg.mod:main",
+    failure_object="pkg.mod:fail",
+    parameter="p",
+    session_id="s",
+    version=3,
+)
+PROFILE = (timedelta(minutes=2),)
+
+
+def test_task_success_removes_it():
+    assert scheduler.task_ended(TASK, OK, NOW, PROFILE) == (None, "task_finished")
+
+
+def test_task_retriable_failure_uses_the_profile_then_the_failure_object():
+    flaky = model.Outcome(ok=False, message="reset", retriable=True)
+    again, event = scheduler.task_ended(TASK, flaky, NOW, PROFILE)
+    assert (event, again.attempts, again.not_before, again.session_id) == (
+        "task_retry_scheduled",
+        1,
+        NOW + timedelta(minutes=2),
+        None,
+    )
+    spent, event = scheduler.task_ended(again, flaky, NOW, PROFILE)
+    assert (event, spent.phase, spent.object, spent.failure_object) == (
+        "task_failure_object_scheduled",
+        "failure",
+        "pkg.mod:fail",
+        None,
+    )
+
+
+def test_task_plain_failure_goes_to_the_failure_object_with_the_error():
+    import json
+
+    handed, event = scheduler.task_ended(TASK, BOOM, NOW, PROFILE)
+    assert event == "task_failure_object_scheduled"
+    error = json.loads(handed.parameter)
+    assert (error["message"], error["stack"], error["parameter"], error["last_attempt"]) == (
+        "boom",
+        "Traceback ...",
+        "p",
+        True,
+    )
+
+
+def test_task_without_failure_object_fails_and_a_failing_failure_object_is_retried():
+    import dataclasses
+
+    plain = dataclasses.replace(TASK, failure_object=None)
+    assert scheduler.task_ended(plain, BOOM, NOW, PROFILE) == (None, "task_failed")
+    handler = dataclasses.replace(TASK, phase="failure", failure_object=None)
+    again, event = scheduler.task_ended(handler, BOOM, NOW, PROFILE)
+    assert (event, again.attempts) == ("task_retry_scheduled", 1)
+    assert scheduler.task_ended(again, BOOM, NOW, PROFILE) == (None, "task_failed")
