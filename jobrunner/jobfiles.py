@@ -54,7 +54,7 @@ def read_paths(
     return [read(wanted[name], timezone, base) for name in sorted(wanted)]
 
 
-def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, tuple[Path, str]]:
+def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, tuple[str, str]]:
     """Display name -> (path, stamp) of every job file in the folder, without reading."""
     if not jobs_dir.is_dir():
         return {}
@@ -71,5 +71,5 @@ def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, tuple[Path, st
                 info = item.stat()
             except OSError:
                 continue
-            out[os.path.join(prefix, name)] = (Path(item.path), spec.file_stamp(info))
+            out[os.path.join(prefix, name)] = (item.path, spec.file_stamp(info))
     return out

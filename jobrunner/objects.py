@@ -13,7 +13,6 @@ import importlib.util
 import sys
 from collections.abc import Callable, Mapping
 from importlib.machinery import ModuleSpec
-from importlib.metadata import entry_points
 from typing import Any
 
 from jobrunner import errors
@@ -28,6 +27,8 @@ class UnresolvedObject(errors.JobRunnerError, LookupError):
 @functools.cache
 def registered() -> dict[str, str]:
     """Entry-point name -> 'module:function' for the group `jobrunner.objects`."""
+    from importlib.metadata import entry_points  # heavy, and needed once per process
+
     return {ep.name: ep.value for ep in entry_points(group=GROUP)}
 
 

@@ -30,7 +30,9 @@ class Reconciler:
         one stored are not read again; new, changed and vanished files are."""
         on_disk = jobfiles.stamps(self.cfg.jobs_dir, self.cfg.base)
         stored = self.store.source_stamps()
-        changed = [path for name, (path, stamp) in on_disk.items() if stored.get(name) != stamp]
+        changed = [
+            Path(path) for name, (path, stamp) in on_disk.items() if stored.get(name) != stamp
+        ]
         gone = [self.cfg.base / name for name in stored.keys() - on_disk.keys()]
         if not changed and not gone:
             return reconcile.Plan(changes=(), unchanged=len(on_disk))

@@ -8,7 +8,9 @@ a signal, then reconciles, reaps, enforces timeouts and dispatches.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
+import gc
 import getpass
 import json
 import os
@@ -43,6 +45,7 @@ from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 S = model.EntryStatus
 _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
 PRUNE_EVERY = timedelta(hours=24)
+PRECISE = 0.002  # seconds before a due instant slept exactly
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
 
 
@@ -118,6 +121,7 @@ class Runner:
         self._signals()
         self._recover()
         self.reconciler.full()
+        _release_memory()  # the start-up reconcile's garbage: give it back to the OS
         if not self.until_idle:
             self.reconciler.watch(self._on_files)
         self.log.info(
@@ -170,9 +174,19 @@ class Runner:
             self.reconciler.paths(files)
         self._reap()
         self._enforce_timeouts()
+        self._sleep_until_due()
         self._dispatch(self.now())
         self._dispatch_tasks(self.now())
         self._prune()
+
+    def _sleep_until_due(self) -> None:
+        # epoll wakes on millisecond boundaries (rounded up); the last stretch to a due
+        # instant is slept exactly, so a due entry starts on time.
+        due = self.store.next_due()
+        if due is not None and len(self.running) < self.cfg.workers:
+            left = (due - self.now()).total_seconds()
+            if 0 < left < PRECISE:
+                time.sleep(left)
 
     def _idle(self) -> bool:
         # Every enqueue waits at least ENQUEUE_MARGIN (BC), so "due within the horizon"
@@ -192,7 +206,7 @@ class Runner:
         waits: list[float] = []
         due = self._next_due()
         if due is not None and len(self.running) < self.cfg.workers:
-            waits.append((due - self.now()).total_seconds())
+            waits.append((due - self.now()).total_seconds() - PRECISE / 2)
         mono = time.monotonic()
         for run in self.running.values():
             waits.extend(d - mono for d in (run.deadline, run.kill_at) if d is not None)
@@ -270,10 +284,9 @@ class Runner:
         (log_no,) = self.store.commit(
             model.Transition(reason="run_started", put=(running,), log_insert=(log,))
         )
-        self.log.info("run_started", **dims(running))
         run = self._run(session_id, entry.id, user, log_no=log_no, category=entry.spec.category)
         request = self._request(entry, run)
-        self._launch(run, request, entry.spec.timeout)
+        self._launch(run, request, entry.spec.timeout, announce=dims(running))
 
     def _run(
         self,
@@ -329,7 +342,15 @@ class Runner:
         refusal = permissions.run_refusal(self.cfg.users, user, object_id, ref)
         return f"{_REFUSED}{refusal}" if refusal else ref
 
-    def _launch(self, run: Running, request: dict[str, Any], timeout: timedelta | None) -> None:
+    def _launch(
+        self,
+        run: Running,
+        request: dict[str, Any],
+        timeout: timedelta | None,
+        announce: dict[str, Any] | None = None,
+    ) -> None:
+        """Start the session; `announce` (an entry's dimensions) is logged as run_started
+        once the session is on its way, so logging never delays the job."""
         if request["ref"].startswith(_REFUSED):
             message = request["ref"][len(_REFUSED) :]
             self._end(run, model.Outcome(ok=False, message=message, cause="start"))
@@ -339,6 +360,8 @@ class Runner:
         except executor.SessionStartError as exc:
             self._end(run, model.Outcome(ok=False, message=str(exc), cause="start", retriable=True))
             return
+        if announce is not None:
+            self.log.info("run_started", **announce)
         if timeout is not None:
             run.timeout = timeout
             run.deadline = time.monotonic() + timeout.total_seconds()
@@ -769,3 +792,9 @@ def _exit_comment(result: model.Outcome, status: int | None) -> str:
     if status is not None and os.WIFSIGNALED(status):
         return f"{cause}: signal {signal.Signals(os.WTERMSIG(status)).name}"
     return f"{cause}: {scheduler.first_line(result.message)}"[:250]
+
+
+def _release_memory() -> None:
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL(None).malloc_trim(0)

@@ -106,6 +106,7 @@ class SqliteStore:
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
+        self._db.execute("PRAGMA cache_size = -1024")  # KiB: the hot rows are few
         self._migrate()
 
     @contextlib.contextmanager
