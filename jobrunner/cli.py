@@ -146,6 +146,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         return 1
     report = validate.run(cfg, args.paths or None, resolve=not args.no_resolve)
     _print_problems(report.problems, args.json)
+    for note in _kept_entries(cfg, report.problems):
+        print(note, file=sys.stderr)
     if not args.json:
         bad = len({p.file for p in report.problems})
         print(
@@ -154,6 +156,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if report.problems else 0
+
+
+def _kept_entries(cfg: config.Config, problems: Sequence[model.Problem]) -> list[str]:
+    """For each rejected file, the entry that keeps running its last good definition."""
+    path = cfg.state_dir / FILE_NAME
+    files = sorted({p.file for p in problems})
+    if not files or not path.exists():
+        return []
+    db = SqliteStore(path)
+    try:
+        kept = db.entries_by_source(files)
+    finally:
+        db.close()
+    return [
+        f"note: {e.spec.source} is rejected; entry {e.id!r} keeps its last good definition"
+        for e in kept
+    ]
 
 
 def _print_problems(problems: Sequence[model.Problem], as_json: bool) -> None:

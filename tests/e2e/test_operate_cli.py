@@ -92,6 +92,12 @@ def test_list_marks_a_rejected_file(env):
     (row,) = json.loads(cli(env, "list", "--json").stdout)
     assert row["rejected"].startswith("jobs.d/a.yaml:3: recurrence.every:")
     assert cli(env, "list").stdout.splitlines()[1].startswith("!")
+    checked = cli(env, "validate")
+    assert checked.returncode == 1
+    assert (
+        "note: jobs.d/a.yaml is rejected; entry 'a' keeps its last good definition"
+        in checked.stderr
+    )
 
 
 def test_log_and_sessions(env):
