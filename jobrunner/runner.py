@@ -258,7 +258,7 @@ class Runner:
     def _dispatch(self, now: datetime) -> None:
         while not self.stopping and len(self.running) < self.cfg.workers:
             free = self.cfg.workers - len(self.running)
-            due = self.store.due_entries(now, free + 32)
+            due = self.store.due_entries(now, free)
             if not due:
                 return
             started = 0
@@ -272,7 +272,7 @@ class Runner:
                 elif decision.kind != "skip":
                     self.store.commit(model.Transition(reason=decision.kind, put=(decision.entry,)))
                     self.log.info(decision.event, **dims(decision.entry), **decision.fields)
-            if started == 0 and len(due) < free + 32:
+            if started == 0 and len(due) < free:
                 return
 
     def _start(self, entry: model.Entry, now: datetime) -> None:
@@ -390,7 +390,10 @@ class Runner:
                     session_started=executor.process_start_ticks(run.pid),
                 ),
             )
-        self.store.commit(model.Transition(reason="session_logon", put=put, events=(event,)))
+        # informational: made durable by the next durable commit (a run's end at the latest)
+        self.store.commit(
+            model.Transition(reason="session_logon", put=put, events=(event,)), durable=False
+        )
         self.log.info(
             "session_logon",
             session_id=run.session_id,

@@ -21,12 +21,15 @@ class StoreConflict(errors.JobRunnerError):
 
 
 class Store(Protocol):
-    def commit(self, transition: model.Transition) -> list[int]:
+    def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
         """Apply every write of `transition` in one transaction, or none of them.
 
         Raises StoreConflict when an entry or task's expected version does not match
         (another writer got there first). Returns the numbers given to `log_insert`
         rows, in order. Each written entry and task is stored with version + 1.
+        With `durable=False` the transaction is still atomic and consistent, but the
+        store may make it durable only with a later durable commit (for records that a
+        crash may lose, such as a session's logon; PostgreSQL: synchronous_commit off).
         """
         ...
 

@@ -24,7 +24,7 @@ class MemoryStore:
         self._next_log_no = 1
         self._lock = threading.Lock()
 
-    def commit(self, transition: model.Transition) -> list[int]:
+    def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
         with self._lock:
             self._check(transition)
             return self._apply(transition)

@@ -139,7 +139,17 @@ class SqliteStore:
 
     # --- writes ------------------------------------------------------------------------
 
-    def commit(self, transition: model.Transition) -> list[int]:
+    def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
+        if not durable:
+            with self._lock:
+                self._db.execute("PRAGMA synchronous = NORMAL")  # no fsync for this one
+                try:
+                    return self._commit(transition)
+                finally:
+                    self._db.execute("PRAGMA synchronous = FULL")
+        return self._commit(transition)
+
+    def _commit(self, transition: model.Transition) -> list[int]:
         with self._transaction() as db:
             _delete(db, "entries", "entry", transition.delete)
             for entry in transition.put:

@@ -53,3 +53,10 @@ def test_second_connection_sees_commits(tmp_path):
     assert reader.get_entry("a") is not None
     writer.close()
     reader.close()
+
+
+def test_a_non_durable_commit_leaves_full_sync_on(tmp_path):
+    store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
+    store.commit(model.Transition(reason="t", put=(entry("a"),)), durable=False)
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    store.close()

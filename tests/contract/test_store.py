@@ -265,3 +265,22 @@ def test_prune_keeps_in_process_and_recent(store):
         model.LogStatus.IN_PROCESS,
     ]
     assert [e.event for e in store.list_sessions()] == ["logoff"]
+
+
+def test_a_non_durable_commit_is_atomic_and_visible(store):
+    store.commit(
+        model.Transition(
+            reason="t",
+            put=(entry("a"),),
+            events=(model.SessionEvent(session_id="s", event="logon", at=T0),),
+        ),
+        durable=False,
+    )
+    assert store.get_entry("a") is not None
+    assert len(store.list_sessions()) == 1
+    stale = dataclasses.replace(store.get_entry("a"), version=9)
+    with pytest.raises(StoreConflict):
+        store.commit(model.Transition(reason="t", put=(stale, entry("b"))), durable=False)
+    assert store.get_entry("b") is None
+    store.commit(model.Transition(reason="t", put=(entry("c"),)))  # durable again after
+    assert store.get_entry("c") is not None
