@@ -1,8 +1,8 @@
 """Object ids -> Python callables: entry points, the config's objects: map, or
 'package.module:function'.
 
-`resolve_ref` and `module_exists` never import job code (validation runs on machines
-that must not execute it); `load_callable` imports, and only sessions call it.
+`resolve_ref` and `find_module` never import job code (validation runs on machines
+that must not execute it); only a session imports the object it runs.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import functools
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from importlib.machinery import ModuleSpec
-from typing import Any
 
 from jobrunner import errors
 
@@ -83,14 +82,3 @@ def check(object_id: int | str, config_objects: Mapping[int, str]) -> str | None
     if found is None:
         return f"{ref!r}: module {module!r} is not installed"
     return None
-
-
-def load_callable(ref: str) -> Callable[..., Any]:
-    """Import 'module:function' (dotted attributes allowed) and return the callable."""
-    module_name, _, attr = ref.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        target = getattr(target, part)
-    if not callable(target):
-        raise UnresolvedObject(f"{ref!r} is not callable")
-    return target  # type: ignore[no-any-return]

@@ -16,7 +16,7 @@ functions wrap them: `every` is elapsed time, wall-clock results follow the DST 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from jobrunner import cron, dateformula, errors, model, wallclock
@@ -254,10 +254,3 @@ def _cron_next_near_transition(
                 best = instant
         candidate = cron.next_match(expr, candidate + timedelta(minutes=1))
     return best
-
-
-def as_utc(value: datetime) -> datetime:
-    """An aware datetime converted to UTC; naive datetimes are refused."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("naive datetime: instants must be timezone-aware")
-    return value.astimezone(UTC)

@@ -1,9 +1,9 @@
-"""Helpers for tests of jobrunner and of code that uses it: builders and a fake clock."""
+"""Helpers for tests of jobrunner and of code that uses it: builders of instants and
+entries. (The core takes `now` as an argument, so no fake clock is needed.)"""
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from jobrunner import model
@@ -28,24 +28,3 @@ def job(**fields: Any) -> model.JobSpec:
     if isinstance(fields.get("recurrence"), dict):
         fields["recurrence"] = recurrence(**fields["recurrence"])
     return model.JobSpec(**fields)
-
-
-def evolve(spec: model.JobSpec, **changes: Any) -> model.JobSpec:
-    return dataclasses.replace(spec, **changes)
-
-
-class FakeClock:
-    """A clock that only moves when told; `sleep` advances it and returns at once."""
-
-    def __init__(self, now: datetime | None = None) -> None:
-        self._now = now or utc(2026, 1, 5, 12)
-
-    def now(self) -> datetime:
-        return self._now
-
-    def advance(self, delta: timedelta) -> datetime:
-        self._now += delta
-        return self._now
-
-    def sleep(self, seconds: float) -> None:
-        self.advance(timedelta(seconds=seconds))

@@ -28,6 +28,12 @@ def ready_state(env):
     env.run()
 
 
+def test_can_create_task_without_a_users_section(env):
+    env.job("asks", f"object_id: {J}:may_create\n")
+    env.run()
+    assert env.marks_of("asks")[0].startswith("may_create True")
+
+
 def test_a_job_splits_its_work_into_tasks(env):
     env.job("split", f"object_id: {J}:makes_task\nparameter_string: a,b,c\n")
     _, found, _ = env.run("--horizon", "3s")
@@ -127,7 +133,9 @@ def test_permission_refusal(env):
     me = pwd.getpwuid(os.getuid()).pw_name
     env.configure(f"users:\n  {me}:\n    objects: ['{J}:*']\n    create_tasks: false\n")
     env.job("split", f"object_id: {J}:makes_task\nparameter_string: a\n")
+    env.job("asks", f"object_id: {J}:may_create\n")
     env.run()
+    assert env.marks_of("asks")[0].startswith("may_create False")
     entry = env.entry("split")
     assert entry.error_message == f"User {me!r} has no permission to create tasks."
     refused = cli(env, "task", "create", f"{J}:part")

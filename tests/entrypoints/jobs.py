@@ -128,3 +128,9 @@ def starts_session(ctx) -> None:
     from jobrunner import tasks
 
     tasks.start_session("tests.entrypoints.jobs:part", parameter="session")
+
+
+def may_create(ctx) -> None:
+    from jobrunner import tasks
+
+    _mark(ctx, f"may_create {tasks.can_create_task()}")
