@@ -102,6 +102,8 @@ class JobSpec:
     failure_handler: int | str | None = None
     on_final_failure: FinalFailure = FinalFailure.ERROR
     digest: str = ""
+    definition: str = field(default="", compare=False, repr=False)
+    """The file's mapping as canonical JSON: what the store keeps and the digest hashes."""
     stamp: str = field(default="", compare=False)
     """The file's identity when it was read (inode, size, mtime, ctime): an unchanged
     stamp means an unchanged file, so a rescan need not read it."""

@@ -229,10 +229,15 @@ def _cron(text: str) -> cron.CronExpr:
 # --- the document -----------------------------------------------------------------------
 
 
-def definition_hash(raw: dict[str, Any], default_timezone: str) -> str:
+def canonical_json(raw: dict[str, Any]) -> str:
+    """A definition as canonical JSON (sorted keys, no spaces)."""
+    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def definition_hash(raw: dict[str, Any], default_timezone: str, canonical: str = "") -> str:
     """A stable digest of what the file says (and the zone it is read in)."""
-    canonical = json.dumps([raw, default_timezone], sort_keys=True, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    text = f"{canonical or canonical_json(raw)}\n{default_timezone}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def parse_spec(
@@ -331,6 +336,7 @@ class _Builder:
             self.problem(["timeout"], "must be longer than 0")
         if self.problems:
             return None
+        canonical = canonical_json(raw)
         return model.JobSpec(
             id=entry_id,
             object_id=raw["object_id"],
@@ -353,7 +359,8 @@ class _Builder:
             manual_recurrence=raw.get("manual_recurrence", False),
             failure_handler=raw.get("failure_handler"),
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
-            digest=digest or definition_hash(raw, self.timezone),
+            digest=digest or definition_hash(raw, self.timezone, canonical),
+            definition=canonical,
             stamp=stamp,
             raw=raw,
         )
@@ -538,4 +545,4 @@ def from_definition(
 
 def definition_json(entry: model.JobSpec) -> str:
     """The stored form of a definition: its file's mapping as canonical JSON."""
-    return json.dumps(entry.raw, sort_keys=True, separators=(",", ":"), default=str)
+    return entry.definition or canonical_json(entry.raw)
