@@ -18,8 +18,11 @@ import structlog
 # event name -> BC telemetry id (None: our own)
 EVENTS: dict[str, str | None] = {
     "runner_started": None,
+    "runner_draining": None,
     "runner_stopped": None,
-    "reconciled": None,
+    "config_reloaded": None,
+    "config_rejected": None,
+    "executor_lost": None,
     "entry_added": None,
     "entry_changed": None,
     "entry_removed": None,
@@ -30,7 +33,6 @@ EVENTS: dict[str, str | None] = {
     "run_finished": "AL0000E26",
     "run_failed": "AL0000HE7",
     "run_failed_finally": "AL0000JRG",
-    "task_cancelled": "AL0000KZV",
     "rescheduled_for_window": "AL0000P9D",
     "entry_waiting": "AL0000P9F",
     "waiting_activated": "AL0000P9G",
@@ -40,6 +42,12 @@ EVENTS: dict[str, str | None] = {
     "session_logon": None,
     "session_logoff": None,
     "run_recovered": None,
+    "task_started": None,
+    "task_finished": None,
+    "task_retry_scheduled": None,
+    "task_failure_object_scheduled": None,
+    "task_failed": None,
+    "log_pruned": None,
 }
 
 LOG_FILE = "jobrunner.jsonl"
