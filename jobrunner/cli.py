@@ -22,6 +22,7 @@ from jobrunner import (
     errors,
     follow,
     jobfiles,
+    lifecycle,
     model,
     operate,
     reconcile,
@@ -551,6 +552,7 @@ def _task_parsers(sub: Any) -> None:
     p.add_argument("--record", metavar="ENTRY_ID")
     p.set_defaults(func=cmd_task_create)
     p = tsub.add_parser("list", help="the tasks, oldest first")
+    p.add_argument("--all", action="store_true", help="also the tasks backing entries")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_task_list)
     for name, func, text in (
@@ -616,7 +618,7 @@ def _task_json(t: model.Task) -> dict[str, Any]:
 
 def cmd_task_list(args: argparse.Namespace) -> int:
     cfg, tasks = _tasks_api(args)
-    found = tasks.list_tasks()
+    found = tasks.list_tasks(entries=args.all)
     if args.json:
         print(json.dumps([_task_json(t) for t in found], indent=2))
     elif found:
@@ -660,10 +662,15 @@ def cmd_task_cancel(args: argparse.Namespace) -> int:
     if tasks.cancel_task(args.task_id):
         print(f"task {args.task_id} cancelled")
         return 0
-    exists = tasks.task_exists(args.task_id)
-    print(
-        f"task {args.task_id} "
-        + ("is running and cannot be cancelled" if exists else "does not exist"),
-        file=sys.stderr,
-    )
+    found = {t.id: t for t in tasks.list_tasks(entries=True)}.get(args.task_id)
+    if found is None:
+        why = "does not exist"
+    elif found.entry_id and found.object == lifecycle.DISPATCH:
+        why = (
+            f"backs job queue entry {found.entry_id!r}; "
+            f"use jobrunner set-status {found.entry_id} on_hold"
+        )
+    else:
+        why = "is running and cannot be cancelled"
+    print(f"task {args.task_id} {why}", file=sys.stderr)
     return 1

@@ -6,6 +6,7 @@ Functions of (entry, spec, now) returning new Entry values; nothing here writes.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import datetime
 
 from jobrunner import model, recurrence
@@ -121,3 +122,34 @@ def mark_error(
         without_session(entry, now), status=S.ERROR, error_message=text, earliest_start=None
     )
     return closed, failed
+
+
+DISPATCH = "jobrunner:dispatch"
+"""The object of the task that backs an entry: the job queue dispatcher for that entry."""
+_TASK_IDS = uuid.UUID("6f1d0e4a-3c1b-4f57-9a43-7e2d2b8c5a10")
+
+
+def system_task_id(entry_id: str) -> str:
+    """The id of the task backing an entry (BC's System Task ID), stable per entry."""
+    return str(uuid.uuid5(_TASK_IDS, entry_id))
+
+
+def platform_task(entry: model.Entry) -> model.Task | None:
+    """The task that backs an entry while it has a run pending or in process (BC: the
+    entry is Scheduled): not before its earliest start; not ready while it waits for
+    its category; running while in process. None when nothing is pending."""
+    waiting = entry.status is S.WAITING
+    running = entry.status is S.IN_PROCESS
+    scheduled = entry.status in (S.READY, S.ON_HOLD_INACTIVITY) and entry.earliest_start
+    if not (waiting or running or scheduled):
+        return None
+    return model.Task(
+        id=system_task_id(entry.id),
+        object=DISPATCH,
+        entry_id=entry.id,
+        ready=not waiting,
+        not_before=entry.earliest_start,
+        user=entry.spec.user or "",
+        created_at=entry.created_at,
+        session_id=entry.session_id if running else None,
+    )

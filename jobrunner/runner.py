@@ -28,6 +28,7 @@ from jobrunner import (
     config,
     errors,
     executor,
+    lifecycle,
     model,
     notify,
     objects,
@@ -176,13 +177,12 @@ class Runner:
         self._enforce_timeouts()
         self._sleep_until_due()
         self._dispatch(self.now())
-        self._dispatch_tasks(self.now())
         self._prune()
 
     def _sleep_until_due(self) -> None:
         # epoll wakes on millisecond boundaries (rounded up); the last stretch to a due
         # instant is slept exactly, so a due entry starts on time.
-        due = self.store.next_due()
+        due = self.store.next_task_due()
         if due is not None and len(self.running) < self.cfg.workers:
             left = (due - self.now()).total_seconds()
             if 0 < left < PRECISE:
@@ -197,8 +197,7 @@ class Runner:
         return due is None or due > self.now() + self.horizon + recurrence.ENQUEUE_MARGIN
 
     def _next_due(self) -> datetime | None:
-        times = [t for t in (self.store.next_due(), self._next_task()) if t is not None]
-        return min(times, default=None)
+        return self.store.next_task_due()
 
     def _sleep_for(self) -> float:
         if self.executor.pending():
@@ -256,24 +255,31 @@ class Runner:
         return {r.category for r in self.running.values() if r.category}
 
     def _dispatch(self, now: datetime) -> None:
+        """One loop over due tasks (the Task Scheduler). An entry's task runs the job
+        queue dispatcher for it; any other task runs its own object."""
         while not self.stopping and len(self.running) < self.cfg.workers:
             free = self.cfg.workers - len(self.running)
-            due = self.store.due_entries(now, free)
+            due = self.store.due_tasks(now, free)
             if not due:
                 return
-            started = 0
-            for entry in due:
-                if len(self.running) >= self.cfg.workers:
+            for task in due:
+                if len(self.running) >= self.cfg.workers or self.stopping:
                     return
-                decision = scheduler.dispatch(entry, now, self._busy())
-                if decision.kind == "start":
-                    self._start(entry, now)
-                    started += 1
-                elif decision.kind != "skip":
-                    self.store.commit(model.Transition(reason=decision.kind, put=(decision.entry,)))
-                    self.log.info(decision.event, **dims(decision.entry), **decision.fields)
-            if started == 0 and len(due) < free:
-                return
+                if task.object == lifecycle.DISPATCH:
+                    self._dispatch_entry(task, now)
+                else:
+                    self._start_task(task, now)
+
+    def _dispatch_entry(self, task: model.Task, now: datetime) -> None:
+        entry = self.store.get_entry(task.entry_id or "")
+        if entry is None or entry.system_task_id != task.id:
+            return
+        decision = scheduler.dispatch(entry, now, self._busy())
+        if decision.kind == "start":
+            self._start(entry, now)
+        elif decision.kind != "skip":
+            self.store.commit(model.Transition(reason=decision.kind, put=(decision.entry,)))
+            self.log.info(decision.event, **dims(decision.entry), **decision.fields)
 
     def _start(self, entry: model.Entry, now: datetime) -> None:
         session_id = uuid.uuid4().hex
@@ -575,22 +581,6 @@ class Runner:
             ),
         )
 
-    def _next_task(self) -> datetime | None:
-        times = [
-            t.not_before or datetime.min.replace(tzinfo=UTC)
-            for t in self.store.list_tasks()
-            if t.ready and t.session_id is None
-        ]
-        return min(times, default=None)
-
-    def _dispatch_tasks(self, now: datetime) -> None:
-        for task in self.store.list_tasks():
-            if self.stopping or len(self.running) >= self.cfg.workers:
-                return
-            due = task.not_before is None or task.not_before <= now
-            if task.ready and due and task.session_id is None:
-                self._start_task(task, now)
-
     def _start_task(self, task: model.Task, now: datetime) -> None:
         session_id = uuid.uuid4().hex
         user = task.user or self.user
@@ -717,7 +707,7 @@ class Runner:
                 "run_recovered", **dims(finish.entry or entry), error=scheduler.CRASHED
             )
         for task in self.store.list_tasks():
-            if task.session_id is not None:  # interrupted: it runs again
+            if task.session_id is not None and task.object != lifecycle.DISPATCH:  # interrupted
                 again = dataclasses.replace(task, session_id=None)
                 self.store.commit(model.Transition(reason="recovered", task_put=(again,)))
         for row in self.store.list_log(status=model.LogStatus.IN_PROCESS):

@@ -22,7 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from jobrunner import config, errors, model, permissions, store, wake
+from jobrunner import config, errors, lifecycle, model, permissions, store, wake
 from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 
 CONFIG_ENV = "JOBRUNNER_CONFIG"
@@ -124,7 +124,7 @@ def set_task_ready(task_id: uuid.UUID | str, not_before: datetime | None = None)
     cfg, db = _context()
     for _ in range(3):
         task = db.get_task(str(task_id))
-        if task is None:
+        if task is None or task.object == lifecycle.DISPATCH:  # entries: jobrunner set-status
             return False
         when = _aware(not_before) if not_before else task.not_before
         changed = dataclasses.replace(task, ready=True, not_before=when)
@@ -138,11 +138,12 @@ def set_task_ready(task_id: uuid.UUID | str, not_before: datetime | None = None)
 
 
 def cancel_task(task_id: uuid.UUID | str) -> bool:
-    """Remove a pending task; a running one cannot be cancelled (False), as in BC."""
+    """Remove a pending task; a running one cannot be cancelled (False), as in BC. The
+    task backing a job queue entry belongs to the entry (use `jobrunner set-status`)."""
     _, db = _context()
     for _ in range(3):
         task = db.get_task(str(task_id))
-        if task is None or task.session_id is not None:
+        if task is None or task.session_id is not None or task.object == lifecycle.DISPATCH:
             return False
         try:
             db.commit(
@@ -154,6 +155,7 @@ def cancel_task(task_id: uuid.UUID | str) -> bool:
     return False
 
 
-def list_tasks() -> list[model.Task]:
+def list_tasks(*, entries: bool = False) -> list[model.Task]:
+    """The tasks; with `entries`, also those backing job queue entries."""
     _, db = _context()
-    return db.list_tasks()
+    return [t for t in db.list_tasks() if entries or t.object != lifecycle.DISPATCH]

@@ -92,7 +92,20 @@ class Store(Protocol):
         ...
 
     def list_tasks(self) -> list[model.Task]:
-        """All tasks, oldest first."""
+        """All tasks, oldest first. The store keeps, for each entry with a run pending or
+        in process, the task that backs it (`lifecycle.platform_task`: id = the entry's
+        System Task ID, object `lifecycle.DISPATCH`) in step with every write of the
+        entry, and removes it with the entry."""
+        ...
+
+    def due_tasks(self, now: datetime, limit: int) -> list[model.Task]:
+        """Up to `limit` tasks that may start at `now`: ready, not running, not before
+        `now`; ordered by not-before, then (for an entry's task) the entry's priority and
+        number, then creation."""
+        ...
+
+    def next_task_due(self) -> datetime | None:
+        """The earliest not-before among ready tasks that are not running."""
         ...
 
     def prune(self, before: datetime) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from jobrunner import model
+from jobrunner import lifecycle, model
 from jobrunner.store import StoreConflict
 
 _SCHEDULED = (model.EntryStatus.READY, model.EntryStatus.ON_HOLD_INACTIVITY)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class MemoryStore:
@@ -39,13 +40,19 @@ class MemoryStore:
     def _apply(self, t: model.Transition) -> list[int]:
         for entry_id, _ in t.delete:
             del self._entries[entry_id]
+            self._tasks.pop(lifecycle.system_task_id(entry_id), None)
         for entry in t.put:
             entry_no = entry.entry_no
             if entry.version == 0:
                 entry_no, self._next_entry_no = self._next_entry_no, self._next_entry_no + 1
+            task = lifecycle.platform_task(entry)
             self._entries[entry.id] = dataclasses.replace(
-                entry, version=entry.version + 1, entry_no=entry_no
+                entry,
+                version=entry.version + 1,
+                entry_no=entry_no,
+                system_task_id=task.id if task else None,
             )
+            self._sync_task(entry.id, task)
         numbers = []
         for log in t.log_insert:
             numbers.append(self._next_log_no)
@@ -60,6 +67,14 @@ class MemoryStore:
         for task in t.task_put:
             self._tasks[task.id] = dataclasses.replace(task, version=task.version + 1)
         return numbers
+
+    def _sync_task(self, entry_id: str, task: model.Task | None) -> None:
+        task_id = lifecycle.system_task_id(entry_id)
+        if task is None:
+            self._tasks.pop(task_id, None)
+            return
+        old = self._tasks.get(task_id)
+        self._tasks[task_id] = dataclasses.replace(task, version=(old.version if old else 0) + 1)
 
     def get_entry(self, entry_id: str) -> model.Entry | None:
         return self._entries.get(entry_id)
@@ -134,6 +149,31 @@ class MemoryStore:
 
     def get_task(self, task_id: str) -> model.Task | None:
         return self._tasks.get(task_id)
+
+    def due_tasks(self, now: datetime, limit: int) -> list[model.Task]:
+        def order(t: model.Task) -> tuple[Any, ...]:
+            entry = self._entries.get(t.entry_id or "")
+            is_entry = entry is not None and entry.system_task_id == t.id
+            return (
+                t.not_before or _EPOCH,
+                entry.spec.priority.rank if is_entry and entry else 2000,
+                entry.entry_no if is_entry and entry else 0,
+                t.created_at or _EPOCH,
+                t.id,
+            )
+
+        due = [
+            t
+            for t in self._tasks.values()
+            if t.ready and t.session_id is None and (t.not_before is None or t.not_before <= now)
+        ]
+        return sorted(due, key=order)[:limit]
+
+    def next_task_due(self) -> datetime | None:
+        times = [
+            t.not_before or _EPOCH for t in self._tasks.values() if t.ready and t.session_id is None
+        ]
+        return min(times, default=None)
 
     def list_tasks(self) -> list[model.Task]:
         return sorted(

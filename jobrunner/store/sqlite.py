@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jobrunner import errors, model, spec
+from jobrunner import errors, lifecycle, model, spec
 from jobrunner.store import StoreConflict
 
 FILE_NAME = "jobrunner.sqlite3"
@@ -38,6 +38,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX entries_due ON entries (status, earliest_start)",
         "CREATE INDEX entries_category ON entries (category, status)",
         "CREATE INDEX entries_source ON entries (source)",
+        "CREATE INDEX entries_task ON entries (system_task_id)",
         """CREATE TABLE log_entries (
             entry_no INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL,
             user TEXT NOT NULL, start_at INTEGER NOT NULL, end_at INTEGER,
@@ -61,6 +62,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             parameter TEXT NOT NULL, user TEXT NOT NULL, attempts INTEGER NOT NULL,
             created_at INTEGER, phase TEXT NOT NULL, session_id TEXT,
             version INTEGER NOT NULL)""",
+        "CREATE INDEX tasks_due ON tasks (ready, session_id, not_before)",
     ),
 }
 LATEST = max(MIGRATIONS)
@@ -80,6 +82,7 @@ _TASK_COLUMNS = (
     "id, object, failure_object, ready, not_before, entry_id, timeout_ms, parameter, user, "
     "attempts, created_at, phase, session_id"
 )
+_QUALIFIED_TASK_COLUMNS = ", ".join(f"tasks.{c}" for c in _TASK_COLUMNS.split(", "))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -194,6 +197,8 @@ class SqliteStore:
 
     def _put_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
         s = e.spec
+        task = lifecycle.platform_task(e)
+        self._sync_task(db, e.id, task)
         values = (
             spec.definition_json(s),
             s.digest,
@@ -211,7 +216,7 @@ class SqliteStore:
             e.session_pid,
             e.session_started,
             e.runner_id,
-            e.system_task_id,
+            task.id if task else None,
             e.rejected,
             int(e.remove_after_run),
             _us(e.last_run_at),
@@ -242,6 +247,35 @@ class SqliteStore:
         )
         if cur.rowcount != 1:
             raise StoreConflict(f"entry {s.id!r} changed since it was read")
+
+    def _sync_task(self, db: sqlite3.Connection, entry_id: str, task: model.Task | None) -> None:
+        # The task backing an entry follows the entry (no compare-and-set of its own).
+        task_id = lifecycle.system_task_id(entry_id)
+        if task is None:
+            db.execute("DELETE FROM tasks WHERE id = ?", (task_id,))
+            return
+        values = (
+            task.id,
+            task.object,
+            None,
+            int(task.ready),
+            _us(task.not_before),
+            task.entry_id,
+            None,
+            "",
+            task.user,
+            0,
+            _us(task.created_at),
+            task.phase,
+            task.session_id,
+        )
+        columns = _TASK_COLUMNS.split(", ")[1:]
+        db.execute(
+            f"INSERT INTO tasks ({_TASK_COLUMNS}, version) VALUES ({', '.join('?' * 13)}, 1) "
+            f"ON CONFLICT(id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in columns)}, "
+            "version = tasks.version + 1",
+            values,
+        )
 
     def _put_task(self, db: sqlite3.Connection, t: model.Task) -> None:
         timeout = None if t.timeout is None else round(t.timeout.total_seconds() * 1000)
@@ -404,10 +438,28 @@ class SqliteStore:
     def list_tasks(self) -> list[model.Task]:
         return self._tasks("ORDER BY created_at, id", ())
 
+    def due_tasks(self, now: datetime, limit: int) -> list[model.Task]:
+        return self._tasks(
+            "LEFT JOIN entries ON entries.system_task_id = tasks.id "
+            "WHERE tasks.ready = 1 AND tasks.session_id IS NULL "
+            "AND (tasks.not_before IS NULL OR tasks.not_before <= ?) "
+            "ORDER BY COALESCE(tasks.not_before, 0), COALESCE(entries.priority, 2000), "
+            "COALESCE(entries.entry_no, 0), tasks.created_at, tasks.id LIMIT ?",
+            (_us(now), limit),
+        )
+
+    def next_task_due(self) -> datetime | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(COALESCE(not_before, 0)) FROM tasks "
+                "WHERE ready = 1 AND session_id IS NULL"
+            ).fetchone()
+        return _dt(row[0])
+
     def _tasks(self, where: str, params: tuple[Any, ...]) -> list[model.Task]:
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_TASK_COLUMNS}, version FROM tasks {where}", params
+                f"SELECT {_QUALIFIED_TASK_COLUMNS}, tasks.version FROM tasks {where}", params
             ).fetchall()
         return [
             model.Task(
@@ -451,6 +503,8 @@ def _delete(
         cur = db.execute(f"DELETE FROM {table} WHERE id = ? AND version = ?", (key, version))
         if cur.rowcount != 1:
             raise StoreConflict(f"{kind} {key!r} changed since it was read")
+        if table == "entries":  # its backing task goes with it
+            db.execute("DELETE FROM tasks WHERE id = ?", (lifecycle.system_task_id(key),))
 
 
 def _entry(r: tuple[Any, ...]) -> model.Entry:

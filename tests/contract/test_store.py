@@ -284,3 +284,65 @@ def test_a_non_durable_commit_is_atomic_and_visible(store):
     assert store.get_entry("b") is None
     store.commit(model.Transition(reason="t", put=(entry("c"),)))  # durable again after
     assert store.get_entry("c") is not None
+
+
+def test_a_scheduled_entry_is_backed_by_a_task(store):
+    from jobrunner import lifecycle
+
+    (a,) = put(store, entry("a", at=T0 + timedelta(minutes=5), priority="high"))
+    task = store.get_task(a.system_task_id)
+    assert a.system_task_id == lifecycle.system_task_id("a")
+    assert (task.object, task.entry_id, task.ready, task.not_before, task.session_id) == (
+        lifecycle.DISPATCH,
+        "a",
+        True,
+        T0 + timedelta(minutes=5),
+        None,
+    )
+    waiting = dataclasses.replace(a, status=S.WAITING)
+    store.commit(model.Transition(reason="t", put=(waiting,)))
+    assert store.get_task(a.system_task_id).ready is False
+    running = dataclasses.replace(store.get_entry("a"), status=S.IN_PROCESS, session_id="s1")
+    store.commit(model.Transition(reason="t", put=(running,)))
+    assert store.get_task(a.system_task_id).session_id == "s1"
+    held = dataclasses.replace(store.get_entry("a"), status=S.ON_HOLD, earliest_start=None)
+    store.commit(model.Transition(reason="t", put=(held,)))
+    assert store.get_task(a.system_task_id) is None
+    assert store.get_entry("a").system_task_id is None
+    ready = dataclasses.replace(store.get_entry("a"), status=S.READY, earliest_start=T0)
+    store.commit(model.Transition(reason="t", put=(ready,)))
+    stored = store.get_entry("a")
+    store.commit(model.Transition(reason="t", delete=(("a", stored.version),)))
+    assert store.get_task(lifecycle.system_task_id("a")) is None
+
+
+def test_due_tasks_order_and_next(store):
+    put(
+        store,
+        entry("late", at=T0 + timedelta(minutes=1)),
+        entry("low", priority="low"),
+        entry("high", priority="high"),
+        entry("n1"),
+        entry("n2"),
+        entry("held", S.ON_HOLD),
+        entry("future", at=T0 + timedelta(hours=1)),
+    )
+    store.commit(
+        model.Transition(
+            reason="t",
+            task_put=(
+                model.Task(
+                    id="plain",
+                    object="pkg.mod:fn",
+                    not_before=T0 - timedelta(seconds=1),
+                    created_at=T0,
+                ),
+                model.Task(id="dormant", object="pkg.mod:fn", ready=False, not_before=T0),
+            ),
+        )
+    )
+    due = store.due_tasks(T0 + timedelta(minutes=1), 100)
+    names = [t.entry_id or t.id for t in due]
+    assert names == ["plain", "high", "n1", "n2", "low", "late"]
+    assert len(store.due_tasks(T0, 2)) == 2
+    assert store.next_task_due() == T0 - timedelta(seconds=1)

@@ -141,3 +141,28 @@ def test_permission_refusal(env):
     refused = cli(env, "task", "create", f"{J}:part")
     assert refused.returncode == 2
     assert f"User {me!r} has no permission to create tasks." in refused.stderr
+
+
+def test_each_scheduled_entry_runs_as_a_task(env):
+    env.job("rec", f"object_id: {J}:ok\nrecurrence:\n  every: 1h\n")
+    env.run()
+    shown = json.loads(cli(env, "show", "rec", "--json").stdout)
+    task_id = shown["system_task_id"]
+    assert task_id
+    assert env.log("rec")[0].system_task_id == task_id
+    assert json.loads(cli(env, "task", "list", "--json").stdout) == []
+    (backing,) = json.loads(cli(env, "task", "list", "--all", "--json").stdout)
+    assert (backing["id"], backing["object"], backing["record"], backing["ready"]) == (
+        task_id,
+        "jobrunner:dispatch",
+        "rec",
+        True,
+    )
+    assert backing["not_before"] == shown["next_run"]
+    assert cli(env, "task", "exists", task_id).returncode == 0
+    refused = cli(env, "task", "cancel", task_id)
+    assert refused.returncode == 1
+    assert "backs job queue entry 'rec'; use jobrunner set-status rec on_hold" in refused.stderr
+    cli(env, "set-status", "rec", "on_hold")
+    assert cli(env, "task", "exists", task_id).returncode == 1
+    assert json.loads(cli(env, "show", "rec", "--json").stdout)["system_task_id"] is None
