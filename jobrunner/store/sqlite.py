@@ -259,7 +259,7 @@ class SqliteStore:
             task.object,
             None,
             int(task.ready),
-            _us(task.not_before),
+            _us(task.not_before) or 0,
             task.entry_id,
             None,
             "",
@@ -283,7 +283,7 @@ class SqliteStore:
             t.object,
             t.failure_object,
             int(t.ready),
-            _us(t.not_before),
+            _us(t.not_before) or 0,
             t.entry_id,
             timeout,
             t.parameter,
@@ -441,9 +441,8 @@ class SqliteStore:
     def due_tasks(self, now: datetime, limit: int) -> list[model.Task]:
         return self._tasks(
             "LEFT JOIN entries ON entries.system_task_id = tasks.id "
-            "WHERE tasks.ready = 1 AND tasks.session_id IS NULL "
-            "AND (tasks.not_before IS NULL OR tasks.not_before <= ?) "
-            "ORDER BY COALESCE(tasks.not_before, 0), COALESCE(entries.priority, 2000), "
+            "WHERE tasks.ready = 1 AND tasks.session_id IS NULL AND tasks.not_before <= ? "
+            "ORDER BY tasks.not_before, COALESCE(entries.priority, 2000), "
             "COALESCE(entries.entry_no, 0), tasks.created_at, tasks.id LIMIT ?",
             (_us(now), limit),
         )
@@ -451,8 +450,7 @@ class SqliteStore:
     def next_task_due(self) -> datetime | None:
         with self._lock:
             row = self._db.execute(
-                "SELECT MIN(COALESCE(not_before, 0)) FROM tasks "
-                "WHERE ready = 1 AND session_id IS NULL"
+                "SELECT MIN(not_before) FROM tasks WHERE ready = 1 AND session_id IS NULL"
             ).fetchone()
         return _dt(row[0])
 
