@@ -83,17 +83,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
         model.Transition(
             reason="run_once",
             log_insert=(log,),
-            events=(
-                model.SessionEvent(
-                    session_id=session_id,
-                    event="logon",
-                    at=start,
-                    user=user,
-                    client_type=fg,
-                    entry_id=spec.id,
-                    pid=os.getpid(),
-                ),
-            ),
+            events=(_foreground(session_id, "logon", start, user, spec.id),),
         )
     )
     result: dict[str, Any]
@@ -129,17 +119,25 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
             reason="run_once",
             log_update=(closed,),
             events=(
-                model.SessionEvent(
-                    session_id=session_id,
-                    event="logoff",
-                    at=end,
-                    user=user,
-                    client_type=fg,
-                    entry_id=spec.id,
-                    pid=os.getpid(),
-                    comment="success" if outcome.ok else "error",
+                _foreground(
+                    session_id, "logoff", end, user, spec.id, "success" if outcome.ok else "error"
                 ),
             ),
         )
     )
     return outcome
+
+
+def _foreground(
+    session_id: str, event: str, at: datetime, user: str, entry_id: str, comment: str = ""
+) -> model.SessionEvent:
+    return model.SessionEvent(
+        session_id=session_id,
+        event=event,
+        at=at,
+        user=user,
+        client_type=model.ClientType.FOREGROUND,
+        entry_id=entry_id,
+        pid=os.getpid(),
+        comment=comment,
+    )

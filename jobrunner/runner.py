@@ -374,17 +374,23 @@ class Runner:
         self.running[run.pid] = run
         self._record_session(run)
 
-    def _record_session(self, run: Running) -> None:
-        now = self.now()
-        event = model.SessionEvent(
+    def _session_event(
+        self, run: Running, event: str, now: datetime, comment: str = ""
+    ) -> model.SessionEvent:
+        return model.SessionEvent(
             session_id=run.session_id,
-            event="logon",
+            event=event,
             at=now,
             user=run.user,
             runner_id=self.runner_id,
             entry_id=run.entry_id,
-            pid=run.pid,
+            pid=run.pid or None,
+            comment=comment,
         )
+
+    def _record_session(self, run: Running) -> None:
+        now = self.now()
+        event = self._session_event(run, "logon", now)
         put: tuple[model.Entry, ...] = ()
         entry = self.store.get_entry(run.entry_id) if run.task is None else None
         if entry is not None:
@@ -483,16 +489,7 @@ class Runner:
                 puts.append(finish.entry)
         activated, expired = self._activation(finish.activate, now)
         puts += expired + ([activated] if activated else [])
-        logoff = model.SessionEvent(
-            session_id=run.session_id,
-            event="logoff",
-            at=now,
-            user=run.user,
-            runner_id=self.runner_id,
-            entry_id=run.entry_id,
-            pid=run.pid or None,
-            comment=_exit_comment(result, status),
-        )
+        logoff = self._session_event(run, "logoff", now, _exit_comment(result, status))
         tasks = self._handler_task(finish, stored, result, now)
         self.store.commit(
             model.Transition(
@@ -652,18 +649,7 @@ class Runner:
                 log_update=(closed,),
                 task_put=(after,) if after else (),
                 task_delete=() if after else ((task.id, task.version),),
-                events=(
-                    model.SessionEvent(
-                        session_id=run.session_id,
-                        event="logoff",
-                        at=now,
-                        user=run.user,
-                        runner_id=self.runner_id,
-                        entry_id=task.entry_id or "",
-                        pid=run.pid or None,
-                        comment=_exit_comment(result, None),
-                    ),
-                ),
+                events=(self._session_event(run, "logoff", now, _exit_comment(result, None)),),
             )
         )
         getattr(self.log, "info" if result.ok else "warning")(event, **fields)
