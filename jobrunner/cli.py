@@ -188,12 +188,12 @@ def find_spec(cfg: config.Config, target: str) -> model.JobSpec:
     """An entry by file path, or by id among the configured job files."""
     path = Path(target)
     if path.suffix in spec.JOB_SUFFIXES and path.is_file():
-        return spec.load_file(path, timezone=cfg.timezone, display=validate.display(path))
+        return spec.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
     if cfg.jobs_dir.is_dir():
         for candidate in spec.job_files(cfg.jobs_dir):
             try:
                 loaded = spec.load_file(
-                    candidate, timezone=cfg.timezone, display=validate.display(candidate)
+                    candidate, timezone=cfg.timezone, display=jobfiles.display(candidate)
                 )
             except errors.SpecError:
                 continue
@@ -250,10 +250,6 @@ def open_store(cfg: config.Config) -> store.Store:
     return SqliteStore(path) if path.exists() else MemoryStore()
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def _short(value: datetime | None) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S} UTC"
 
@@ -272,7 +268,7 @@ def plan_json(plan: reconcile.Plan) -> dict[str, object]:
                     "id": c.entry_id,
                     "file": c.path,
                     "status": c.after.status.value,
-                    "next_run": _iso(c.after.earliest_start),
+                    "next_run": wallclock.iso(c.after.earliest_start),
                 }
             )
         elif c.kind in ("change", "move", "accept") and c.after is not None:
@@ -283,7 +279,7 @@ def plan_json(plan: reconcile.Plan) -> dict[str, object]:
                     "reason": c.kind,
                     "keys": {k: {"old": old, "new": new} for k, (old, new) in c.keys.items()},
                     "status": c.after.status.value,
-                    "next_run": _iso(c.after.earliest_start),
+                    "next_run": wallclock.iso(c.after.earliest_start),
                 }
             )
         elif c.kind == "remove":
@@ -407,7 +403,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         db.close()
     if args.json:
         data = views.entry_json(entry)
-        data["next_runs"] = [views.iso(t) for t in views.next_runs(entry, 3)]
+        data["next_runs"] = [wallclock.iso(t) for t in views.next_runs(entry, 3)]
         data["log"] = [views.log_json(row) for row in logs]
         print(json.dumps(data, indent=2))
     else:
@@ -604,7 +600,7 @@ def _task_json(t: model.Task) -> dict[str, Any]:
         "object": t.object,
         "failure_object": t.failure_object,
         "ready": t.ready,
-        "not_before": views.iso(t.not_before),
+        "not_before": wallclock.iso(t.not_before),
         "record": t.entry_id,
         "timeout_ms": None if t.timeout is None else int(t.timeout.total_seconds() * 1000),
         "parameter": t.parameter,
@@ -612,7 +608,7 @@ def _task_json(t: model.Task) -> dict[str, Any]:
         "attempts": t.attempts,
         "phase": t.phase,
         "running": t.session_id is not None,
-        "created_at": views.iso(t.created_at),
+        "created_at": wallclock.iso(t.created_at),
     }
 
 

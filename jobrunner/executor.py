@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobrunner import model
+from jobrunner import model, retry
 
 
 class SessionStartError(OSError):
@@ -221,8 +221,6 @@ def outcome(
     retriable: tuple[str, ...] = (),
 ) -> model.Outcome:
     """How a session ended, from its result file and its wait status."""
-    from jobrunner import retry
-
     if timed_out:
         return model.Outcome(ok=False, message=timed_out, cause="timeout", output=output)
     try:

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobrunner import config, jobfiles, model, reconcile, store, telemetry, watcher
+from jobrunner import config, jobfiles, model, reconcile, store, telemetry, wallclock, watcher
 
 ATTEMPTS = 3
 BULK = 500  # past this many files, one full read beats many small ones
@@ -90,7 +90,7 @@ class Reconciler:
                 fields["problems"] = [p.format() for p in change.problems]
             if change.after is not None and change.kind in ("add", "change"):
                 fields["status"] = change.after.status.value
-                fields["earliest_start"] = _iso(change.after.earliest_start)
+                fields["earliest_start"] = wallclock.iso(change.after.earliest_start)
             if change.deferred:
                 fields["after_run"] = True
             level = "warning" if change.kind == "reject" else "info"
@@ -101,7 +101,7 @@ class Reconciler:
                     "entry_enqueued",
                     entry_id=after.id,
                     status=after.status.value,
-                    earliest_start=_iso(after.earliest_start),
+                    earliest_start=wallclock.iso(after.earliest_start),
                     attempts=after.attempts,
                     max_retries=after.spec.max_retries,
                     category=after.spec.category,
@@ -122,7 +122,3 @@ class Reconciler:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")

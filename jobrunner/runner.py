@@ -39,6 +39,7 @@ from jobrunner import (
     spec,
     telemetry,
     wake,
+    wallclock,
 )
 from jobrunner.lock import RunnerLock
 from jobrunner.store.sqlite import FILE_NAME, SqliteStore
@@ -326,7 +327,7 @@ class Runner:
             "category": spec.category,
             "attempts": entry.attempts,
             "max_retries": spec.max_retries,
-            "earliest_start": _iso(entry.earliest_start),
+            "earliest_start": wallclock.iso(entry.earliest_start),
             "user": run.user,
         }
         return {
@@ -742,10 +743,6 @@ class Runner:
             self.log.info("log_pruned", rows=removed)
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
-
-
 def dims(entry: model.Entry) -> dict[str, Any]:
     """The standard dimensions of an entry's events (BC's SetJobQueueTelemetryDimensions)."""
     spec = entry.spec
@@ -755,7 +752,7 @@ def dims(entry: model.Entry) -> dict[str, Any]:
         "object_id": spec.object_id,
         "status": entry.status.value,
         "recurring": spec.recurring,
-        "earliest_start": _iso(entry.earliest_start),
+        "earliest_start": wallclock.iso(entry.earliest_start),
         "attempts": entry.attempts,
         "max_retries": spec.max_retries,
         "category": spec.category,

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobrunner import config, errors, model, objects, permissions, spec
+from jobrunner import config, errors, jobfiles, model, objects, permissions, spec
 
 
 @dataclass(kw_only=True)
@@ -29,13 +29,6 @@ def expand(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = True) -> Report:
     """Validate job files (default: the configured jobs_dir) against `cfg`."""
     report = Report()
@@ -43,7 +36,7 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
         if not cfg.jobs_dir.is_dir():
             report.problems.append(
                 model.Problem(
-                    file=display(cfg.jobs_dir),
+                    file=jobfiles.display(cfg.jobs_dir),
                     line=1,
                     path=spec.DOCUMENT,
                     message="the jobs folder does not exist",
@@ -55,7 +48,9 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
     report.files = len(files)
     for path in files:
         try:
-            report.specs.append(spec.load_file(path, timezone=cfg.timezone, display=display(path)))
+            report.specs.append(
+                spec.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
+            )
         except errors.SpecError as exc:
             report.problems.extend(exc.problems)
     report.problems.extend(duplicate_ids(report.specs))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobrunner import model, recurrence
+from jobrunner import model, recurrence, wallclock
 
 _COLOURS = {
     "error": "31",
@@ -19,10 +19,6 @@ _COLOURS = {
     "success": "32",
     "on_hold_inactivity": "33",
 }
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def local(value: datetime | None, tz: ZoneInfo) -> str:
@@ -42,8 +38,8 @@ def entry_json(entry: model.Entry) -> dict[str, Any]:
     return {
         "id": entry.id,
         "status": entry.status.value,
-        "next_run": iso(entry.earliest_start),
-        "last_run": iso(entry.last_run_at),
+        "next_run": wallclock.iso(entry.earliest_start),
+        "last_run": wallclock.iso(entry.last_run_at),
         "last_result": entry.last_result,
         "attempts": entry.attempts,
         "max_retries": spec.max_retries,
@@ -65,8 +61,8 @@ def entry_json(entry: model.Entry) -> dict[str, Any]:
         "platform_retries": entry.session_retries,
         "system_task_id": entry.system_task_id,
         "entry_no": entry.entry_no,
-        "created_at": iso(entry.created_at),
-        "updated_at": iso(entry.updated_at),
+        "created_at": wallclock.iso(entry.created_at),
+        "updated_at": wallclock.iso(entry.updated_at),
         "definition": spec.raw,
     }
 
@@ -77,8 +73,8 @@ def log_json(log: model.LogEntry) -> dict[str, Any]:
         "entry_no": log.entry_no,
         "entry_id": log.entry_id,
         "status": log.status.value,
-        "start": iso(log.start_at),
-        "end": iso(log.end_at),
+        "start": wallclock.iso(log.start_at),
+        "end": wallclock.iso(log.end_at),
         "duration_ms": None if took is None else int(took / timedelta(milliseconds=1)),
         "user": log.user,
         "object_type": log.object_type,
@@ -100,7 +96,7 @@ def session_json(event: model.SessionEvent) -> dict[str, Any]:
         "seq": event.seq,
         "session_id": event.session_id,
         "event": event.event,
-        "at": iso(event.at),
+        "at": wallclock.iso(event.at),
         "user": event.user,
         "runner_id": event.runner_id,
         "client_type": event.client_type.value,
@@ -218,7 +214,7 @@ def show_text(
     width = max(len(k) for k in data)
     lines = [f"{k.ljust(width)}  {_plain(v, tz)}" for k, v in data.items() if k not in skip]
     lines += ["", "next runs:"]
-    lines += [f"  {local(t, tz)}  ({iso(t)})" for t in next_runs(entry, 3)] or ["  -"]
+    lines += [f"  {local(t, tz)}  ({wallclock.iso(t)})" for t in next_runs(entry, 3)] or ["  -"]
     if entry.error_call_stack:
         lines += [
             "",

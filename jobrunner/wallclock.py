@@ -56,6 +56,11 @@ def local_zone_name() -> str:
     return "UTC"
 
 
+def iso(value: datetime | None) -> str | None:
+    """An instant as ISO-8601 UTC with `Z` (how events and JSON output write times)."""
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def to_wall(instant: datetime, tz: ZoneInfo) -> datetime:
     """The naive wall-clock time of a UTC instant in `tz`."""
     return instant.astimezone(tz).replace(tzinfo=None)

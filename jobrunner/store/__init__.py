@@ -52,16 +52,6 @@ class Store(Protocol):
         definitions are built), so a rescan reads only files that changed."""
         ...
 
-    def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
-        """Up to `limit` entries that may start at `now`: status ready or on hold with
-        inactivity timeout, earliest start at or before `now`; ordered by earliest
-        start, then priority (high first), then entry number (FIFO)."""
-        ...
-
-    def next_due(self) -> datetime | None:
-        """The earliest `earliest_start` among ready / on-hold-with-inactivity entries."""
-        ...
-
     def waiting_entries(self, category: str) -> list[model.Entry]:
         """Waiting entries of a category in activation order: priority, then FIFO."""
         ...

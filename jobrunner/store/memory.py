@@ -11,7 +11,6 @@ from typing import Any
 from jobrunner import lifecycle, model
 from jobrunner.store import StoreConflict
 
-_SCHEDULED = (model.EntryStatus.READY, model.EntryStatus.ON_HOLD_INACTIVITY)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -95,23 +94,6 @@ class MemoryStore:
 
     def source_stamps(self) -> dict[str, str]:
         return {e.spec.source: e.spec.stamp for e in self._entries.values()}
-
-    def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
-        due = [
-            e
-            for e in self._entries.values()
-            if e.status in _SCHEDULED and e.earliest_start is not None and e.earliest_start <= now
-        ]
-        due.sort(key=lambda e: (e.earliest_start, e.spec.priority.rank, e.entry_no))
-        return due[:limit]
-
-    def next_due(self) -> datetime | None:
-        times = [
-            e.earliest_start
-            for e in self._entries.values()
-            if e.status in _SCHEDULED and e.earliest_start is not None
-        ]
-        return min(times, default=None)
 
     def waiting_entries(self, category: str) -> list[model.Entry]:
         waiting = [

@@ -348,21 +348,6 @@ class SqliteStore:
         with self._lock:
             return dict(self._db.execute("SELECT source, stamp FROM entries").fetchall())
 
-    def due_entries(self, now: datetime, limit: int) -> list[model.Entry]:
-        return self._entries(
-            "WHERE status IN ('ready', 'on_hold_inactivity') AND earliest_start <= ? "
-            "ORDER BY earliest_start, priority, entry_no LIMIT ?",
-            (_us(now), limit),
-        )
-
-    def next_due(self) -> datetime | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT MIN(earliest_start) FROM entries "
-                "WHERE status IN ('ready', 'on_hold_inactivity')"
-            ).fetchone()
-        return _dt(row[0])
-
     def waiting_entries(self, category: str) -> list[model.Entry]:
         return self._entries(
             "WHERE status = 'waiting' AND category = ? ORDER BY priority, entry_no", (category,)

@@ -108,35 +108,6 @@ def test_entry_numbers_are_fifo_kept_on_update_and_never_reused(store):
     assert c.entry_no > b.entry_no
 
 
-def test_due_entries_order_and_filter(store):
-    put(
-        store,
-        entry("late", at=T0 + timedelta(minutes=1)),
-        entry("low", at=T0, priority="low"),
-        entry("high", at=T0, priority="high"),
-        entry("normal1", at=T0),
-        entry("normal2", at=T0),
-        entry("held", S.ON_HOLD, at=T0),
-        entry("error", S.ERROR, at=T0),
-        entry("inactive", S.ON_HOLD_INACTIVITY, at=T0 - timedelta(seconds=1)),
-        entry("future", at=T0 + timedelta(hours=1)),
-    )
-    due = [e.id for e in store.due_entries(T0 + timedelta(minutes=1), 100)]
-    assert due == ["inactive", "high", "normal1", "normal2", "low", "late"]
-    assert [e.id for e in store.due_entries(T0, 2)] == ["inactive", "high"]
-
-
-def test_next_due(store):
-    assert store.next_due() is None
-    put(
-        store,
-        entry("a", at=T0 + timedelta(hours=1)),
-        entry("b", S.ON_HOLD, at=T0),
-        entry("c", S.READY, at=None),
-    )
-    assert store.next_due() == T0 + timedelta(hours=1)
-
-
 def test_waiting_entries_by_priority_then_fifo(store):
     put(
         store,
@@ -345,4 +316,17 @@ def test_due_tasks_order_and_next(store):
     names = [t.entry_id or t.id for t in due]
     assert names == ["plain", "high", "n1", "n2", "low", "late"]
     assert len(store.due_tasks(T0, 2)) == 2
+    assert store.next_task_due() == T0 - timedelta(seconds=1)
+
+
+def test_only_entries_with_a_pending_run_have_a_due_task(store):
+    put(
+        store,
+        entry("error", S.ERROR),
+        entry("finished", S.FINISHED),
+        entry("inactive", S.ON_HOLD_INACTIVITY, at=T0 - timedelta(seconds=1)),
+        entry("dormant", S.ON_HOLD_INACTIVITY, at=None),
+        entry("ready", at=None),
+    )
+    assert [t.entry_id for t in store.due_tasks(T0, 10)] == ["inactive"]
     assert store.next_task_due() == T0 - timedelta(seconds=1)
