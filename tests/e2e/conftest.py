@@ -51,4 +51,7 @@ def env(tmp_path):
     """A temporary jobrunner installation for runner and operator tests."""
     from tests.e2e.runner_env import Env
 
-    return Env(tmp_path)
+    env = Env(tmp_path)
+    yield env
+    for folder in env.cleanup:
+        shutil.rmtree(folder, ignore_errors=True)

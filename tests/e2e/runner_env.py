@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -31,6 +32,7 @@ class Env:
         self.marks = root / "marks"
         self.marks.mkdir(exist_ok=True)
         (root / "jobrunner.yaml").write_text(config)
+        self.cleanup: list[Path] = []
         self.env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -38,6 +40,18 @@ class Env:
             "TZ": "UTC",
             "PYTHONWARNINGS": "error",
         }
+
+    def world_readable_job(self) -> str:
+        """The whoami job in a folder any user can read (a session that switches user
+        cannot import from a checkout in a private folder); returns its object ref."""
+        folder = Path(tempfile.mkdtemp(prefix="jobrunner-any-user-", dir="/tmp"))
+        self.cleanup.append(folder)
+        folder.chmod(0o755)
+        module = folder / f"{folder.name.replace('-', '_')}.py"
+        module.write_text((ROOT / "tests" / "entrypoints" / "whoami.py").read_text())
+        module.chmod(0o644)
+        self.env["PYTHONPATH"] = f"{folder}{os.pathsep}{self.env['PYTHONPATH']}"
+        return f"{module.stem}:whoami"
 
     def job(self, name: str, text: str) -> None:
         (self.jobs / f"{name}.yaml").write_text(text)

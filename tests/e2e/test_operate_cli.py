@@ -297,7 +297,7 @@ def test_file_naming_another_user_must_be_owned_safely(env):
     os.chmod(env.jobs / "writable.yaml", 0o666)
     env.job("foreign", f"object_id: {J}:ok\nuser: nobody\n")
     os.chown(env.jobs / "foreign.yaml", pwd.getpwnam("daemon").pw_uid, -1)
-    env.job("fine", "object_id: tests.entrypoints.whoami:whoami\nuser: nobody\n")
+    env.job("fine", f"object_id: {env.world_readable_job()}\nuser: nobody\n")
     os.chown(env.jobs / "fine.yaml", pwd.getpwnam("nobody").pw_uid, -1)
     checked = cli(env, "validate").stdout
     assert (

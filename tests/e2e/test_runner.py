@@ -254,7 +254,7 @@ def test_user_switch_as_root_or_permission_error_otherwise(env):
     import os
     import pwd
 
-    env.job("j", "object_id: tests.entrypoints.whoami:whoami\nuser: nobody\n")
+    env.job("j", f"object_id: {env.world_readable_job()}\nuser: nobody\n")
     env.run()
     entry = env.entry("j")
     if os.geteuid() == 0:
