@@ -7,8 +7,9 @@ with the events BC has (`bc_event`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import logging.handlers
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -64,7 +65,6 @@ def _add_bc_event(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]
 
 def processors() -> list[Any]:
     return [
-        structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_bc_event,
@@ -73,30 +73,87 @@ def processors() -> list[Any]:
     ]
 
 
+class Sink:
+    """Writes each rendered event line to stdout and to the state folder's log file,
+    rotating that file by size (`jobrunner.jsonl.1` ... `.5`). No stdlib logging on
+    the way: an event costs a render and two writes."""
+
+    def __init__(self, stream: TextIO, path: Path | None) -> None:
+        self.stream = stream
+        self.path = path
+        self._file: TextIO | None = None
+        self._size = 0
+        if path is not None:
+            self._open()
+
+    def _open(self) -> None:
+        assert self.path is not None
+        self._file = self.path.open("a", encoding="utf-8")
+        self._size = self._file.tell()
+
+    def _rotate(self) -> None:
+        assert self.path is not None
+        assert self._file is not None
+        self._file.close()
+        for n in range(BACKUPS - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{n + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._open()
+
+    def write(self, line: str) -> None:
+        line += "\n"
+        # A closed stdout (journald gone) must not stop the runner nor the file log.
+        with contextlib.suppress(OSError, ValueError):
+            self.stream.write(line)
+            self.stream.flush()
+        if self._file is not None:
+            with contextlib.suppress(OSError, ValueError):
+                if self._size and self._size + len(line) > MAX_BYTES:
+                    self._rotate()
+                self._file.write(line)
+                self._file.flush()
+                self._size += len(line)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _Logger:
+    """What structlog hands the rendered line to, whatever the level."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._write = sink.write
+
+    def msg(self, line: str) -> None:
+        self._write(line)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
+_sink: Sink | None = None
+
+
 def configure(state_dir: Path | None, stream: TextIO | None = None) -> None:
     """JSON lines to `stream` (stdout) and to state_dir/log/jobrunner.jsonl, rotated."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stdout)]
+    global _sink
+    path = None
     if state_dir is not None:
         log_dir = state_dir / "log"
         log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(
-                log_dir / LOG_FILE, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
-            )
-        )
-    # A closed stdout (journald gone) must not turn each event into a traceback.
-    logging.raiseExceptions = False
-    logger = logging.getLogger("jobrunner.events")
-    logger.handlers = handlers
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    for handler in handlers:
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        path = log_dir / LOG_FILE
+    if _sink is not None:
+        _sink.close()
+    _sink = Sink(stream or sys.stdout, path)
+    logger = _Logger(_sink)
     structlog.configure(
         processors=processors(),
         logger_factory=lambda *_: logger,
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,
     )
 
 
