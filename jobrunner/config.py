@@ -32,6 +32,7 @@ class Config:
     objects: dict[int, str] = field(default_factory=dict)
     workers: int = 2
     session_mode: str = "fork"
+    session_preload: bool = True
     retriable_exceptions: tuple[str, ...] = ()
     retry_profile: tuple[timedelta, ...] = ()
     shutdown_grace: timedelta = timedelta(seconds=30)
@@ -101,6 +102,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         objects={int(k): v for k, v in raw.get("objects", {}).items()},
         workers=raw.get("workers") or os.cpu_count() or 1,
         session_mode=raw.get("session_mode", "fork"),
+        session_preload=raw.get("session_preload", True),
         retriable_exceptions=tuple(
             p.strip() for p in raw.get("retriable_exceptions", "").split(";") if p.strip()
         ),

@@ -1,11 +1,13 @@
-"""Starting sessions and noticing their end, in two modes:
+"""Starting sessions and noticing their start and end, in two modes:
 
 * `fork` (default): a fork server forks each session from a small pre-imported parent;
-* `spawn`: each session is a fresh interpreter (`python -m jobrunner.session`).
+* `spawn`: each session is a fresh interpreter (`python -I -S`, stdlib only before the
+  job's own imports).
 
-Either way the runner gets a file descriptor to wait on (no polling) and `collect()`
-returns the sessions that ended. `outcome()` turns a session's result file, output file
-and exit status into an Outcome.
+Either way `start()` does not wait: the runner gets file descriptors to wait on (no
+polling) and `collect()` returns what happened since, in order: `Started` (a session's
+pid) and `Exited` (a pid's wait status). `outcome()` turns a session's result file,
+output file and exit status into an Outcome.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,21 +29,36 @@ class SessionStartError(OSError):
     """A session could not be started (a retriable platform failure)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Started:
+    session_id: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    pid: int
+    status: int
+
+
+Event = Started | Exited
+
+
 class Executor(Protocol):
-    def start(self, request: dict[str, Any]) -> int:
-        """Start a session for `request`; its pid (also its process group)."""
+    def start(self, request: dict[str, Any]) -> None:
+        """Ask for a session for `request`; its pid comes as a `Started` event."""
         ...
 
     def fds(self) -> list[int]:
-        """File descriptors that become readable when a session may have ended."""
+        """File descriptors that become readable when a session may have started or ended."""
         ...
 
-    def collect(self) -> list[tuple[int, int]]:
-        """(pid, wait status) of each session that ended since the last call."""
+    def collect(self) -> list[Event]:
+        """What happened since the last call, in order."""
         ...
 
     def pending(self) -> bool:
-        """Whether ended sessions are already buffered (so waiting on fds would hang)."""
+        """Whether events are already buffered (so waiting on fds would hang)."""
         ...
 
     def alive(self) -> bool:
@@ -50,16 +68,26 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
+# A session in spawn mode: the interpreter starts isolated and without site (as fast
+# as Python starts), gets the runner's import path and runs the session module.
+_SPAWN = (
+    "import sys; sys.path[:0] = sys.argv[2].split(':'); "
+    "from jobrunner.session import main; main(sys.argv[1])"
+)
+
+
 class SpawnExecutor:
     def __init__(self) -> None:
         self._procs: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
+        self._events: list[Event] = []
+        self._path = ":".join(p for p in sys.path if p)
 
-    def start(self, request: dict[str, Any]) -> int:
+    def start(self, request: dict[str, Any]) -> None:
         path = Path(request["result_path"]).with_suffix(".request.json")
         path.write_text(json.dumps(dict(request, parent_pid=os.getpid())), encoding="utf-8")
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "jobrunner.session", str(path)],
+                [sys.executable, "-I", "-S", "-c", _SPAWN, str(path), self._path],
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
                 close_fds=True,
@@ -67,19 +95,19 @@ class SpawnExecutor:
         except OSError as exc:
             raise SessionStartError(f"The session could not start: {exc}") from exc
         self._procs[proc.pid] = (proc, os.pidfd_open(proc.pid))
-        return proc.pid
+        self._events.append(Started(request["session_id"], proc.pid))
 
     def fds(self) -> list[int]:
         return [fd for _, fd in self._procs.values()]
 
     def pending(self) -> bool:
-        return False
+        return bool(self._events)
 
     def alive(self) -> bool:
         return True
 
-    def collect(self) -> list[tuple[int, int]]:
-        ended = []
+    def collect(self) -> list[Event]:
+        events, self._events = self._events, []
         for pid, (proc, fd) in list(self._procs.items()):
             if proc.poll() is None:
                 continue
@@ -87,8 +115,8 @@ class SpawnExecutor:
             del self._procs[pid]
             code = proc.returncode
             status = (-code) & 0x7F if code < 0 else (code & 0xFF) << 8
-            ended.append((pid, status))
-        return ended
+            events.append(Exited(pid, status))
+        return events
 
     def close(self) -> None:
         for proc, fd in self._procs.values():
@@ -99,9 +127,15 @@ class SpawnExecutor:
 
 
 class ForkServerExecutor:
-    def __init__(self) -> None:
+    def __init__(self, *, preload: bool = True, pool: int = 2) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "jobrunner.forkserver", str(os.getpid())],
+            [
+                sys.executable,
+                "-m",
+                "jobrunner.forkserver",
+                str(os.getpid()),
+                json.dumps({"preload": preload, "pool": pool}),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
@@ -110,12 +144,11 @@ class ForkServerExecutor:
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
         self._in, self._out = self._proc.stdin.fileno(), self._proc.stdout.fileno()
+        os.set_blocking(self._out, False)
         self._buffer = b""
-        self._exited: list[tuple[int, int]] = []
-        self._started: dict[str, int] = {}
         self._alive = True
 
-    def start(self, request: dict[str, Any]) -> int:
+    def start(self, request: dict[str, Any]) -> None:
         if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
         try:
@@ -123,47 +156,32 @@ class ForkServerExecutor:
         except OSError as exc:
             self._alive = False
             raise SessionStartError(f"The session could not start: {exc}") from exc
-        session_id = request["session_id"]
-        while session_id not in self._started:
-            # every line of a read counts: an exit may follow the start in one chunk
-            for line in self._lines(block=True):
-                self._take(line)
-        return self._started.pop(session_id)
-
-    def _take(self, line: str) -> None:
-        kind, first, second = line.split(" ")
-        if kind == "exited":
-            self._exited.append((int(first), int(second)))
-        else:
-            self._started[first] = int(second)
-
-    def _lines(self, *, block: bool) -> list[str]:
-        os.set_blocking(self._out, block)
-        try:
-            data = os.read(self._out, 1 << 16)
-        except BlockingIOError:
-            return []
-        if not data:
-            self._alive = False
-            if block:
-                raise SessionStartError("The session could not start: the fork server is gone.")
-            return []
-        self._buffer += data
-        *lines, self._buffer = self._buffer.split(b"\n")
-        return [line.decode() for line in lines]
 
     def fds(self) -> list[int]:
         return [self._out] if self._alive else []
 
-    def collect(self) -> list[tuple[int, int]]:
-        if self._alive:
-            for line in self._lines(block=False):
-                self._take(line)
-        ended, self._exited = self._exited, []
-        return ended
+    def collect(self) -> list[Event]:
+        events: list[Event] = []
+        while self._alive:
+            try:
+                data = os.read(self._out, 1 << 16)
+            except BlockingIOError:
+                break
+            if not data:
+                self._alive = False
+                break
+            self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            kind, first, second = line.decode().split(" ")
+            if kind == "exited":
+                events.append(Exited(int(first), int(second)))
+            else:
+                events.append(Started(first, int(second)))
+        return events
 
     def pending(self) -> bool:
-        return bool(self._exited)
+        return False
 
     def alive(self) -> bool:
         return self._alive and self._proc.poll() is None
@@ -177,8 +195,11 @@ class ForkServerExecutor:
             self._proc.stdout.close()
 
 
-def make(mode: str) -> Executor:
-    return ForkServerExecutor() if mode == "fork" else SpawnExecutor()
+def make(mode: str, *, preload: bool = True, pool: int = 2) -> Executor:
+    """The executor of `mode`; a fork server keeps `pool` children forked ahead."""
+    if mode == "fork":
+        return ForkServerExecutor(preload=preload, pool=pool)
+    return SpawnExecutor()
 
 
 def process_start_ticks(pid: int) -> int | None:
@@ -220,9 +241,12 @@ def outcome(
     timed_out: str = "",
     retriable: tuple[str, ...] = (),
 ) -> model.Outcome:
-    """How a session ended, from its result file and its wait status."""
+    """How a session ended, from its wait status and (unless it exited with status 0)
+    its result file."""
     if timed_out:
         return model.Outcome(ok=False, message=timed_out, cause="timeout", output=output)
+    if status == 0:  # success with nothing more to say (see session.run)
+        return model.Outcome(ok=True, output=output)
     try:
         result = json.loads(result_path.read_text(encoding="utf-8") or "null")
     except (OSError, ValueError):  # a session killed while writing it

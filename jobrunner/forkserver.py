@@ -1,73 +1,243 @@
 """The fork server: a small single-threaded process that has imported only the session
-code and forks one child per session, so a session starts in about a millisecond.
+code (and, once used, each job's own module) and forks one child per session.
+
+Each session is a fresh child process, used once. To take the cost of a fork off the
+path from "due" to the job's first instruction, the fork server keeps a few children
+forked ahead ("waiting children"): each has already detached, armed its death signal,
+pointed stdin at /dev/null and left UI mode, and blocks reading its own pipe. A request
+goes to a waiting child, which starts the job at once; a fresh one is forked after.
 
 Protocol with the runner (its parent): JSON request lines on stdin; on stdout
-`started SESSION_ID PID` after each fork and `exited PID WAITSTATUS` when a child ends.
-It dies with the runner (parent-death signal) and its children die with it.
+`started SESSION_ID PID` when a child takes a request and `exited PID WAITSTATUS` when
+it ends. It dies with the runner (parent-death signal) and its children die with it.
+
+Job modules are imported here after their first session (`preload`), so later sessions
+inherit them. Before each session the files of the job's own top-level package are
+checked: when one changed, the fork server replaces itself (exec: same pid, so its
+sessions stay its children) with a fresh one, so a session never runs stale job code.
+A module that starts threads when imported is never preloaded (forking a threaded
+process is unsafe): the fork server replaces itself without it.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import selectors
 import signal
 import sys
+from typing import Any
 
 from jobrunner import session
 
-
-def _child(request: dict[str, object], fds: tuple[int, ...]) -> None:
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    for fd in fds:
-        os.close(fd)
-    os.setsid()
-    session.run(dict(request, parent_pid=os.getppid()))
+_Stamp = tuple[int, int, int]
+_WARM_UP = (
+    '{"session_id": "0123456789abcdef0123456789abcdef", "entry": {"id": "warm-up", '
+    '"attempts": 0, "earliest_start": null}, "parameter": "", "attempt": 1, "user": null, '
+    '"result_path": "", "output_path": "", "ref": "jobrunner.ui:gui_allowed"}\n'
+)
 
 
-def _reap(out: int) -> None:
-    while True:
+class Preloader:
+    """Job modules imported in the fork server, with the stamps of their package's files."""
+
+    def __init__(self, skip: set[str]) -> None:
+        self.skip = skip
+        self.files: dict[str, dict[str, _Stamp | None]] = {}
+
+    def stale(self, ref: str) -> bool:
+        """Whether a file of the preloaded package of `ref` changed since its import."""
+        for path, stamp in self.files.get(_module(ref), {}).items():
+            if _stamp(path) != stamp:
+                return True
+        return False
+
+    def wanted(self, ref: str) -> bool:
+        module = _module(ref)
+        return bool(module) and module not in self.skip and module not in sys.modules
+
+    def load(self, ref: str) -> bool:
+        """Import the module of `ref` here; False when that made this process threaded."""
+        module = _module(ref)
+        before = set(sys.modules)
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
+            importlib.import_module(module)
+        except BaseException:  # its sessions import it themselves and report the error
+            self.skip.add(module)
+            return True
+        if _threads() > 1:
+            self.skip.add(module)
+            return False
+        top = module.split(".")[0]
+        self.files[module] = {
+            path: _stamp(path)
+            for name in set(sys.modules) - before | {module}
+            if name == top or name.startswith(top + ".")
+            for path in [getattr(sys.modules.get(name), "__file__", None)]
+            if path
+        }
+        return True
+
+
+def _module(ref: str) -> str:
+    return ref.partition(":")[0]
+
+
+def _stamp(path: str) -> _Stamp | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:  # pragma: no cover - not Linux
+        return 1
+
+
+class Server:
+    def __init__(self, parent: int, state: dict[str, Any]) -> None:
+        self.parent = parent
+        self.pool = max(1, int(state.get("pool", 2)))
+        self.preloader = (
+            Preloader(set(state.get("skip", ()))) if state.get("preload", True) else None
+        )
+        self.sessions: set[int] = set(state.get("sessions", ()))  # pids given a request
+        self.waiting: list[tuple[int, int]] = []  # (pid, write end of its request pipe)
+        self.pending = state.get("pending", "").encode()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        self.selector = selectors.DefaultSelector()
+        self.me = os.getpid()
+
+    # --- waiting children ---------------------------------------------------------------
+
+    def _fork(self) -> tuple[int, int]:
+        r, w = os.pipe()
+        pid = os.fork()
         if pid == 0:
-            return
-        os.write(out, f"exited {pid} {status}\n".encode())
+            os.close(w)
+            self._become_session(r)
+        os.close(r)
+        return pid, w
 
+    def _become_session(self, r: int) -> None:
+        """In the child: get ready, wait for the request, run it; never returns."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in (self.wake_r, self.wake_w, self.selector.fileno(), 1):
+            os.close(fd)
+        for _, w in self.waiting:
+            os.close(w)
+        os.setsid()
+        session.prepare(self.me)
+        json.loads(_WARM_UP)  # touch now what reading the request will touch
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = os.read(r, 1 << 16)
+            if not chunk:  # retired unused (or the fork server is gone)
+                os._exit(0)
+            data += chunk
+        os.close(r)
+        session.run(dict(json.loads(data), parent_pid=self.me), prepared=True)
 
-def serve(parent: int) -> None:
-    session.preload()
-    session.die_with_parent(parent)
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    selector = selectors.DefaultSelector()
-    selector.register(0, selectors.EVENT_READ)
-    selector.register(wake_r, selectors.EVENT_READ)
-    pending = b""
-    while True:
-        for key, _ in selector.select():
-            if key.fd == wake_r:
-                os.read(wake_r, 4096)
-                _reap(1)
-                continue
-            data = os.read(0, 1 << 16)
-            if not data:
+    def _fill(self) -> None:
+        """Fork waiting children up to the pool size, yielding to incoming requests."""
+        while len(self.waiting) < self.pool and not self._readable():
+            self.waiting.append(self._fork())
+
+    def _readable(self) -> bool:
+        return bool(self.selector.select(0))
+
+    def _retire(self) -> None:
+        """Let the waiting children go (they exit on end of file, unreported)."""
+        for _, w in self.waiting:
+            os.close(w)
+        self.waiting.clear()
+
+    # --- serving ---------------------------------------------------------------------------
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
                 return
-            pending += data
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                request = json.loads(line)
-                pid = os.fork()
-                if pid == 0:
-                    _child(request, (0, wake_r, wake_w, selector.fileno()))
-                os.write(1, f"started {request['session_id']} {pid}\n".encode())
-        _reap(1)
+            if pid == 0:
+                return
+            if pid in self.sessions:
+                self.sessions.discard(pid)
+                os.write(1, f"exited {pid} {status}\n".encode())
+
+    def _restart(self, rest: bytes) -> None:
+        """Become a fresh fork server: same pid, so the sessions (and their ends) stay ours."""
+        self._retire()
+        assert self.preloader is not None
+        state = {
+            "pool": self.pool,
+            "skip": sorted(self.preloader.skip),
+            "sessions": sorted(self.sessions),
+            "pending": rest.decode(),
+        }
+        os.execv(
+            sys.executable,
+            [sys.executable, "-m", "jobrunner.forkserver", str(self.parent), json.dumps(state)],
+        )
+
+    def _serve_line(self, line: bytes, rest: bytes) -> None:
+        request = json.loads(line)
+        ref = request["ref"]
+        preloader = self.preloader
+        if preloader is not None and preloader.stale(ref):
+            self._restart(line + b"\n" + rest)
+        while True:
+            pid, w = self.waiting.pop(0) if self.waiting else self._fork()
+            try:
+                os.write(w, line + b"\n")
+            except BrokenPipeError:  # that child is gone (killed from outside): next one
+                continue
+            finally:
+                os.close(w)
+            break
+        self.sessions.add(pid)
+        os.write(1, f"started {request['session_id']} {pid}\n".encode())
+        if preloader is not None and preloader.wanted(ref):
+            # after the first session of a job module: import it here, so the next ones
+            # inherit it (the waiting children forked before do not have it)
+            self._retire()
+            if not preloader.load(ref):
+                self._restart(rest)
+
+    def serve(self) -> None:
+        session.preload()
+        session.die_with_parent(self.parent)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.selector.register(0, selectors.EVENT_READ)
+        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        self._reap()  # sessions that ended while this process was starting afresh
+        while True:
+            if b"\n" not in self.pending:
+                self._fill()
+                for key, _ in self.selector.select():
+                    if key.fd == self.wake_r:
+                        os.read(self.wake_r, 4096)
+                    else:
+                        data = os.read(0, 1 << 16)
+                        if not data:
+                            self._retire()
+                            return
+                        self.pending += data
+            self._reap()
+            *lines, self.pending = self.pending.split(b"\n")
+            for n, line in enumerate(lines):
+                self._serve_line(line, b"\n".join([*lines[n + 1 :], self.pending]))
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    Server(int(sys.argv[1]), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}).serve()

@@ -259,6 +259,21 @@ class Transition:
     task_delete: tuple[tuple[str, int], ...] = ()
 
 
+def merge(reason: str, transitions: list[Transition]) -> Transition:
+    """Several transitions of distinct rows as one (one transaction, one fsync). The log
+    numbers a store returns follow the order of the transitions' `log_insert`s."""
+    return Transition(
+        reason=reason,
+        put=tuple(e for t in transitions for e in t.put),
+        delete=tuple(d for t in transitions for d in t.delete),
+        log_insert=tuple(g for t in transitions for g in t.log_insert),
+        log_update=tuple(g for t in transitions for g in t.log_update),
+        events=tuple(e for t in transitions for e in t.events),
+        task_put=tuple(k for t in transitions for k in t.task_put),
+        task_delete=tuple(k for t in transitions for k in t.task_delete),
+    )
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Outcome:
     """How a session ended. `cause` of a failure: exception | timeout | signal | exit |

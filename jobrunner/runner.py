@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,7 @@ from jobrunner import (
     wallclock,
 )
 from jobrunner.lock import RunnerLock
+from jobrunner.store import StoreConflict
 from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 
 S = model.EntryStatus
@@ -49,6 +51,16 @@ _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
 PRUNE_EVERY = timedelta(hours=24)
 PRECISE = 0.002  # seconds before a due instant slept exactly
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A planned state transition, what to do once it is committed (given the numbers of
+    its new log entries), and how to plan it again from fresh reads after a conflict."""
+
+    transition: model.Transition
+    then: Callable[[list[int]], None]
+    redo: Callable[[], Step] | None = None
 
 
 @dataclass(kw_only=True)
@@ -81,7 +93,8 @@ class Runner:
         self.settings = scheduler.Settings(
             retry_profile=cfg.retry_profile, on_final_failure=cfg.on_final_failure
         )
-        self.running: dict[int, Running] = {}
+        self.running: dict[str, Running] = {}  # by session id
+        self._pids: dict[int, str] = {}  # session pid -> session id
         self.stopping = False
         self.reload = False
         self._files: set[Path] = set()
@@ -108,7 +121,7 @@ class Runner:
             if self.cfg.path is not None:
                 os.environ["JOBRUNNER_CONFIG"] = str(self.cfg.path)
             self.wake_socket = wake.bind(self.cfg.state_dir)
-            self.executor = executor.make(self.cfg.session_mode)
+            self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
             try:
                 return self._serve()
@@ -250,6 +263,40 @@ class Runner:
         self.reconciler.full()
         self.log.info("config_reloaded", path=str(self.cfg.path))
 
+    # --- committing -------------------------------------------------------------------------
+
+    def _commit(self, reason: str, steps: list[Step], *, durable: bool = True) -> None:
+        """Commit the steps of one loop pass in one transaction (one fsync), then carry
+        out what each does once committed. A conflict (another process changed a row in
+        between) commits them one by one, each planned again from fresh reads."""
+        if not steps:
+            return
+        try:
+            numbers = self.store.commit(
+                model.merge(reason, [s.transition for s in steps]), durable=durable
+            )
+        except StoreConflict:
+            if len(steps) == 1 and steps[0].redo is None:
+                return  # planned on stale reads; the next pass reads afresh
+            for step in steps:
+                self._commit_alone(step, durable=durable)
+            return
+        at = 0
+        for step in steps:
+            count = len(step.transition.log_insert)
+            step.then(numbers[at : at + count])
+            at += count
+
+    def _commit_alone(self, step: Step, *, durable: bool) -> None:
+        try:
+            numbers = self.store.commit(step.transition, durable=durable)
+        except StoreConflict:
+            if step.redo is None:
+                return
+            step = step.redo()
+            numbers = self.store.commit(step.transition, durable=durable)
+        step.then(numbers)
+
     # --- dispatch -------------------------------------------------------------------------
 
     def _busy(self) -> set[str]:
@@ -257,43 +304,56 @@ class Runner:
 
     def _dispatch(self, now: datetime) -> None:
         """One loop over due tasks (the Task Scheduler). An entry's task runs the job
-        queue dispatcher for it; any other task runs its own object."""
-        while not self.stopping and len(self.running) < self.cfg.workers:
+        queue dispatcher for it; any other task runs its own object. The starts of one
+        pass are committed together, then their sessions are asked for at once."""
+        while not self.stopping:
             free = self.cfg.workers - len(self.running)
-            due = self.store.due_tasks(now, free)
-            if not due:
+            if free <= 0:
                 return
-            for task in due:
-                if len(self.running) >= self.cfg.workers or self.stopping:
-                    return
+            busy = self._busy()
+            steps = []
+            for task in self.store.due_tasks(now, free):
                 if task.object == lifecycle.DISPATCH:
-                    self._dispatch_entry(task, now)
+                    step = self._plan_entry(task, now, busy)
                 else:
-                    self._start_task(task, now)
+                    step = self._plan_task(task, now)
+                if step is not None:
+                    steps.append(step)
+            if not steps:
+                return
+            self._commit("dispatch", steps)
 
-    def _dispatch_entry(self, task: model.Task, now: datetime) -> None:
+    def _plan_entry(self, task: model.Task, now: datetime, busy: set[str]) -> Step | None:
         entry = self.store.get_entry(task.entry_id or "")
         if entry is None or entry.system_task_id != task.id:
-            return
-        decision = scheduler.dispatch(entry, now, self._busy())
+            return None
+        decision = scheduler.dispatch(entry, now, busy)
         if decision.kind == "start":
-            self._start(entry, now)
-        elif decision.kind != "skip":
-            self.store.commit(model.Transition(reason=decision.kind, put=(decision.entry,)))
+            if entry.spec.category:
+                busy.add(entry.spec.category)
+            return self._plan_start(entry, now)
+        if decision.kind == "skip":
+            return None
+
+        def then(_: list[int]) -> None:
             self.log.info(decision.event, **dims(decision.entry), **decision.fields)
 
-    def _start(self, entry: model.Entry, now: datetime) -> None:
+        return Step(model.Transition(reason=decision.kind, put=(decision.entry,)), then)
+
+    def _plan_start(self, entry: model.Entry, now: datetime) -> Step:
         session_id = uuid.uuid4().hex
         user = entry.spec.user or self.user
         running, log = scheduler.started(
             entry, session_id=session_id, runner_id=self.runner_id, now=now, user=user
         )
-        (log_no,) = self.store.commit(
-            model.Transition(reason="run_started", put=(running,), log_insert=(log,))
-        )
-        run = self._run(session_id, entry.id, user, log_no=log_no, category=entry.spec.category)
-        request = self._request(entry, run)
-        self._launch(run, request, entry.spec.timeout, announce=dims(running))
+
+        def then(numbers: list[int]) -> None:
+            run = self._run(
+                session_id, entry.id, user, log_no=numbers[0], category=entry.spec.category
+            )
+            self._launch(run, self._request(entry, run), entry.spec.timeout, dims(running))
+
+        return Step(model.Transition(reason="run_started", put=(running,), log_insert=(log,)), then)
 
     def _run(
         self,
@@ -356,14 +416,14 @@ class Runner:
         timeout: timedelta | None,
         announce: dict[str, Any] | None = None,
     ) -> None:
-        """Start the session; `announce` (an entry's dimensions) is logged as run_started
-        once the session is on its way, so logging never delays the job."""
+        """Ask for the session (its pid arrives later, see `_started`); `announce` (an
+        entry's dimensions) is logged as run_started once the request is on its way."""
         if request["ref"].startswith(_REFUSED):
             message = request["ref"][len(_REFUSED) :]
             self._end(run, model.Outcome(ok=False, message=message, cause="start"))
             return
         try:
-            run.pid = self.executor.start(request)
+            self.executor.start(request)
         except executor.SessionStartError as exc:
             self._end(run, model.Outcome(ok=False, message=str(exc), cause="start", retriable=True))
             return
@@ -372,8 +432,7 @@ class Runner:
         if timeout is not None:
             run.timeout = timeout
             run.deadline = time.monotonic() + timeout.total_seconds()
-        self.running[run.pid] = run
-        self._record_session(run)
+        self.running[run.session_id] = run
 
     def _session_event(
         self, run: Running, event: str, now: datetime, comment: str = ""
@@ -389,12 +448,12 @@ class Runner:
             comment=comment,
         )
 
-    def _record_session(self, run: Running) -> None:
-        now = self.now()
+    def _plan_logon(self, run: Running, now: datetime) -> Step:
+        """The session's logon event, and its pid on the entry (to find it after a crash)."""
         event = self._session_event(run, "logon", now)
         put: tuple[model.Entry, ...] = ()
         entry = self.store.get_entry(run.entry_id) if run.task is None else None
-        if entry is not None:
+        if entry is not None and entry.session_id == run.session_id:
             put = (
                 dataclasses.replace(
                     entry,
@@ -403,57 +462,93 @@ class Runner:
                     session_started=executor.process_start_ticks(run.pid),
                 ),
             )
-        # informational: made durable by the next durable commit (a run's end at the latest)
-        self.store.commit(
-            model.Transition(reason="session_logon", put=put, events=(event,)), durable=False
-        )
-        self.log.info(
-            "session_logon",
-            session_id=run.session_id,
-            entry_id=run.entry_id,
-            pid=run.pid,
-            user=run.user,
-            client_type="background",
+
+        def then(_: list[int]) -> None:
+            self.log.info(
+                "session_logon",
+                session_id=run.session_id,
+                entry_id=run.entry_id,
+                pid=run.pid,
+                user=run.user,
+                client_type="background",
+            )
+
+        return Step(
+            model.Transition(reason="session_logon", put=put, events=(event,)),
+            then,
+            redo=lambda: self._plan_logon(run, now),
         )
 
-    # --- the end of a session ----------------------------------------------------------------
+    # --- the start and end of a session ---------------------------------------------------------
 
     def _reap(self) -> None:
         if not self.executor.alive():
             self._lost_executor()
             return
-        for pid, status in self.executor.collect():
-            run = self.running.pop(pid, None)
-            if run is not None:
-                self._reap_one(run, status)
+        self._take(self.executor.collect())
 
-    def _reap_one(self, run: Running, status: int) -> None:
+    def _take(self, events: list[executor.Event], forced: model.Outcome | None = None) -> None:
+        """Sessions that started (their logons, committed together without an fsync of
+        their own: informational, made durable by the next commit) and sessions that
+        ended (their ends, committed together); `forced` is the outcome of every end."""
+        now = self.now()
+        logons: list[Step] = []
+        ended: list[tuple[Running, int]] = []
+        for event in events:
+            if isinstance(event, executor.Started):
+                run = self.running.get(event.session_id)
+                if run is not None:
+                    run.pid = event.pid
+                    self._pids[event.pid] = run.session_id
+                    logons.append(self._plan_logon(run, now))
+            else:
+                ended_run = self.running.pop(self._pids.pop(event.pid, ""), None)
+                if ended_run is not None:
+                    ended.append((ended_run, event.status))
+        self._commit("session_logon", logons, durable=False)
+        steps = []
+        for run, status in ended:
+            result = forced or self._outcome(run, status)
+            steps.append(self._plan_end(run, result, status))
+        self._commit("run_finished", steps)
+
+    def _outcome(self, run: Running, status: int) -> model.Outcome:
         output = executor.read_output(run.output_path, self.cfg.output_limit)
-        result = executor.outcome(
+        return executor.outcome(
             run.result_path,
             output,
             status,
             timed_out=run.timed_out,
             retriable=self.cfg.retriable_exceptions,
         )
-        self._end(run, result, status)
 
     def _lost_executor(self) -> None:
         """The fork server died, and its sessions with it (parent-death signal): their
         runs count as interrupted, and a new fork server takes over."""
-        for pid, status in self.executor.collect():
-            run = self.running.pop(pid, None)
-            if run is not None:
-                self._reap_one(run, status)
+        self._take(self.executor.collect())
         self.log.warning("executor_lost", sessions=len(self.running))
         for run in list(self.running.values()):
-            executor.kill_group(run.pid, signal.SIGKILL)
-            del self.running[run.pid]
-            self._end(run, scheduler.INTERRUPTED)
+            if run.pid:
+                executor.kill_group(run.pid, signal.SIGKILL)
+        self._end_all(scheduler.INTERRUPTED)
         self.executor.close()
-        self.executor = executor.make(self.cfg.session_mode)
+        self.executor = self._executor()
+
+    def _executor(self) -> executor.Executor:
+        return executor.make(
+            self.cfg.session_mode, preload=self.cfg.session_preload, pool=min(self.cfg.workers, 4)
+        )
+
+    def _end_all(self, result: model.Outcome) -> None:
+        runs = list(self.running.values())
+        self.running.clear()
+        self._pids.clear()
+        self._commit("run_finished", [self._plan_end(run, result) for run in runs])
 
     def _end(self, run: Running, result: model.Outcome, status: int | None = None) -> None:
+        self._commit("run_finished", [self._plan_end(run, result, status)])
+
+    def _plan_end(self, run: Running, result: model.Outcome, status: int | None = None) -> Step:
         for path in (
             run.result_path,
             run.output_path,
@@ -461,8 +556,10 @@ class Runner:
         ):
             path.unlink(missing_ok=True)
         if run.task is not None:
-            self._end_task(run, result)
-            return
+            return self._plan_end_task(run, result)
+        return self._plan_finish(run, result, status)
+
+    def _plan_finish(self, run: Running, result: model.Outcome, status: int | None) -> Step:
         now = self.now()
         stored = self.store.get_entry(run.entry_id)
         if stored is not None and stored.session_id != run.session_id:
@@ -470,17 +567,6 @@ class Runner:
         log = self.store.get_log(run.log_no)
         assert log is not None
         finish = scheduler.finished(stored, log, result, now, self.settings)
-        self._commit_finish(run, finish, stored, result, status, now)
-
-    def _commit_finish(
-        self,
-        run: Running,
-        finish: scheduler.Finish,
-        stored: model.Entry | None,
-        result: model.Outcome,
-        status: int | None,
-        now: datetime,
-    ) -> None:
         puts: list[model.Entry] = []
         deletes: tuple[tuple[str, int], ...] = ()
         if finish.entry is not None and stored is not None:
@@ -491,18 +577,19 @@ class Runner:
         activated, expired = self._activation(finish.activate, now)
         puts += expired + ([activated] if activated else [])
         logoff = self._session_event(run, "logoff", now, _exit_comment(result, status))
-        tasks = self._handler_task(finish, stored, result, now)
-        self.store.commit(
-            model.Transition(
-                reason="run_finished",
-                put=tuple(puts),
-                delete=deletes,
-                log_update=(finish.log,),
-                events=(logoff,),
-                task_put=tasks,
-            )
+        transition = model.Transition(
+            reason="run_finished",
+            put=tuple(puts),
+            delete=deletes,
+            log_update=(finish.log,),
+            events=(logoff,),
+            task_put=self._handler_task(finish, stored, result, now),
         )
-        self._log_finish(run, finish, activated, logoff)
+
+        def then(_: list[int]) -> None:
+            self._log_finish(run, finish, activated, logoff)
+
+        return Step(transition, then, redo=lambda: self._plan_finish(run, result, status))
 
     def _log_finish(
         self,
@@ -538,6 +625,8 @@ class Runner:
     def _enforce_timeouts(self) -> None:
         mono = time.monotonic()
         for run in self.running.values():
+            if not run.pid:
+                continue  # asked for, not started yet
             if run.kill_at is not None and mono >= run.kill_at:
                 executor.kill_group(run.pid, signal.SIGKILL)
                 run.kill_at = None
@@ -579,7 +668,7 @@ class Runner:
             ),
         )
 
-    def _start_task(self, task: model.Task, now: datetime) -> None:
+    def _plan_task(self, task: model.Task, now: datetime) -> Step:
         session_id = uuid.uuid4().hex
         user = task.user or self.user
         claimed = dataclasses.replace(task, session_id=session_id)
@@ -594,40 +683,43 @@ class Runner:
             attempt=task.attempts + 1,
             system_task_id=task.id,
         )
-        (log_no,) = self.store.commit(
-            model.Transition(reason="task_started", task_put=(claimed,), log_insert=(log,))
-        )
-        run = self._run(
-            session_id,
-            task.entry_id or "",
-            user,
-            log_no=log_no,
-            task=dataclasses.replace(claimed, version=claimed.version + 1),
-        )
-        obj: int | str = int(task.object) if task.object.isdigit() else task.object
-        error = json.loads(task.parameter) if task.phase == "failure" else None
-        request = {
-            "session_id": session_id,
-            "entry": {"id": task.entry_id, "task_id": task.id},
-            "parameter": task.parameter,
-            "attempt": task.attempts + 1,
-            "error": error,
-            "user": task.user if task.user and task.user != self.user else None,
-            "result_path": str(run.result_path),
-            "output_path": str(run.output_path),
-            "ref": self._ref(obj, user),
-        }
-        self.log.info(
-            "task_started",
-            task_id=task.id,
-            object=task.object,
-            phase=task.phase,
-            entry_id=task.entry_id,
-            session_id=session_id,
-        )
-        self._launch(run, request, task.timeout)
 
-    def _end_task(self, run: Running, result: model.Outcome) -> None:
+        def then(numbers: list[int]) -> None:
+            run = self._run(
+                session_id,
+                task.entry_id or "",
+                user,
+                log_no=numbers[0],
+                task=dataclasses.replace(claimed, version=claimed.version + 1),
+            )
+            obj: int | str = int(task.object) if task.object.isdigit() else task.object
+            error = json.loads(task.parameter) if task.phase == "failure" else None
+            request = {
+                "session_id": session_id,
+                "entry": {"id": task.entry_id, "task_id": task.id},
+                "parameter": task.parameter,
+                "attempt": task.attempts + 1,
+                "error": error,
+                "user": task.user if task.user and task.user != self.user else None,
+                "result_path": str(run.result_path),
+                "output_path": str(run.output_path),
+                "ref": self._ref(obj, user),
+            }
+            self.log.info(
+                "task_started",
+                task_id=task.id,
+                object=task.object,
+                phase=task.phase,
+                entry_id=task.entry_id,
+                session_id=session_id,
+            )
+            self._launch(run, request, task.timeout)
+
+        return Step(
+            model.Transition(reason="task_started", task_put=(claimed,), log_insert=(log,)), then
+        )
+
+    def _plan_end_task(self, run: Running, result: model.Outcome) -> Step:
         task = run.task
         assert task is not None
         now = self.now()
@@ -644,16 +736,18 @@ class Runner:
         }
         if not result.ok:
             fields["error"] = closed.error_message
-        self.store.commit(
-            model.Transition(
-                reason=event,
-                log_update=(closed,),
-                task_put=(after,) if after else (),
-                task_delete=() if after else ((task.id, task.version),),
-                events=(self._session_event(run, "logoff", now, _exit_comment(result, None)),),
-            )
+
+        def then(_: list[int]) -> None:
+            getattr(self.log, "info" if result.ok else "warning")(event, **fields)
+
+        transition = model.Transition(
+            reason=event,
+            log_update=(closed,),
+            task_put=(after,) if after else (),
+            task_delete=() if after else ((task.id, task.version),),
+            events=(self._session_event(run, "logoff", now, _exit_comment(result, None)),),
         )
-        getattr(self.log, "info" if result.ok else "warning")(event, **fields)
+        return Step(transition, then)
 
     # --- crash recovery, shutdown, housekeeping -------------------------------------------
 
@@ -720,18 +814,15 @@ class Runner:
             left = 0.0 if self.executor.pending() else max(0.0, deadline - time.monotonic())
             self._wait(left)
             self._reap()
+        self._reap()  # the pids of sessions that started meanwhile
         for run in list(self.running.values()):
-            executor.kill_group(run.pid, signal.SIGKILL)
+            if run.pid:
+                executor.kill_group(run.pid, signal.SIGKILL)
         deadline = time.monotonic() + KILL_WAIT
         while self.running and time.monotonic() < deadline and self.executor.alive():
             self._wait(0.2)
-            for pid, status in self.executor.collect():
-                ended = self.running.pop(pid, None)
-                if ended is not None:
-                    self._end(ended, scheduler.INTERRUPTED, status)
-        for run in list(self.running.values()):  # gone without a word: interrupted too
-            del self.running[run.pid]
-            self._end(run, scheduler.INTERRUPTED)
+            self._take(self.executor.collect(), forced=scheduler.INTERRUPTED)
+        self._end_all(scheduler.INTERRUPTED)  # gone without a word: interrupted too
 
     def _prune(self) -> None:
         mono = time.monotonic()

@@ -84,16 +84,28 @@ def die_with_parent(parent: int) -> None:
         os._exit(70)
 
 
-def _redirect(output_path: str) -> None:
+def _null_stdin() -> None:
     null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    if null != 0:
+        os.dup2(null, 0)
+        os.close(null)
+
+
+def _redirect(output_path: str) -> None:
     out = os.open(output_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
     os.dup2(out, 1)
     os.dup2(out, 2)
-    for fd in (null, out):
-        if fd > 2:
-            os.close(fd)
-    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - lives as long as the process
+    if out > 2:
+        os.close(out)
+
+
+def prepare(parent_pid: int) -> None:
+    """What a background session does before its request is known (a fork server's
+    waiting child does it ahead of time): die with the parent, stdin from /dev/null,
+    no UI."""
+    die_with_parent(parent_pid)
+    _null_stdin()
+    ui.background()
 
 
 def switch_user(user: str | None) -> None:
@@ -167,31 +179,45 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def run(request: dict[str, Any]) -> NoReturn:
-    """The whole session, in a process of its own; never returns. The result file is
-    opened before the user switch (the new user need not be able to write there); the
-    runner reads it only after this process has ended."""
-    die_with_parent(request["parent_pid"])
+def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
+    """The whole session, in a process of its own; never returns. Exit status 0 means
+    success with nothing more to say; otherwise the runner reads the result file (when
+    there is one). The result file is opened before a user switch (the new user need not
+    be able to write there); the runner reads it only after this process has ended."""
+    if not prepared:
+        die_with_parent(request["parent_pid"])
+        _null_stdin()
     _redirect(request["output_path"])  # first: fds 0-2 must not be taken by the result file
-    result_fd = os.open(request["result_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    user = request.get("user")
+    result_fd = _open_result(request) if user else -1
     try:
-        switch_user(request.get("user"))
+        switch_user(user)
     except (OSError, PermissionError) as exc:
         result = _failure(exc)
     else:
-        die_with_parent(request["parent_pid"])  # a credential change clears the signal
+        if user:  # a credential change clears the death signal
+            die_with_parent(request["parent_pid"])
         if request.get("background", True):
             ui.background()
         result = execute(request)
     with contextlib.suppress(OSError):
         sys.stdout.flush()
         sys.stderr.flush()
+    if result["ok"] and not result.get("no_activity"):
+        os._exit(0)
+    if result_fd < 0:
+        result_fd = _open_result(request)
     os.write(result_fd, json.dumps(result).encode())
-    os._exit(0 if result["ok"] else 1)
+    os._exit(1)
 
 
-def main() -> NoReturn:
-    with open(sys.argv[1], encoding="utf-8") as f:
+def _open_result(request: dict[str, Any]) -> int:
+    return os.open(request["result_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def main(path: str | None = None) -> NoReturn:
+    """A spawned session: the request comes as a JSON file."""
+    with open(path or sys.argv[1], encoding="utf-8") as f:
         request = json.load(f)
     run(request)
 

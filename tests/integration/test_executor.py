@@ -15,7 +15,16 @@ from jobrunner import executor
 def test_every_session_end_is_reported(tmp_path, mode):
     runner = executor.make(mode)
     count = 120 if mode == "fork" else 12
-    started, ended = set(), {}
+    asked, pids, ended = set(), {}, {}
+
+    def take(events):
+        for event in events:
+            if isinstance(event, executor.Started):
+                assert event.session_id in asked
+                pids[event.pid] = event.session_id
+            else:
+                assert event.pid in pids, "an end reported before its start"
+                ended[pids[event.pid]] = event.status
     try:
         for n in range(count):
             request = {
@@ -25,17 +34,18 @@ def test_every_session_end_is_reported(tmp_path, mode):
                 "output_path": str(tmp_path / f"{n}.out"),
                 "parent_pid": os.getpid(),
             }
-            started.add(runner.start(request))
-            ended.update(runner.collect())
+            runner.start(request)
+            asked.add(f"s{n}")
+            take(runner.collect())
         deadline = time.monotonic() + 30
-        while set(ended) != started:
-            assert time.monotonic() < deadline, f"lost: {started - set(ended)}"
+        while set(ended) != asked:
+            assert time.monotonic() < deadline, f"lost: {asked - set(ended)}"
             if not runner.pending():
                 with selectors.DefaultSelector() as sel:
                     for fd in runner.fds():
                         sel.register(fd, selectors.EVENT_READ)
                     sel.select(1.0)
-            ended.update(runner.collect())
+            take(runner.collect())
     finally:
         runner.close()
     assert all(os.WIFEXITED(s) and os.WEXITSTATUS(s) == 0 for s in ended.values())
