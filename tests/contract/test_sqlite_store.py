@@ -60,3 +60,29 @@ def test_a_non_durable_commit_leaves_full_sync_on(tmp_path):
     store.commit(model.Transition(reason="t", put=(entry("a"),)), durable=False)
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     store.close()
+
+
+def test_a_version_1_file_is_migrated_with_the_queue_order_kept(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path)
+    store.commit(
+        model.Transition(
+            reason="t",
+            put=(entry("low", priority="low"), entry("high", priority="high"), entry("plain")),
+        )
+    )
+    store.close()
+    db = sqlite3.connect(path)  # back to the version 1 layout
+    db.executescript(
+        "DROP INDEX tasks_queue; ALTER TABLE tasks DROP COLUMN rank; "
+        "ALTER TABLE tasks DROP COLUMN seq; "
+        "CREATE INDEX tasks_due ON tasks (ready, session_id, not_before); PRAGMA user_version = 1;"
+    )
+    db.close()
+    again = sqlite_store.SqliteStore(path)
+    assert again.schema_version == sqlite_store.LATEST
+    due = again.due_tasks(utc(2030, 1, 1), 10)
+    assert [t.entry_id for t in due] == ["high", "plain", "low"]
+    ranks = dict(again._db.execute("SELECT entry_id, rank FROM tasks").fetchall())
+    assert ranks == {"high": 1000, "plain": 2000, "low": 3000}
+    again.close()

@@ -25,6 +25,7 @@ def test_every_session_end_is_reported(tmp_path, mode):
             else:
                 assert event.pid in pids, "an end reported before its start"
                 ended[pids[event.pid]] = event.status
+
     try:
         for n in range(count):
             request = {
