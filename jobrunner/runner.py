@@ -61,6 +61,7 @@ class Step:
     transition: model.Transition
     then: Callable[[list[int]], None]
     redo: Callable[[], Step] | None = None
+    durable: bool = True  # False: informational, made durable by the next durable commit
 
 
 @dataclass(kw_only=True)
@@ -80,6 +81,7 @@ class Running:
     timeout: timedelta | None = None
     kill_at: float | None = None
     task: model.Task | None = None
+    entry: model.Entry | None = None  # as last committed by this runner (a read saved)
 
 
 class Runner:
@@ -187,10 +189,12 @@ class Runner:
             files, self._files = self._files, set()
         if files:
             self.reconciler.paths(files)
-        self._reap()
+        # One transaction per pass: the logons and ends of sessions reaped and the starts
+        # of the entries due (one fsync for them all).
+        steps = self._reaped()
         self._enforce_timeouts()
         self._sleep_until_due()
-        self._dispatch(self.now())
+        self._dispatch(self.now(), steps)
         self._prune()
 
     def _sleep_until_due(self) -> None:
@@ -265,21 +269,20 @@ class Runner:
 
     # --- committing -------------------------------------------------------------------------
 
-    def _commit(self, reason: str, steps: list[Step], *, durable: bool = True) -> None:
+    def _commit(self, reason: str, steps: list[Step]) -> None:
         """Commit the steps of one loop pass in one transaction (one fsync), then carry
         out what each does once committed. A conflict (another process changed a row in
         between) commits them one by one, each planned again from fresh reads."""
         if not steps:
             return
+        durable = any(s.durable for s in steps)
         try:
             numbers = self.store.commit(
                 model.merge(reason, [s.transition for s in steps]), durable=durable
             )
         except StoreConflict:
-            if len(steps) == 1 and steps[0].redo is None:
-                return  # planned on stale reads; the next pass reads afresh
             for step in steps:
-                self._commit_alone(step, durable=durable)
+                self._commit_alone(step)
             return
         at = 0
         for step in steps:
@@ -287,14 +290,14 @@ class Runner:
             step.then(numbers[at : at + count])
             at += count
 
-    def _commit_alone(self, step: Step, *, durable: bool) -> None:
+    def _commit_alone(self, step: Step) -> None:
         try:
-            numbers = self.store.commit(step.transition, durable=durable)
+            numbers = self.store.commit(step.transition, durable=step.durable)
         except StoreConflict:
             if step.redo is None:
-                return
+                return  # planned on stale reads; the next pass reads afresh
             step = step.redo()
-            numbers = self.store.commit(step.transition, durable=durable)
+            numbers = self.store.commit(step.transition, durable=step.durable)
         step.then(numbers)
 
     # --- dispatch -------------------------------------------------------------------------
@@ -302,26 +305,35 @@ class Runner:
     def _busy(self) -> set[str]:
         return {r.category for r in self.running.values() if r.category}
 
-    def _dispatch(self, now: datetime) -> None:
+    def _dispatch(self, now: datetime, steps: list[Step] | None = None) -> None:
         """One loop over due tasks (the Task Scheduler). An entry's task runs the job
         queue dispatcher for it; any other task runs its own object. The starts of one
-        pass are committed together, then their sessions are asked for at once."""
-        while not self.stopping:
-            free = self.cfg.workers - len(self.running)
-            if free <= 0:
-                return
-            busy = self._busy()
-            steps = []
-            for task in self.store.due_tasks(now, free):
-                if task.object == lifecycle.DISPATCH:
-                    step = self._plan_entry(task, now, busy)
-                else:
-                    step = self._plan_task(task, now)
-                if step is not None:
-                    steps.append(step)
+        pass are committed together (with `steps`), then their sessions are asked for."""
+        steps = list(steps or ())
+        while True:
+            starts = self._plan_starts(now)
+            steps += starts
             if not steps:
                 return
-            self._commit("dispatch", steps)
+            self._commit("pass", steps)
+            if not starts:
+                return
+            steps = []
+
+    def _plan_starts(self, now: datetime) -> list[Step]:
+        free = self.cfg.workers - len(self.running)
+        if self.stopping or free <= 0:
+            return []
+        busy = self._busy()
+        steps = []
+        for task in self.store.due_tasks(now, free):
+            if task.object == lifecycle.DISPATCH:
+                step = self._plan_entry(task, now, busy)
+            else:
+                step = self._plan_task(task, now)
+            if step is not None:
+                steps.append(step)
+        return steps
 
     def _plan_entry(self, task: model.Task, now: datetime, busy: set[str]) -> Step | None:
         entry = self.store.get_entry(task.entry_id or "")
@@ -351,6 +363,7 @@ class Runner:
             run = self._run(
                 session_id, entry.id, user, log_no=numbers[0], category=entry.spec.category
             )
+            run.entry = dataclasses.replace(running, version=running.version + 1)
             self._launch(run, self._request(entry, run), entry.spec.timeout, dims(running))
 
         return Step(model.Transition(reason="run_started", put=(running,), log_insert=(log,)), then)
@@ -448,20 +461,23 @@ class Runner:
             comment=comment,
         )
 
-    def _plan_logon(self, run: Running, now: datetime) -> Step:
-        """The session's logon event, and its pid on the entry (to find it after a crash)."""
+    def _plan_logon(
+        self, run: Running, now: datetime, *, fresh: bool = False, mark: bool = True
+    ) -> Step:
+        """The session's logon event, and (`mark`) its pid on the entry (to find it after
+        a crash)."""
         event = self._session_event(run, "logon", now)
         put: tuple[model.Entry, ...] = ()
-        entry = self.store.get_entry(run.entry_id) if run.task is None else None
-        if entry is not None and entry.session_id == run.session_id:
-            put = (
-                dataclasses.replace(
-                    entry,
-                    session_pid=run.pid,
-                    updated_at=now,
-                    session_started=executor.process_start_ticks(run.pid),
-                ),
+        entry = self._entry_of(run, fresh) if mark else None
+        if entry is not None:
+            logged_on = dataclasses.replace(
+                entry,
+                session_pid=run.pid,
+                updated_at=now,
+                session_started=executor.process_start_ticks(run.pid),
             )
+            put = (logged_on,)
+            run.entry = dataclasses.replace(logged_on, version=logged_on.version + 1)
 
         def then(_: list[int]) -> None:
             self.log.info(
@@ -476,23 +492,43 @@ class Runner:
         return Step(
             model.Transition(reason="session_logon", put=put, events=(event,)),
             then,
-            redo=lambda: self._plan_logon(run, now),
+            redo=lambda: self._plan_logon(run, now, fresh=True, mark=mark),
+            durable=False,
         )
 
     # --- the start and end of a session ---------------------------------------------------------
 
+    def _entry_of(self, run: Running, fresh: bool) -> model.Entry | None:
+        """The entry of a run in process: as this runner last committed it, or read."""
+        if run.task is not None:
+            return None
+        entry = run.entry if run.entry is not None and not fresh else None
+        if entry is None:
+            entry = self.store.get_entry(run.entry_id)
+        return entry if entry is not None and entry.session_id == run.session_id else None
+
     def _reap(self) -> None:
+        self._commit("pass", self._reaped())
+
+    def _reaped(self) -> list[Step]:
+        """The logons of sessions that started and the ends of sessions that ended."""
         if not self.executor.alive():
             self._lost_executor()
-            return
-        self._take(self.executor.collect())
+            return []
+        return self._plan_events(self.executor.collect())
 
     def _take(self, events: list[executor.Event], forced: model.Outcome | None = None) -> None:
-        """Sessions that started (their logons, committed together without an fsync of
-        their own: informational, made durable by the next commit) and sessions that
-        ended (their ends, committed together); `forced` is the outcome of every end."""
+        self._commit("pass", self._plan_events(events, forced))
+
+    def _plan_events(
+        self, events: list[executor.Event], forced: model.Outcome | None = None
+    ) -> list[Step]:
+        """Steps for sessions that started (their logons) and sessions that ended (their
+        ends); `forced` is the outcome of every end. A session that started and ended
+        within one pass gets its logon event but no pid on its entry (one write each)."""
         now = self.now()
-        logons: list[Step] = []
+        steps: list[Step] = []
+        ending = {e.pid for e in events if isinstance(e, executor.Exited)}
         ended: list[tuple[Running, int]] = []
         for event in events:
             if isinstance(event, executor.Started):
@@ -500,17 +536,15 @@ class Runner:
                 if run is not None:
                     run.pid = event.pid
                     self._pids[event.pid] = run.session_id
-                    logons.append(self._plan_logon(run, now))
+                    steps.append(self._plan_logon(run, now, mark=event.pid not in ending))
             else:
                 ended_run = self.running.pop(self._pids.pop(event.pid, ""), None)
                 if ended_run is not None:
                     ended.append((ended_run, event.status))
-        self._commit("session_logon", logons, durable=False)
-        steps = []
         for run, status in ended:
             result = forced or self._outcome(run, status)
             steps.append(self._plan_end(run, result, status))
-        self._commit("run_finished", steps)
+        return steps
 
     def _outcome(self, run: Running, status: int) -> model.Outcome:
         output = executor.read_output(run.output_path, self.cfg.output_limit)
@@ -559,11 +593,11 @@ class Runner:
             return self._plan_end_task(run, result)
         return self._plan_finish(run, result, status)
 
-    def _plan_finish(self, run: Running, result: model.Outcome, status: int | None) -> Step:
+    def _plan_finish(
+        self, run: Running, result: model.Outcome, status: int | None, *, fresh: bool = False
+    ) -> Step:
         now = self.now()
-        stored = self.store.get_entry(run.entry_id)
-        if stored is not None and stored.session_id != run.session_id:
-            stored = None
+        stored = self._entry_of(run, fresh)
         log = self.store.get_log(run.log_no)
         assert log is not None
         finish = scheduler.finished(stored, log, result, now, self.settings)
@@ -589,7 +623,9 @@ class Runner:
         def then(_: list[int]) -> None:
             self._log_finish(run, finish, activated, logoff)
 
-        return Step(transition, then, redo=lambda: self._plan_finish(run, result, status))
+        return Step(
+            transition, then, redo=lambda: self._plan_finish(run, result, status, fresh=True)
+        )
 
     def _log_finish(
         self,
