@@ -21,6 +21,7 @@ process is unsafe): the fork server replaces itself without it.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -32,11 +33,6 @@ from typing import Any
 from jobrunner import session
 
 _Stamp = tuple[int, int, int]
-_WARM_UP = (
-    '{"session_id": "0123456789abcdef0123456789abcdef", "entry": {"id": "warm-up", '
-    '"attempts": 0, "earliest_start": null}, "parameter": "", "attempt": 1, "user": null, '
-    '"result_path": "", "output_path": "", "ref": "jobrunner.ui:gui_allowed"}\n'
-)
 
 
 class Preloader:
@@ -135,7 +131,6 @@ class Server:
             os.close(w)
         os.setsid()
         session.prepare(self.me)
-        json.loads(_WARM_UP)  # touch now what reading the request will touch
         data = b""
         while not data.endswith(b"\n"):
             chunk = os.read(r, 1 << 16)
@@ -147,6 +142,10 @@ class Server:
 
     def _fill(self) -> None:
         """Fork waiting children up to the pool size, yielding to incoming requests."""
+        if len(self.waiting) < self.pool:
+            # what exists now lives as long as this process: keep the collector off it, so
+            # neither this process nor its children write to those shared pages for it
+            gc.freeze()
         while len(self.waiting) < self.pool and not self._readable():
             self.waiting.append(self._fork())
 

@@ -366,7 +366,13 @@ class Runner:
             run.entry = dataclasses.replace(running, version=running.version + 1)
             self._launch(run, self._request(entry, run), entry.spec.timeout, dims(running))
 
-        return Step(model.Transition(reason="run_started", put=(running,), log_insert=(log,)), then)
+        # no fsync of its own: made durable by the next durable commit, the run's end at the
+        # latest (a runner crash cannot lose it; see the README's state store section)
+        return Step(
+            model.Transition(reason="run_started", put=(running,), log_insert=(log,)),
+            then,
+            durable=False,
+        )
 
     def _run(
         self,
@@ -752,7 +758,9 @@ class Runner:
             self._launch(run, request, task.timeout)
 
         return Step(
-            model.Transition(reason="task_started", task_put=(claimed,), log_insert=(log,)), then
+            model.Transition(reason="task_started", task_put=(claimed,), log_insert=(log,)),
+            then,
+            durable=False,
         )
 
     def _plan_end_task(self, run: Running, result: model.Outcome) -> Step:
@@ -901,3 +909,4 @@ def _release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc
         ctypes.CDLL(None).malloc_trim(0)
+    gc.freeze()  # what is left lives as long as the runner: no collection walks it again
