@@ -1,10 +1,10 @@
 """Starting sessions and noticing their start and end, in two modes:
 
 * `fork` (default): a fork server forks each session from a small pre-imported parent;
-* `spawn`: each session is a fresh interpreter (`python -I -S`, stdlib only before the
-  job's own imports).
+* `spawn`: a child of the fork server executes a fresh interpreter (`python -I -S`,
+  stdlib only before the job's own imports) for each session.
 
-Either way `start()` does not wait: the runner gets file descriptors to wait on (no
+Either way `start()` does not wait: the runner gets a file descriptor to wait on (no
 polling) and `collect()` returns what happened since, in order: `Started` (a session's
 pid) and `Exited` (a pid's wait status). `outcome()` turns a session's result file,
 output file and exit status into an Outcome.
@@ -68,73 +68,15 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-# A session in spawn mode: the interpreter starts isolated and without site (as fast
-# as Python starts), gets the runner's import path and runs the session module.
-_SPAWN = (
-    "import sys; sys.path[:0] = sys.argv[2].split(':'); "
-    "from jobrunner.session import main; main(sys.argv[1])"
-)
-
-
-class SpawnExecutor:
-    def __init__(self) -> None:
-        self._procs: dict[int, tuple[subprocess.Popen[bytes], int]] = {}
-        self._events: list[Event] = []
-        self._path = ":".join(p for p in sys.path if p)
-
-    def start(self, request: dict[str, Any]) -> None:
-        path = Path(request["result_path"]).with_suffix(".request.json")
-        path.write_text(json.dumps(dict(request, parent_pid=os.getpid())), encoding="utf-8")
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-I", "-S", "-c", _SPAWN, str(path), self._path],
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                close_fds=True,
-            )
-        except OSError as exc:
-            raise SessionStartError(f"The session could not start: {exc}") from exc
-        self._procs[proc.pid] = (proc, os.pidfd_open(proc.pid))
-        self._events.append(Started(request["session_id"], proc.pid))
-
-    def fds(self) -> list[int]:
-        return [fd for _, fd in self._procs.values()]
-
-    def pending(self) -> bool:
-        return bool(self._events)
-
-    def alive(self) -> bool:
-        return True
-
-    def collect(self) -> list[Event]:
-        events, self._events = self._events, []
-        for pid, (proc, fd) in list(self._procs.items()):
-            if proc.poll() is None:
-                continue
-            os.close(fd)
-            del self._procs[pid]
-            code = proc.returncode
-            status = (-code) & 0x7F if code < 0 else (code & 0xFF) << 8
-            events.append(Exited(pid, status))
-        return events
-
-    def close(self) -> None:
-        for proc, fd in self._procs.values():
-            proc.kill()
-            proc.wait()
-            os.close(fd)
-        self._procs.clear()
-
-
 class ForkServerExecutor:
-    def __init__(self, *, preload: bool = True, pool: int = 2) -> None:
+    def __init__(self, *, preload: bool = True, pool: int = 2, spawn: bool = False) -> None:
         self._proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "jobrunner.forkserver",
                 str(os.getpid()),
-                json.dumps({"preload": preload, "pool": pool}),
+                json.dumps({"preload": preload, "pool": pool, "spawn": spawn}),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -197,9 +139,7 @@ class ForkServerExecutor:
 
 def make(mode: str, *, preload: bool = True, pool: int = 2) -> Executor:
     """The executor of `mode`; a fork server keeps `pool` children forked ahead."""
-    if mode == "fork":
-        return ForkServerExecutor(preload=preload, pool=pool)
-    return SpawnExecutor()
+    return ForkServerExecutor(preload=preload, pool=pool, spawn=mode == "spawn")
 
 
 def process_start_ticks(pid: int) -> int | None:

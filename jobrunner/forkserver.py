@@ -7,6 +7,10 @@ forked ahead ("waiting children"): each has already detached, armed its death si
 pointed stdin at /dev/null and left UI mode, and blocks reading its own pipe. A request
 goes to a waiting child, which starts the job at once; a fresh one is forked after.
 
+In spawn mode a child that takes a request executes a fresh `python -I -S` (no site,
+the fork server's import path given explicitly) that runs the session; its death signal
+and process group survive the exec.
+
 Protocol with the runner (its parent): JSON request lines on stdin; on stdout
 `started SESSION_ID PID` when a child takes a request and `exited PID WAITSTATUS` when
 it ends. It dies with the runner (parent-death signal) and its children die with it.
@@ -95,12 +99,37 @@ def _threads() -> int:
         return 1
 
 
+_BOOT = (
+    "import sys; sys.path[:0] = sys.argv[2].split(':'); "
+    "from jobrunner.session import spawned; spawned(int(sys.argv[1]))"
+)
+
+
+def _exec_session(request: dict[str, Any]) -> None:
+    """Spawn mode: become a fresh interpreter running the session; the request goes in
+    an inherited memory file, marshalled (no json import before the job's own)."""
+    import marshal
+
+    fd = os.memfd_create("jobrunner-request", 0)
+    os.set_inheritable(fd, True)
+    os.write(fd, marshal.dumps(request))
+    os.lseek(fd, 0, os.SEEK_SET)
+    path = ":".join(p for p in sys.path if p)
+    try:
+        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _BOOT, str(fd), path])
+    except OSError:
+        os._exit(127)
+
+
 class Server:
     def __init__(self, parent: int, state: dict[str, Any]) -> None:
         self.parent = parent
         self.pool = max(1, int(state.get("pool", 2)))
+        self.spawn = bool(state.get("spawn", False))
         self.preloader = (
-            Preloader(set(state.get("skip", ()))) if state.get("preload", True) else None
+            Preloader(set(state.get("skip", ())))
+            if state.get("preload", True) and not self.spawn
+            else None
         )
         self.sessions: set[int] = set(state.get("sessions", ()))  # pids given a request
         self.waiting: list[tuple[int, int]] = []  # (pid, write end of its request pipe)
@@ -130,7 +159,7 @@ class Server:
         for _, w in self.waiting:
             os.close(w)
         os.setsid()
-        session.prepare(self.me)
+        session.prepare(self.me, rehearse=not self.spawn)
         data = b""
         while not data.endswith(b"\n"):
             chunk = os.read(r, 1 << 16)
@@ -138,7 +167,10 @@ class Server:
                 os._exit(0)
             data += chunk
         os.close(r)
-        session.run(dict(json.loads(data), parent_pid=self.me), prepared=True)
+        request = dict(json.loads(data), parent_pid=self.me)
+        if self.spawn:
+            _exec_session(request)
+        session.run(request, prepared=True)
 
     def _fill(self) -> None:
         """Fork waiting children up to the pool size, yielding to incoming requests."""
@@ -178,6 +210,7 @@ class Server:
         assert self.preloader is not None
         state = {
             "pool": self.pool,
+            "spawn": self.spawn,
             "skip": sorted(self.preloader.skip),
             "sessions": sorted(self.sessions),
             "pending": rest.decode(),

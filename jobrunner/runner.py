@@ -589,11 +589,7 @@ class Runner:
         self._commit("run_finished", [self._plan_end(run, result, status)])
 
     def _plan_end(self, run: Running, result: model.Outcome, status: int | None = None) -> Step:
-        for path in (
-            run.result_path,
-            run.output_path,
-            run.result_path.with_suffix(".request.json"),
-        ):
+        for path in (run.result_path, run.output_path):
             path.unlink(missing_ok=True)
         if run.task is not None:
             return self._plan_end_task(run, result)

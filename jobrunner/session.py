@@ -1,26 +1,28 @@
 """A background session: the child process that runs one job (BC background session).
 
-Stdlib only, so a session pays nothing before the job's own imports: it detaches into its
-own process group, dies with its parent, closes stdin, sends stdout/stderr to a file,
+Imports only `os` and `sys` (json and traceback when there is something to report), so a
+session pays next to nothing before the job's own imports: it detaches into its own
+process group, dies with its parent, closes stdin, sends stdout/stderr to a file,
 switches to the entry's user when started as root, refuses UI, resolves the object,
-calls it with a Context and writes the result as JSON. Run as `python -m
-jobrunner.session REQUEST.json` (spawn mode) or `run(request)` in a forked child.
+calls it with a Context and, unless all went well, writes the result as JSON. It runs
+as `run(request)` in a child forked by the fork server, or (spawn mode) in a fresh
+`python -I -S` that child executes, through `spawned()`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import json
 import os
-import signal
 import sys
-import traceback
-from typing import Any, NoReturn
 
 from jobrunner import ui
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sessions start faster)
+
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
 PR_SET_PDEATHSIG = 1
+SIGKILL = 9  # Linux
 
 
 class Context:
@@ -78,8 +80,9 @@ def preload() -> None:
 def die_with_parent(parent: int) -> None:
     """Linux: SIGKILL this process when its parent goes; exit now if it already went."""
     preload()
-    with contextlib.suppress(AttributeError):  # not Linux
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    prctl = getattr(_LIBC, "prctl", None)  # Linux
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(70)
 
@@ -99,7 +102,7 @@ def _redirect(output_path: str) -> None:
         os.close(out)
 
 
-def prepare(parent_pid: int) -> None:
+def prepare(parent_pid: int, *, rehearse: bool = True) -> None:
     """What a background session does before its request is known (a fork server's
     waiting child does it ahead of time): die with the parent, stdin from /dev/null,
     no UI, and a rehearsal of running a request. A forked child shares its pages with
@@ -108,34 +111,35 @@ def prepare(parent_pid: int) -> None:
     die_with_parent(parent_pid)
     _null_stdin()
     ui.background()
-    execute(json.loads(_REHEARSAL))
+    if rehearse:
+        import json  # the fork server has it already
+
+        execute(json.loads(json.dumps(_REHEARSAL)))
 
 
 def _rehearse(ctx: Context) -> None:
     """The job of the rehearsal: nothing."""
 
 
-_REHEARSAL = json.dumps(
-    {
-        "session_id": "0" * 32,
-        "entry": {
-            "id": "rehearsal",
-            "description": "",
-            "object_id": 0,
-            "category": None,
-            "attempts": 0,
-            "max_retries": 0,
-            "earliest_start": "2000-01-01T00:00:00Z",
-            "user": "",
-        },
-        "parameter": "",
-        "attempt": 1,
-        "user": None,
-        "result_path": "",
-        "output_path": "",
-        "ref": "jobrunner.session:_rehearse",
-    }
-)
+_REHEARSAL = {
+    "session_id": "0" * 32,
+    "entry": {
+        "id": "rehearsal",
+        "description": "",
+        "object_id": 0,
+        "category": None,
+        "attempts": 0,
+        "max_retries": 0,
+        "earliest_start": "2000-01-01T00:00:00Z",
+        "user": "",
+    },
+    "parameter": "",
+    "attempt": 1,
+    "user": None,
+    "result_path": "",
+    "output_path": "",
+    "ref": "jobrunner.session:_rehearse",
+}
 
 
 def switch_user(user: str | None) -> None:
@@ -165,7 +169,8 @@ def switch_user(user: str | None) -> None:
 
 def load(ref: str) -> Any:
     module_name, _, attr = ref.partition(":")
-    target: Any = importlib.import_module(module_name)
+    __import__(module_name)
+    target: Any = sys.modules[module_name]
     for part in attr.split("."):
         target = getattr(target, part)
     return target
@@ -186,7 +191,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": False,
             "message": f"The job called sys.exit({exc.code!r}).",
-            "stack": traceback.format_exc(),
+            "stack": _stack(),
             "exception": _names(exc),
         }
     except BaseException as exc:
@@ -194,7 +199,7 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
         return {
             "ok": False,
             "message": message,
-            "stack": traceback.format_exc(),
+            "stack": _stack(),
             "exception": _names(exc),
         }
     return {"ok": True, "no_activity": ctx._no_activity}
@@ -204,7 +209,7 @@ def _failure(exc: BaseException) -> dict[str, Any]:
     return {
         "ok": False,
         "message": str(exc),
-        "stack": traceback.format_exc(),
+        "stack": _stack(),
         "exception": _names(exc),
     }
 
@@ -230,13 +235,17 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
         if request.get("background", True):
             ui.background()
         result = execute(request)
-    with contextlib.suppress(OSError):
+    try:
         sys.stdout.flush()
         sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
     if result["ok"] and not result.get("no_activity"):
         os._exit(0)
     if result_fd < 0:
         result_fd = _open_result(request)
+    import json
+
     os.write(result_fd, json.dumps(result).encode())
     os._exit(1)
 
@@ -245,12 +254,18 @@ def _open_result(request: dict[str, Any]) -> int:
     return os.open(request["result_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
 
 
-def main(path: str | None = None) -> NoReturn:
-    """A spawned session: the request comes as a JSON file."""
-    with open(path or sys.argv[1], encoding="utf-8") as f:
-        request = json.load(f)
-    run(request)
+def _stack() -> str:
+    import traceback
+
+    return traceback.format_exc()
 
 
-if __name__ == "__main__":
-    main()
+def spawned(request_fd: int) -> NoReturn:
+    """Spawn mode: a fresh interpreter, executed by a child of the fork server that did
+    `prepare`'s process-level part (its death signal survives the exec); the request
+    comes marshalled in an inherited file."""
+    import marshal
+
+    with os.fdopen(request_fd, "rb") as f:
+        request = marshal.load(f)
+    run(request, prepared=True)

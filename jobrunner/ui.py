@@ -4,7 +4,11 @@ session (BC: "Callback functions are not allowed."). Stdlib only: sessions impor
 from __future__ import annotations
 
 import builtins
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sessions start faster)
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _GUI = True
 NOT_ALLOWED = "Callback functions are not allowed."

@@ -276,6 +276,13 @@ def test_session_imports_nothing_heavy_before_the_job(env, mode):
     assert "heavy modules: []" in env.log("j")[0].output
 
 
+def test_a_spawned_session_imports_only_os_before_the_job(env):
+    env.configure("session_mode: spawn\n")
+    env.job("j", "object_id: tests.entrypoints.bare:imports\n")
+    env.run()
+    assert "stdlib modules: []" in env.log("j")[0].output
+
+
 def test_entry_deleted_during_the_run_logs_an_error(env):
     env.job("j", f"object_id: {J}:slow\nparameter_string: '1'\n")
     proc = env.start("--until-idle")
