@@ -1,5 +1,7 @@
 """A job module that imports only sys: what its session had imported before it shows."""
 
+from __future__ import annotations
+
 import sys
 
 
