@@ -7,9 +7,10 @@ forked ahead ("waiting children"): each has already detached, armed its death si
 pointed stdin at /dev/null and left UI mode, and blocks reading its own pipe. A request
 goes to a waiting child, which starts the job at once; a fresh one is forked after.
 
-In spawn mode a child that takes a request executes a fresh `python -I -S` (no site,
-the fork server's import path given explicitly) that runs the session; its death signal
-and process group survive the exec.
+In spawn mode each waiting child executes a fresh `python -I -S` at once (no site, the
+fork server's import path given explicitly), which imports the session code and waits
+for its request: every session still gets an interpreter of its own, started ahead of
+time. Its death signal and process group survive the exec.
 
 Protocol with the runner (its parent): JSON request lines on stdin; on stdout
 `started SESSION_ID PID` when a child takes a request and `exited PID WAITSTATUS` when
@@ -28,6 +29,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import marshal
 import os
 import selectors
 import signal
@@ -101,24 +103,8 @@ def _threads() -> int:
 
 _BOOT = (
     "import sys; sys.path[:0] = sys.argv[2].split(':'); "
-    "from jobrunner.session import spawned; spawned(int(sys.argv[1]))"
+    "from jobrunner.session import wait_for_request; wait_for_request(int(sys.argv[1]))"
 )
-
-
-def _exec_session(request: dict[str, Any]) -> None:
-    """Spawn mode: become a fresh interpreter running the session; the request goes in
-    an inherited memory file, marshalled (no json import before the job's own)."""
-    import marshal
-
-    fd = os.memfd_create("jobrunner-request", 0)
-    os.set_inheritable(fd, True)
-    os.write(fd, marshal.dumps(request))
-    os.lseek(fd, 0, os.SEEK_SET)
-    path = ":".join(p for p in sys.path if p)
-    try:
-        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _BOOT, str(fd), path])
-    except OSError:
-        os._exit(127)
 
 
 class Server:
@@ -154,12 +140,22 @@ class Server:
         """In the child: get ready, wait for the request, run it; never returns."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in (self.wake_r, self.wake_w, self.selector.fileno(), 1):
+        for fd in (self.wake_r, self.wake_w, self.selector.fileno()):
             os.close(fd)
+        null = os.open(os.devnull, os.O_WRONLY)  # not the runner's pipe; the session
+        os.dup2(null, 1)  # points it at its output file
+        os.close(null)
         for _, w in self.waiting:
             os.close(w)
         os.setsid()
         session.prepare(self.me, rehearse=not self.spawn)
+        if self.spawn:
+            os.set_inheritable(r, True)
+            path = ":".join(p for p in sys.path if p)
+            try:
+                os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _BOOT, str(r), path])
+            except OSError:
+                os._exit(127)
         data = b""
         while not data.endswith(b"\n"):
             chunk = os.read(r, 1 << 16)
@@ -167,10 +163,7 @@ class Server:
                 os._exit(0)
             data += chunk
         os.close(r)
-        request = dict(json.loads(data), parent_pid=self.me)
-        if self.spawn:
-            _exec_session(request)
-        session.run(request, prepared=True)
+        session.run(dict(json.loads(data), parent_pid=self.me), prepared=True)
 
     def _fill(self) -> None:
         """Fork waiting children up to the pool size, yielding to incoming requests."""
@@ -229,7 +222,7 @@ class Server:
         while True:
             pid, w = self.waiting.pop(0) if self.waiting else self._fork()
             try:
-                os.write(w, line + b"\n")
+                os.write(w, self._message(line))
             except BrokenPipeError:  # that child is gone (killed from outside): next one
                 continue
             finally:
@@ -243,6 +236,14 @@ class Server:
             self._retire()
             if not preloader.load(ref):
                 self._restart(rest)
+
+    def _message(self, line: bytes) -> bytes:
+        """A request as its child reads it: the JSON line, or in spawn mode marshalled
+        after its length (the fresh interpreter then needs no json module)."""
+        if not self.spawn:
+            return line + b"\n"
+        data = marshal.dumps(dict(json.loads(line), parent_pid=self.me))
+        return b"%d\n" % len(data) + data
 
     def serve(self) -> None:
         session.preload()

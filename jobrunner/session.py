@@ -6,7 +6,7 @@ process group, dies with its parent, closes stdin, sends stdout/stderr to a file
 switches to the entry's user when started as root, refuses UI, resolves the object,
 calls it with a Context and, unless all went well, writes the result as JSON. It runs
 as `run(request)` in a child forked by the fork server, or (spawn mode) in a fresh
-`python -I -S` that child executes, through `spawned()`.
+`python -I -S` that child executes, through `wait_for_request()`.
 """
 
 from __future__ import annotations
@@ -238,7 +238,7 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # closed, or None
         pass
     if result["ok"] and not result.get("no_activity"):
         os._exit(0)
@@ -260,12 +260,21 @@ def _stack() -> str:
     return traceback.format_exc()
 
 
-def spawned(request_fd: int) -> NoReturn:
-    """Spawn mode: a fresh interpreter, executed by a child of the fork server that did
-    `prepare`'s process-level part (its death signal survives the exec); the request
-    comes marshalled in an inherited file."""
+def wait_for_request(fd: int) -> NoReturn:
+    """Spawn mode: a fresh interpreter, executed ahead of time by a child of the fork
+    server that did `prepare`'s process-level part (its death signal survives the exec).
+    It waits for its request on `fd`: its length, a newline, the request marshalled;
+    end of file means it is not needed."""
     import marshal
 
-    with os.fdopen(request_fd, "rb") as f:
-        request = marshal.load(f)
-    run(request, prepared=True)
+    data = b""
+    while True:
+        head, newline, rest = data.partition(b"\n")
+        if newline and len(rest) >= int(head):
+            break
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            os._exit(0)
+        data += chunk
+    os.close(fd)
+    run(marshal.loads(rest), prepared=True)
