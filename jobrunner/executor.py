@@ -49,6 +49,11 @@ class Executor(Protocol):
         """Ask for a session for `request`; its pid comes as a `Started` event."""
         ...
 
+    def prepare(self, ref: str) -> None:
+        """A session of `ref` is due soon: get ready for it (fork mode: import its module
+        in the fork server now rather than in the session)."""
+        ...
+
     def fds(self) -> list[int]:
         """File descriptors that become readable when a session may have started or ended."""
         ...
@@ -98,6 +103,13 @@ class ForkServerExecutor:
         except OSError as exc:
             self._alive = False
             raise SessionStartError(f"The session could not start: {exc}") from exc
+
+    def prepare(self, ref: str) -> None:
+        if self._alive:
+            try:
+                os.write(self._in, json.dumps({"preload": ref}).encode() + b"\n")
+            except OSError:
+                self._alive = False
 
     def fds(self) -> list[int]:
         return [self._out] if self._alive else []

@@ -16,9 +16,10 @@ Protocol with the runner (its parent): JSON request lines on stdin; on stdout
 `started SESSION_ID PID` when a child takes a request and `exited PID WAITSTATUS` when
 it ends. It dies with the runner (parent-death signal) and its children die with it.
 
-Job modules are imported here after their first session (`preload`), so later sessions
-inherit them. Before each session the files of the job's own top-level package are
-checked: when one changed, the fork server replaces itself (exec: same pid, so its
+Job modules are imported here when the runner says a session of theirs is due soon
+(`{"preload": REF}`), or else after their first session, so sessions inherit them.
+Before each session the files of the job's own top-level package are checked: when one
+changed, the fork server replaces itself (exec: same pid, so its
 sessions stay its children) with a fresh one, so a session never runs stale job code.
 A module that starts threads when imported is never preloaded (forking a threaded
 process is unsafe): the fork server replaces itself without it.
@@ -215,8 +216,14 @@ class Server:
 
     def _serve_line(self, line: bytes, rest: bytes) -> None:
         request = json.loads(line)
-        ref = request["ref"]
         preloader = self.preloader
+        if "preload" in request:  # a session of it is due soon
+            if preloader is not None and preloader.wanted(request["preload"]):
+                self._retire()
+                if not preloader.load(request["preload"]):
+                    self._restart(rest)
+            return
+        ref = request["ref"]
         if preloader is not None and preloader.stale(ref):
             self._restart(line + b"\n" + rest)
         while True:

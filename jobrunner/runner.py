@@ -49,7 +49,8 @@ from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 S = model.EntryStatus
 _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
 PRUNE_EVERY = timedelta(hours=24)
-PRECISE = 0.002  # seconds before a due instant slept exactly
+PRECISE = 0.005  # seconds before a due instant slept exactly (a long wait can end late)
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
 
 
@@ -97,6 +98,8 @@ class Runner:
         )
         self.running: dict[str, Running] = {}  # by session id
         self._pids: dict[int, str] = {}  # session pid -> session id
+        self._prepared_task: str | None = None
+        self._prepared_refs: set[str] = set()
         self.stopping = False
         self.reload = False
         self._files: set[Path] = set()
@@ -193,18 +196,20 @@ class Runner:
         # of the entries due (one fsync for them all).
         steps = self._reaped()
         self._enforce_timeouts()
-        self._sleep_until_due()
-        self._dispatch(self.now(), steps)
+        due = self._due_soon()
+        self._dispatch(due or self.now(), steps, start_at=due)
         self._prune()
 
-    def _sleep_until_due(self) -> None:
-        # epoll wakes on millisecond boundaries (rounded up); the last stretch to a due
-        # instant is slept exactly, so a due entry starts on time.
+    def _due_soon(self) -> datetime | None:
+        """The due instant of the next entry when it is less than PRECISE away. epoll
+        wakes on millisecond boundaries (rounded up) and a long wait can end late, so the
+        runner wakes a little early, plans the starts for that instant, sleeps exactly
+        until it and then commits and starts them: a due entry starts on time."""
         due = self.store.next_task_due()
-        if due is not None and len(self.running) < self.cfg.workers:
-            left = (due - self.now()).total_seconds()
-            if 0 < left < PRECISE:
-                time.sleep(left)
+        if due is None or len(self.running) >= self.cfg.workers:
+            return None
+        left = (due - self.now()).total_seconds()
+        return due if 0 < left < PRECISE else None
 
     def _idle(self) -> bool:
         # Every enqueue waits at least ENQUEUE_MARGIN (BC), so "due within the horizon"
@@ -217,7 +222,30 @@ class Runner:
     def _next_due(self) -> datetime | None:
         return self.store.next_task_due()
 
+    def _prepare_next(self) -> None:
+        """Let the executor get ready for the next due entry's job before it is due."""
+        if not self.cfg.session_preload:
+            return
+        upcoming = self.store.due_tasks(FAR_FUTURE, 1)
+        if not upcoming or upcoming[0].id == self._prepared_task:
+            return
+        task = upcoming[0]
+        self._prepared_task = task.id
+        if task.object != lifecycle.DISPATCH:
+            return
+        entry = self.store.get_entry(task.entry_id or "")
+        if entry is None:
+            return
+        try:
+            ref = objects.resolve_ref(entry.spec.object_id, self.cfg.objects)
+        except objects.UnresolvedObject:
+            return
+        if ref not in self._prepared_refs:
+            self._prepared_refs.add(ref)
+            self.executor.prepare(ref)
+
     def _sleep_for(self) -> float:
+        self._prepare_next()
         if self.executor.pending():
             return 0.0
         waits: list[float] = []
@@ -305,13 +333,19 @@ class Runner:
     def _busy(self) -> set[str]:
         return {r.category for r in self.running.values() if r.category}
 
-    def _dispatch(self, now: datetime, steps: list[Step] | None = None) -> None:
+    def _dispatch(
+        self, now: datetime, steps: list[Step] | None = None, *, start_at: datetime | None = None
+    ) -> None:
         """One loop over due tasks (the Task Scheduler). An entry's task runs the job
         queue dispatcher for it; any other task runs its own object. The starts of one
-        pass are committed together (with `steps`), then their sessions are asked for."""
+        pass are committed together (with `steps`), then their sessions are asked for;
+        with `start_at` (= now, a moment ahead) not before that instant."""
         steps = list(steps or ())
         while True:
             starts = self._plan_starts(now)
+            if start_at is not None:
+                time.sleep(max(0.0, (start_at - self.now()).total_seconds()))
+                start_at = None
             steps += starts
             if not steps:
                 return
@@ -359,12 +393,14 @@ class Runner:
             entry, session_id=session_id, runner_id=self.runner_id, now=now, user=user
         )
 
+        run = self._run(session_id, entry.id, user, category=entry.spec.category)
+        request = self._request(entry, run)
+        announce = dims(running)
+
         def then(numbers: list[int]) -> None:
-            run = self._run(
-                session_id, entry.id, user, log_no=numbers[0], category=entry.spec.category
-            )
+            run.log_no = numbers[0]
             run.entry = dataclasses.replace(running, version=running.version + 1)
-            self._launch(run, self._request(entry, run), entry.spec.timeout, dims(running))
+            self._launch(run, request, entry.spec.timeout, announce)
 
         # no fsync of its own: made durable by the next durable commit, the run's end at the
         # latest (a runner crash cannot lose it; see the README's state store section)
@@ -573,6 +609,7 @@ class Runner:
         self._end_all(scheduler.INTERRUPTED)
         self.executor.close()
         self.executor = self._executor()
+        self._prepared_task, self._prepared_refs = None, set()
 
     def _executor(self) -> executor.Executor:
         return executor.make(
