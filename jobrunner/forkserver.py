@@ -32,6 +32,7 @@ import importlib
 import json
 import marshal
 import os
+import select
 import selectors
 import signal
 import sys
@@ -149,7 +150,9 @@ class Server:
         for _, w in self.waiting:
             os.close(w)
         os.setsid()
-        session.prepare(self.me, rehearse=not self.spawn)
+        session.prepare(self.me, rehearse=False)
+        if not self.spawn and not select.select([r], [], [], 0)[0]:
+            session.rehearsal()  # time to spare: not when its request is already there
         if self.spawn:
             os.set_inheritable(r, True)
             path = ":".join(p for p in sys.path if p)

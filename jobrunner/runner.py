@@ -245,7 +245,6 @@ class Runner:
             self.executor.prepare(ref)
 
     def _sleep_for(self) -> float:
-        self._prepare_next()
         if self.executor.pending():
             return 0.0
         waits: list[float] = []
@@ -261,7 +260,10 @@ class Runner:
             waits.append((due - self.now()).total_seconds())
         # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
         waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))
-        return max(0.0, min(waits))
+        wait = max(0.0, min(waits))
+        if wait > PRECISE:  # time to spare: get ready for what is due next
+            self._prepare_next()
+        return wait
 
     def _wait(self, timeout: float | None) -> None:
         with selectors.DefaultSelector() as selector:

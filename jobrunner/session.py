@@ -112,9 +112,14 @@ def prepare(parent_pid: int, *, rehearse: bool = True) -> None:
     _null_stdin()
     ui.background()
     if rehearse:
-        import json  # the fork server has it already
+        rehearsal()
 
-        execute(json.loads(json.dumps(_REHEARSAL)))
+
+def rehearsal() -> None:
+    """Run a request for nothing, touching what running a real one touches."""
+    import json  # the fork server has it already
+
+    execute(json.loads(json.dumps(_REHEARSAL)))
 
 
 def _rehearse(ctx: Context) -> None:
