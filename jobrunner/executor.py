@@ -157,10 +157,16 @@ def make(mode: str, *, preload: bool = True, pool: int = 2) -> Executor:
 def process_start_ticks(pid: int) -> int | None:
     """The process's start time in clock ticks since boot (its identity with the pid)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    try:
+        stat = os.read(fd, 4096)
+    except OSError:  # it ended in between
+        return None
+    finally:
+        os.close(fd)
+    return int(stat.rsplit(b")", 1)[1].split()[19])
 
 
 def kill_group(pid: int, sig: signal.Signals) -> None:

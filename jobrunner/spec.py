@@ -9,6 +9,7 @@ word and locate its errors.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -531,16 +532,17 @@ def job_files(jobs_dir: Path) -> list[Path]:
 
 @functools.lru_cache(maxsize=4096)
 def from_definition(
-    definition: str, source: str, entry_id: str, timezone: str, digest: str = ""
+    definition: str, source: str, entry_id: str, timezone: str, digest: str = "", stamp: str = ""
 ) -> model.JobSpec:
     """Rebuild a JobSpec from its stored definition (the JSON of a validated file), read
-    in the entry's `timezone`; `digest` is the one computed when the file was read."""
+    in the entry's `timezone`; `digest` is the one computed when the file was read and
+    `stamp` that file's stamp."""
     raw = json.loads(definition)
     builder = _Builder("", source, raw, timezone)
     built = builder.build(entry_id, digest=digest)
     if built is None:
         raise errors.SpecError(builder.problems)
-    return built
+    return dataclasses.replace(built, stamp=stamp) if stamp else built
 
 
 def definition_json(entry: model.JobSpec) -> str:

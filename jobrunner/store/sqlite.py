@@ -4,7 +4,6 @@ timeout, the schema version in PRAGMA user_version with forward migrations."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -130,6 +129,9 @@ class SqliteStore:
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
         self._lock = threading.RLock()
+        # entry id -> (its version as this store last wrote it, the task row written then)
+        self._synced: dict[str, tuple[int, tuple[Any, ...] | None]] = {}
+        self._syncing: dict[str, tuple[int, tuple[Any, ...] | None] | None] = {}
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
@@ -177,6 +179,11 @@ class SqliteStore:
         return self._commit(transition)
 
     def _commit(self, transition: model.Transition) -> list[int]:
+        with self._lock:
+            return self._commit_locked(transition)
+
+    def _commit_locked(self, transition: model.Transition) -> list[int]:
+        self._syncing = {key: None for key, _ in transition.delete}
         with self._transaction() as db:
             _delete(db, "entries", "entry", transition.delete)
             for entry in transition.put:
@@ -217,7 +224,12 @@ class SqliteStore:
             _delete(db, "tasks", "task", transition.task_delete)
             for task in transition.task_put:
                 self._put_task(db, task)
-            return numbers
+        for key, synced in self._syncing.items():  # committed: now they are facts
+            if synced is None:
+                self._synced.pop(key, None)
+            else:
+                self._synced[key] = synced
+        return numbers
 
     def _put_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
         s = e.spec
@@ -254,7 +266,7 @@ class SqliteStore:
             (number,) = db.execute(
                 "UPDATE counters SET value = value + 1 WHERE name = 'entry_no' RETURNING value"
             ).fetchone()
-            self._sync_task(db, e.id, task, s.priority.rank, number)
+            self._sync_task(db, e.id, 0, task, s.priority.rank, number)
             try:
                 db.execute(
                     f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 27)}, 1)",
@@ -266,35 +278,29 @@ class SqliteStore:
         cur = db.execute(_UPDATE_ENTRY, (*values, s.id, e.version))
         if cur.rowcount != 1:
             raise StoreConflict(f"entry {s.id!r} changed since it was read")
-        self._sync_task(db, e.id, task, s.priority.rank, e.entry_no)
+        self._sync_task(db, e.id, e.version, task, s.priority.rank, e.entry_no)
 
     def _sync_task(
-        self, db: sqlite3.Connection, entry_id: str, task: model.Task | None, rank: int, seq: int
+        self,
+        db: sqlite3.Connection,
+        entry_id: str,
+        version: int,
+        task: model.Task | None,
+        rank: int,
+        seq: int,
     ) -> None:
-        # The task backing an entry follows the entry (no compare-and-set of its own).
-        if task is None:
-            db.execute("DELETE FROM tasks WHERE id = ?", (lifecycle.system_task_id(entry_id),))
+        """The task backing an entry follows the entry (no compare-and-set of its own).
+        `version` is the entry's version before this write: when this store wrote that
+        version with the same task row, the row is left as it is (a write saved)."""
+        row = None if task is None else _entry_task_row(task, rank, seq)
+        known = self._synced.get(entry_id)
+        self._syncing[entry_id] = (version + 1, row)
+        if known is not None and known == (version, row):
             return
-        db.execute(
-            _UPSERT_ENTRY_TASK,
-            (
-                task.id,
-                task.object,
-                None,
-                int(task.ready),
-                _us(task.not_before) or 0,
-                task.entry_id,
-                None,
-                "",
-                task.user,
-                0,
-                _us(task.created_at),
-                task.phase,
-                task.session_id,
-                rank,
-                seq,
-            ),
-        )
+        if row is None:
+            db.execute("DELETE FROM tasks WHERE id = ?", (lifecycle.system_task_id(entry_id),))
+        else:
+            db.execute(_UPSERT_ENTRY_TASK, row)
 
     def _put_task(self, db: sqlite3.Connection, t: model.Task) -> None:
         timeout = None if t.timeout is None else round(t.timeout.total_seconds() * 1000)
@@ -507,9 +513,29 @@ def _delete(
             db.execute("DELETE FROM tasks WHERE id = ?", (lifecycle.system_task_id(key),))
 
 
+def _entry_task_row(task: model.Task, rank: int, seq: int) -> tuple[Any, ...]:
+    return (
+        task.id,
+        task.object,
+        None,
+        int(task.ready),
+        _us(task.not_before) or 0,
+        task.entry_id,
+        None,
+        "",
+        task.user,
+        0,
+        _us(task.created_at),
+        task.phase,
+        task.session_id,
+        rank,
+        seq,
+    )
+
+
 def _entry(r: tuple[Any, ...]) -> model.Entry:
     return model.Entry(
-        spec=dataclasses.replace(spec.from_definition(r[2], r[4], r[0], r[5], r[3]), stamp=r[26]),
+        spec=spec.from_definition(r[2], r[4], r[0], r[5], r[3], r[26]),
         entry_no=r[1],
         status=model.EntryStatus(r[8]),
         earliest_start=_dt(r[9]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import pytest
@@ -86,3 +87,21 @@ def test_a_version_1_file_is_migrated_with_the_queue_order_kept(tmp_path):
     ranks = dict(again._db.execute("SELECT entry_id, rank FROM tasks").fetchall())
     assert ranks == {"high": 1000, "plain": 2000, "low": 3000}
     again.close()
+
+
+def test_an_entry_task_written_by_another_connection_is_not_taken_for_ours(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    runner, other = sqlite_store.SqliteStore(path), sqlite_store.SqliteStore(path)
+    runner.commit(model.Transition(reason="t", put=(entry("a"),)))
+    held = dataclasses.replace(other.get_entry("a"), status=model.EntryStatus.ON_HOLD)
+    other.commit(model.Transition(reason="t", put=(held,)))
+    assert runner.list_tasks() == []  # on hold: no task
+    ready = dataclasses.replace(runner.get_entry("a"), status=model.EntryStatus.READY)
+    runner.commit(model.Transition(reason="t", put=(ready,)))
+    (task,) = runner.list_tasks()
+    assert task.entry_id == "a"
+    again = dataclasses.replace(runner.get_entry("a"), session_pid=123)  # task row unchanged
+    runner.commit(model.Transition(reason="t", put=(again,)))
+    assert [t.entry_id for t in other.list_tasks()] == ["a"]
+    runner.close()
+    other.close()
