@@ -16,6 +16,7 @@ from jobrunner.store import StoreConflict
 
 FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
+SYNCED_KEPT = 1024  # entries whose task row this store remembers writing
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -224,6 +225,8 @@ class SqliteStore:
             _delete(db, "tasks", "task", transition.task_delete)
             for task in transition.task_put:
                 self._put_task(db, task)
+        if len(self._synced) > SYNCED_KEPT:  # only recent writes matter (runs in process)
+            self._synced.clear()
         for key, synced in self._syncing.items():  # committed: now they are facts
             if synced is None:
                 self._synced.pop(key, None)
