@@ -51,6 +51,8 @@ _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
 PRUNE_EVERY = timedelta(hours=24)
 PRECISE = 0.005  # seconds before a due instant slept exactly (a long wait can end late)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+GROUP_MAX = 64  # durable steps committed before one fsync makes them all durable
+GROUP_WINDOW = 0.01  # seconds the oldest of them may wait for it
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
 
 
@@ -99,6 +101,10 @@ class Runner:
         self.running: dict[str, Running] = {}  # by session id
         self._pids: dict[int, str] = {}  # session pid -> session id
         self._prepared_task: str | None = None
+        self._unsynced: list[tuple[Step, list[int]]] = []  # committed, not yet durable
+        self._unsynced_since = 0.0
+        self._selector: selectors.BaseSelector | None = None
+        self._watched: set[int] = set()  # executor fds registered with the selector
         self._prepared_refs: set[str] = set()
         self.stopping = False
         self.reload = False
@@ -132,6 +138,8 @@ class Runner:
                 return self._serve()
             finally:
                 self.reconciler.stop()
+                if self._selector is not None:
+                    self._selector.close()
                 self.executor.close()
                 self.wake_socket.close()
                 (self.cfg.state_dir / wake.FILE_NAME).unlink(missing_ok=True)
@@ -158,6 +166,7 @@ class Runner:
                 break
             self._wait(self._sleep_for())
         self._drain()
+        self._sync(now=True)
         self.notifier.send("STOPPING=1")
         self.log.info("runner_stopped")
         return 0
@@ -198,6 +207,7 @@ class Runner:
         self._enforce_timeouts()
         due = self._due_soon()
         self._dispatch(due or self.now(), steps, start_at=due)
+        self._sync(now=not self.running)  # nothing else to wait for: durable at once
         self._prune()
 
     def _due_soon(self) -> datetime | None:
@@ -258,6 +268,8 @@ class Runner:
             waits.append(self.notifier.watchdog.total_seconds())
         if self.until_idle and not self.running and due is not None:
             waits.append((due - self.now()).total_seconds())
+        if self._unsynced:
+            waits.append(GROUP_WINDOW - (time.monotonic() - self._unsynced_since))
         # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
         waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))
         wait = max(0.0, min(waits))
@@ -266,12 +278,17 @@ class Runner:
         return wait
 
     def _wait(self, timeout: float | None) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._wake_r, selectors.EVENT_READ)
-            selector.register(self.wake_socket, selectors.EVENT_READ)
-            for fd in self.executor.fds():
-                selector.register(fd, selectors.EVENT_READ)
-            selector.select(timeout)
+        if self._selector is None:
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self._wake_r, selectors.EVENT_READ)
+            self._selector.register(self.wake_socket, selectors.EVENT_READ)
+        fds = set(self.executor.fds())
+        for fd in self._watched - fds:
+            self._selector.unregister(fd)
+        for fd in fds - self._watched:
+            self._selector.register(fd, selectors.EVENT_READ)
+        self._watched = fds
+        self._selector.select(timeout)
         with contextlib.suppress(BlockingIOError):
             while os.read(self._wake_r, 4096):
                 pass
@@ -300,15 +317,22 @@ class Runner:
     # --- committing -------------------------------------------------------------------------
 
     def _commit(self, reason: str, steps: list[Step]) -> None:
-        """Commit the steps of one loop pass in one transaction (one fsync), then carry
-        out what each does once committed. A conflict (another process changed a row in
-        between) commits them one by one, each planned again from fresh reads."""
+        """Commit the steps of one loop pass: first those that need no fsync of their own
+        (starts and logons, so their sessions begin at once), then the others (ends and
+        decisions) in one more transaction, made durable by a group commit (see
+        `_sync`) before what they do once durable is carried out. A conflict (another
+        process changed a row in between) commits them one by one, each planned again
+        from fresh reads."""
+        self._commit_group(reason, [s for s in steps if not s.durable])
+        self._commit_group(reason, [s for s in steps if s.durable])
+        self._sync()
+
+    def _commit_group(self, reason: str, steps: list[Step]) -> None:
         if not steps:
             return
-        durable = any(s.durable for s in steps)
         try:
             numbers = self.store.commit(
-                model.merge(reason, [s.transition for s in steps]), durable=durable
+                model.merge(reason, [s.transition for s in steps]), durable=False
             )
         except StoreConflict:
             for step in steps:
@@ -317,18 +341,40 @@ class Runner:
         at = 0
         for step in steps:
             count = len(step.transition.log_insert)
-            step.then(numbers[at : at + count])
+            self._committed(step, numbers[at : at + count])
             at += count
+
+    def _committed(self, step: Step, numbers: list[int]) -> None:
+        if not step.durable:
+            step.then(numbers)
+            return
+        if not self._unsynced:
+            self._unsynced_since = time.monotonic()
+        self._unsynced.append((step, numbers))
+
+    def _sync(self, *, now: bool = False) -> None:
+        """Group commit: make the durable steps committed so far durable with one fsync
+        once GROUP_MAX of them wait or the oldest has waited GROUP_WINDOW (or `now`),
+        then carry out what each does (a run counts as done only then)."""
+        if not self._unsynced:
+            return
+        waited = time.monotonic() - self._unsynced_since
+        if not now and len(self._unsynced) < GROUP_MAX and waited < GROUP_WINDOW:
+            return
+        self.store.sync()
+        synced, self._unsynced = self._unsynced, []
+        for step, numbers in synced:
+            step.then(numbers)
 
     def _commit_alone(self, step: Step) -> None:
         try:
-            numbers = self.store.commit(step.transition, durable=step.durable)
+            numbers = self.store.commit(step.transition, durable=False)
         except StoreConflict:
             if step.redo is None:
                 return  # planned on stale reads; the next pass reads afresh
             step = step.redo()
-            numbers = self.store.commit(step.transition, durable=step.durable)
-        step.then(numbers)
+            numbers = self.store.commit(step.transition, durable=False)
+        self._committed(step, numbers)
 
     # --- dispatch -------------------------------------------------------------------------
 
@@ -609,14 +655,16 @@ class Runner:
             if run.pid:
                 executor.kill_group(run.pid, signal.SIGKILL)
         self._end_all(scheduler.INTERRUPTED)
+        if self._selector is not None:  # its fds close with it
+            for fd in self._watched:
+                self._selector.unregister(fd)
+        self._watched = set()
         self.executor.close()
         self.executor = self._executor()
         self._prepared_task, self._prepared_refs = None, set()
 
     def _executor(self) -> executor.Executor:
-        return executor.make(
-            self.cfg.session_mode, preload=self.cfg.session_preload, pool=min(self.cfg.workers, 4)
-        )
+        return executor.make(self.cfg.session_mode, preload=self.cfg.session_preload, pool=4)
 
     def _end_all(self, result: model.Outcome) -> None:
         runs = list(self.running.values())

@@ -33,6 +33,12 @@ class Store(Protocol):
         """
         ...
 
+    def sync(self) -> None:
+        """Make every commit so far durable (group commit: several `durable=False`
+        commits, then one sync; SQLite: an fsync of the WAL, as synchronous=FULL does at
+        each commit)."""
+        ...
+
     def get_entry(self, entry_id: str) -> model.Entry | None:
         """The entry with this id, or None."""
         ...

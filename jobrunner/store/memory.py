@@ -179,6 +179,9 @@ class MemoryStore:
             self._events = kept
             return removed
 
+    def sync(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -4,6 +4,7 @@ timeout, the schema version in PRAGMA user_version with forward migrations."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -499,6 +500,17 @@ class SqliteStore:
             ).rowcount
             events = db.execute("DELETE FROM session_events WHERE at < ?", (_us(before),)).rowcount
         return int(logs + events)
+
+    def sync(self) -> None:
+        with self._lock:
+            try:
+                fd = os.open(f"{self.path}-wal", os.O_RDONLY)
+            except FileNotFoundError:  # nothing written since the last checkpoint
+                return
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def close(self) -> None:
         with self._lock:

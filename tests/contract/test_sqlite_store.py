@@ -63,6 +63,19 @@ def test_a_non_durable_commit_leaves_full_sync_on(tmp_path):
     store.close()
 
 
+def test_sync_after_non_durable_commits_keeps_them_for_another_connection(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path)
+    store.sync()  # nothing written yet: no WAL to sync
+    for name in "abc":
+        store.commit(model.Transition(reason="t", put=(entry(name),)), durable=False)
+    store.sync()
+    other = sqlite_store.SqliteStore(path)
+    assert [e.id for e in other.list_entries()] == ["a", "b", "c"]
+    other.close()
+    store.close()
+
+
 def test_a_version_1_file_is_migrated_with_the_queue_order_kept(tmp_path):
     path = tmp_path / "s.sqlite3"
     store = sqlite_store.SqliteStore(path)
