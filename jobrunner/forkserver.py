@@ -62,15 +62,26 @@ class Preloader:
         return bool(module) and module not in self.skip and module not in sys.modules
 
     def load(self, ref: str) -> bool:
-        """Import the module of `ref` here; False when that made this process threaded."""
+        """Import the module of `ref` here. False when that left this process unfit to
+        fork sessions from: it started threads, opened files or sockets (every session
+        would share them), or took longer than PRELOAD_TIMEOUT; the fork server then
+        starts afresh without it and its sessions import it themselves."""
         module = _module(ref)
-        before = set(sys.modules)
+        before, fds = set(sys.modules), _fds()
+        previous = signal.signal(signal.SIGALRM, _too_slow)
+        signal.setitimer(signal.ITIMER_REAL, PRELOAD_TIMEOUT)
         try:
             importlib.import_module(module)
+        except _TooSlow:
+            self.skip.add(module)
+            return False
         except BaseException:  # its sessions import it themselves and report the error
             self.skip.add(module)
             return True
-        if _threads() > 1:
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        if _threads() > 1 or _fds() - fds:
             self.skip.add(module)
             return False
         top = module.split(".")[0]
@@ -82,6 +93,24 @@ class Preloader:
             if path
         }
         return True
+
+
+PRELOAD_TIMEOUT = 2.0  # seconds a job module's import may take in the fork server
+
+
+class _TooSlow(BaseException):
+    pass
+
+
+def _too_slow(*_: object) -> None:
+    raise _TooSlow
+
+
+def _fds() -> set[str]:
+    try:
+        return set(os.listdir("/proc/self/fd"))
+    except OSError:  # pragma: no cover - not Linux
+        return set()
 
 
 def _module(ref: str) -> str:
@@ -212,9 +241,14 @@ class Server:
             "sessions": sorted(self.sessions),
             "pending": rest.decode(),
         }
+        # the state goes in an inherited memory file: argv has a size limit
+        fd = os.memfd_create("jobrunner-forkserver", 0)
+        os.write(fd, json.dumps(state).encode())
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.set_inheritable(fd, True)
         os.execv(
             sys.executable,
-            [sys.executable, "-m", "jobrunner.forkserver", str(self.parent), json.dumps(state)],
+            [sys.executable, "-m", "jobrunner.forkserver", str(self.parent), f"@{fd}"],
         )
 
     def _serve_line(self, line: bytes, rest: bytes) -> None:
@@ -282,5 +316,15 @@ class Server:
                 self._serve_line(line, b"\n".join([*lines[n + 1 :], self.pending]))
 
 
+def _state(arg: str | None) -> dict[str, Any]:
+    """The start state: JSON, or `@FD` for a memory file holding it (a restart)."""
+    if not arg:
+        return {}
+    if arg.startswith("@"):
+        with os.fdopen(int(arg[1:]), "rb") as f:
+            return dict(json.load(f))
+    return dict(json.loads(arg))
+
+
 if __name__ == "__main__":
-    Server(int(sys.argv[1]), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {}).serve()
+    Server(int(sys.argv[1]), _state(sys.argv[2] if len(sys.argv) > 2 else None)).serve()

@@ -112,3 +112,26 @@ def test_a_module_that_starts_threads_is_not_preloaded(tmp_path, jobs_path):
     assert threads == 1  # the fork server stays single-threaded
     assert all(f"imported in {server}" not in o for o in outputs)
     assert all(o.split()[1] == "1" for o in outputs)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param("HELD = open(os.devnull)", id="opens-a-file"),
+        pytest.param("import time; time.sleep(2.5)", id="slow-import"),
+    ],
+)
+def test_a_module_that_would_be_unsafe_or_slow_to_share_is_not_preloaded(
+    tmp_path, jobs_path, extra
+):
+    write_job(jobs_path, 1, extra)
+    ex = executor.make("fork")
+    try:
+        ex.prepare("fsjob:job")
+        status, output = run_session(ex, tmp_path, 0)
+        status2, output2 = run_session(ex, tmp_path, 1)
+        server = fork_server_pid(ex)
+    finally:
+        ex.close()
+    assert (status, status2) == (0, 0)
+    assert f"imported in {server}" not in output + output2
