@@ -6,6 +6,7 @@ Functions of (entry, spec, now) returning new Entry values; nothing here writes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from datetime import datetime
 
@@ -129,6 +130,7 @@ DISPATCH = "jobrunner:dispatch"
 _TASK_IDS = uuid.UUID("6f1d0e4a-3c1b-4f57-9a43-7e2d2b8c5a10")
 
 
+@functools.lru_cache(maxsize=4096)
 def system_task_id(entry_id: str) -> str:
     """The id of the task backing an entry (BC's System Task ID), stable per entry."""
     return str(uuid.uuid5(_TASK_IDS, entry_id))

@@ -239,6 +239,8 @@ class Runner:
         upcoming = self.store.due_tasks(FAR_FUTURE, 1)
         if not upcoming or upcoming[0].id == self._prepared_task:
             return
+        if upcoming[0].not_before is not None and upcoming[0].not_before <= self.now():
+            return  # already due: it waits for a free worker, not for its time
         task = upcoming[0]
         self._prepared_task = task.id
         if task.object != lifecycle.DISPATCH:
@@ -320,14 +322,12 @@ class Runner:
     # --- committing -------------------------------------------------------------------------
 
     def _commit(self, reason: str, steps: list[Step]) -> None:
-        """Commit the steps of one loop pass: first those that need no fsync of their own
-        (starts and logons, so their sessions begin at once), then the others (ends and
-        decisions) in one more transaction, made durable by a group commit (see
-        `_sync`) before what they do once durable is carried out. A conflict (another
-        process changed a row in between) commits them one by one, each planned again
-        from fresh reads."""
-        self._commit_group(reason, [s for s in steps if not s.durable])
-        self._commit_group(reason, [s for s in steps if s.durable])
+        """Commit the steps of one loop pass in one transaction without waiting for the
+        disk. What the starts and logons do follows at once (their sessions begin); the
+        ends and decisions are made durable by a group commit (see `_sync`) before what
+        they do is carried out. A conflict (another process changed a row in between)
+        commits them one by one, each planned again from fresh reads."""
+        self._commit_group(reason, steps)
         self._sync()
 
     def _commit_group(self, reason: str, steps: list[Step]) -> None:

@@ -68,7 +68,6 @@ def processors() -> list[Any]:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_bc_event,
-        structlog.processors.dict_tracebacks,
         structlog.processors.JSONRenderer(),
     ]
 
