@@ -6,7 +6,7 @@ Functions of (entry, spec, now) returning new Entry values; nothing here writes.
 from __future__ import annotations
 
 import dataclasses
-import functools
+import hashlib
 import uuid
 from datetime import datetime
 
@@ -130,10 +130,15 @@ DISPATCH = "jobrunner:dispatch"
 _TASK_IDS = uuid.UUID("6f1d0e4a-3c1b-4f57-9a43-7e2d2b8c5a10")
 
 
-@functools.lru_cache(maxsize=4096)
 def system_task_id(entry_id: str) -> str:
-    """The id of the task backing an entry (BC's System Task ID), stable per entry."""
-    return str(uuid.uuid5(_TASK_IDS, entry_id))
+    """The id of the task backing an entry (BC's System Task ID), stable per entry: the
+    name-based (SHA-1) UUID of the entry id, as `uuid.uuid5` makes it, without building
+    UUID objects (it is on every write of an entry)."""
+    raw = bytearray(hashlib.sha1(_TASK_IDS.bytes + entry_id.encode()).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def platform_task(entry: model.Entry) -> model.Task | None:
