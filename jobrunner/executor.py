@@ -62,10 +62,6 @@ class Executor(Protocol):
         """What happened since the last call, in order."""
         ...
 
-    def pending(self) -> bool:
-        """Whether events are already buffered (so waiting on fds would hang)."""
-        ...
-
     def alive(self) -> bool:
         """False when the executor itself died (its sessions died with it)."""
         ...
@@ -99,17 +95,22 @@ class ForkServerExecutor:
         if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
         try:
-            os.write(self._in, json.dumps(request).encode() + b"\n")
+            self._send(request)
         except OSError as exc:
-            self._alive = False
             raise SessionStartError(f"The session could not start: {exc}") from exc
 
     def prepare(self, ref: str) -> None:
         if self._alive:
-            try:
-                os.write(self._in, json.dumps({"preload": ref}).encode() + b"\n")
-            except OSError:
-                self._alive = False
+            with contextlib.suppress(OSError):
+                self._send({"preload": ref})
+
+    def _send(self, message: dict[str, Any]) -> None:
+        """One JSON line to the fork server; an error means it is gone."""
+        try:
+            os.write(self._in, json.dumps(message).encode() + b"\n")
+        except OSError:
+            self._alive = False
+            raise
 
     def fds(self) -> list[int]:
         return [self._out] if self._alive else []
@@ -133,9 +134,6 @@ class ForkServerExecutor:
             else:
                 events.append(Started(first, int(second)))
         return events
-
-    def pending(self) -> bool:
-        return False
 
     def alive(self) -> bool:
         return self._alive and self._proc.poll() is None

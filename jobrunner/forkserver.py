@@ -179,9 +179,7 @@ class Server:
         for _, w in self.waiting:
             os.close(w)
         os.setsid()
-        session.prepare(self.me, rehearse=False)
-        if not self.spawn and not select.select([r], [], [], 0)[0]:
-            session.rehearsal()  # time to spare: not when its request is already there
+        session.prepare(self.me)
         if self.spawn:
             os.set_inheritable(r, True)
             path = ":".join(p for p in sys.path if p)
@@ -189,6 +187,8 @@ class Server:
                 os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _BOOT, str(r), path])
             except OSError:
                 os._exit(127)
+        if not select.select([r], [], [], 0)[0]:
+            session.rehearsal()  # time to spare: not when its request is already there
         data = b""
         while not data.endswith(b"\n"):
             chunk = os.read(r, 1 << 16)
@@ -255,10 +255,7 @@ class Server:
         request = json.loads(line)
         preloader = self.preloader
         if "preload" in request:  # a session of it is due soon
-            if preloader is not None and preloader.wanted(request["preload"]):
-                self._retire()
-                if not preloader.load(request["preload"]):
-                    self._restart(rest)
+            self._preload(request["preload"], rest)
             return
         ref = request["ref"]
         if preloader is not None and preloader.stale(ref):
@@ -274,12 +271,16 @@ class Server:
             break
         self.sessions.add(pid)
         os.write(1, f"started {request['session_id']} {pid}\n".encode())
-        if preloader is not None and preloader.wanted(ref):
-            # after the first session of a job module: import it here, so the next ones
-            # inherit it (the waiting children forked before do not have it)
-            self._retire()
-            if not preloader.load(ref):
-                self._restart(rest)
+        self._preload(ref, rest)  # after its first session, for the next ones
+
+    def _preload(self, ref: str, rest: bytes) -> None:
+        """Import the module of `ref` here (once), so the sessions forked from now on
+        inherit it; the waiting children forked before do not have it and go."""
+        if self.preloader is None or not self.preloader.wanted(ref):
+            return
+        self._retire()
+        if not self.preloader.load(ref):
+            self._restart(rest)
 
     def _message(self, line: bytes) -> bytes:
         """A request as its child reads it: the JSON line, or in spawn mode marshalled

@@ -64,7 +64,7 @@ class Step:
     transition: model.Transition
     then: Callable[[list[int]], None]
     redo: Callable[[], Step] | None = None
-    durable: bool = True  # False: informational, made durable by the next durable commit
+    durable: bool = True  # False: `then` at once; its durability comes with the next sync
 
 
 @dataclass(kw_only=True)
@@ -202,7 +202,7 @@ class Runner:
         if files:
             self.reconciler.paths(files)
         # One transaction per pass: the logons and ends of sessions reaped and the starts
-        # of the entries due (one fsync for them all).
+        # of the entries due; the ends are made durable by a group commit (`_sync`).
         steps = self._reaped()
         self._enforce_timeouts()
         due = self._due_soon()
@@ -215,7 +215,7 @@ class Runner:
         wakes on millisecond boundaries (rounded up) and a long wait can end late, so the
         runner wakes a little early, plans the starts for that instant, sleeps exactly
         until it and then commits and starts them: a due entry starts on time."""
-        due = self.store.next_task_due()
+        due = self._next_due()
         if due is None or len(self.running) >= self.cfg.workers:
             return None
         left = (due - self.now()).total_seconds()
@@ -239,9 +239,9 @@ class Runner:
         upcoming = self.store.due_tasks(FAR_FUTURE, 1)
         if not upcoming or upcoming[0].id == self._prepared_task:
             return
-        if upcoming[0].not_before is not None and upcoming[0].not_before <= self.now():
-            return  # already due: it waits for a free worker, not for its time
         task = upcoming[0]
+        if task.not_before is not None and task.not_before <= self.now():
+            return  # already due: it waits for a free worker, not for its time
         self._prepared_task = task.id
         if task.object != lifecycle.DISPATCH:
             return
@@ -257,8 +257,6 @@ class Runner:
             self.executor.prepare(ref)
 
     def _sleep_for(self) -> float:
-        if self.executor.pending():
-            return 0.0
         waits: list[float] = []
         due = self._next_due()
         if due is not None and len(self.running) < self.cfg.workers:
@@ -522,7 +520,7 @@ class Runner:
         timeout: timedelta | None,
         announce: dict[str, Any] | None = None,
     ) -> None:
-        """Ask for the session (its pid arrives later, see `_started`); `announce` (an
+        """Ask for the session (its pid arrives later, see `_plan_events`); `announce` (an
         entry's dimensions) is logged as run_started once the request is on its way."""
         if request["ref"].startswith(_REFUSED):
             message = request["ref"][len(_REFUSED) :]
@@ -941,8 +939,7 @@ class Runner:
         )
         deadline = time.monotonic() + self.cfg.shutdown_grace.total_seconds()
         while self.running and time.monotonic() < deadline:
-            left = 0.0 if self.executor.pending() else max(0.0, deadline - time.monotonic())
-            self._wait(left)
+            self._wait(max(0.0, deadline - time.monotonic()))
             self._reap()
         self._reap()  # the pids of sessions that started meanwhile
         for run in list(self.running.values()):

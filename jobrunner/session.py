@@ -102,21 +102,20 @@ def _redirect(output_path: str) -> None:
         os.close(out)
 
 
-def prepare(parent_pid: int, *, rehearse: bool = True) -> None:
+def prepare(parent_pid: int) -> None:
     """What a background session does before its request is known (a fork server's
     waiting child does it ahead of time): die with the parent, stdin from /dev/null,
-    no UI, and a rehearsal of running a request. A forked child shares its pages with
-    its parent until it writes to them; the rehearsal pays for those copies now rather
-    than between the request and the job's first instruction."""
+    no UI."""
     die_with_parent(parent_pid)
     _null_stdin()
     ui.background()
-    if rehearse:
-        rehearsal()
 
 
 def rehearsal() -> None:
-    """Run a request for nothing, touching what running a real one touches."""
+    """Run a request for nothing, touching what running a real one touches: a forked
+    child shares its pages with its parent until it writes to them, and a rehearsal
+    pays for those copies before the request rather than between the request and the
+    job's first instruction."""
     import json  # the fork server has it already
 
     execute(json.loads(json.dumps(_REHEARSAL)))
