@@ -307,21 +307,7 @@ class SqliteStore:
             db.execute(_UPSERT_ENTRY_TASK, row)
 
     def _put_task(self, db: sqlite3.Connection, t: model.Task) -> None:
-        timeout = None if t.timeout is None else round(t.timeout.total_seconds() * 1000)
-        values = (
-            t.object,
-            t.failure_object,
-            int(t.ready),
-            _us(t.not_before) or 0,
-            t.entry_id,
-            timeout,
-            t.parameter,
-            t.user,
-            t.attempts,
-            _us(t.created_at),
-            t.phase,
-            t.session_id,
-        )
+        values = _task_values(t)
         if t.version == 0:
             try:
                 db.execute(
@@ -528,24 +514,28 @@ def _delete(
             db.execute("DELETE FROM tasks WHERE id = ?", (lifecycle.system_task_id(key),))
 
 
-def _entry_task_row(task: model.Task, rank: int, seq: int) -> tuple[Any, ...]:
+def _task_values(t: model.Task) -> tuple[Any, ...]:
+    """A task's columns after its id, in `_TASK_COLUMNS` order."""
+    timeout = None if t.timeout is None else round(t.timeout.total_seconds() * 1000)
     return (
-        task.id,
-        task.object,
-        None,
-        int(task.ready),
-        _us(task.not_before) or 0,
-        task.entry_id,
-        None,
-        "",
-        task.user,
-        0,
-        _us(task.created_at),
-        task.phase,
-        task.session_id,
-        rank,
-        seq,
+        t.object,
+        t.failure_object,
+        int(t.ready),
+        _us(t.not_before) or 0,
+        t.entry_id,
+        timeout,
+        t.parameter,
+        t.user,
+        t.attempts,
+        _us(t.created_at),
+        t.phase,
+        t.session_id,
     )
+
+
+def _entry_task_row(task: model.Task, rank: int, seq: int) -> tuple[Any, ...]:
+    """The row of the task backing an entry, with the entry's dispatch order."""
+    return (task.id, *_task_values(task), rank, seq)
 
 
 def _entry(r: tuple[Any, ...]) -> model.Entry:
