@@ -161,7 +161,8 @@ class Runner:
         )
         self.notifier.send("READY=1", self._status())
         while not self.stopping:
-            self._tick()
+            with telemetry.held():  # a pass's events go out together
+                self._tick()
             if self.until_idle and self._idle():
                 break
             self._wait(self._sleep_for())

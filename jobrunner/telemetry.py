@@ -8,9 +8,12 @@ with the events BC has (`bc_event`).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -63,13 +66,33 @@ def _add_bc_event(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]
     return event_dict
 
 
+_second: tuple[int, str] = (-1, "")
+
+
+def timestamp() -> str:
+    """Now in UTC as ISO 8601 with microseconds and a Z (the seconds part is formatted
+    once per second)."""
+    global _second
+    sec, us = divmod(time.time_ns() // 1000, 1_000_000)
+    if sec != _second[0]:
+        _second = (sec, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)))
+    return f"{_second[1]}.{us:06d}Z"
+
+
+_encode = json.JSONEncoder(default=repr).encode
+_LEVELS = {"warn": "warning", "exception": "error"}  # as structlog's add_log_level
+
+
+def render(_: Any, method: str, event_dict: dict[str, Any]) -> str:
+    """The event as its JSON line: its fields, then `level`, `timestamp` and `bc_event`
+    (for the events BC has). A value JSON cannot hold is written as its repr."""
+    event_dict["level"] = _LEVELS.get(method, method)
+    event_dict["timestamp"] = timestamp()
+    return _encode(_add_bc_event(_, method, event_dict))
+
+
 def processors() -> list[Any]:
-    return [
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _add_bc_event,
-        structlog.processors.JSONRenderer(),
-    ]
+    return [render]
 
 
 class Sink:
@@ -82,6 +105,7 @@ class Sink:
         self.path = path
         self._file: TextIO | None = None
         self._size = 0
+        self._held: list[str] | None = None
         if path is not None:
             self._open()
 
@@ -101,8 +125,28 @@ class Sink:
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         self._open()
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """The lines written meanwhile go out together at the end: one write to stdout
+        and one to the file instead of one each per event."""
+        if self._held is not None:  # already held further out
+            yield
+            return
+        self._held = []
+        try:
+            yield
+        finally:
+            lines, self._held = self._held, None
+            if lines:
+                self._emit("".join(lines))
+
     def write(self, line: str) -> None:
-        line += "\n"
+        if self._held is not None:
+            self._held.append(line + "\n")
+        else:
+            self._emit(line + "\n")
+
+    def _emit(self, line: str) -> None:
         # A closed stdout (journald gone) must not stop the runner nor the file log.
         with contextlib.suppress(OSError, ValueError):
             self.stream.write(line)
@@ -154,6 +198,12 @@ def configure(state_dir: Path | None, stream: TextIO | None = None) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
     )
+
+
+def held() -> contextlib.AbstractContextManager[None]:
+    """Hold the events logged meanwhile and write them together at the end (the
+    runner holds them for one pass of its loop)."""
+    return _sink.held() if _sink is not None else contextlib.nullcontext()
 
 
 def get_logger(**bound: Any) -> Any:

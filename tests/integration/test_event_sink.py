@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import time
+from datetime import datetime
 
 from jobrunner import telemetry
 
@@ -49,3 +52,43 @@ def test_the_configured_logger_writes_json_lines_with_bc_ids(tmp_path):
     assert event["bc_event"] == "AL0000HE7"
     assert event["runner_id"] == "r1"
     assert (tmp_path / "log" / telemetry.LOG_FILE).read_text() == stream.getvalue()
+
+
+def test_held_lines_go_out_together_at_the_end_in_order(tmp_path):
+    stream = io.StringIO()
+    path = tmp_path / "events.jsonl"
+    sink = telemetry.Sink(stream, path)
+    with sink.held():
+        sink.write('{"event": "run_started"}')
+        with sink.held():  # nested: still one batch
+            sink.write('{"event": "session_logon"}')
+        assert stream.getvalue() == ""
+        assert path.read_text() == ""
+    sink.write('{"event": "run_finished"}')
+    sink.close()
+    expected = '{"event": "run_started"}\n{"event": "session_logon"}\n{"event": "run_finished"}\n'
+    assert stream.getvalue() == expected
+    assert path.read_text() == expected
+
+
+def test_held_lines_are_written_also_when_the_pass_fails(tmp_path):
+    stream = io.StringIO()
+    sink = telemetry.Sink(stream, None)
+    try:
+        with sink.held():
+            sink.write('{"event": "run_failed"}')
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert stream.getvalue() == '{"event": "run_failed"}\n'
+
+
+def test_rendered_events_have_level_utc_timestamp_and_survive_odd_values():
+    line = telemetry.render(None, "exception", {"event": "run_failed", "path": object})
+    event = json.loads(line)
+    assert list(event) == ["event", "path", "level", "timestamp", "bc_event"]
+    assert event["level"] == "error"
+    assert event["path"] == repr(object)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", event["timestamp"])
+    stamp = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+    assert abs(stamp.timestamp() - time.time()) < 5
