@@ -96,6 +96,10 @@ class Preloader:
 
 
 PRELOAD_TIMEOUT = 2.0  # seconds a job module's import may take in the fork server
+# A waiting child rehearses (see session.rehearsal) only when its request has not come
+# within this many seconds: under load requests come sooner, and a rehearsal would cost
+# more than it saves.
+REHEARSE_AFTER = 0.02
 
 
 class _TooSlow(BaseException):
@@ -187,8 +191,8 @@ class Server:
                 os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", _BOOT, str(r), path])
             except OSError:
                 os._exit(127)
-        if not select.select([r], [], [], 0)[0]:
-            session.rehearsal()  # time to spare: not when its request is already there
+        if not select.select([r], [], [], REHEARSE_AFTER)[0]:
+            session.rehearsal()  # time to spare: not when its request comes at once
         data = b""
         while not data.endswith(b"\n"):
             chunk = os.read(r, 1 << 16)

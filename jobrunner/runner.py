@@ -85,6 +85,7 @@ class Running:
     kill_at: float | None = None
     task: model.Task | None = None
     entry: model.Entry | None = None  # as last committed by this runner (a read saved)
+    log: model.LogEntry | None = None  # its log entry as inserted (a read saved)
 
 
 class Runner:
@@ -216,8 +217,10 @@ class Runner:
         wakes on millisecond boundaries (rounded up) and a long wait can end late, so the
         runner wakes a little early, plans the starts for that instant, sleeps exactly
         until it and then commits and starts them: a due entry starts on time."""
+        if len(self.running) >= self.cfg.workers:
+            return None
         due = self._next_due()
-        if due is None or len(self.running) >= self.cfg.workers:
+        if due is None:
             return None
         left = (due - self.now()).total_seconds()
         return due if 0 < left < PRECISE else None
@@ -259,8 +262,10 @@ class Runner:
 
     def _sleep_for(self) -> float:
         waits: list[float] = []
-        due = self._next_due()
-        if due is not None and len(self.running) < self.cfg.workers:
+        free = len(self.running) < self.cfg.workers
+        # with every worker busy, a session's end is what comes next (no read needed)
+        due = self._next_due() if free else None
+        if due is not None and free:
             # the kernel may end a wait late by 0.1% of its length (timer slack, up to
             # 100 ms): a long wait ends that much earlier and the next, short one is exact
             left = (due - self.now()).total_seconds() - PRECISE / 2
@@ -449,6 +454,7 @@ class Runner:
 
         def then(numbers: list[int]) -> None:
             run.log_no = numbers[0]
+            run.log = dataclasses.replace(log, entry_no=numbers[0])
             run.entry = dataclasses.replace(running, version=running.version + 1)
             self._launch(run, request, entry.spec.timeout, announce)
 
@@ -590,6 +596,12 @@ class Runner:
 
     # --- the start and end of a session ---------------------------------------------------------
 
+    def _log_of(self, run: Running, fresh: bool) -> model.LogEntry:
+        """The log entry of a run in process: as this runner inserted it, or read."""
+        log = run.log if run.log is not None and not fresh else self.store.get_log(run.log_no)
+        assert log is not None
+        return log
+
     def _entry_of(self, run: Running, fresh: bool) -> model.Entry | None:
         """The entry of a run in process: as this runner last committed it, or read."""
         if run.task is not None:
@@ -689,8 +701,7 @@ class Runner:
     ) -> Step:
         now = self.now()
         stored = self._entry_of(run, fresh)
-        log = self.store.get_log(run.log_no)
-        assert log is not None
+        log = self._log_of(run, fresh)
         finish = scheduler.finished(stored, log, result, now, self.settings)
         puts: list[model.Entry] = []
         deletes: tuple[tuple[str, int], ...] = ()
@@ -819,6 +830,7 @@ class Runner:
                 log_no=numbers[0],
                 task=dataclasses.replace(claimed, version=claimed.version + 1),
             )
+            run.log = dataclasses.replace(log, entry_no=numbers[0])
             obj: int | str = int(task.object) if task.object.isdigit() else task.object
             error = json.loads(task.parameter) if task.phase == "failure" else None
             request = {
@@ -852,8 +864,7 @@ class Runner:
         task = run.task
         assert task is not None
         now = self.now()
-        log = self.store.get_log(run.log_no)
-        assert log is not None
+        log = self._log_of(run, fresh=False)
         closed = scheduler.close_log(log, now, result)
         after, event = scheduler.task_ended(task, result, now, self.cfg.retry_profile)
         fields = {

@@ -137,6 +137,7 @@ class SqliteStore:
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
+        self._full = True  # the connection's synchronous mode: FULL (else NORMAL)
         self._db.execute("PRAGMA cache_size = -1024")  # KiB: the hot rows are few
         self._migrate()
 
@@ -171,17 +172,10 @@ class SqliteStore:
     # --- writes ------------------------------------------------------------------------
 
     def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
-        if not durable:
-            with self._lock:
-                self._db.execute("PRAGMA synchronous = NORMAL")  # no fsync for this one
-                try:
-                    return self._commit(transition)
-                finally:
-                    self._db.execute("PRAGMA synchronous = FULL")
-        return self._commit(transition)
-
-    def _commit(self, transition: model.Transition) -> list[int]:
         with self._lock:
+            if durable != self._full:  # NORMAL: no fsync for this one (see `sync`)
+                self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                self._full = durable
             return self._commit_locked(transition)
 
     def _commit_locked(self, transition: model.Transition) -> list[int]:
