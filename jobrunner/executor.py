@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
 import os
 import signal
 import subprocess
@@ -77,7 +78,9 @@ class ForkServerExecutor:
                 "-m",
                 "jobrunner.forkserver",
                 str(os.getpid()),
-                json.dumps({"preload": preload, "pool": pool, "spawn": spawn}),
+                f"pool={pool}",
+                f"spawn={int(spawn)}",
+                f"preload={int(preload)}",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -94,20 +97,23 @@ class ForkServerExecutor:
     def start(self, request: dict[str, Any]) -> None:
         if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
+        payload = marshal.dumps({**request, "parent_pid": self._proc.pid})
         try:
-            self._send(request)
+            self._send(("start", request["session_id"], request["ref"], payload))
         except OSError as exc:
             raise SessionStartError(f"The session could not start: {exc}") from exc
 
     def prepare(self, ref: str) -> None:
         if self._alive:
             with contextlib.suppress(OSError):
-                self._send({"preload": ref})
+                self._send(("preload", ref))
 
-    def _send(self, message: dict[str, Any]) -> None:
-        """One JSON line to the fork server; an error means it is gone."""
+    def _send(self, message: tuple[Any, ...]) -> None:
+        """One message to the fork server (see forkserver.frame); an error means it is
+        gone."""
+        body = marshal.dumps(message)
         try:
-            os.write(self._in, json.dumps(message).encode() + b"\n")
+            os.write(self._in, b"%d\n" % len(body) + body)
         except OSError:
             self._alive = False
             raise

@@ -12,12 +12,16 @@ fork server's import path given explicitly), which imports the session code and 
 for its request: every session still gets an interpreter of its own, started ahead of
 time. Its death signal and process group survive the exec.
 
-Protocol with the runner (its parent): JSON request lines on stdin; on stdout
-`started SESSION_ID PID` when a child takes a request and `exited PID WAITSTATUS` when
-it ends. It dies with the runner (parent-death signal) and its children die with it.
+Protocol with the runner (its parent): on stdin, messages framed as their length in
+decimal, a newline and the message marshalled (the runner and this process run the same
+interpreter): `("start", SESSION_ID, REF, REQUEST)`, where REQUEST is the session's
+request already marshalled, handed to its child as it is (framed the same way), and
+`("preload", REF)`. On stdout `started SESSION_ID PID` when a child takes a request and
+`exited PID WAITSTATUS` when it ends. It dies with the runner (parent-death signal) and
+its children die with it. Neither this process nor a session imports json.
 
 Job modules are imported here when the runner says a session of theirs is due soon
-(`{"preload": REF}`), or else after their first session, so sessions inherit them.
+(`preload`), or else after their first session, so sessions inherit them.
 Before each session the files of the job's own top-level package are checked: when one
 changed, the fork server replaces itself (exec: same pid, so its
 sessions stay its children) with a fresh one, so a session never runs stale job code.
@@ -28,17 +32,18 @@ process is unsafe): the fork server replaces itself without it.
 from __future__ import annotations
 
 import gc
-import importlib
-import json
 import marshal
 import os
 import select
-import selectors
 import signal
 import sys
-from typing import Any
 
 from jobrunner import session
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a smaller process)
+
+if TYPE_CHECKING:
+    from typing import Any
 
 _Stamp = tuple[int, int, int]
 
@@ -71,7 +76,7 @@ class Preloader:
         previous = signal.signal(signal.SIGALRM, _too_slow)
         signal.setitimer(signal.ITIMER_REAL, PRELOAD_TIMEOUT)
         try:
-            importlib.import_module(module)
+            __import__(module)
         except _TooSlow:
             self.skip.add(module)
             return False
@@ -142,6 +147,19 @@ _BOOT = (
 )
 
 
+def frame(data: bytes) -> bytes:
+    """How messages travel on the fork server's pipes: the length, a newline, the bytes."""
+    return b"%d\n" % len(data) + data
+
+
+def unframe(data: bytes) -> tuple[bytes | None, bytes]:
+    """The first whole message in `data` (None if there is none yet) and what follows."""
+    head, newline, rest = data.partition(b"\n")
+    if not newline or len(rest) < int(head):
+        return None, data
+    return rest[: int(head)], rest[int(head) :]
+
+
 class Server:
     def __init__(self, parent: int, state: dict[str, Any]) -> None:
         self.parent = parent
@@ -154,10 +172,10 @@ class Server:
         )
         self.sessions: set[int] = set(state.get("sessions", ()))  # pids given a request
         self.waiting: list[tuple[int, int]] = []  # (pid, write end of its request pipe)
-        self.pending = state.get("pending", "").encode()
+        self.pending: bytes = state.get("pending", b"")
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
-        self.selector = selectors.DefaultSelector()
+        self.poll = select.poll()
         self.me = os.getpid()
 
     # --- waiting children ---------------------------------------------------------------
@@ -175,7 +193,7 @@ class Server:
         """In the child: get ready, wait for the request, run it; never returns."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in (self.wake_r, self.wake_w, self.selector.fileno()):
+        for fd in (self.wake_r, self.wake_w):
             os.close(fd)
         null = os.open(os.devnull, os.O_WRONLY)  # not the runner's pipe; the session
         os.dup2(null, 1)  # points it at its output file
@@ -193,14 +211,7 @@ class Server:
                 os._exit(127)
         if not select.select([r], [], [], REHEARSE_AFTER)[0]:
             session.rehearsal()  # time to spare: not when its request comes at once
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = os.read(r, 1 << 16)
-            if not chunk:  # retired unused (or the fork server is gone)
-                os._exit(0)
-            data += chunk
-        os.close(r)
-        session.run(dict(json.loads(data), parent_pid=self.me), prepared=True)
+        session.wait_for_request(r)  # end of file: retired unused (or the fork server is gone)
 
     def _fill(self) -> None:
         """Fork waiting children up to the pool size, yielding to incoming requests."""
@@ -208,11 +219,8 @@ class Server:
             # what exists now lives as long as this process: keep the collector off it, so
             # neither this process nor its children write to those shared pages for it
             gc.freeze()
-        while len(self.waiting) < self.pool and not self._readable():
+        while len(self.waiting) < self.pool and not self.poll.poll(0):
             self.waiting.append(self._fork())
-
-    def _readable(self) -> bool:
-        return bool(self.selector.select(0))
 
     def _retire(self) -> None:
         """Let the waiting children go (they exit on end of file, unreported)."""
@@ -243,11 +251,11 @@ class Server:
             "spawn": self.spawn,
             "skip": sorted(self.preloader.skip),
             "sessions": sorted(self.sessions),
-            "pending": rest.decode(),
+            "pending": rest,
         }
         # the state goes in an inherited memory file: argv has a size limit
         fd = os.memfd_create("jobrunner-forkserver", 0)
-        os.write(fd, json.dumps(state).encode())
+        os.write(fd, marshal.dumps(state))
         os.lseek(fd, 0, os.SEEK_SET)
         os.set_inheritable(fd, True)
         os.execv(
@@ -255,26 +263,27 @@ class Server:
             [sys.executable, "-m", "jobrunner.forkserver", str(self.parent), f"@{fd}"],
         )
 
-    def _serve_line(self, line: bytes, rest: bytes) -> None:
-        request = json.loads(line)
-        preloader = self.preloader
-        if "preload" in request:  # a session of it is due soon
-            self._preload(request["preload"], rest)
+    def _serve_message(self, body: bytes, rest: bytes) -> None:
+        """One message from the runner; `rest` is what follows it (kept over a restart)."""
+        kind, *args = marshal.loads(body)
+        if kind == "preload":  # a session of it is due soon
+            self._preload(args[0], rest)
             return
-        ref = request["ref"]
-        if preloader is not None and preloader.stale(ref):
-            self._restart(line + b"\n" + rest)
+        session_id, ref, request = args
+        if self.preloader is not None and self.preloader.stale(ref):
+            self._restart(frame(body) + rest)
+        message = frame(request)
         while True:
             pid, w = self.waiting.pop(0) if self.waiting else self._fork()
             try:
-                os.write(w, self._message(line))
+                os.write(w, message)
             except BrokenPipeError:  # that child is gone (killed from outside): next one
                 continue
             finally:
                 os.close(w)
             break
         self.sessions.add(pid)
-        os.write(1, f"started {request['session_id']} {pid}\n".encode())
+        os.write(1, b"started %s %d\n" % (session_id.encode(), pid))
         self._preload(ref, rest)  # after its first session, for the next ones
 
     def _preload(self, ref: str, rest: bytes) -> None:
@@ -286,28 +295,21 @@ class Server:
         if not self.preloader.load(ref):
             self._restart(rest)
 
-    def _message(self, line: bytes) -> bytes:
-        """A request as its child reads it: the JSON line, or in spawn mode marshalled
-        after its length (the fresh interpreter then needs no json module)."""
-        if not self.spawn:
-            return line + b"\n"
-        data = marshal.dumps(dict(json.loads(line), parent_pid=self.me))
-        return b"%d\n" % len(data) + data
-
     def serve(self) -> None:
         session.preload()
         session.die_with_parent(self.parent)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        self.selector.register(0, selectors.EVENT_READ)
-        self.selector.register(self.wake_r, selectors.EVENT_READ)
+        self.poll.register(0, select.POLLIN)
+        self.poll.register(self.wake_r, select.POLLIN)
         self._reap()  # sessions that ended while this process was starting afresh
         while True:
-            if b"\n" not in self.pending:
+            body, rest = unframe(self.pending)
+            if body is None:
                 self._fill()
-                for key, _ in self.selector.select():
-                    if key.fd == self.wake_r:
+                for fd, _ in self.poll.poll():
+                    if fd == self.wake_r:
                         os.read(self.wake_r, 4096)
                     else:
                         data = os.read(0, 1 << 16)
@@ -315,21 +317,20 @@ class Server:
                             self._retire()
                             return
                         self.pending += data
-            self._reap()
-            *lines, self.pending = self.pending.split(b"\n")
-            for n, line in enumerate(lines):
-                self._serve_line(line, b"\n".join([*lines[n + 1 :], self.pending]))
+                self._reap()
+                continue
+            self.pending = rest
+            self._serve_message(body, rest)
 
 
-def _state(arg: str | None) -> dict[str, Any]:
-    """The start state: JSON, or `@FD` for a memory file holding it (a restart)."""
-    if not arg:
-        return {}
-    if arg.startswith("@"):
-        with os.fdopen(int(arg[1:]), "rb") as f:
-            return dict(json.load(f))
-    return dict(json.loads(arg))
+def _state(args: list[str]) -> dict[str, Any]:
+    """The start state: `key=number` settings, or `@FD` for a memory file holding it
+    marshalled (a restart)."""
+    if args and args[0].startswith("@"):
+        with os.fdopen(int(args[0][1:]), "rb") as f:
+            return dict(marshal.load(f))
+    return {key: int(value) for key, _, value in (arg.partition("=") for arg in args)}
 
 
 if __name__ == "__main__":
-    Server(int(sys.argv[1]), _state(sys.argv[2] if len(sys.argv) > 2 else None)).serve()
+    Server(int(sys.argv[1]), _state(sys.argv[2:])).serve()

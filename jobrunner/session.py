@@ -1,6 +1,7 @@
 """A background session: the child process that runs one job (BC background session).
 
-Imports only `os` and `sys` (json and traceback when there is something to report), so a
+Imports only `os`, `sys` and `marshal` (json and traceback when there is something to
+report), so a
 session pays next to nothing before the job's own imports: it detaches into its own
 process group, dies with its parent, closes stdin, sends stdout/stderr to a file,
 switches to the entry's user when started as root, refuses UI, resolves the object,
@@ -11,6 +12,7 @@ as `run(request)` in a child forked by the fork server, or (spawn mode) in a fre
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 
@@ -116,34 +118,36 @@ def rehearsal() -> None:
     child shares its pages with its parent until it writes to them, and a rehearsal
     pays for those copies before the request rather than between the request and the
     job's first instruction."""
-    import json  # the fork server has it already
-
-    execute(json.loads(json.dumps(_REHEARSAL)))
+    request = marshal.loads(_REHEARSAL)
+    request["parent_pid"] = os.getppid()
+    execute(request)
 
 
 def _rehearse(ctx: Context) -> None:
     """The job of the rehearsal: nothing."""
 
 
-_REHEARSAL = {
-    "session_id": "0" * 32,
-    "entry": {
-        "id": "rehearsal",
-        "description": "",
-        "object_id": 0,
-        "category": None,
-        "attempts": 0,
-        "max_retries": 0,
-        "earliest_start": "2000-01-01T00:00:00Z",
-        "user": "",
-    },
-    "parameter": "",
-    "attempt": 1,
-    "user": None,
-    "result_path": "",
-    "output_path": "",
-    "ref": "jobrunner.session:_rehearse",
-}
+_REHEARSAL = marshal.dumps(
+    {
+        "session_id": "0" * 32,
+        "entry": {
+            "id": "rehearsal",
+            "description": "",
+            "object_id": 0,
+            "category": None,
+            "attempts": 0,
+            "max_retries": 0,
+            "earliest_start": "2000-01-01T00:00:00Z",
+            "user": "",
+        },
+        "parameter": "",
+        "attempt": 1,
+        "user": None,
+        "result_path": "",
+        "output_path": "",
+        "ref": "jobrunner.session:_rehearse",
+    }
+)
 
 
 def switch_user(user: str | None) -> None:
@@ -265,12 +269,10 @@ def _stack() -> str:
 
 
 def wait_for_request(fd: int) -> NoReturn:
-    """Spawn mode: a fresh interpreter, executed ahead of time by a child of the fork
-    server that did `prepare`'s process-level part (its death signal survives the exec).
-    It waits for its request on `fd`: its length, a newline, the request marshalled;
-    end of file means it is not needed."""
-    import marshal
-
+    """A waiting child of the fork server, which did `prepare` (in spawn mode a fresh
+    interpreter that child executed: the death signal survives the exec), waits for its
+    request on `fd`: its length, a newline, the request marshalled; end of file means
+    it is not needed."""
     data = b""
     while True:
         head, newline, rest = data.partition(b"\n")

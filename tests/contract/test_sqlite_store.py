@@ -56,10 +56,19 @@ def test_second_connection_sees_commits(tmp_path):
     reader.close()
 
 
-def test_a_non_durable_commit_leaves_full_sync_on(tmp_path):
+def test_a_durable_commit_after_a_non_durable_one_is_synced_in_full(tmp_path):
     store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
+
+    def synchronous() -> int:
+        return int(store._db.execute("PRAGMA synchronous").fetchone()[0])
+
+    assert synchronous() == 2  # FULL
     store.commit(model.Transition(reason="t", put=(entry("a"),)), durable=False)
-    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert synchronous() == 1  # NORMAL: no fsync of its own
+    store.commit(model.Transition(reason="t", put=(entry("b"),)), durable=False)
+    assert synchronous() == 1
+    store.commit(model.Transition(reason="t", put=(entry("c"),)))
+    assert synchronous() == 2
     store.close()
 
 
