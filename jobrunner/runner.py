@@ -45,6 +45,7 @@ from jobrunner import (
 from jobrunner.lock import RunnerLock
 from jobrunner.store import StoreConflict
 from jobrunner.store.sqlite import FILE_NAME, SqliteStore
+from jobrunner.syncer import Syncer
 
 S = model.EntryStatus
 _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
@@ -104,6 +105,8 @@ class Runner:
         self._prepared_task: str | None = None
         self._unsynced: list[tuple[Step, list[int]]] = []  # committed, not yet durable
         self._unsynced_since = 0.0
+        self._syncing: list[tuple[Step, list[int]]] = []  # in the sync under way
+        self._syncer: Syncer | None = None
         self._selector: selectors.BaseSelector | None = None
         self._watched: set[int] = set()  # executor fds registered with the selector
         self._prepared_refs: set[str] = set()
@@ -135,9 +138,11 @@ class Runner:
             self.wake_socket = wake.bind(self.cfg.state_dir)
             self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
+            self._syncer = Syncer(self.store.sync, self.wake)
             try:
                 return self._serve()
             finally:
+                self._syncer.close()
                 self.reconciler.stop()
                 if self._selector is not None:
                     self._selector.close()
@@ -277,7 +282,7 @@ class Runner:
             waits.append(self.notifier.watchdog.total_seconds())
         if self.until_idle and not self.running and due is not None:
             waits.append((due - self.now()).total_seconds())
-        if self._unsynced:
+        if self._unsynced and not self._syncing:  # (the end of a sync wakes the loop)
             waits.append(GROUP_WINDOW - (time.monotonic() - self._unsynced_since))
         # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
         waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))
@@ -361,15 +366,33 @@ class Runner:
 
     def _sync(self, *, now: bool = False) -> None:
         """Group commit: make the durable steps committed so far durable with one fsync
-        once GROUP_MAX of them wait or the oldest has waited GROUP_WINDOW (or `now`),
-        then carry out what each does (a run counts as done only then)."""
+        once GROUP_MAX of them wait or the oldest has waited GROUP_WINDOW, then carry out
+        what each does (a run counts as done only then). The fsync runs in the syncer's
+        thread while this loop goes on (it is woken when the fsync is over); with `now`
+        (nothing else to do) it waits for that one and syncs the rest itself."""
+        assert self._syncer is not None
+        if self._syncing and (now or self._syncer.done()):
+            self._syncer.collect()
+            self._carry_out(self._syncing)
+            self._syncing = []
         if not self._unsynced:
             return
-        waited = time.monotonic() - self._unsynced_since
-        if not now and len(self._unsynced) < GROUP_MAX and waited < GROUP_WINDOW:
+        if now:
+            self.store.sync()
+        elif self._syncing or (
+            len(self._unsynced) < GROUP_MAX
+            and time.monotonic() - self._unsynced_since < GROUP_WINDOW
+        ):
             return
-        self.store.sync()
+        else:
+            self._syncing, self._unsynced = self._unsynced, []
+            self._syncer.start()
+            return
         synced, self._unsynced = self._unsynced, []
+        self._carry_out(synced)
+
+    @staticmethod
+    def _carry_out(synced: list[tuple[Step, list[int]]]) -> None:
         for step, numbers in synced:
             step.then(numbers)
 

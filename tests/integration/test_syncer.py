@@ -1,0 +1,68 @@
+"""The syncer: the runner's group fsync in a thread of its own."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from jobrunner.syncer import Syncer
+
+
+def test_a_sync_runs_in_its_own_thread_and_wakes_the_loop_when_over():
+    release = threading.Event()
+    woken = threading.Event()
+    threads = []
+
+    def sync():
+        threads.append(threading.current_thread())
+        release.wait(5)
+
+    syncer = Syncer(sync, woken.set)
+    try:
+        syncer.start()
+        assert syncer.busy
+        assert not syncer.done()  # the loop goes on meanwhile
+        release.set()
+        assert woken.wait(5)
+        assert syncer.done()
+        syncer.collect()
+        assert not syncer.busy
+        assert threads
+        assert threads[0] is not threading.current_thread()
+        woken.clear()
+        syncer.start()  # the thread serves the next one too
+        assert woken.wait(5)
+        syncer.collect()
+        assert len(threads) == 2
+    finally:
+        syncer.close()
+
+
+def test_a_failed_sync_is_raised_in_the_loop():
+    def sync():
+        raise OSError(5, "Input/output error")
+
+    syncer = Syncer(sync, lambda: None)
+    try:
+        syncer.start()
+        with pytest.raises(OSError, match="Input/output error"):
+            syncer.collect()
+        assert not syncer.busy
+    finally:
+        syncer.close()
+
+
+def test_close_waits_for_the_sync_under_way():
+    done = []
+    release = threading.Event()
+
+    def sync():
+        release.wait(5)
+        done.append(True)
+
+    syncer = Syncer(sync, lambda: None)
+    syncer.start()
+    threading.Timer(0.05, release.set).start()
+    syncer.close()
+    assert done == [True]
