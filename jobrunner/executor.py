@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from jobrunner import model, retry
+from jobrunner.session import frame
 
 
 class SessionStartError(OSError):
@@ -109,11 +110,9 @@ class ForkServerExecutor:
                 self._send(("preload", ref))
 
     def _send(self, message: tuple[Any, ...]) -> None:
-        """One message to the fork server (see forkserver.frame); an error means it is
-        gone."""
-        body = marshal.dumps(message)
+        """One message to the fork server (see forkserver); an error means it is gone."""
         try:
-            os.write(self._in, b"%d\n" % len(body) + body)
+            os.write(self._in, frame(marshal.dumps(message)))
         except OSError:
             self._alive = False
             raise

@@ -39,6 +39,7 @@ import signal
 import sys
 
 from jobrunner import session
+from jobrunner.session import frame, unframe
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a smaller process)
 
@@ -145,19 +146,6 @@ _BOOT = (
     "import sys; sys.path[:0] = sys.argv[2].split(':'); "
     "from jobrunner.session import wait_for_request; wait_for_request(int(sys.argv[1]))"
 )
-
-
-def frame(data: bytes) -> bytes:
-    """How messages travel on the fork server's pipes: the length, a newline, the bytes."""
-    return b"%d\n" % len(data) + data
-
-
-def unframe(data: bytes) -> tuple[bytes | None, bytes]:
-    """The first whole message in `data` (None if there is none yet) and what follows."""
-    head, newline, rest = data.partition(b"\n")
-    if not newline or len(rest) < int(head):
-        return None, data
-    return rest[: int(head)], rest[int(head) :]
 
 
 class Server:

@@ -105,8 +105,7 @@ class Runner:
         self._prepared_task: str | None = None
         self._unsynced: list[tuple[Step, list[int]]] = []  # committed, not yet durable
         self._unsynced_since = 0.0
-        self._syncing: list[tuple[Step, list[int]]] = []  # in the sync under way
-        self._syncer: Syncer | None = None
+        self._syncer: Syncer[tuple[Step, list[int]]] | None = None
         self._selector: selectors.BaseSelector | None = None
         self._watched: set[int] = set()  # executor fds registered with the selector
         self._prepared_refs: set[str] = set()
@@ -270,7 +269,7 @@ class Runner:
         free = len(self.running) < self.cfg.workers
         # with every worker busy, a session's end is what comes next (no read needed)
         due = self._next_due() if free else None
-        if due is not None and free:
+        if due is not None:
             # the kernel may end a wait late by 0.1% of its length (timer slack, up to
             # 100 ms): a long wait ends that much earlier and the next, short one is exact
             left = (due - self.now()).total_seconds() - PRECISE / 2
@@ -282,7 +281,7 @@ class Runner:
             waits.append(self.notifier.watchdog.total_seconds())
         if self.until_idle and not self.running and due is not None:
             waits.append((due - self.now()).total_seconds())
-        if self._unsynced and not self._syncing:  # (the end of a sync wakes the loop)
+        if self._unsynced and not (self._syncer and self._syncer.busy):  # (its end wakes us)
             waits.append(GROUP_WINDOW - (time.monotonic() - self._unsynced_since))
         # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
         waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))
@@ -371,25 +370,20 @@ class Runner:
         thread while this loop goes on (it is woken when the fsync is over); with `now`
         (nothing else to do) it waits for that one and syncs the rest itself."""
         assert self._syncer is not None
-        if self._syncing and (now or self._syncer.done()):
-            self._syncer.collect()
-            self._carry_out(self._syncing)
-            self._syncing = []
+        if self._syncer.busy and (now or self._syncer.done()):
+            self._carry_out(self._syncer.collect())
         if not self._unsynced:
             return
         if now:
             self.store.sync()
-        elif self._syncing or (
-            len(self._unsynced) < GROUP_MAX
-            and time.monotonic() - self._unsynced_since < GROUP_WINDOW
+            synced, self._unsynced = self._unsynced, []
+            self._carry_out(synced)
+        elif not self._syncer.busy and (
+            len(self._unsynced) >= GROUP_MAX
+            or time.monotonic() - self._unsynced_since >= GROUP_WINDOW
         ):
-            return
-        else:
-            self._syncing, self._unsynced = self._unsynced, []
-            self._syncer.start()
-            return
-        synced, self._unsynced = self._unsynced, []
-        self._carry_out(synced)
+            self._syncer.start(self._unsynced)
+            self._unsynced = []
 
     @staticmethod
     def _carry_out(synced: list[tuple[Step, list[int]]]) -> None:

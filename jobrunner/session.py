@@ -118,9 +118,7 @@ def rehearsal() -> None:
     child shares its pages with its parent until it writes to them, and a rehearsal
     pays for those copies before the request rather than between the request and the
     job's first instruction."""
-    request = marshal.loads(_REHEARSAL)
-    request["parent_pid"] = os.getppid()
-    execute(request)
+    execute(marshal.loads(_REHEARSAL))
 
 
 def _rehearse(ctx: Context) -> None:
@@ -268,19 +266,29 @@ def _stack() -> str:
     return traceback.format_exc()
 
 
+def frame(data: bytes) -> bytes:
+    """How messages travel on the fork server's pipes: the length, a newline, the bytes."""
+    return b"%d\n" % len(data) + data
+
+
+def unframe(data: bytes) -> tuple[bytes | None, bytes]:
+    """The first whole message in `data` (None if there is none yet) and what follows."""
+    head, newline, rest = data.partition(b"\n")
+    if not newline or len(rest) < int(head):
+        return None, data
+    return rest[: int(head)], rest[int(head) :]
+
+
 def wait_for_request(fd: int) -> NoReturn:
     """A waiting child of the fork server, which did `prepare` (in spawn mode a fresh
     interpreter that child executed: the death signal survives the exec), waits for its
-    request on `fd`: its length, a newline, the request marshalled; end of file means
-    it is not needed."""
+    request on `fd`: framed (see `frame`), marshalled; end of file means it is not
+    needed."""
     data = b""
-    while True:
-        head, newline, rest = data.partition(b"\n")
-        if newline and len(rest) >= int(head):
-            break
+    while (request := unframe(data)[0]) is None:
         chunk = os.read(fd, 1 << 16)
         if not chunk:
             os._exit(0)
         data += chunk
     os.close(fd)
-    run(marshal.loads(rest), prepared=True)
+    run(marshal.loads(request), prepared=True)

@@ -1,41 +1,53 @@
 """Group commit off the runner's loop: a thread of its own makes what the store committed
 so far durable (one fsync) while the loop goes on starting and reaping sessions; the
-loop is woken when it is done. Only the runner's loop asks, one sync at a time."""
+loop is woken when it is done. Only the runner's loop asks, one sync at a time, handing
+over the batch it covers and taking it back once it is durable."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
 
 
-class Syncer:
+class Syncer(Generic[T]):
     def __init__(self, sync: Callable[[], None], wake: Callable[[], None]) -> None:
         self._sync, self._wake = sync, wake
         self._asked = threading.Event()
         self._finished = threading.Event()
         self._error: BaseException | None = None
         self._closing = False
-        self.busy = False  # asked, and not yet collected
+        self._batch: list[T] | None = None  # what the sync under way covers
         self._thread = threading.Thread(target=self._serve, name="jobrunner-sync", daemon=True)
         self._thread.start()
 
-    def start(self) -> None:
-        """Begin a sync; `done()` tells when it is over (and the loop is woken then)."""
-        assert not self.busy
-        self.busy = True
+    @property
+    def busy(self) -> bool:
+        """A sync was started and not yet collected."""
+        return self._batch is not None
+
+    def start(self, batch: list[T]) -> None:
+        """Begin a sync covering `batch`; `done()` tells when it is over (and the loop is
+        woken then)."""
+        assert self._batch is None
+        self._batch = batch
         self._finished.clear()
         self._asked.set()
 
     def done(self) -> bool:
         return self.busy and self._finished.is_set()
 
-    def collect(self) -> None:
-        """Wait for the sync under way to end; its error, if any, is raised here."""
+    def collect(self) -> list[T]:
+        """Wait for the sync under way to end and take its batch back; its error, if
+        any, is raised here."""
         self._finished.wait()
-        self.busy = False
+        batch, self._batch = self._batch or [], None
         error, self._error = self._error, None
         if error is not None:
             raise error
+        return batch
 
     def close(self) -> None:
         if self.busy:

@@ -20,20 +20,20 @@ def test_a_sync_runs_in_its_own_thread_and_wakes_the_loop_when_over():
 
     syncer = Syncer(sync, woken.set)
     try:
-        syncer.start()
+        syncer.start(["run 1"])
         assert syncer.busy
         assert not syncer.done()  # the loop goes on meanwhile
         release.set()
         assert woken.wait(5)
         assert syncer.done()
-        syncer.collect()
+        assert syncer.collect() == ["run 1"]  # the batch it covered, now durable
         assert not syncer.busy
         assert threads
         assert threads[0] is not threading.current_thread()
         woken.clear()
-        syncer.start()  # the thread serves the next one too
+        syncer.start(["run 2"])  # the thread serves the next one too
         assert woken.wait(5)
-        syncer.collect()
+        assert syncer.collect() == ["run 2"]
         assert len(threads) == 2
     finally:
         syncer.close()
@@ -45,7 +45,7 @@ def test_a_failed_sync_is_raised_in_the_loop():
 
     syncer = Syncer(sync, lambda: None)
     try:
-        syncer.start()
+        syncer.start(["run 1"])
         with pytest.raises(OSError, match="Input/output error"):
             syncer.collect()
         assert not syncer.busy
@@ -62,7 +62,7 @@ def test_close_waits_for_the_sync_under_way():
         done.append(True)
 
     syncer = Syncer(sync, lambda: None)
-    syncer.start()
+    syncer.start(["run 1"])
     threading.Timer(0.05, release.set).start()
     syncer.close()
     assert done == [True]
