@@ -105,6 +105,7 @@ def imports(ctx) -> None:
             "watchdog",
             "jobrunner.spec",
             "jobrunner.store",
+            "json",
         )
         if m in sys.modules
     )
