@@ -109,10 +109,11 @@ _UPSERT_ENTRY_TASK = (
 )
 _QUALIFIED_TASK_COLUMNS = ", ".join(f"tasks.{c}" for c in _TASK_COLUMNS.split(", "))
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def _us(value: datetime | None) -> int | None:
-    return None if value is None else (value - _EPOCH) // timedelta(microseconds=1)
+    return None if value is None else (value - _EPOCH) // _MICROSECOND
 
 
 def _dt(value: int | None) -> datetime | None:
@@ -182,8 +183,10 @@ class SqliteStore:
         self._syncing = {key: None for key, _ in transition.delete}
         with self._transaction() as db:
             _delete(db, "entries", "entry", transition.delete)
+            self._insert_entries(db, [e for e in transition.put if e.version == 0])
             for entry in transition.put:
-                self._put_entry(db, entry)
+                if entry.version:
+                    self._update_entry(db, entry)
             numbers = []
             for log in transition.log_insert:
                 cur = db.execute(
@@ -229,54 +232,45 @@ class SqliteStore:
                 self._synced[key] = synced
         return numbers
 
-    def _put_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
-        s = e.spec
-        task = lifecycle.platform_task(e)
-        values = (
-            spec.definition_json(s),
-            s.digest,
-            s.source,
-            s.timezone,
-            s.category,
-            s.priority.rank,
-            e.status.value,
-            _us(e.earliest_start),
-            e.attempts,
-            e.error_message,
-            e.error_call_stack,
-            _us(e.last_ready_state),
-            e.session_id,
-            e.session_pid,
-            e.session_started,
-            e.runner_id,
-            task.id if task else None,
-            e.rejected,
-            int(e.remove_after_run),
-            _us(e.last_run_at),
-            e.last_result,
-            _us(e.created_at),
-            _us(e.updated_at),
-            e.session_retries,
-            s.stamp,
-        )
-        if e.version == 0:
-            # Entry numbers are never reused, also after deletes (BC: AutoIncrement).
-            (number,) = db.execute(
-                "UPDATE counters SET value = value + 1 WHERE name = 'entry_no' RETURNING value"
-            ).fetchone()
-            self._sync_task(db, e.id, 0, task, s.priority.rank, number)
-            try:
-                db.execute(
-                    f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 27)}, 1)",
-                    (s.id, number, *values),
-                )
-            except sqlite3.IntegrityError:
-                raise StoreConflict(f"entry {s.id!r} already exists") from None
+    def _insert_entries(self, db: sqlite3.Connection, entries: list[model.Entry]) -> None:
+        """New entries, numbered in order, with their tasks: a few statements for any
+        number of them (a first reconcile adds thousands)."""
+        if not entries:
             return
-        cur = db.execute(_UPDATE_ENTRY, (*values, s.id, e.version))
+        # Entry numbers are never reused, also after deletes (BC: AutoIncrement).
+        (last,) = db.execute(
+            "UPDATE counters SET value = value + ? WHERE name = 'entry_no' RETURNING value",
+            (len(entries),),
+        ).fetchone()
+        rows, tasks, no_tasks = [], [], []
+        for number, e in enumerate(entries, last - len(entries) + 1):
+            task = lifecycle.platform_task(e)
+            rows.append((e.id, number, *_entry_values(e, task)))
+            row = None if task is None else _entry_task_row(task, e.spec.priority.rank, number)
+            self._syncing[e.id] = (1, row)
+            if row is None:
+                no_tasks.append((lifecycle.system_task_id(e.id),))
+            else:
+                tasks.append(row)
+        db.executemany("DELETE FROM tasks WHERE id = ?", no_tasks)
+        db.executemany(_UPSERT_ENTRY_TASK, tasks)
+        try:
+            db.executemany(
+                f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 27)}, 1)", rows
+            )
+        except sqlite3.IntegrityError:
+            # the rows before the one refused went in (their numbers are this batch's)
+            (done,) = db.execute(
+                "SELECT COUNT(*) FROM entries WHERE entry_no > ?", (last - len(rows),)
+            ).fetchone()
+            raise StoreConflict(f"entry {rows[done][0]!r} already exists") from None
+
+    def _update_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
+        task = lifecycle.platform_task(e)
+        cur = db.execute(_UPDATE_ENTRY, (*_entry_values(e, task), e.id, e.version))
         if cur.rowcount != 1:
-            raise StoreConflict(f"entry {s.id!r} changed since it was read")
-        self._sync_task(db, e.id, e.version, task, s.priority.rank, e.entry_no)
+            raise StoreConflict(f"entry {e.id!r} changed since it was read")
+        self._sync_task(db, e.id, e.version, task, e.spec.priority.rank, e.entry_no)
 
     def _sync_task(
         self,
@@ -525,6 +519,38 @@ def _task_values(t: model.Task) -> tuple[Any, ...]:
         _us(t.created_at),
         t.phase,
         t.session_id,
+    )
+
+
+def _entry_values(e: model.Entry, task: model.Task | None) -> tuple[Any, ...]:
+    """An entry's columns after its id and number, in _ENTRY_COLUMNS order."""
+    s = e.spec
+    return (
+        spec.definition_json(s),
+        s.digest,
+        s.source,
+        s.timezone,
+        s.category,
+        s.priority.rank,
+        e.status.value,
+        _us(e.earliest_start),
+        e.attempts,
+        e.error_message,
+        e.error_call_stack,
+        _us(e.last_ready_state),
+        e.session_id,
+        e.session_pid,
+        e.session_started,
+        e.runner_id,
+        task.id if task else None,
+        e.rejected,
+        int(e.remove_after_run),
+        _us(e.last_run_at),
+        e.last_result,
+        _us(e.created_at),
+        _us(e.updated_at),
+        e.session_retries,
+        s.stamp,
     )
 
 

@@ -69,6 +69,19 @@ def test_versions_are_compare_and_set(store):
         store.commit(model.Transition(reason="test", put=(updated,)))
 
 
+def test_new_entries_are_numbered_in_order_and_a_taken_id_refuses_them_all(store):
+    (a,) = put(store, entry("a"))
+    added = put(store, entry("c"), entry("b"), entry("d", status=S.ON_HOLD))
+    assert [e.entry_no for e in added] == [a.entry_no + 1, a.entry_no + 2, a.entry_no + 3]
+    assert all(e.system_task_id for e in added[:2])
+    with pytest.raises(StoreConflict, match="'a'"):
+        put(store, entry("e"), entry("a"), entry("f"))
+    assert store.get_entry("e") is None
+    assert store.get_entry("f") is None
+    (g,) = put(store, entry("g"))
+    assert g.entry_no == a.entry_no + 4  # the refused batch took no numbers
+
+
 def test_a_transition_is_all_or_nothing(store):
     (a,) = put(store, entry("a"))
     log = model.LogEntry(entry_id="a", start_at=T0)
