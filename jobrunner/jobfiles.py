@@ -1,13 +1,26 @@
-"""Reading job files for a reconcile: paths -> FileResults. Thin: only the reads."""
+"""Reading job files for a reconcile: paths -> FileResults. Thin: only the reads.
+
+Many files at once (a first start, a big checkout) are read on every core: the process
+forks helpers that each read a share of the files and hand their results back pickled
+in a memory file, while it reads the first share itself. Only a single-threaded process
+forks them (forking a threaded one is unsafe); a helper that fails has its share read
+by the process itself, so the results never depend on the helpers.
+"""
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterable
+import pickle
+import signal
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from jobrunner import errors, reconcile, spec
+
+PARALLEL_MIN = 2000  # files: below this, a helper costs more than it saves
+MAX_HELPERS = 3
 
 
 def display(path: Path, base: Path | None = None) -> str:
@@ -39,7 +52,7 @@ def scan(jobs_dir: Path, timezone: str, base: Path | None = None) -> list[reconc
     """Every job file of the folder."""
     if not jobs_dir.is_dir():
         return []
-    return [read(p, timezone, base) for p in spec.job_files(jobs_dir)]
+    return read_all(spec.job_files(jobs_dir), timezone, base)
 
 
 def read_paths(
@@ -51,7 +64,85 @@ def read_paths(
         for p in paths
         if p.suffix in spec.JOB_SUFFIXES and not p.name.startswith((".", "#"))
     }
-    return [read(wanted[name], timezone, base) for name in sorted(wanted)]
+    return read_all([wanted[name] for name in sorted(wanted)], timezone, base)
+
+
+def read_all(
+    paths: Sequence[Path], timezone: str, base: Path | None = None, *, helpers: int | None = None
+) -> list[reconcile.FileResult]:
+    """`read` of each path, in order; with `helpers` forked helper processes (by default
+    one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
+    count = _helpers(len(paths)) if helpers is None else helpers
+    if count <= 0 or not _can_fork():
+        return [read(p, timezone, base) for p in paths]
+    size = -(-len(paths) // (count + 1))
+    shares = [paths[i : i + size] for i in range(0, len(paths), size)]
+    started = [(share, _start(share, timezone, base)) for share in shares[1:]]
+    out = [read(p, timezone, base) for p in shares[0]]
+    for share, helper in started:
+        results = _finish(helper) if helper is not None else None
+        out += results if results is not None else [read(p, timezone, base) for p in share]
+    return out
+
+
+def _helpers(files: int) -> int:
+    if files < PARALLEL_MIN:
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return min(cores - 1, MAX_HELPERS, files // (PARALLEL_MIN // 2) - 1)
+
+
+def _can_fork() -> bool:
+    return (
+        hasattr(os, "fork")
+        and threading.current_thread() is threading.main_thread()
+        and threading.active_count() == 1
+    )
+
+
+def _start(paths: Sequence[Path], timezone: str, base: Path | None) -> tuple[int, int] | None:
+    """Fork a helper that reads `paths` into a memory file: (pid, fd), or None."""
+    try:
+        fd = os.memfd_create("jobrunner-read", os.MFD_CLOEXEC)
+        pid = os.fork()
+    except (AttributeError, OSError):
+        return None
+    if pid == 0:  # the helper: read, write, exit; never returns
+        status = 1
+        try:
+            signal.set_wakeup_fd(-1)  # signals are the parent's business, not ours
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_DFL)
+            data = pickle.dumps([read(p, timezone, base) for p in paths], pickle.HIGHEST_PROTOCOL)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            status = 0
+        finally:
+            os._exit(status)
+    return pid, fd
+
+
+def _finish(helper: tuple[int, int]) -> list[reconcile.FileResult] | None:
+    """Wait for a helper; its results, or None when it failed."""
+    pid, fd = helper
+    try:
+        _, status = os.waitpid(pid, 0)
+        if status != 0:
+            return None
+        size = os.fstat(fd).st_size
+        with os.fdopen(os.dup(fd), "rb") as f:
+            f.seek(0)
+            data = f.read(size)
+        results = pickle.loads(data)
+    except (OSError, pickle.UnpicklingError, EOFError):
+        return None
+    finally:
+        os.close(fd)
+    return results if isinstance(results, list) else None
 
 
 def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, tuple[str, str]]:

@@ -20,8 +20,9 @@ class Syncer(Generic[T]):
         self._error: BaseException | None = None
         self._closing = False
         self._batch: list[T] | None = None  # what the sync under way covers
+        # started on first use: until then the process stays single-threaded (the
+        # start-up reconcile forks helpers, see jobfiles)
         self._thread = threading.Thread(target=self._serve, name="jobrunner-sync", daemon=True)
-        self._thread.start()
 
     @property
     def busy(self) -> bool:
@@ -32,6 +33,8 @@ class Syncer(Generic[T]):
         """Begin a sync covering `batch`; `done()` tells when it is over (and the loop is
         woken then)."""
         assert self._batch is None
+        if self._thread.ident is None:
+            self._thread.start()
         self._batch = batch
         self._finished.clear()
         self._asked.set()
@@ -54,7 +57,8 @@ class Syncer(Generic[T]):
             self._finished.wait()
         self._closing = True
         self._asked.set()
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._thread.join()
 
     def _serve(self) -> None:
         while True:

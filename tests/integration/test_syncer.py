@@ -66,3 +66,17 @@ def test_close_waits_for_the_sync_under_way():
     threading.Timer(0.05, release.set).start()
     syncer.close()
     assert done == [True]
+
+
+def test_the_thread_starts_with_the_first_sync_and_a_syncer_never_used_closes():
+    before = threading.active_count()
+    syncer = Syncer(lambda: None, lambda: None)
+    assert threading.active_count() == before  # the start-up reconcile may still fork
+    syncer.close()
+    assert threading.active_count() == before
+    used = Syncer(lambda: None, lambda: None)
+    used.start(["run 1"])
+    assert threading.active_count() == before + 1
+    used.collect()
+    used.close()
+    assert threading.active_count() == before

@@ -1,0 +1,75 @@
+"""Reading many job files at once on every core: forked helpers, real files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from jobrunner import jobfiles
+
+
+def _folder(tmp_path: Path) -> list[Path]:
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    for n in range(30):
+        text = f"object_id: demo.jobs:noop{n}\nrecurrence:\n  cron: '{n} 3 * * *'\n"
+        if n % 7 == 3:
+            text = "object_id: [\n"  # not YAML
+        elif n % 7 == 5:
+            text = "object_id: demo.jobs:noop\npriority: urgent\n"  # not the schema
+        (jobs / f"job{n:02d}.yaml").write_text(text)
+    return [*sorted(jobs.iterdir()), jobs / "gone.yaml"]
+
+
+@pytest.mark.parametrize("helpers", [1, 2, 3])
+def test_helpers_read_the_same_results_in_the_same_order(tmp_path, helpers):
+    paths = _folder(tmp_path)
+    alone = jobfiles.read_all(paths, "Europe/Berlin", tmp_path, helpers=0)
+    assert jobfiles.read_all(paths, "Europe/Berlin", tmp_path, helpers=helpers) == alone
+    assert [r.path for r in alone] == [f"jobs.d/{p.name}" for p in paths]
+    assert sum(1 for r in alone if r.problems) == 8
+    assert alone[-1].deleted
+    assert all(r.spec.stamp for r in alone if r.spec is not None)
+
+
+def test_a_helper_that_dies_has_its_share_read_by_the_process_itself(tmp_path, monkeypatch):
+    paths = _folder(tmp_path)
+    started = jobfiles._start
+
+    def killed(*args):
+        helper = started(*args)
+        assert helper is not None
+        os.kill(helper[0], signal.SIGKILL)
+        return helper
+
+    monkeypatch.setattr(jobfiles, "_start", killed)
+    alone = jobfiles.read_all(paths, "UTC", tmp_path, helpers=0)
+    assert jobfiles.read_all(paths, "UTC", tmp_path, helpers=2) == alone
+
+
+def test_a_threaded_process_forks_no_helper(tmp_path, monkeypatch):
+    paths = _folder(tmp_path)
+
+    def refused(*args):
+        raise AssertionError("forked a helper from a threaded process")
+
+    monkeypatch.setattr(jobfiles, "_start", refused)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, args=(5,))
+    thread.start()
+    try:
+        results = jobfiles.read_all(paths, "UTC", tmp_path, helpers=2)
+    finally:
+        release.set()
+        thread.join()
+    assert len(results) == len(paths)
+
+
+def test_helpers_by_default_only_for_many_files_and_one_per_spare_core():
+    assert jobfiles._helpers(jobfiles.PARALLEL_MIN - 1) == 0
+    cores = len(os.sched_getaffinity(0))
+    assert jobfiles._helpers(100_000) == min(cores - 1, jobfiles.MAX_HELPERS)
