@@ -13,6 +13,7 @@ import functools
 import os
 import pickle
 import signal
+import stat
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -145,22 +146,23 @@ def _finish(helper: tuple[int, int]) -> list[reconcile.FileResult] | None:
     return results if isinstance(results, list) else None
 
 
-def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, tuple[str, str]]:
-    """Display name -> (path, stamp) of every job file in the folder, without reading."""
+def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
+    """Display name -> stamp of every job file in the folder, without reading it."""
     if not jobs_dir.is_dir():
         return {}
     prefix = _folder(str(jobs_dir), str(base or Path.cwd()))
+    lead = prefix + "/" if prefix else ""
+    suffixes, hidden, regular, stamp = spec.JOB_SUFFIXES, (".", "#"), stat.S_ISREG, spec.file_stamp
     out = {}
     with os.scandir(jobs_dir) as listing:
         for item in listing:
             name = item.name
-            if not name.endswith(spec.JOB_SUFFIXES) or name.startswith((".", "#")):
+            if not name.endswith(suffixes) or name.startswith(hidden):
                 continue
             try:
-                if not item.is_file():
-                    continue
                 info = item.stat()
             except OSError:
                 continue
-            out[os.path.join(prefix, name)] = (item.path, spec.file_stamp(info))
+            if regular(info.st_mode):
+                out[lead + name] = stamp(info)
     return out

@@ -30,8 +30,11 @@ class Reconciler:
         one stored are not read again; new, changed and vanished files are."""
         on_disk = jobfiles.stamps(self.cfg.jobs_dir, self.cfg.base)
         stored = self.store.source_stamps()
+        folder = self.cfg.jobs_dir
         changed = [
-            Path(path) for name, (path, stamp) in on_disk.items() if stored.get(name) != stamp
+            folder / name.rpartition("/")[2]
+            for name, stamp in on_disk.items()
+            if stored.get(name) != stamp
         ]
         gone = [self.cfg.base / name for name in stored.keys() - on_disk.keys()]
         if not changed and not gone:

@@ -78,6 +78,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE INDEX tasks_queue ON tasks (not_before, rank, seq, created_at, id)
             WHERE ready = 1 AND session_id IS NULL""",
     ),
+    3: (  # a rescan reads every file's stamp: from the index alone, not the table
+        "DROP INDEX entries_source",
+        "CREATE INDEX entries_source ON entries (source, stamp)",
+    ),
 }
 LATEST = max(MIGRATIONS)
 
