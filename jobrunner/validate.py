@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobrunner import config, errors, jobfiles, model, objects, permissions, spec
+from jobrunner import config, jobfiles, model, objects, permissions, spec
 
 
 @dataclass(kw_only=True)
@@ -46,13 +46,16 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
         paths = [cfg.jobs_dir]
     files = expand(paths)
     report.files = len(files)
-    for path in files:
-        try:
-            report.specs.append(
-                spec.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
+    for result in jobfiles.read_all(files, cfg.timezone):
+        if result.spec is not None:
+            report.specs.append(result.spec)
+        report.problems.extend(result.problems)
+        if result.deleted:  # gone since it was listed
+            report.problems.append(
+                model.Problem(
+                    file=result.path, line=1, path=spec.DOCUMENT, message="cannot read: deleted"
+                )
             )
-        except errors.SpecError as exc:
-            report.problems.extend(exc.problems)
     report.problems.extend(duplicate_ids(report.specs))
     if resolve:
         report.problems.extend(unresolved(report.specs, cfg))
