@@ -3,6 +3,7 @@ bad input (never a traceback)."""
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from datetime import time, timedelta
 
@@ -324,3 +325,35 @@ def test_parse_duration(text, expected):
 def test_parse_duration_rejects(text):
     with pytest.raises(ValueError, match="is not a duration"):
         spec.parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "object_id: 50100\n",
+        "object_id: acme.jobs:post\nparameter_string: batch 7\n"
+        "earliest_start: '2026-03-29 01:30'\n",
+        "object_id: 1\nrecurrence:\n  every: 5m\n  starting_time: '08:00'\n"
+        "  timezone: Asia/Tokyo\n",
+        "object_id: 1\nrecurrence:\n  cron: '0 3 * * *'\npriority: high\ncategory: CRM\n",
+    ],
+)
+def test_a_remembered_spec_is_the_one_its_definition_rebuilds(text):
+    written = spec.parse_spec(
+        text, "jobs.d/a.yaml", default_id="a", timezone="Europe/Berlin", stamp="1:2:3:4"
+    )
+    spec.remember(written)
+    key = (
+        written.definition,
+        written.source,
+        written.id,
+        written.timezone,
+        written.digest,
+        written.stamp,
+    )
+    assert spec.from_definition(*key) is written  # read back without a rebuild
+    del spec._BUILT[key]
+    rebuilt = spec.from_definition(*key)
+    assert rebuilt is not written
+    for f in dataclasses.fields(model.JobSpec):  # also the fields equality skips
+        assert getattr(rebuilt, f.name) == getattr(written, f.name), f.name
