@@ -4,6 +4,7 @@ timeout, the schema version in PRAGMA user_version with forward migrations."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ from jobrunner.store import StoreConflict
 FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 SYNCED_KEPT = 1024  # entries whose task row this store remembers writing
+ROWS_KEPT = 1024  # entries whose columns this store remembers reading or writing
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -100,11 +102,20 @@ _TASK_COLUMNS = (
     "id, object, failure_object, ready, not_before, entry_id, timeout_ms, parameter, user, "
     "attempts, created_at, phase, session_id"
 )
-_UPDATE_ENTRY = (
-    "UPDATE entries SET "
-    + ", ".join(f"{c.strip()} = ?" for c in _ENTRY_COLUMNS.split(",")[2:-1])
-    + ", version = version + 1 WHERE id = ? AND version = ?"
-)
+_VALUE_COLUMNS = tuple(c.strip() for c in _ENTRY_COLUMNS.split(",")[2:-1])
+_ALL_VALUES = tuple(range(len(_VALUE_COLUMNS)))
+
+
+@functools.lru_cache(maxsize=64)
+def _update_entry_sql(changed: tuple[int, ...]) -> str:
+    """The update of an entry's columns at these indexes of _VALUE_COLUMNS."""
+    return (
+        "UPDATE entries SET "
+        + "".join(f"{_VALUE_COLUMNS[i]} = ?, " for i in changed)
+        + "version = version + 1 WHERE id = ? AND version = ?"
+    )
+
+
 _UPSERT_ENTRY_TASK = (
     f"INSERT INTO tasks ({_TASK_COLUMNS}, rank, seq, version) VALUES ({', '.join('?' * 15)}, 1) "
     "ON CONFLICT(id) DO UPDATE SET "
@@ -139,6 +150,12 @@ class SqliteStore:
         # entry id -> (its version as this store last wrote it, the task row written then)
         self._synced: dict[str, tuple[int, tuple[Any, ...] | None]] = {}
         self._syncing: dict[str, tuple[int, tuple[Any, ...] | None] | None] = {}
+        # entry id -> (a version, the entry's columns at that version) as this store last
+        # read or committed them: an update writes only the columns that differ (fewer
+        # index entries rewritten); versions are compare-and-set, so a version names
+        # one set of columns
+        self._rows: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        self._rows_writing: dict[str, tuple[int, tuple[Any, ...]] | None] = {}
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
@@ -185,6 +202,7 @@ class SqliteStore:
 
     def _commit_locked(self, transition: model.Transition) -> list[int]:
         self._syncing = {key: None for key, _ in transition.delete}
+        self._rows_writing = {key: None for key, _ in transition.delete}
         with self._transaction() as db:
             _delete(db, "entries", "entry", transition.delete)
             self._insert_entries(db, [e for e in transition.put if e.version == 0])
@@ -227,13 +245,8 @@ class SqliteStore:
             _delete(db, "tasks", "task", transition.task_delete)
             for task in transition.task_put:
                 self._put_task(db, task)
-        if len(self._synced) > SYNCED_KEPT:  # only recent writes matter (runs in process)
-            self._synced.clear()
-        for key, synced in self._syncing.items():  # committed: now they are facts
-            if synced is None:
-                self._synced.pop(key, None)
-            else:
-                self._synced[key] = synced
+        _settle(self._synced, self._syncing, SYNCED_KEPT)  # committed: now they are facts
+        _settle(self._rows, self._rows_writing, ROWS_KEPT)
         return numbers
 
     def _insert_entries(self, db: sqlite3.Connection, entries: list[model.Entry]) -> None:
@@ -248,8 +261,11 @@ class SqliteStore:
         ).fetchone()
         rows, tasks, no_tasks = [], [], []
         for number, e in enumerate(entries, last - len(entries) + 1):
+            spec.remember(e.spec)
             task = lifecycle.platform_task(e)
-            rows.append((e.id, number, *_entry_values(e, task)))
+            values = _entry_values(e, task)
+            rows.append((e.id, number, *values))
+            self._rows_writing[e.id] = (1, values)
             row = None if task is None else _entry_task_row(task, e.spec.priority.rank, number)
             self._syncing[e.id] = (1, row)
             if row is None:
@@ -270,8 +286,19 @@ class SqliteStore:
             raise StoreConflict(f"entry {rows[done][0]!r} already exists") from None
 
     def _update_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
+        spec.remember(e.spec)
         task = lifecycle.platform_task(e)
-        cur = db.execute(_UPDATE_ENTRY, (*_entry_values(e, task), e.id, e.version))
+        values = _entry_values(e, task)
+        known = self._rows.get(e.id)
+        if known is not None and known[0] == e.version:
+            pairs = enumerate(zip(known[1], values, strict=True))
+            changed = tuple(i for i, (was, now) in pairs if was != now)
+        else:
+            changed = _ALL_VALUES
+        cur = db.execute(
+            _update_entry_sql(changed), (*(values[i] for i in changed), e.id, e.version)
+        )
+        self._rows_writing[e.id] = (e.version + 1, values)
         if cur.rowcount != 1:
             raise StoreConflict(f"entry {e.id!r} changed since it was read")
         self._sync_task(db, e.id, e.version, task, e.spec.priority.rank, e.entry_no)
@@ -324,7 +351,13 @@ class SqliteStore:
     def _entries(self, where: str, params: tuple[Any, ...]) -> list[model.Entry]:
         with self._lock:
             rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries {where}", params)
-            return [_entry(row) for row in rows.fetchall()]
+            found = rows.fetchall()
+            if len(found) == 1 or self._rows:  # remembered: one read, or ones known already
+                known = self._rows
+                for r in found:
+                    if len(found) == 1 or r[0] in known:
+                        known[r[0]] = (r[27], r[2:27])
+            return [_entry(row) for row in found]
 
     def get_entry(self, entry_id: str) -> model.Entry | None:
         found = self._entries("WHERE id = ?", (entry_id,))
@@ -524,6 +557,18 @@ def _task_values(t: model.Task) -> tuple[Any, ...]:
         t.phase,
         t.session_id,
     )
+
+
+def _settle(known: dict[str, Any], written: dict[str, Any], kept: int) -> None:
+    """What a committed transaction wrote becomes what this store knows (None: gone);
+    only recent writes matter (the runs in process), so an overgrown memory starts over."""
+    if len(known) > kept:
+        known.clear()
+    for key, value in written.items():
+        if value is None:
+            known.pop(key, None)
+        else:
+            known[key] = value
 
 
 def _entry_values(e: model.Entry, task: model.Task | None) -> tuple[Any, ...]:

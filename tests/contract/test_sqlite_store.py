@@ -127,3 +127,49 @@ def test_an_entry_task_written_by_another_connection_is_not_taken_for_ours(tmp_p
     assert [t.entry_id for t in other.list_tasks()] == ["a"]
     runner.close()
     other.close()
+
+
+def _updates(store) -> list[str]:
+    seen: list[str] = []
+    store._db.set_trace_callback(
+        lambda sql: seen.append(sql) if sql.startswith("UPDATE entries") else None
+    )
+    return seen
+
+
+def test_an_update_writes_only_the_columns_that_changed(tmp_path):
+    store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
+    store.commit(model.Transition(reason="t", put=(entry("a"),)))
+    a = store.get_entry("a")
+    seen = _updates(store)
+    started = dataclasses.replace(a, status=model.EntryStatus.IN_PROCESS, session_id="s1")
+    store.commit(model.Transition(reason="t", put=(started,)))
+    (update,) = seen
+    assert "status = 'in_process'" in update
+    assert "session_id = 's1'" in update
+    assert "definition" not in update  # nor the other columns that stayed as they were
+    assert store.get_entry("a") == dataclasses.replace(started, version=2)
+    store.close()
+
+
+def test_an_entry_recreated_elsewhere_is_updated_from_what_was_read_of_it(tmp_path):
+    """Versions restart when an entry is deleted and added again (here by another
+    process): what this store remembers of the old one must not shape the write."""
+    path = tmp_path / "s.sqlite3"
+    runner, other = sqlite_store.SqliteStore(path), sqlite_store.SqliteStore(path)
+    runner.commit(model.Transition(reason="t", put=(entry("a"), entry("b"))))
+    first = runner.get_entry("a")
+    runner.commit(model.Transition(reason="t", put=(dataclasses.replace(first, attempts=2),)))
+    # remembered: version 2 with attempts 2; now the entry is removed and added again
+    other.commit(model.Transition(reason="t", delete=(("a", 2),)))
+    other.commit(model.Transition(reason="t", put=(entry("a", category="CRM"),)))
+    again = other.get_entry("a")
+    other.commit(model.Transition(reason="t", put=(dataclasses.replace(again, attempts=1),)))
+    (new,) = [e for e in runner.list_entries() if e.id == "a"]  # read with others
+    assert (new.version, new.attempts) == (2, 1)
+    runner.commit(model.Transition(reason="t", put=(dataclasses.replace(new, attempts=2),)))
+    last = other.get_entry("a")
+    assert last.attempts == 2  # not skipped as "unchanged" from the old one's columns
+    assert last.spec.category == "CRM"
+    runner.close()
+    other.close()
