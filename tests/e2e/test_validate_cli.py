@@ -122,3 +122,20 @@ def test_missing_jobs_dir(cli):
 def test_usage_error_exits_2(cli):
     assert cli("validate", "--bogus").code == 2
     assert cli().code == 2
+
+
+def test_many_files_read_by_helpers_give_the_same_report(cli):
+    """Past jobrunner.jobfiles.PARALLEL_MIN files, forked helpers read shares of them:
+    the report is the same, in the same order."""
+    for n in range(2100):
+        write(cli, f"m{n:04d}.yaml", f"object_id: 50100\nrecurrence:\n  cron: '{n % 60} 3 * * *'\n")
+    write(cli, "m0007.yaml", "object_id: 50100\npriority: urgent\n")  # in the first share
+    write(cli, "m2050.yaml", "object_id: [\n")  # in the helper's
+    result = cli("validate", "--no-resolve", timeout=120)
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "jobs.d/m0007.yaml:2: priority: 'urgent' is not one of: high, normal, low",
+        "jobs.d/m2050.yaml:2: <document>: not valid YAML: did not find expected node content "
+        "(while parsing a flow node)",
+    ]
+    assert "2105 job file(s) checked, 2 with problems" in result.err
