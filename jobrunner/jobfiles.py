@@ -74,7 +74,7 @@ def read_all(
     """`read` of each path, in order; with `helpers` forked helper processes (by default
     one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
     count = _helpers(len(paths)) if helpers is None else helpers
-    if count <= 0 or not _can_fork():
+    if count <= 0 or len(paths) < 2 or not _can_fork():
         return [read(p, timezone, base) for p in paths]
     size = -(-len(paths) // (count + 1))
     shares = [paths[i : i + size] for i in range(0, len(paths), size)]

@@ -34,6 +34,10 @@ def test_helpers_read_the_same_results_in_the_same_order(tmp_path, helpers):
     assert sum(1 for r in alone if r.problems) == 8
     assert alone[-1].deleted
     assert all(r.spec.stamp for r in alone if r.spec is not None)
+    assert jobfiles.read_all([], "UTC", tmp_path, helpers=helpers) == []
+    assert jobfiles.read_all(paths[:1], "UTC", tmp_path, helpers=helpers) == [
+        jobfiles.read(paths[0], "UTC", tmp_path)
+    ]
 
 
 def test_a_helper_that_dies_has_its_share_read_by_the_process_itself(tmp_path, monkeypatch):
