@@ -22,6 +22,7 @@ from jobrunner import errors, reconcile, spec
 
 PARALLEL_MIN = 2000  # files: below this, a helper costs more than it saves
 MAX_HELPERS = 3
+_MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
 
 
 def display(path: Path, base: Path | None = None) -> str:
@@ -117,6 +118,9 @@ def _start(paths: Sequence[Path], timezone: str, base: Path | None) -> tuple[int
             signal.set_wakeup_fd(-1)  # signals are the parent's business, not ours
             for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(sig, signal.SIG_DFL)
+            # nor its files: a runner's lock, sockets and pipes are not held by a helper
+            os.closerange(3, fd)
+            os.closerange(fd + 1, _MAX_FD)
             data = pickle.dumps([read(p, timezone, base) for p in paths], pickle.HIGHEST_PROTOCOL)
             view = memoryview(data)
             while view:

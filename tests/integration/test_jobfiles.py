@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import threading
 from pathlib import Path
@@ -77,3 +78,25 @@ def test_helpers_by_default_only_for_many_files_and_one_per_spare_core():
     assert jobfiles._helpers(jobfiles.PARALLEL_MIN - 1) == 0
     cores = len(os.sched_getaffinity(0))
     assert jobfiles._helpers(100_000) == min(cores - 1, jobfiles.MAX_HELPERS)
+
+
+def test_a_helper_holds_none_of_the_files_of_the_process(tmp_path):
+    """A runner's lock, sockets and pipes stay its own while a helper reads: here a pipe
+    end is closed in the helper though its read is still blocked (on a FIFO)."""
+    fifo = tmp_path / "slow.yaml"
+    os.mkfifo(fifo)
+    r, w = os.pipe()
+    helper = jobfiles._start([fifo], "UTC", tmp_path)
+    assert helper is not None
+    os.close(w)
+    try:
+        ready, _, _ = select.select([r], [], [], 5)
+        assert ready, "the helper kept the write end open"
+        assert os.read(r, 1) == b""  # end of file: no one holds the write end
+    finally:
+        with open(fifo, "w") as f:  # let the helper's read finish
+            f.write("object_id: 1\n")
+        os.close(r)
+    (result,) = jobfiles._finish(helper)
+    assert result.spec is not None
+    assert result.spec.object_id == 1
