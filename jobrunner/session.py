@@ -194,30 +194,15 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     except SystemExit as exc:
         if exc.code in (0, None):
             return {"ok": True, "no_activity": ctx._no_activity}
-        return {
-            "ok": False,
-            "message": f"The job called sys.exit({exc.code!r}).",
-            "stack": _stack(),
-            "exception": _names(exc),
-        }
+        return _failure(exc, f"The job called sys.exit({exc.code!r}).")
     except BaseException as exc:
-        message = str(exc) or type(exc).__name__
-        return {
-            "ok": False,
-            "message": message,
-            "stack": _stack(),
-            "exception": _names(exc),
-        }
+        return _failure(exc, str(exc) or type(exc).__name__)
     return {"ok": True, "no_activity": ctx._no_activity}
 
 
-def _failure(exc: BaseException) -> dict[str, Any]:
-    return {
-        "ok": False,
-        "message": str(exc),
-        "stack": _stack(),
-        "exception": _names(exc),
-    }
+def _failure(exc: BaseException, message: str) -> dict[str, Any]:
+    """The result of a session that failed with `exc` (being handled)."""
+    return {"ok": False, "message": message, "stack": _stack(), "exception": _names(exc)}
 
 
 def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
@@ -234,7 +219,7 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     try:
         switch_user(user)
     except (OSError, PermissionError) as exc:
-        result = _failure(exc)
+        result = _failure(exc, str(exc))
     else:
         if user:  # a credential change clears the death signal
             die_with_parent(request["parent_pid"])
