@@ -352,11 +352,10 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute(f"SELECT {_ENTRY_COLUMNS} FROM entries {where}", params)
             found = rows.fetchall()
-            if len(found) == 1 or self._rows:  # remembered: one read, or ones known already
-                known = self._rows
-                for r in found:
-                    if len(found) == 1 or r[0] in known:
-                        known[r[0]] = (r[27], r[2:27])
+            one, known = len(found) == 1, self._rows
+            for r in found:  # remembered: a single read, and any read of one known already
+                if one or r[0] in known:
+                    known[r[0]] = (r[27], r[2:27])
             return [_entry(row) for row in found]
 
     def get_entry(self, entry_id: str) -> model.Entry | None:
@@ -560,14 +559,16 @@ def _task_values(t: model.Task) -> tuple[Any, ...]:
 
 
 def _settle(known: dict[str, Any], written: dict[str, Any], kept: int) -> None:
-    """What a committed transaction wrote becomes what this store knows (None: gone);
-    only recent writes matter (the runs in process), so an overgrown memory starts over."""
+    """What a committed transaction wrote becomes what this store knows (None: gone).
+    Only recent writes matter (the runs in process): an overgrown memory starts over, and
+    of a transaction larger than the memory (a first reconcile) only its deletes count."""
     if len(known) > kept:
         known.clear()
+    large = len(written) > kept
     for key, value in written.items():
         if value is None:
             known.pop(key, None)
-        else:
+        elif not large:
             known[key] = value
 
 
