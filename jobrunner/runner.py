@@ -663,12 +663,19 @@ class Runner:
                 if ended_run is not None:
                     ended.append((ended_run, event.status))
         for run, status in ended:
-            result = forced or self._outcome(run, status)
+            result = self._forced(run, forced) if forced else self._outcome(run, status)
             steps.append(self._plan_end(run, result, status))
         return steps
 
+    def _forced(self, run: Running, result: model.Outcome) -> model.Outcome:
+        """`result` (the runner ended the run), with what the session wrote so far."""
+        return dataclasses.replace(result, output=self._output(run.output_path))
+
+    def _output(self, path: Path) -> str:
+        return executor.read_output(path, self.cfg.output_limit)
+
     def _outcome(self, run: Running, status: int) -> model.Outcome:
-        output = executor.read_output(run.output_path, self.cfg.output_limit)
+        output = self._output(run.output_path)
         return executor.outcome(
             run.result_path,
             output,
@@ -701,7 +708,9 @@ class Runner:
         runs = list(self.running.values())
         self.running.clear()
         self._pids.clear()
-        self._commit("run_finished", [self._plan_end(run, result) for run in runs])
+        self._commit(
+            "run_finished", [self._plan_end(run, self._forced(run, result)) for run in runs]
+        )
 
     def _end(self, run: Running, result: model.Outcome, status: int | None = None) -> None:
         self._commit("run_finished", [self._plan_end(run, result, status)])
@@ -910,7 +919,8 @@ class Runner:
 
     def _recover(self) -> None:
         """Close runs whose session is gone (the runner stopped during them): their log
-        entries become errors and each entry takes the retriable-failure path, once."""
+        entries become errors, with what their sessions wrote, and each entry takes the
+        retriable-failure path, once. Then the sessions' files of the runner before go."""
         now = self.now()
         for entry in self.store.list_entries(status=S.IN_PROCESS):
             if entry.session_pid and executor.process_start_ticks(entry.session_pid) == (
@@ -923,7 +933,9 @@ class Runner:
                 if row.session_id == entry.session_id
             ]
             log = logs[0] if logs else model.LogEntry(entry_id=entry.id, start_at=now)
-            finish = scheduler.finished(entry, log, scheduler.INTERRUPTED, now, self.settings)
+            output = self._output(self.sessions_dir / f"{entry.session_id}.out")
+            result = dataclasses.replace(scheduler.INTERRUPTED, output=output)
+            finish = scheduler.finished(entry, log, result, now, self.settings)
             transition = model.Transition(
                 reason="recovered",
                 put=(finish.entry,) if finish.entry else (),
@@ -955,6 +967,9 @@ class Runner:
                     row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
                 )
                 self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
+        for leftover in os.scandir(self.sessions_dir):  # no session runs yet
+            with contextlib.suppress(OSError):
+                os.unlink(leftover.path)
 
     def _drain(self) -> None:
         """SIGTERM: no more dispatching; running sessions get shutdown_grace, then end;

@@ -345,6 +345,8 @@ def test_sigkill_of_the_runner_mid_run_is_recovered_exactly_once(env):
         assert time.monotonic() < deadline, "the session outlived its runner"
         time.sleep(0.05)
     assert env.entry("j").status is S.IN_PROCESS
+    sessions = env.root / ".jobrunner" / "sessions"
+    assert [p.suffix for p in sessions.iterdir()] == [".out"]  # the killed session's
     env.job("j", f"object_id: {J}:ok\n")  # the retry runs quickly
     _, found, _ = env.run("--horizon", "5s")
     recovered = named(found, "run_recovered", "j")
@@ -354,6 +356,8 @@ def test_sigkill_of_the_runner_mid_run_is_recovered_exactly_once(env):
         (L.ERROR, "The runner stopped while the job was running."),
         (L.SUCCESS, ""),
     ]
+    assert logs[0].output == "sleeping 30 s\n"  # what it wrote before the runner died
+    assert list(sessions.iterdir()) == []
     assert env.entry("j").status is S.FINISHED
     _, again, _ = env.run()
     assert named(again, "run_recovered") == []
@@ -381,7 +385,9 @@ def test_sigterm_drains_then_interrupts(env):
     assert (entry.status, entry.session_retries) == (S.READY, 1)
     (log,) = env.log("j")
     assert log.error_message == "The runner stopped while the job was running."
+    assert log.output == "sleeping 30 s\n"
     assert '"event": "runner_draining"' in out
+    assert list((env.root / ".jobrunner" / "sessions").iterdir()) == []
 
 
 def test_second_runner_is_refused(env):
@@ -490,3 +496,4 @@ def test_a_dead_fork_server_interrupts_its_runs_and_is_replaced(env):
     assert named(events(out), "executor_lost")
     (log,) = [row for row in env.log("j") if row.status is L.ERROR]
     assert log.error_message == "The runner stopped while the job was running."
+    assert log.output == "sleeping 30 s\n"

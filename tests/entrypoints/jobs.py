@@ -42,6 +42,7 @@ def flaky(ctx) -> None:
 
 def slow(ctx) -> None:
     _mark(ctx, "slow")
+    print(f"sleeping {ctx.parameter or 1} s", flush=True)
     time.sleep(float(ctx.parameter or 1))
     _mark(ctx, "slow-done")
 
