@@ -128,7 +128,7 @@ class Runner:
 
     def run(self) -> int:
         with RunnerLock(self.cfg.state_dir):
-            self.store = SqliteStore(self.cfg.state_dir / FILE_NAME)
+            self.store = SqliteStore(self.cfg.state_dir / FILE_NAME, background_checkpoints=True)
             self.sessions_dir.mkdir(parents=True, exist_ok=True)
             # sessions find their runner's store through these (jobrunner.tasks)
             os.environ["JOBRUNNER_STATE_DIR"] = str(self.cfg.state_dir)
@@ -137,7 +137,7 @@ class Runner:
             self.wake_socket = wake.bind(self.cfg.state_dir)
             self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
-            self._syncer = Syncer(self.store.sync, self.wake)
+            self._syncer = Syncer(self.store.sync, self.wake, after=self.store.checkpoint)
             try:
                 return self._serve()
             finally:

@@ -1,7 +1,10 @@
 """Group commit off the runner's loop: a thread of its own makes what the store committed
 so far durable (one fsync) while the loop goes on starting and reaping sessions; the
 loop is woken when it is done. Only the runner's loop asks, one sync at a time, handing
-over the batch it covers and taking it back once it is durable."""
+over the batch it covers and taking it back once it is durable. After each sync, with
+the loop already woken, the thread does `after` (the store's checkpoint, which would
+otherwise stall a commit of the loop now and then); a fault of it is raised by the
+collect() of the next sync."""
 
 from __future__ import annotations
 
@@ -13,8 +16,13 @@ T = TypeVar("T")
 
 
 class Syncer(Generic[T]):
-    def __init__(self, sync: Callable[[], None], wake: Callable[[], None]) -> None:
-        self._sync, self._wake = sync, wake
+    def __init__(
+        self,
+        sync: Callable[[], None],
+        wake: Callable[[], None],
+        after: Callable[[], object] | None = None,
+    ) -> None:
+        self._sync, self._wake, self._after = sync, wake, after
         self._asked = threading.Event()
         self._finished = threading.Event()
         self._error: BaseException | None = None
@@ -61,14 +69,24 @@ class Syncer(Generic[T]):
             self._thread.join()
 
     def _serve(self) -> None:
+        fault: BaseException | None = None  # of `after`: told with the next sync
         while True:
             self._asked.wait()
             self._asked.clear()
             if self._closing:
                 return
+            synced = False
             try:
                 self._sync()
+                synced = True
             except BaseException as exc:  # handed to the loop by collect()
                 self._error = exc
+            else:
+                self._error, fault = fault, None
             self._finished.set()
             self._wake()
+            if self._after is not None and synced:
+                try:
+                    self._after()
+                except BaseException as exc:
+                    fault = exc

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import struct
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,15 @@ FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 SYNCED_KEPT = 1024  # entries whose task row this store remembers writing
 ROWS_KEPT = 1024  # entries whose columns this store remembers reading or writing
+# Pages in the WAL not yet copied into the database file from which a checkpoint runs
+# (SQLite's own default), and the bound at which a committing connection of a store that
+# leaves checkpoints to a background thread runs one itself (that thread is stuck).
+CHECKPOINT_PAGES = 1000
+CHECKPOINT_PAGES_LATE = 10_000
+# the WAL index (the -shm file, https://www.sqlite.org/walformat.html): the last valid
+# frame of the WAL (mxFrame) and how many frames are already in the database (nBackfill)
+_MX_FRAME = _N_BACKFILL = struct.Struct("=I")  # native byte order, as SQLite writes them
+_MX_FRAME_AT, _N_BACKFILL_AT = 16, 96
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -140,12 +150,16 @@ class NewerStateFile(errors.JobRunnerError):
 
 
 class SqliteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, background_checkpoints: bool = False) -> None:
+        """`background_checkpoints`: copying the WAL into the database is left to
+        `checkpoint()`, called from another thread, instead of the commit that crosses
+        CHECKPOINT_PAGES (a commit then takes a few milliseconds more)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
+        self._checkpointer: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         # entry id -> (its version as this store last wrote it, the task row written then)
         self._synced: dict[str, tuple[int, tuple[Any, ...] | None]] = {}
@@ -161,6 +175,8 @@ class SqliteStore:
         self._db.execute("PRAGMA synchronous = FULL")
         self._full = True  # the connection's synchronous mode: FULL (else NORMAL)
         self._db.execute("PRAGMA cache_size = -1024")  # KiB: the hot rows are few
+        if background_checkpoints:
+            self._db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES_LATE}")
         self._migrate()
 
     @contextlib.contextmanager
@@ -523,8 +539,44 @@ class SqliteStore:
         finally:
             os.close(fd)
 
+    def checkpoint(self, pages: int = CHECKPOINT_PAGES) -> bool:
+        """Copy the WAL into the database when at least `pages` of it are not there yet
+        (a passive checkpoint: it never waits for readers or writers, and commits go on
+        meanwhile). Whether it ran. Safe from any thread: it uses a connection of its
+        own, not the store's. One that cannot run now (busy, say) is left to the next."""
+        if self.wal_backlog() < pages:
+            return False
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(
+                    self.path,
+                    timeout=BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def wal_backlog(self) -> int:
+        """Pages in the WAL not yet copied into the database file (0 when unknown)."""
+        try:
+            with open(f"{self.path}-shm", "rb") as shm:
+                head = shm.read(_N_BACKFILL_AT + 4)
+        except OSError:
+            return 0
+        if len(head) < _N_BACKFILL_AT + 4:
+            return 0
+        last: int = _MX_FRAME.unpack_from(head, _MX_FRAME_AT)[0]
+        copied: int = _N_BACKFILL.unpack_from(head, _N_BACKFILL_AT)[0]
+        return max(0, last - copied)
+
     def close(self) -> None:
         with self._lock:
+            if self._checkpointer is not None:
+                self._checkpointer.close()
+                self._checkpointer = None
             self._db.close()
 
 

@@ -173,3 +173,55 @@ def test_an_entry_recreated_elsewhere_is_updated_from_what_was_read_of_it(tmp_pa
     assert last.spec.category == "CRM"
     runner.close()
     other.close()
+
+
+def _fill_wal(store, pages: int) -> int:
+    """Commit log entries until the WAL holds `pages` pages not in the database yet, or
+    the store checkpointed on its own; the most it held."""
+    most = 0
+    for _ in range(5000):
+        log = model.LogEntry(entry_id="a", start_at=utc(2026, 1, 1), output="x" * 6000)
+        store.commit(model.Transition(reason="t", log_insert=(log,)), durable=False)
+        most = max(most, store.wal_backlog())
+        if most >= pages or (most and store.wal_backlog() < most):
+            return most
+    raise AssertionError("the WAL never grew")
+
+
+def test_a_store_left_to_background_checkpoints_does_not_checkpoint_in_its_commits(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path, background_checkpoints=True)
+    assert _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 100) >= (
+        sqlite_store.CHECKPOINT_PAGES + 100
+    )  # past SQLite's own threshold: no commit copied it
+    assert store.checkpoint()  # (from any thread; tested here from this one)
+    assert store.wal_backlog() == 0
+    assert not store.checkpoint()  # nothing left to copy
+    assert not store.checkpoint(pages=1)
+    reader = sqlite_store.SqliteStore(path)
+    assert len(reader.list_log()) > 100
+    reader.close()
+    store.close()
+
+
+def test_a_plain_store_checkpoints_in_its_commits_as_sqlite_does(tmp_path):
+    store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
+    most = _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 100)
+    # the commit that took it past the threshold copied it (a few pages a commit)
+    assert sqlite_store.CHECKPOINT_PAGES - 50 < most < sqlite_store.CHECKPOINT_PAGES
+    assert store.wal_backlog() < most
+    store.close()
+
+
+def test_the_wal_backlog_is_what_sqlite_counts(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path, background_checkpoints=True)
+    _fill_wal(store, 40)
+    other = sqlite3.connect(path, isolation_level=None)
+    backlog = store.wal_backlog()
+    busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert (busy, frames, copied) == (0, backlog, backlog)
+    assert store.wal_backlog() == 0
+    other.close()
+    store.close()
+    assert store.wal_backlog() == 0  # closed: no WAL index left

@@ -80,3 +80,56 @@ def test_the_thread_starts_with_the_first_sync_and_a_syncer_never_used_closes():
     used.collect()
     used.close()
     assert threading.active_count() == before
+
+
+def test_after_runs_in_the_thread_once_the_loop_has_its_batch_back():
+    release = threading.Event()
+    woken = threading.Event()
+    ran = []
+
+    def after():
+        ran.append(threading.current_thread())
+        release.wait(5)
+
+    syncer = Syncer(lambda: None, woken.set, after=after)
+    try:
+        syncer.start(["run 1"])
+        assert woken.wait(5)
+        assert syncer.collect() == ["run 1"]  # durable while `after` still runs
+        syncer.start(["run 2"])  # waits for `after`, then runs
+        assert not syncer.done()
+        release.set()
+        assert syncer.collect() == ["run 2"]
+        assert len(ran) == 2
+        assert ran[0] is not threading.current_thread()
+    finally:
+        release.set()
+        syncer.close()
+
+
+def test_a_fault_of_after_is_raised_in_the_loop_and_a_failed_sync_skips_it():
+    calls = []
+    fail_sync = []
+
+    def sync():
+        if fail_sync:
+            raise OSError(5, "Input/output error")
+
+    def after():
+        calls.append(1)
+        raise RuntimeError("checkpoint fault")
+
+    syncer = Syncer(sync, lambda: None, after=after)
+    try:
+        syncer.start(["run 1"])
+        assert syncer.collect() == ["run 1"]
+        syncer.start(["run 2"])  # the first sync after the fault tells of it
+        with pytest.raises(RuntimeError, match="checkpoint fault"):
+            syncer.collect()
+        fail_sync.append(True)
+        syncer.start(["run 3"])
+        with pytest.raises(OSError, match="Input/output error"):
+            syncer.collect()
+        assert len(calls) == 2  # after each sync but the failed one
+    finally:
+        syncer.close()
