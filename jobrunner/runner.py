@@ -368,16 +368,16 @@ class Runner:
         once GROUP_MAX of them wait or the oldest has waited GROUP_WINDOW, then carry out
         what each does (a run counts as done only then). The fsync runs in the syncer's
         thread while this loop goes on (it is woken when the fsync is over); with `now`
-        (nothing else to do) it waits for that one and syncs the rest itself."""
+        (nothing else to do) it waits for that one and for one of the rest."""
         assert self._syncer is not None
         if self._syncer.busy and (now or self._syncer.done()):
             self._carry_out(self._syncer.collect())
         if not self._unsynced:
             return
-        if now:
-            self.store.sync()
-            synced, self._unsynced = self._unsynced, []
-            self._carry_out(synced)
+        if now:  # through the thread all the same: a checkpoint due follows it there
+            self._syncer.start(self._unsynced)
+            self._unsynced = []
+            self._carry_out(self._syncer.collect())
         elif not self._syncer.busy and (
             len(self._unsynced) >= GROUP_MAX
             or time.monotonic() - self._unsynced_since >= GROUP_WINDOW
