@@ -238,8 +238,8 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def apply(plan: Plan, store: Any) -> None:
+def apply(plan: Plan, store: Any, *, durable: bool = True) -> None:
     """Commit a plan as one transition (raises StoreConflict if an entry moved on)."""
     transition = plan.transition()
     if transition.put or transition.delete:
-        store.commit(transition)
+        store.commit(transition, durable=durable)

@@ -65,8 +65,11 @@ class Reconciler:
         return {e.id: e for e in found}
 
     def _apply(self, plan: reconcile.Plan, attempt: int) -> bool:
+        # Atomic, but with no fsync of its own (the next one covers it): the job files
+        # are the record of what a reconcile stores, and a start reconciles them again,
+        # so a power loss that takes this commit takes nothing that is not in a file.
         try:
-            reconcile.apply(plan, self.store)
+            reconcile.apply(plan, self.store, durable=False)
         except store.StoreConflict:
             if attempt == ATTEMPTS - 1:
                 raise

@@ -238,3 +238,46 @@ def test_full_rescan_reads_only_files_whose_stamp_changed(tmp_path, monkeypatch)
     ]
     assert plan.unchanged == 18
     db.close()
+
+
+def test_a_reconcile_lost_from_the_disk_is_reconciled_again_at_start(tmp_path):
+    """A reconcile commits without an fsync of its own: what a power loss could take of
+    it is still in the job files, and the next start reconciles it again."""
+    import shutil
+
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(HOURLY)
+    (jobs / "b.yaml").write_text(HOURLY)
+    cfg = config.Config(
+        path=None, base=tmp_path, jobs_dir=jobs, state_dir=tmp_path / "s", timezone="UTC"
+    )
+    path = cfg.state_dir / "jobrunner.sqlite3"
+    durable = []
+
+    class Recorded(SqliteStore):
+        def commit(self, transition, **kw):
+            durable.append(kw.get("durable", True))
+            return super().commit(transition, **kw)
+
+    db = Recorded(path)
+    Reconciler(cfg, db, lambda: datetime.now(UTC)).full()
+    db.close()
+    assert not path.with_name(path.name + "-wal").exists()
+    shutil.copy(path, tmp_path / "before.sqlite3")  # what the disk held before
+    (jobs / "a.yaml").write_text(HOURLY.replace("1h", "2h"))
+    (jobs / "b.yaml").unlink()
+    (jobs / "c.yaml").write_text(HOURLY)
+    db = Recorded(path)
+    rec = Reconciler(cfg, db, lambda: datetime.now(UTC))
+    rec.paths([jobs / "a.yaml", jobs / "b.yaml", jobs / "c.yaml"])
+    db.close()
+    assert durable == [False, False]  # both reconciles: no fsync of their own
+    shutil.copy(tmp_path / "before.sqlite3", path)  # the second one never reached it
+    db = SqliteStore(path)
+    assert db.get_entry("a").spec.recurrence.every == timedelta(hours=1)
+    Reconciler(cfg, db, lambda: datetime.now(UTC)).full()  # the next start
+    assert db.get_entry("a").spec.recurrence.every == timedelta(hours=2)
+    assert db.get_entry("b") is None
+    assert db.get_entry("c") is not None
+    db.close()
