@@ -19,6 +19,12 @@ from jobrunner import spec
 
 QUIET = 0.02
 MAX_DELAY = 0.25
+# watchdog holds an IN_MOVED_FROM back for up to this long to pair it with its
+# IN_MOVED_TO (0.5 s of its own); its reader sleeps out the whole hold when it sees the
+# first alone, even once the second has come (gorakhargosh/watchdog#649), so a rename
+# into place (an editor's save) took half a second now and then. The two come from one
+# read of the inotify queue, microseconds apart; an unpaired one only costs a "created".
+MOVE_PAIRING = 0.002
 _KINDS = {"created", "modified", "moved", "deleted", "closed"}
 _FINISHED = {"moved", "deleted", "closed"}
 
@@ -61,6 +67,7 @@ class Watcher:
         self._thread = threading.Thread(target=self._debounce, name="jobs-watcher", daemon=True)
 
     def start(self) -> None:
+        _shorten_move_pairing()
         self._observer.schedule(_Handler(self._add), str(self.folder), recursive=False)
         self._observer.start()
         self._thread.start()
@@ -94,3 +101,20 @@ class Watcher:
                 batch, self._pending, self._finished = self._pending, set(), False
             if batch and not self._stopping:
                 self._on_batch(batch)
+
+
+def _shorten_move_pairing() -> None:
+    """Set watchdog's hold of an IN_MOVED_FROM (see MOVE_PAIRING) before its inotify
+    reader is made; the class is named differently in older watchdog releases."""
+    import importlib
+
+    for module, name in (
+        ("watchdog.observers.inotify_move_event_grouper", "InotifyMoveEventGrouper"),
+        ("watchdog.observers.inotify_buffer", "InotifyBuffer"),
+    ):
+        try:
+            holder = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(getattr(holder, "delay", None), float):
+            holder.delay = MOVE_PAIRING
