@@ -967,9 +967,10 @@ class Runner:
                     row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
                 )
                 self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
-        for leftover in os.scandir(self.sessions_dir):  # no session runs yet
-            with contextlib.suppress(OSError):
-                os.unlink(leftover.path)
+        with os.scandir(self.sessions_dir) as leftovers:  # no session runs yet
+            for leftover in leftovers:
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover.path)
 
     def _drain(self) -> None:
         """SIGTERM: no more dispatching; running sessions get shutdown_grace, then end;

@@ -152,8 +152,8 @@ class NewerStateFile(errors.JobRunnerError):
 class SqliteStore:
     def __init__(self, path: Path, *, background_checkpoints: bool = False) -> None:
         """`background_checkpoints`: copying the WAL into the database is left to
-        `checkpoint()`, called from another thread, instead of the commit that crosses
-        CHECKPOINT_PAGES (a commit then takes a few milliseconds more)."""
+        `checkpoint()`, called from another thread, instead of being done by the commit
+        that crosses CHECKPOINT_PAGES (which takes a few milliseconds more for it)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(
