@@ -502,9 +502,13 @@ class Runner:
             category=category,
             deadline=None,
             task=task,
-            result_path=self.sessions_dir / f"{session_id}.result",
-            output_path=self.sessions_dir / f"{session_id}.out",
+            result_path=self._session_file(session_id, "result"),
+            output_path=self._session_file(session_id, "out"),
         )
+
+    def _session_file(self, session_id: str, kind: str) -> Path:
+        """Where a session writes its `out`put or its `result`."""
+        return self.sessions_dir / f"{session_id}.{kind}"
 
     def _request(self, entry: model.Entry, run: Running) -> dict[str, Any]:
         spec = entry.spec
@@ -933,7 +937,7 @@ class Runner:
                 if row.session_id == entry.session_id
             ]
             log = logs[0] if logs else model.LogEntry(entry_id=entry.id, start_at=now)
-            output = self._output(self.sessions_dir / f"{entry.session_id}.out")
+            output = self._output(self._session_file(entry.session_id or "", "out"))
             result = dataclasses.replace(scheduler.INTERRUPTED, output=output)
             finish = scheduler.finished(entry, log, result, now, self.settings)
             transition = model.Transition(

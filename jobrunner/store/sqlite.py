@@ -28,7 +28,7 @@ CHECKPOINT_PAGES = 1000
 CHECKPOINT_PAGES_LATE = 10_000
 # the WAL index (the -shm file, https://www.sqlite.org/walformat.html): the last valid
 # frame of the WAL (mxFrame) and how many frames are already in the database (nBackfill)
-_MX_FRAME = _N_BACKFILL = struct.Struct("=I")  # native byte order, as SQLite writes them
+_U32 = struct.Struct("=I")  # native byte order, as SQLite writes them
 _MX_FRAME_AT, _N_BACKFILL_AT = 16, 96
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -568,8 +568,8 @@ class SqliteStore:
             return 0
         if len(head) < _N_BACKFILL_AT + 4:
             return 0
-        last: int = _MX_FRAME.unpack_from(head, _MX_FRAME_AT)[0]
-        copied: int = _N_BACKFILL.unpack_from(head, _N_BACKFILL_AT)[0]
+        last: int = _U32.unpack_from(head, _MX_FRAME_AT)[0]
+        copied: int = _U32.unpack_from(head, _N_BACKFILL_AT)[0]
         return max(0, last - copied)
 
     def close(self) -> None:
