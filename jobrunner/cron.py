@@ -1,9 +1,10 @@
 """Five-field cron expressions: parsing and the next matching wall-clock minute.
 
 Pure: stdlib only. Time zones and DST are not handled here but in `wallclock`; this
-module works on naive wall-clock datetimes. Day-of-month and day-of-week follow crontab's
-OR rule: when both are restricted (neither covers its whole range) a day matches if
-either does; otherwise both must match.
+module works on naive wall-clock datetimes. Day-of-month and day-of-week follow
+crontab(5): a field is restricted when it does not start with `*`; when both are, a day
+matches if either does, otherwise both must match. `?` is `*` everywhere. Only ASCII
+digits are numbers.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("day of week", 0, 7, {n: i for i, n in enumerate(_DAYS)}),
 )
 _TZ_PREFIX = re.compile(r"^\s*(CRON_)?TZ\s*=", re.IGNORECASE)
+_NUMBER = re.compile(r"[0-9]+")
 SEARCH_YEARS = 30
 """How far ahead `next_match` looks before deciding an expression never matches."""
 
@@ -52,6 +54,7 @@ class CronExpr:
     months: frozenset[int]
     weekdays: frozenset[int]
     dom_restricted: bool
+    """True when the day-of-month field does not start with `*` (crontab(5))."""
     dow_restricted: bool
     interval_like: bool
     """True when the minute or hour field holds `*`, a range or a step (the DST rule)."""
@@ -67,7 +70,8 @@ def parse(text: str) -> CronExpr:
     body = MACROS.get(stripped.lower(), stripped)
     if body.startswith("@"):
         raise CronSyntaxError(f"unknown macro {stripped!r} (known: {', '.join(MACROS)})")
-    parts = body.split()
+    # `?` is `*` in every rule: the values, the day rule and the DST rule
+    parts = body.replace("?", "*").split()
     if len(parts) != 5:
         raise CronSyntaxError(
             f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}"
@@ -81,8 +85,8 @@ def parse(text: str) -> CronExpr:
         days=frozenset(sets[2]),
         months=frozenset(sets[3]),
         weekdays=weekdays,
-        dom_restricted=len(sets[2]) < 31,
-        dow_restricted=len(weekdays) < 7,
+        dom_restricted=not parts[2].startswith("*"),
+        dow_restricted=not parts[4].startswith("*"),
         interval_like=any(c in p for p in parts[:2] for c in "*-/"),
     )
 
@@ -95,22 +99,24 @@ def _parse_field(text: str, name: str, low: int, high: int, names: dict[str, int
 
 
 def _parse_item(item: str, name: str, low: int, high: int, names: dict[str, int]) -> set[int]:
-    rng, _, step_text = item.partition("/")
+    rng, slash, step_text = item.partition("/")
     step = 1
-    if step_text:
-        if not step_text.isdigit() or int(step_text) == 0:
+    if slash:
+        if not _NUMBER.fullmatch(step_text) or int(step_text) == 0:
             raise CronSyntaxError(f"{name}: step {step_text!r} must be a positive whole number")
         step = int(step_text)
-    if rng in ("*", "?"):
+    if rng == "*":
         start, end = low, high
     elif "-" in rng:
         a, _, b = rng.partition("-")
         start, end = _value(a, name, low, high, names), _value(b, name, low, high, names)
+        if name == "day of week" and end == 0 and b.lower() == "sun":
+            end = 7  # MON-SUN as 1-7
         if start > end:
             raise CronSyntaxError(f"{name}: range {rng!r} runs backwards")
     else:
         start = _value(rng, name, low, high, names)
-        end = high if step_text else start
+        end = high if slash else start
     return set(range(start, end + 1, step))
 
 
@@ -118,7 +124,7 @@ def _value(text: str, name: str, low: int, high: int, names: dict[str, int]) -> 
     key = text.lower()
     if key in names:
         return names[key]
-    if not text.isdigit():
+    if not _NUMBER.fullmatch(text):
         raise CronSyntaxError(f"{name}: {text!r} is not a number or name")
     value = int(text)
     if not low <= value <= high:
@@ -127,7 +133,7 @@ def _value(text: str, name: str, low: int, high: int, names: dict[str, int]) -> 
 
 
 def day_matches(expr: CronExpr, day: date) -> bool:
-    """Whether `day` passes the day-of-month / day-of-week fields (crontab's OR rule)."""
+    """Whether `day` passes the day-of-month / day-of-week fields (crontab(5)'s rule)."""
     dom = day.day in expr.days
     dow = day.isoweekday() % 7 in expr.weekdays
     if expr.dom_restricted and expr.dow_restricted:

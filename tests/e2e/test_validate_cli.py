@@ -139,3 +139,14 @@ def test_many_files_read_by_helpers_give_the_same_report(cli):
         "(while parsing a flow node)",
     ]
     assert "2105 job file(s) checked, 2 with problems" in result.err
+
+
+def test_non_ascii_digits_in_cron_are_located_problems(cli):
+    write(cli, "sup.yaml", "object_id: 50100\nrecurrence:\n  cron: '\u00b9 * * * *'\n")
+    write(cli, "ara.yaml", "object_id: 50100\nrecurrence:\n  cron: '\u0663 * * * *'\n")
+    result = cli("validate")
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "jobs.d/ara.yaml:3: recurrence.cron: minute: '\u0663' is not a number or name",
+        "jobs.d/sup.yaml:3: recurrence.cron: minute: '\u00b9' is not a number or name",
+    ]

@@ -1,4 +1,15 @@
-"""Cron parsing and matching on wall-clock time; croniter is the independent oracle."""
+"""Cron parsing and matching on wall-clock time, against our own tables and two
+independent implementations: croniter and cronsim (which follows Debian's cron).
+
+Where they differ from us, and why:
+- croniter ORs day-of-month and day-of-week whenever neither field is a bare `*`, so
+  `*/2` counts as restricted there; crontab(5) (and we, and cronsim) look at the first
+  character only. The croniter test keeps to day fields without steps.
+- cronsim follows Debian's cron across DST: only a field starting with `*` is
+  interval-like there (we also count a range or a step), and a `*` field's time in a
+  spring-forward gap does not run (we run it at the end of the gap, Cronos' rule). The
+  cronsim test compares all expressions in UTC and fixed-time ones in DST zones.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from croniter import croniter
+from cronsim import CronSim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +37,15 @@ from jobrunner import cron, recurrence, wallclock
         pytest.param("TZ=UTC 0 * * * *", "TZ= / CRON_TZ= is not allowed", id="tz-prefix"),
         pytest.param("CRON_TZ=Europe/Berlin 0 0 * * *", "not allowed", id="cron-tz-prefix"),
         pytest.param("@fortnightly", "unknown macro", id="unknown-macro"),
+        pytest.param("\u00b9 * * * *", "minute: '\u00b9' is not a number", id="superscript"),
+        pytest.param("\u0663 * * * *", "minute: '\u0663' is not a number", id="arabic-indic"),
+        pytest.param("*/\u0663 * * * *", "step '\u0663' must be", id="arabic-indic-step"),
+        pytest.param("*/ * * * *", "minute: step '' must be", id="empty-step-star"),
+        pytest.param("2/ * * * *", "minute: step '' must be", id="empty-step-value"),
+        pytest.param("0-10/ * * * *", "minute: step '' must be", id="empty-step-range"),
+        pytest.param("* * * JAN-2/ *", "month: step '' must be", id="empty-step-month"),
+        pytest.param("* * * * MON-2/", "day of week: step '' must be", id="empty-step-dow"),
+        pytest.param("* * * * SAT-MON", "runs backwards", id="wraps-past-sun"),
     ],
 )
 def test_parse_errors_name_the_field(text, message):
@@ -42,6 +63,8 @@ def test_parse_errors_name_the_field(text, message):
         pytest.param("0 2-4 * * *", True, id="range"),
         pytest.param("@daily", False, id="daily"),
         pytest.param("@hourly", True, id="hourly"),
+        pytest.param("0 ? * * *", True, id="question-hour"),
+        pytest.param("? 2 * * *", True, id="question-minute"),
     ],
 )
 def test_interval_like(text, interval_like):
@@ -71,6 +94,65 @@ def test_interval_like(text, interval_like):
 )
 def test_next_match(text, start, expected):
     assert cron.next_match(cron.parse(text), start) == expected
+
+
+AFTER = datetime(2026, 11, 21, 0, 1)  # a Saturday
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "expected"),
+    [
+        # day-of-week */7 starts with *: not restricted, so both fields must match
+        pytest.param(
+            "1 1 1-7 * */7", datetime(2026, 12, 1), datetime(2026, 12, 6, 1, 1), id="star-step-dow"
+        ),
+        pytest.param(
+            "0 0 */2 * 1", datetime(2026, 11, 21), datetime(2026, 11, 23), id="star-step-dom"
+        ),
+        # 0-6 covers every day but does not start with *: restricted, so either matches
+        pytest.param("0 0 15 * 0-6", AFTER, datetime(2026, 11, 22), id="full-dow"),
+        pytest.param("0 0 1-31 * 5", AFTER, datetime(2026, 11, 22), id="full-dom"),
+        pytest.param("0 0 1 * ?", datetime(2026, 11, 21), datetime(2026, 12, 1), id="question-dow"),
+        pytest.param(
+            "0 0 ? * 5", datetime(2026, 11, 21), datetime(2026, 11, 27), id="question-dom"
+        ),
+        pytest.param("0 0 * * MON-SUN", AFTER, datetime(2026, 11, 22), id="to-sun"),
+        pytest.param(
+            "0 0 * * SAT-SUN", datetime(2026, 11, 23), datetime(2026, 11, 28), id="weekend"
+        ),
+    ],
+)
+def test_day_fields_follow_crontab(text, start, expected):
+    assert cron.next_match(cron.parse(text), start) == expected
+
+
+def test_question_mark_is_star():
+    star, question = cron.parse("0 * * * *"), cron.parse("0 ? ? * ?")
+    assert (question.hours, question.days, question.weekdays) == (
+        star.hours,
+        star.days,
+        star.weekdays,
+    )
+    assert (question.dom_restricted, question.dow_restricted, question.interval_like) == (
+        False,
+        False,
+        True,
+    )
+
+
+def test_question_mark_runs_the_repeated_hour_as_star_does():
+    """Fall back in Berlin: 02:00 local happens twice on 2026-10-25."""
+    tz, start = wallclock.zone("Europe/Berlin"), datetime(2026, 10, 24, 23, 30, tzinfo=UTC)
+
+    def runs(text: str) -> list[datetime]:
+        at, out = start, []
+        for _ in range(4):
+            at = recurrence.cron_next(cron.parse(text), tz, at)
+            out.append(at)
+        return out
+
+    assert runs("0 ? * * *") == runs("0 * * * *")
+    assert len({t.astimezone(tz).replace(tzinfo=None) for t in runs("0 * * * *")}) == 3
 
 
 def test_impossible_date_never_matches():
@@ -157,3 +239,95 @@ def test_fixed_time_cron_never_runs_twice_on_one_local_date(text, zone_name, sta
         at = recurrence.cron_next(expr, tz, at)
         dates.append(at.astimezone(tz).date())
     assert len(dates) == len(set(dates))
+
+
+# every field may start with * or not, steps included: crontab(5)'s day rule in full
+any_expressions = st.tuples(
+    _field(0, 59), _field(0, 23), _field(1, 28), _field(1, 12), _field(0, 6)
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_expressions, instants)
+def test_agrees_with_cronsim_in_utc(text, start):
+    ours = recurrence.cron_next(cron.parse(text), wallclock.zone("UTC"), start)
+    assert ours == next(CronSim(text, start.replace(microsecond=0)))
+
+
+def _fixed_field(low: int, high: int) -> st.SearchStrategy[str]:
+    values = st.lists(st.integers(low, high), min_size=1, max_size=3, unique=True)
+    return values.map(lambda v: ",".join(map(str, sorted(v))))
+
+
+# minute and hour without * (and, for Debian, without ranges or steps): the fixed-time rule
+fixed_expressions = st.tuples(
+    _fixed_field(0, 59), _fixed_field(0, 23), _field(1, 28), _field(1, 12), _field(0, 6)
+).map(" ".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fixed_expressions, st.sampled_from(ZONES), instants)
+def test_fixed_time_agrees_with_cronsim_across_dst(text, zone_name, start):
+    tz = wallclock.zone(zone_name)
+    ours = recurrence.cron_next(cron.parse(text), tz, start)
+    theirs = next(CronSim(text, start.replace(microsecond=0).astimezone(tz)))
+    assert ours == theirs.astimezone(UTC)
+
+
+BERLIN_SPRING = datetime(2026, 3, 29, 0, 0, tzinfo=UTC)  # 02:00-03:00 local does not exist
+BERLIN_FALL = datetime(2026, 10, 24, 23, 45, tzinfo=UTC)  # 02:00-03:00 local happens twice
+
+
+@pytest.mark.parametrize(
+    ("text", "start"),
+    [
+        pytest.param("30 2 * * *", BERLIN_SPRING, id="spring-fixed"),
+        pytest.param("0,30 2 * * *", BERLIN_SPRING, id="spring-fixed-list"),
+        pytest.param("30 2 * * *", BERLIN_FALL, id="fall-fixed"),
+        pytest.param("15,45 2 * * *", BERLIN_FALL + timedelta(minutes=30), id="fall-fixed-list"),
+    ],
+)
+def test_fixed_time_dst_agrees_with_cronsim(text, start):
+    tz = wallclock.zone("Europe/Berlin")
+    ours, theirs, at, it = [], [], start, CronSim(text, start.astimezone(tz))
+    for _ in range(3):
+        at = recurrence.cron_next(cron.parse(text), tz, at)
+        ours.append(at)
+        theirs.append(next(it).astimezone(UTC))
+    assert ours == theirs
+
+
+def _utc(hour: int, minute: int, day: int = 29, month: int = 3) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "ours", "debian"),
+    [
+        # a range in the hour field is interval-like here: 02:30 runs at both instants;
+        # Debian's cron runs a field without a leading * once
+        pytest.param(
+            "30 1-3 * * *",
+            BERLIN_FALL,
+            [_utc(0, 30, 25, 10), _utc(1, 30, 25, 10), _utc(2, 30, 25, 10)],
+            [_utc(0, 30, 25, 10), _utc(2, 30, 25, 10), _utc(0, 30, 26, 10)],
+            id="range-fall-back",
+        ),
+        # a * field's time in the gap runs at the end of the gap here; Debian skips it
+        pytest.param(
+            "30 * * * *",
+            BERLIN_SPRING,
+            [_utc(0, 30), _utc(1, 0), _utc(1, 30)],
+            [_utc(0, 30), _utc(1, 30), _utc(2, 30)],
+            id="star-spring-forward",
+        ),
+    ],
+)
+def test_where_debian_cron_differs(text, start, ours, debian):
+    tz = wallclock.zone("Europe/Berlin")
+    mine, at, it = [], start, CronSim(text, start.astimezone(tz))
+    for _ in range(3):
+        at = recurrence.cron_next(cron.parse(text), tz, at)
+        mine.append(at)
+    assert mine == ours
+    assert [next(it).astimezone(UTC) for _ in range(3)] == debian
