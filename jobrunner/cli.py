@@ -1,7 +1,8 @@
 """The command line: parses, composes, calls one function per command.
 
 Exit codes: 0 success, 1 the checked thing is not OK (invalid files, a failed run),
-2 usage or input errors (JobRunnerError becomes one line on stderr).
+2 usage or input errors (JobRunnerError becomes one line on stderr, an invalid job file
+its located problem lines), 141 when stdout's reader went away (`jobrunner log | head`).
 """
 
 from __future__ import annotations
@@ -104,8 +105,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_set_status)
 
-    p = sub.add_parser("run-once", help="run a copy of an entry now, in this terminal")
-    p.add_argument("entry_id", metavar="ID")
+    p = sub.add_parser(
+        "run-once", help="run a copy of an entry, or a job file, now, in this terminal"
+    )
+    p.add_argument("entry_id", metavar="ID|FILE")
     p.set_defaults(func=cmd_run_once)
 
     p = sub.add_parser("mark-error", help="mark a log entry stuck in process as an error")
@@ -124,15 +127,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+READER_GONE = 141
+"""The exit status when stdout's reader went away: what a shell reports for a command
+that SIGPIPE ended (128 + 13), so `set -o pipefail` sees it as other tools."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
+    except errors.SpecError as exc:
+        for problem in exc.problems:
+            print(problem.format(), file=sys.stderr)
+        return 2
     except errors.JobRunnerError as exc:
         print(f"jobrunner: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _reader_gone() -> int:
+    """Stop quietly, as Unix tools do: what is still buffered goes to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return READER_GONE
 
 
 def _config(args: argparse.Namespace) -> config.Config:
@@ -184,22 +208,28 @@ def _print_problems(problems: Sequence[model.Problem], as_json: bool) -> None:
             print(p.format())
 
 
-def find_spec(cfg: config.Config, target: str) -> model.JobSpec:
-    """An entry by file path, or by id among the configured job files."""
+def find_spec(cfg: config.Config, target: str, known: Sequence[str] = ()) -> model.JobSpec:
+    """An entry by file path, or by id among the configured job files. An unknown id
+    names the nearest of the files' ids and `known`; the id of an invalid file (by its
+    name) raises that file's problems."""
     path = Path(target)
-    if path.suffix in spec.JOB_SUFFIXES and path.is_file():
+    if path.is_file() or (path.suffix in spec.JOB_SUFFIXES and os.sep in target):
         return spec.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
+    ids, invalid = list(known), None
     if cfg.jobs_dir.is_dir():
         for candidate in spec.job_files(cfg.jobs_dir):
             try:
                 loaded = spec.load_file(
                     candidate, timezone=cfg.timezone, display=jobfiles.display(candidate)
                 )
-            except errors.SpecError:
+            except errors.SpecError as exc:
+                if spec.default_id(candidate) == target:
+                    invalid = exc
                 continue
             if loaded.id == target:
                 return loaded
-    raise errors.UnknownEntry(target)
+            ids.append(loaded.id)
+    raise invalid or errors.UnknownEntry(target, ids)
 
 
 def parse_when(text: str, tz_name: str, option: str = "--from") -> datetime:
@@ -352,6 +382,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         horizon = spec.parse_duration(args.horizon)
     except ValueError as exc:
         raise errors.JobRunnerError(f"--horizon: {exc}") from None
+    if not cfg.jobs_dir.is_dir():
+        raise errors.JobRunnerError(
+            f"the jobs folder {cfg.jobs_dir} does not exist (jobs_dir in "
+            f"{cfg.path or 'the built-in defaults'})"
+        )
     telemetry.configure(cfg.state_dir)
     return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
 
@@ -397,7 +432,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     try:
         entry = db.get_entry(args.entry_id)
         if entry is None:
-            raise errors.UnknownEntry(args.entry_id)
+            raise errors.UnknownEntry(args.entry_id, [e.id for e in db.list_entries()])
         logs = db.list_log(entry_id=entry.id, limit=5)
     finally:
         db.close()
@@ -416,33 +451,71 @@ def cmd_log(args: argparse.Namespace) -> int:
     db = open_store(cfg)
     status = model.LogStatus(args.status) if args.status else None
     try:
+        if args.entry_id is not None:
+            _check_log_id(db, args.entry_id)
         rows = db.list_log(
             entry_id=args.entry_id, status=status, since=_since(args.since, cfg), limit=args.limit
         )
-        _print_log(rows, cfg, args.json)
         if args.follow:
-            follow.log(
-                cfg,
-                db,
-                rows[0].entry_no if rows else 0,
-                lambda new: _print_log(new, cfg, args.json, header=False),
-                entry_id=args.entry_id,
-                status=status,
-            )
+            _follow_log(args, cfg, db, rows, status)
+        else:
+            _print_log(rows, cfg, args.json)
     finally:
         db.close()
     return 0
 
 
-def _print_log(
-    rows: list[model.LogEntry], cfg: config.Config, as_json: bool, header: bool = True
+def _check_log_id(db: store.Store, entry_id: str) -> None:
+    """An id is known when an entry has it or a log entry does (a removed entry's log
+    stays, and a task's is `task:ID`)."""
+    if db.get_entry(entry_id) is None and not db.list_log(entry_id=entry_id, limit=1):
+        raise errors.UnknownEntry(entry_id, [e.id for e in db.list_entries()])
+
+
+def _follow_log(
+    args: argparse.Namespace,
+    cfg: config.Config,
+    db: store.Store,
+    rows: list[model.LogEntry],
+    status: model.LogStatus | None,
 ) -> None:
+    """The history oldest first, then each run as it ends below it, in one alignment (a
+    row that does not fit widens the columns, and the header is printed again)."""
+    history = rows[::-1]
+    widths = views.follow_widths(history, [e.id for e in db.list_entries()])
+    _print_log(history, cfg, args.json, widths=widths, header=True)
+
+    def emit(new: list[model.LogEntry]) -> None:
+        needed = views.log_widths(new, _tz(cfg))
+        grown = any(n > w for n, w in zip(needed, widths, strict=True))
+        widths[:] = [max(n, w) for n, w in zip(needed, widths, strict=True)]
+        _print_log(new, cfg, args.json, widths=widths, header=grown)
+
+    follow.log(
+        cfg,
+        db,
+        rows[0].entry_no if rows else 0,
+        emit,
+        entry_id=args.entry_id,
+        status=status,
+    )
+
+
+def _print_log(
+    rows: list[model.LogEntry],
+    cfg: config.Config,
+    as_json: bool,
+    *,
+    widths: Sequence[int] | None = None,
+    header: bool | None = None,
+) -> None:
+    """`header` None: a table with its header when there are rows."""
     if as_json:
         for row in rows:
             print(json.dumps(views.log_json(row)), flush=True)
-    elif rows:
-        text = views.log_table(rows, _tz(cfg), _colour())
-        print(text if header else "\n".join(text.splitlines()[1:]), flush=True)
+    elif rows or header:
+        text = views.log_table(rows, _tz(cfg), _colour(), widths=widths)
+        print(text if header is not False else "\n".join(text.splitlines()[1:]), flush=True)
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
@@ -493,10 +566,9 @@ def cmd_set_status(args: argparse.Namespace) -> int:
 
 def cmd_run_once(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = _writable(cfg)
+    definition = _run_once_spec(cfg, args.entry_id)
+    db = SqliteStore(cfg.state_dir / FILE_NAME)  # the first one makes the store
     try:
-        entry = db.get_entry(args.entry_id)
-        definition = entry.spec if entry is not None else find_spec(cfg, args.entry_id)
         outcome = operate.run_once(cfg, db, definition)
     finally:
         db.close()
@@ -504,7 +576,26 @@ def cmd_run_once(args: argparse.Namespace) -> int:
         print(f"{definition.id}: success", file=sys.stderr)
         return 0
     print(f"{definition.id}: error: {outcome.message.strip()}", file=sys.stderr)
+    if outcome.stack.strip():
+        print(outcome.stack.rstrip(), file=sys.stderr)
     return 1
+
+
+def _run_once_spec(cfg: config.Config, target: str) -> model.JobSpec:
+    """A job file as it is now, else the stored entry's definition (its last good one),
+    else the job file of that id."""
+    if Path(target).is_file():
+        return find_spec(cfg, target)
+    path = cfg.state_dir / FILE_NAME
+    if not path.exists():
+        return find_spec(cfg, target)
+    db = SqliteStore(path)
+    try:
+        entry = db.get_entry(target)
+        known = [e.id for e in db.list_entries()] if entry is None else []
+    finally:
+        db.close()
+    return entry.spec if entry is not None else find_spec(cfg, target, known)
 
 
 def cmd_mark_error(args: argparse.Namespace) -> int:

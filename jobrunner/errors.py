@@ -5,7 +5,8 @@ A failing job is not an exception in the runner; these are for bad input and mis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -37,8 +38,10 @@ class RecurrenceError(JobRunnerError, ValueError):
 
 
 class UnknownEntry(JobRunnerError, LookupError):
-    """No job queue entry has this id."""
+    """No job queue entry has this id; the message names the nearest of `known`."""
 
-    def __init__(self, entry_id: str) -> None:
+    def __init__(self, entry_id: str, known: Iterable[str] = ()) -> None:
         self.entry_id = entry_id
-        super().__init__(f"no job queue entry with id {entry_id!r}")
+        near = difflib.get_close_matches(entry_id, sorted(set(known)), n=3)
+        hint = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
+        super().__init__(f"no job queue entry with id {entry_id!r}{hint}")

@@ -25,7 +25,7 @@ def set_status(
     for _ in range(3):
         entry = db.get_entry(entry_id)
         if entry is None:
-            raise errors.UnknownEntry(entry_id)
+            raise errors.UnknownEntry(entry_id, [e.id for e in db.list_entries()])
         changed, message = lifecycle.set_status(entry, wanted, _now())
         if changed is None:
             return False, message

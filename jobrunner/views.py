@@ -33,6 +33,17 @@ def duration(log: model.LogEntry) -> timedelta | None:
     return timedelta(milliseconds=int((ms + 50) // 100) * 100)
 
 
+def log_kind(log: model.LogEntry) -> str:
+    """`job` (a run of the entry's own object), `failure_handler` (a run of its failure
+    handler, or of a task's failure object) or `task` (a task recorded on the entry): the
+    runner describes a task's run as `task OBJECT (PHASE)`."""
+    if log.description == f"task {log.object_id} (failure)":
+        return "failure_handler"
+    if log.description == f"task {log.object_id} (main)":
+        return "task"
+    return "job"
+
+
 def entry_json(entry: model.Entry) -> dict[str, Any]:
     spec = entry.spec
     return {
@@ -50,7 +61,7 @@ def entry_json(entry: model.Entry) -> dict[str, Any]:
         "rejected": entry.rejected or None,
         "description": spec.description,
         "object_type": spec.object_type,
-        "object_id": spec.object_id,
+        "object_id": str(spec.object_id),
         "parameter_string": spec.parameter_string,
         "user": spec.user,
         "timezone": spec.timezone,
@@ -73,6 +84,7 @@ def log_json(log: model.LogEntry) -> dict[str, Any]:
         "entry_no": log.entry_no,
         "entry_id": log.entry_id,
         "status": log.status.value,
+        "kind": log_kind(log),
         "start": wallclock.iso(log.start_at),
         "end": wallclock.iso(log.end_at),
         "duration_ms": None if took is None else int(took / timedelta(milliseconds=1)),
@@ -124,11 +136,13 @@ def table(
     *,
     colour: bool,
     status_column: int | None = None,
+    widths: Sequence[int] | None = None,
 ) -> str:
+    """`widths`: the least width of each column (a table printed in parts keeps one
+    alignment)."""
     body = [list(map(str, row)) for row in rows]
-    widths = [
-        max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(headers)
-    ]
+    least = widths or [0] * len(headers)
+    widths = [max(len(h), least[i], *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in body:
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
@@ -162,24 +176,62 @@ def entries_table(entries: Sequence[model.Entry], tz: ZoneInfo, colour: bool) ->
     )
 
 
-def log_table(rows: Sequence[model.LogEntry], tz: ZoneInfo, colour: bool) -> str:
+LOG_HEADERS = ("NO", "ENTRY", "STATUS", "KIND", "START", "DURATION", "ATTEMPT", "ERROR")
+
+
+def _log_cells(r: model.LogEntry, tz: ZoneInfo) -> tuple[str, ...]:
+    return (
+        str(r.entry_no),
+        r.entry_id,
+        r.status.value,
+        log_kind(r).replace("_", " "),
+        local(r.start_at, tz),
+        _seconds(duration(r)),
+        str(r.attempt),
+        r.error_message[:80],
+    )
+
+
+def log_table(
+    rows: Sequence[model.LogEntry],
+    tz: ZoneInfo,
+    colour: bool,
+    *,
+    widths: Sequence[int] | None = None,
+) -> str:
     return table(
-        ["NO", "ENTRY", "STATUS", "START", "DURATION", "ATTEMPT", "ERROR"],
-        [
-            (
-                str(r.entry_no),
-                r.entry_id,
-                r.status.value,
-                local(r.start_at, tz),
-                _seconds(duration(r)),
-                str(r.attempt),
-                r.error_message[:80],
-            )
-            for r in rows
-        ],
+        LOG_HEADERS,
+        [_log_cells(r, tz) for r in rows],
         colour=colour,
         status_column=2,
+        widths=widths,
     )
+
+
+def log_widths(rows: Sequence[model.LogEntry], tz: ZoneInfo) -> list[int]:
+    """The width each column of `log_table` needs for `rows` (the last, the error, 0)."""
+    cells = [_log_cells(r, tz) for r in rows]
+    found = [max((len(c[i]) for c in cells), default=0) for i in range(len(LOG_HEADERS))]
+    return [*found[:-1], 0]
+
+
+def follow_widths(history: Sequence[model.LogEntry], entry_ids: Iterable[str]) -> list[int]:
+    """Column widths for `log --follow` that the rows still to come most likely fit: room
+    for entry numbers ten times higher, every entry id, every status and kind, 12 h
+    durations."""
+    top = max((r.entry_no for r in history), default=0)
+    ids = [*entry_ids, *(r.entry_id for r in history)]
+    least = [
+        len(str(top * 10 + 10)),
+        max(map(len, ids), default=0),
+        max(len(s.value) for s in model.LogStatus),
+        len("failure handler"),
+        len("2026-01-01 00:00:00"),
+        len("43200.0s"),
+        0,
+        0,
+    ]
+    return [max(len(h), w) for h, w in zip(LOG_HEADERS, least, strict=True)]
 
 
 def _seconds(value: timedelta | None) -> str:

@@ -230,7 +230,9 @@ def test_run_once_may_ask_and_reports_failure(env):
     asked = cli(env, "run-once", "ask", stdin="y\n")
     assert asked.returncode == 0, asked.stderr
     assert "Delete everything? [Y/n]" in asked.stdout
-    failed = cli(env, "run-once", "bad")
+    failed = subprocess.run(  # not cli(): its call stack is printed, "Traceback" and all
+        env.command("run-once", "bad"), cwd=env.root, env=env.env, capture_output=True, text=True
+    )
     assert failed.returncode == 1
     assert "bad: error: boom:" in failed.stderr
 
