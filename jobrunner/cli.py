@@ -28,6 +28,7 @@ from jobrunner import (
     operate,
     reconcile,
     recurrence,
+    schemas,
     spec,
     store,
     validate,
@@ -50,7 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
     p.add_argument("--no-resolve", action="store_true", help="do not check that objects exist")
     p.add_argument("--json", action="store_true", help="print problems as JSON")
+    p.add_argument(
+        "--config-only",
+        action="store_true",
+        help="check only what the runner needs to start: the config and its jobs folder",
+    )
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("schema", help="print a JSON Schema, or where the schemas are")
+    p.add_argument("name", nargs="?", choices=schemas.NAMES, metavar="NAME")
+    p.add_argument("--path", action="store_true", help="print the path instead")
+    p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("next", help="print an entry's next run times")
     p.add_argument("target", metavar="ID|FILE")
@@ -169,6 +180,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except errors.ConfigError as exc:
         _print_problems(exc.problems, args.json)
         return 1
+    if args.config_only:
+        return _check_start(cfg, args.json)
     report = validate.run(cfg, args.paths or None, resolve=not args.no_resolve)
     _print_problems(report.problems, args.json)
     for note in _kept_entries(cfg, report.problems):
@@ -181,6 +194,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if report.problems else 0
+
+
+def _check_start(cfg: config.Config, as_json: bool) -> int:
+    """What `run` refuses to start without; job files are not read (a rejected one keeps
+    its entry's last good definition and never stops the runner)."""
+    problems = []
+    if not cfg.jobs_dir.is_dir():
+        problems.append(
+            model.Problem(
+                file=str(cfg.path or "jobrunner.yaml"),
+                line=1,
+                path="jobs_dir",
+                message=f"the jobs folder {cfg.jobs_dir} does not exist",
+            )
+        )
+    _print_problems(problems, as_json)
+    return 1 if problems else 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.path:
+        print(schemas.path(args.name) if args.name else schemas.folder())
+    elif args.name:
+        print(json.dumps(schemas.load(args.name), indent=2))
+    else:
+        raise errors.JobRunnerError(f"name a schema ({', '.join(schemas.NAMES)}) or give --path")
+    return 0
 
 
 def _kept_entries(cfg: config.Config, problems: Sequence[model.Problem]) -> list[str]:

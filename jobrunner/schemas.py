@@ -34,10 +34,18 @@ def load(name: str) -> dict[str, Any]:
     return data
 
 
+NAMES = ("job.schema.json", "config.schema.json")
+
+
 def path(name: str) -> Path:
     """Where a schema file lives on disk (for `$schema` lines and editors)."""
     packaged = resources.files("jobrunner").joinpath("_schemas", name)
     return Path(str(packaged)) if packaged.is_file() else _REPO_SCHEMAS / name
+
+
+def folder() -> Path:
+    """The folder of the schema files: the installed package's, or the repo's."""
+    return path(NAMES[0]).parent
 
 
 @functools.cache
