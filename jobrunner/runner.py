@@ -776,8 +776,9 @@ class Runner:
         )
         base = dims(finish.entry) if finish.entry else {"entry_id": run.entry_id}
         for name, fields in finish.events:
-            level = "warning" if name.startswith("run_failed") else "info"
-            getattr(self.log, level)(name, **{**base, "session_id": run.session_id, **fields})
+            getattr(self.log, telemetry.level(name))(
+                name, **{**base, "session_id": run.session_id, **fields}
+            )
         if finish.delete:
             self.log.info("entry_removed", entry_id=run.entry_id, after_run=True)
         if activated is not None:
@@ -1016,7 +1017,7 @@ def dims(entry: model.Entry) -> dict[str, Any]:
     return {
         "entry_id": spec.id,
         "object_type": spec.object_type,
-        "object_id": spec.object_id,
+        "object_id": str(spec.object_id),  # one JSON type for codeunits and refs
         "status": entry.status.value,
         "recurring": spec.recurring,
         "earliest_start": wallclock.iso(entry.earliest_start),

@@ -54,6 +54,7 @@ class Context:
                 processors=[
                     structlog.processors.add_log_level,
                     structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    structlog.processors.format_exc_info,  # log.exception() keeps the traceback
                     structlog.processors.JSONRenderer(),
                 ],
                 logger_factory=structlog.PrintLoggerFactory(sys.stderr),

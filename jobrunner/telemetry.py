@@ -2,12 +2,14 @@
 and the vocabulary of event names, which is public API.
 
 Event names are snake_case, past tense, one per state transition. BC's telemetry ids go
-with the events BC has (`bc_event`).
+with the events BC has (`bc_event`). When stdout is the journal, each line there starts
+with its syslog priority (`<3>` for an error, sd-daemon(3)).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -54,6 +56,43 @@ EVENTS: dict[str, str | None] = {
     "log_pruned": None,
 }
 
+# the level of the events the runner logs from a scheduler decision: info unless named
+LEVELS: dict[str, str] = {"run_failed": "warning", "run_failed_finally": "error"}
+
+
+def level(event: str) -> str:
+    """The level an event from a decision is logged at."""
+    return LEVELS.get(event, "info")
+
+
+# structlog's method names -> syslog priorities (sd-daemon(3))
+PRIORITIES: dict[str, int] = {
+    "debug": 7,
+    "info": 6,
+    "msg": 6,
+    "log": 6,
+    "warning": 4,
+    "warn": 4,
+    "error": 3,
+    "exception": 3,
+    "critical": 2,
+    "fatal": 2,
+}
+
+
+def is_journal(stream: TextIO) -> bool:
+    """Whether `stream` is connected to the journal: systemd then sets JOURNAL_STREAM to
+    the device and inode of that stream (systemd.exec(5)), which a redirection changes."""
+    dev, sep, ino = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    if not sep:
+        return False
+    try:
+        found = os.fstat(stream.fileno())
+        return (found.st_dev, found.st_ino) == (int(dev), int(ino))
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is both
+        return False
+
+
 LOG_FILE = "jobrunner.jsonl"
 MAX_BYTES = 10 * 1024 * 1024
 BACKUPS = 5
@@ -98,7 +137,8 @@ def processors() -> list[Any]:
 class Sink:
     """Writes each rendered event line to stdout and to the state folder's log file,
     rotating that file by size (`jobrunner.jsonl.1` ... `.5`). No stdlib logging on
-    the way: an event costs a render and two writes."""
+    the way: an event costs a render and two writes. On the journal, stdout's lines
+    carry their priority prefix; the file's never do."""
 
     def __init__(self, stream: TextIO, path: Path | None) -> None:
         self.stream = stream
@@ -106,6 +146,8 @@ class Sink:
         self._file: TextIO | None = None
         self._size = 0
         self._held: list[str] | None = None
+        self._journal = is_journal(stream)
+        self._held_out: list[str] = []
         if path is not None:
             self._open()
 
@@ -137,19 +179,25 @@ class Sink:
             yield
         finally:
             lines, self._held = self._held, None
+            out, self._held_out = self._held_out, []
             if lines:
-                self._emit("".join(lines))
+                self._emit("".join(lines), "".join(out) if self._journal else None)
 
-    def write(self, line: str) -> None:
+    def write(self, line: str, priority: int = 6) -> None:
+        text = line + "\n"
+        out = f"<{priority}>{text}" if self._journal else None
         if self._held is not None:
-            self._held.append(line + "\n")
+            self._held.append(text)
+            if out is not None:
+                self._held_out.append(out)
         else:
-            self._emit(line + "\n")
+            self._emit(text, out)
 
-    def _emit(self, line: str) -> None:
+    def _emit(self, line: str, out: str | None = None) -> None:
+        """`line` to the file and, unless `out` is given (the journal's form), stdout."""
         # A closed stdout (journald gone) must not stop the runner nor the file log.
         with contextlib.suppress(OSError, ValueError):
-            self.stream.write(line)
+            self.stream.write(line if out is None else out)
             self.stream.flush()
         if self._file is not None:
             with contextlib.suppress(OSError, ValueError):
@@ -166,15 +214,12 @@ class Sink:
 
 
 class _Logger:
-    """What structlog hands the rendered line to, whatever the level."""
+    """What structlog hands the rendered line to: a method per level, each writing the
+    line with that level's priority."""
 
     def __init__(self, sink: Sink) -> None:
-        self._write = sink.write
-
-    def msg(self, line: str) -> None:
-        self._write(line)
-
-    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+        for name, priority in PRIORITIES.items():
+            setattr(self, name, functools.partial(sink.write, priority=priority))
 
 
 _sink: Sink | None = None

@@ -136,3 +136,11 @@ def may_create(ctx) -> None:
     from jobrunner import tasks
 
     _mark(ctx, f"may_create {tasks.can_create_task()}")
+
+
+def logs_exception(ctx) -> None:
+    """Catches its own error and logs it with the traceback (the run succeeds)."""
+    try:
+        {}["missing-key"]
+    except KeyError:
+        ctx.log.exception("lookup_failed")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import time
 from datetime import datetime
@@ -92,3 +93,29 @@ def test_rendered_events_have_level_utc_timestamp_and_survive_odd_values():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", event["timestamp"])
     stamp = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
     assert abs(stamp.timestamp() - time.time()) < 5
+
+
+def test_on_the_journal_held_lines_keep_their_priorities_and_the_file_none(tmp_path, monkeypatch):
+    out = (tmp_path / "journal").open("w")
+    found = os.fstat(out.fileno())
+    monkeypatch.setenv("JOURNAL_STREAM", f"{found.st_dev}:{found.st_ino}")
+    telemetry.configure(tmp_path, out)
+    try:
+        log = telemetry.get_logger()
+        log.info("runner_started")
+        with telemetry.held():
+            log.warning("run_failed")
+            log.error("run_failed_finally")
+            log.info("run_finished")
+    finally:
+        telemetry.configure(None, io.StringIO())
+        out.close()
+    lines = (tmp_path / "journal").read_text().splitlines()
+    assert [(line[:3], json.loads(line[3:])["event"]) for line in lines] == [
+        ("<6>", "runner_started"),
+        ("<4>", "run_failed"),
+        ("<3>", "run_failed_finally"),
+        ("<6>", "run_finished"),
+    ]
+    file_lines = (tmp_path / "log" / telemetry.LOG_FILE).read_text().splitlines()
+    assert file_lines == [line[3:] for line in lines]
