@@ -110,7 +110,7 @@ def _parse_item(item: str, name: str, low: int, high: int, names: dict[str, int]
     elif "-" in rng:
         a, _, b = rng.partition("-")
         start, end = _value(a, name, low, high, names), _value(b, name, low, high, names)
-        if name == "day of week" and end == 0 and b.lower() == "sun":
+        if name == "day of week" and end == 0 < start and b.lower() == "sun":
             end = 7  # MON-SUN as 1-7
         if start > end:
             raise CronSyntaxError(f"{name}: range {rng!r} runs backwards")

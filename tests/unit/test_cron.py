@@ -126,6 +126,21 @@ def test_day_fields_follow_crontab(text, start, expected):
     assert cron.next_match(cron.parse(text), start) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "weekdays"),
+    [
+        pytest.param("mon-sun", {0, 1, 2, 3, 4, 5, 6}, id="mon-sun"),
+        pytest.param("1-7", {0, 1, 2, 3, 4, 5, 6}, id="one-seven"),
+        pytest.param("sat-sun", {6, 0}, id="sat-sun"),
+        pytest.param("sun-sun", {0}, id="sun-sun"),
+        pytest.param("sun-tue", {0, 1, 2}, id="sun-tue"),
+        pytest.param("mon-sun/2", {1, 3, 5, 0}, id="mon-sun-step"),
+    ],
+)
+def test_day_of_week_ranges(text, weekdays):
+    assert cron.parse(f"0 0 * * {text}").weekdays == weekdays
+
+
 def test_question_mark_is_star():
     star, question = cron.parse("0 * * * *"), cron.parse("0 ? ? * ?")
     assert (question.hours, question.days, question.weekdays) == (
