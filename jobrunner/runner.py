@@ -11,7 +11,6 @@ import contextlib
 import ctypes
 import dataclasses
 import gc
-import getpass
 import json
 import os
 import selectors
@@ -95,7 +94,7 @@ class Runner:
     ) -> None:
         self.cfg, self.until_idle, self.horizon = cfg, until_idle, horizon
         self.runner_id = uuid.uuid4().hex
-        self.user = getpass.getuser()
+        self.user = permissions.current_user()  # the kernel's word, not $LOGNAME's
         self.log = telemetry.get_logger(runner_id=self.runner_id)
         self.settings = scheduler.Settings(
             retry_profile=cfg.retry_profile, on_final_failure=cfg.on_final_failure
@@ -870,7 +869,7 @@ class Runner:
                 "attempt": task.attempts + 1,
                 "error": error,
                 "user": task.user if task.user and task.user != self.user else None,
-                "result_path": str(run.result_path),
+                    "result_path": str(run.result_path),
                 "output_path": str(run.output_path),
                 "ref": self._ref(obj, user),
             }

@@ -15,7 +15,6 @@ object the task fails and its log entry records why.
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
 import re
 import uuid
@@ -71,7 +70,7 @@ def _aware(value: datetime | None) -> datetime:
 def can_create_task() -> bool:
     """Whether the calling user may create tasks."""
     cfg, _ = _context()
-    return permissions.may_create_tasks(cfg.users, getpass.getuser())
+    return permissions.may_create_tasks(cfg.users, permissions.current_user())
 
 
 def create_task(
@@ -87,7 +86,7 @@ def create_task(
     """Record a task durably; it runs in a background session at or after `not_before`
     (default now) once ready. `record` is the entry id it is about, if any."""
     cfg, db = _context()
-    user = getpass.getuser()
+    user = permissions.current_user()  # the kernel's word: $LOGNAME is the caller's
     if not permissions.may_create_tasks(cfg.users, user):
         raise TaskPermissionError(f"User {user!r} has no permission to create tasks.")
     task_id = uuid.uuid4()
