@@ -33,6 +33,7 @@ from jobrunner import (
     views,
     wallclock,
 )
+from jobrunner.store import sqlite as sqlite_store
 from jobrunner.store.memory import MemoryStore
 from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 
@@ -163,7 +164,7 @@ def _kept_entries(cfg: config.Config, problems: Sequence[model.Problem]) -> list
     """For each rejected file, the entry that keeps running its last good definition."""
     path = cfg.state_dir / FILE_NAME
     files = sorted({p.file for p in problems})
-    if not files or not path.exists():
+    if not files or not sqlite_store.state_exists(path):
         return []
     db = SqliteStore(path)
     try:
@@ -247,7 +248,7 @@ def cmd_next(args: argparse.Namespace) -> int:
 def open_store(cfg: config.Config) -> store.Store:
     """The state store for reading; an empty one when no runner has written any yet."""
     path = cfg.state_dir / FILE_NAME
-    return SqliteStore(path) if path.exists() else MemoryStore()
+    return SqliteStore(path) if sqlite_store.state_exists(path) else MemoryStore()
 
 
 def _short(value: datetime | None) -> str:
@@ -345,14 +346,17 @@ def _print_plan(data: dict[str, object], plan: reconcile.Plan) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from jobrunner import runner, telemetry
+    from jobrunner import runner, statedir, telemetry
 
     cfg = _config(args)
     try:
         horizon = spec.parse_duration(args.horizon)
     except ValueError as exc:
         raise errors.JobRunnerError(f"--horizon: {exc}") from None
+    tightened = statedir.secure(cfg.state_dir)  # before anything is opened in it
     telemetry.configure(cfg.state_dir)
+    for path, old, new in tightened:
+        telemetry.get_logger().warning("state_mode_tightened", path=path, mode=old, now=new)
     return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
 
 
@@ -461,7 +465,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 def _writable(cfg: config.Config) -> store.Store:
     path = cfg.state_dir / FILE_NAME
-    if not path.exists():
+    if not sqlite_store.state_exists(path):
         raise errors.JobRunnerError(
             f"no state in {cfg.state_dir} yet: start the runner once (jobrunner run)"
         )

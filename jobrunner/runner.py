@@ -37,6 +37,7 @@ from jobrunner import (
     recurrence,
     scheduler,
     spec,
+    statedir,
     telemetry,
     wake,
     wallclock,
@@ -128,7 +129,7 @@ class Runner:
     def run(self) -> int:
         with RunnerLock(self.cfg.state_dir):
             self.store = SqliteStore(self.cfg.state_dir / FILE_NAME, background_checkpoints=True)
-            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            statedir.make_dir(self.sessions_dir)
             # sessions find their runner's store through these (jobrunner.tasks)
             os.environ["JOBRUNNER_STATE_DIR"] = str(self.cfg.state_dir)
             if self.cfg.path is not None:

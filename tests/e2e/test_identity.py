@@ -6,14 +6,10 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.accounts import made, needs_root
+from tests.e2e.accounts import as_user, made, needs_root, reachable_env
 from tests.e2e.runner_env import Env
 
 pytestmark = needs_root
@@ -28,25 +24,13 @@ def users():
 
 @pytest.fixture
 def env():
-    """An installation other accounts can reach (a tmp_path's parents are root's only)."""
-    folder = Path(tempfile.mkdtemp(prefix="jobrunner-identity-", dir="/tmp"))
-    folder.chmod(0o755)
-    found = Env(folder)
-    yield found
-    for path in [*found.cleanup, folder]:
-        shutil.rmtree(path, ignore_errors=True)
+    with reachable_env() as found:
+        yield found
 
 
-def as_user(env: Env, account: pwd.struct_passwd, *args: str, **names: str):
+def cli_as(env: Env, account: pwd.struct_passwd, *args: str, **names: str):
     """`jobrunner ARGS` in env's folder as `account`, with LOGNAME and USER as given."""
-    return subprocess.run(
-        [sys.executable, "-m", "tests.e2e.as_user", account.pw_name, "cli", *args],
-        cwd=env.root,
-        env={**env.env, **names},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return as_user(account, env, "cli", *args, **names)
 
 
 def hand_over(env: Env, account: pwd.struct_passwd) -> None:
@@ -61,7 +45,7 @@ def hand_over(env: Env, account: pwd.struct_passwd) -> None:
 def test_a_task_runs_as_its_creator_whatever_logname_says(env, users):
     alice, _ = users
     hand_over(env, alice)
-    created = as_user(env, alice, "task", "create", f"{J}:ok", LOGNAME="root", USER="root")
+    created = cli_as(env, alice, "task", "create", f"{J}:ok", LOGNAME="root", USER="root")
     assert created.returncode == 0, created.stderr
     db = env.store()
     try:
@@ -79,11 +63,26 @@ def test_logname_does_not_lend_another_users_permission(env, users):
     )
     hand_over(env, alice)
     for names in ({"LOGNAME": bob.pw_name}, {"LOGNAME": bob.pw_name, "USER": bob.pw_name}):
-        refused = as_user(env, alice, "task", "create", f"{J}:ok", **names)
+        refused = cli_as(env, alice, "task", "create", f"{J}:ok", **names)
         assert (refused.returncode, refused.stderr.strip()) == (
             2,
             f"jobrunner: User {alice.pw_name!r} has no permission to create tasks.",
         )
+
+
+def test_another_account_gets_a_clear_refusal_from_a_private_state(env, users):
+    alice, _ = users
+    env.store().close()
+    refused = cli_as(env, alice, "task", "create", f"{J}:ok", LOGNAME="root")
+    state = env.root / ".jobrunner"
+    assert (refused.returncode, refused.stderr.strip()) == (
+        2,
+        f"jobrunner: permission denied: the state in {state} is private to 'root', and this "
+        f"is {alice.pw_name!r}; run this as 'root' (e.g. sudo -u root)",
+    )
+    listed = cli_as(env, alice, "list")
+    assert listed.returncode == 2
+    assert "Traceback" not in listed.stderr
 
 
 def test_the_runner_is_who_the_kernel_says(env, users):
