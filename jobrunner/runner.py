@@ -528,6 +528,7 @@ class Runner:
             "parameter": spec.parameter_string,
             "attempt": entry.attempts + 1,
             "user": spec.user if spec.user and spec.user != self.user else None,
+            "environment": self.cfg.session_environment,
             "result_path": str(run.result_path),
             "output_path": str(run.output_path),
             "ref": self._ref(spec.object_id, run.user),
@@ -870,7 +871,8 @@ class Runner:
                 "attempt": task.attempts + 1,
                 "error": error,
                 "user": task.user if task.user and task.user != self.user else None,
-                    "result_path": str(run.result_path),
+                "environment": self.cfg.session_environment,
+                "result_path": str(run.result_path),
                 "output_path": str(run.output_path),
                 "ref": self._ref(obj, user),
             }
