@@ -503,7 +503,7 @@ def _read(path: Path, source: str) -> tuple[bytes, os.stat_result, list[permissi
             data = _read_all(fd)
             if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
                 raise _too_big(source)
-            holders, context = _holders(path, source, info, folder, link, fd)
+            holders, context = _holders(source, info, folder, link, fd)
         finally:
             os.close(fd)
     finally:
@@ -540,23 +540,40 @@ def _too_big(source: str) -> errors.SpecError:
 
 
 def _holders(
-    path: Path, source: str, info: os.stat_result, folder: int, link: os.stat_result, fd: int
+    source: str, info: os.stat_result, folder: int, link: os.stat_result, fd: int
 ) -> tuple[list[permissions.Holder], str]:
-    """Who holds the open file `fd` (read through `folder` as `link`), and its stamp's
-    context (see `stamp_context`)."""
-    where = os.path.dirname(source) or "."
+    """Who holds the open file `fd` (read through `folder` as `link`): the file, its
+    folder and that folder's parents, and for a symlink the link, its target's folder
+    and that one's parents; and the stamp's context (see `stamp_context`)."""
     here = os.fstat(folder)
     file = permissions.Holder(kind="file", name=source, uid=info.st_uid, mode=info.st_mode)
-    holders = [file, _folder_holder(where, here)]
+    holders = [file, _folder_holder(os.path.dirname(source) or ".", here)]
+    seen = {(here.st_dev, here.st_ino)}
+    holders += _parents(os.readlink(f"/proc/self/fd/{folder}"), seen)
     if not stat.S_ISLNK(link.st_mode):
         return holders, stamp_context(here)
     target = os.readlink(f"/proc/self/fd/{fd}")
     holders[0] = dataclasses.replace(file, name=target)
     holders.append(permissions.Holder(kind="symlink", name=source, uid=link.st_uid, mode=0))
     there = os.stat(os.path.dirname(target))
-    if not os.path.samestat(here, there):
+    if (there.st_dev, there.st_ino) not in seen:
+        seen.add((there.st_dev, there.st_ino))
         holders.append(_folder_holder(os.path.dirname(target), there))
+    holders += _parents(os.path.dirname(target), seen)
     return holders, stamp_context(here, link, there)
+
+
+def _parents(folder: str, seen: set[tuple[int, int]]) -> list[permissions.Holder]:
+    """The folders above `folder` (a real path) not `seen` yet: whoever owns one can
+    rename what is below it."""
+    out = []
+    while (parent := os.path.dirname(folder)) != folder:
+        info = os.stat(parent)
+        if (info.st_dev, info.st_ino) not in seen:
+            seen.add((info.st_dev, info.st_ino))
+            out.append(_folder_holder(parent, info))
+        folder = parent
+    return out
 
 
 def _folder_holder(name: str, info: os.stat_result) -> permissions.Holder:
@@ -615,9 +632,9 @@ def run_as(holders: list[permissions.Holder], user: str | None) -> permissions.R
         with contextlib.suppress(KeyError):
             named_uid = pwd.getpwnam(user).pw_uid
     names = {}
-    for h in holders:
+    for uid in {h.uid for h in holders} - {permissions.ROOT}:  # root's name is not shown
         with contextlib.suppress(KeyError):
-            names[h.uid] = pwd.getpwuid(h.uid).pw_name
+            names[uid] = pwd.getpwuid(uid).pw_name
     return permissions.run_as(holders, user, named_uid=named_uid, names=names)
 
 

@@ -209,3 +209,31 @@ def test_a_non_root_reader_accepts_its_own_files(users):
         assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
     finally:
         shutil.rmtree(home)
+
+
+def test_a_parent_folder_counts_as_a_holder(tmp_path, users):
+    """Whoever owns a folder above the jobs folder can rename it and put another in its
+    place; a parent others may write (no sticky bit) refuses every file."""
+    alice, bob = users
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, alice.pw_uid, -1)
+    env = Env(theirs)
+    job = env.world_readable_job()
+    put(env.jobs / "names_bob.yaml", f"object_id: {job}\nuser: {bob.pw_name}\n")
+    put(env.jobs / "names_none.yaml", f"object_id: {job}\n")
+    assert validate(env).splitlines() == [
+        f"jobs.d/names_bob.yaml:2: user: the file names user {bob.pw_name!r} but its folder "
+        f"{theirs} is owned by {alice.pw_name!r}; only a file that root controls may name "
+        "another user"
+    ]
+    env.run()
+    assert ran_as(env, "names_bob") is None
+    assert ran_as(env, "names_none") == alice.pw_uid
+    os.chown(theirs, 0, -1)
+    theirs.chmod(0o777)
+    assert validate(env).splitlines() == [
+        f"jobs.d/{name}.yaml:{line}: {where}: its folder {theirs} is writable by group or "
+        f"others (chmod go-w {theirs})"
+        for name, line, where in (("names_bob", 2, "user"), ("names_none", 1, "<document>"))
+    ]
