@@ -22,9 +22,13 @@ def current_user() -> str:
     """The account of this process's real uid: the kernel's word, never the environment's
     (LOGNAME and USER are whatever the caller set them to). A uid without an account is
     named by its number."""
+    return account_name(os.getuid())
+
+
+def account_name(uid: int) -> str:
+    """The name of the account of `uid` (its number when it has none)."""
     import pwd
 
-    uid = os.getuid()
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:

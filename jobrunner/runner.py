@@ -38,6 +38,8 @@ from jobrunner import (
     scheduler,
     spec,
     statedir,
+    taskgate,
+    tasks,
     telemetry,
     wake,
     wallclock,
@@ -135,6 +137,7 @@ class Runner:
             if self.cfg.path is not None:
                 os.environ["JOBRUNNER_CONFIG"] = str(self.cfg.path)
             self.wake_socket = wake.bind(self.cfg.state_dir)
+            self.task_socket = taskgate.bind(self.cfg.state_dir)  # other accounts' tasks
             self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
             self._syncer = Syncer(self.store.sync, self.wake, after=self.store.checkpoint)
@@ -148,6 +151,8 @@ class Runner:
                 self.executor.close()
                 self.wake_socket.close()
                 (self.cfg.state_dir / wake.FILE_NAME).unlink(missing_ok=True)
+                self.task_socket.close()
+                (self.cfg.state_dir / taskgate.FILE_NAME).unlink(missing_ok=True)
                 self.store.close()
 
     def _serve(self) -> int:
@@ -295,6 +300,7 @@ class Runner:
             self._selector = selectors.DefaultSelector()
             self._selector.register(self._wake_r, selectors.EVENT_READ)
             self._selector.register(self.wake_socket, selectors.EVENT_READ)
+            self._selector.register(self.task_socket, selectors.EVENT_READ)
         fds = set(self.executor.fds())
         for fd in self._watched - fds:
             self._selector.unregister(fd)
@@ -306,8 +312,15 @@ class Runner:
             while os.read(self._wake_r, 4096):
                 pass
         wake.drain(self.wake_socket)
+        taskgate.serve(self.task_socket, self._task_request)
         if self.notifier.watchdog is not None:
             self.notifier.send("WATCHDOG=1", self._status())
+
+    def _task_request(self, uid: int, request: dict[str, Any]) -> dict[str, Any]:
+        """A task asked for through the task socket by the account of `uid`."""
+        answer = tasks.serve_request(self.cfg, self.store, uid, request, self.now())
+        self.log.info("task_requested", uid=uid, **answer)
+        return answer
 
     def _status(self) -> str:
         return f"STATUS={len(self.running)} running, next due {self._next_due() or '-'}"

@@ -4,7 +4,8 @@ its lock) is for its own account only, whatever the umask.
 Everything in it is created with mode 0700 (folders) or 0600 (files) and set so
 explicitly (a umask cannot widen it); a runner refuses to start on a folder another
 account owns or that group or others may write, and tightens what it owns that is
-readable by others (`secure`, which says what it changed).
+readable by others (`secure`, which says what it changed). The state folder itself is
+0711: others may reach the task socket in it by name (`taskgate`), nothing else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from jobrunner import errors
 
 DIR_MODE = 0o700
+STATE_DIR_MODE = 0o711  # reachable by name (the task socket), not listable
 FILE_MODE = 0o600
 
 
@@ -80,8 +82,13 @@ def secure(state_dir: Path) -> list[tuple[str, str, str]]:
         if found.st_uid != me or not mode & 0o077 or not _tightened(found.st_mode):
             continue
         tight = DIR_MODE if stat.S_ISDIR(found.st_mode) else mode & ~0o077
+        if path == state_dir:
+            tight = STATE_DIR_MODE
+            if not mode & 0o066:  # 0700 or 0711: private already
+                continue
         os.chmod(path, tight)
         changed.append((str(path), f"{mode:04o}", f"{tight:04o}"))
+    os.chmod(state_dir, STATE_DIR_MODE)
     return changed
 
 

@@ -53,6 +53,7 @@ EVENTS: dict[str, str | None] = {
     "task_retry_scheduled": None,
     "task_failure_object_scheduled": None,
     "task_failed": None,
+    "task_requested": None,
     "log_pruned": None,
     "state_mode_tightened": None,
 }

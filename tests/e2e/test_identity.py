@@ -3,9 +3,11 @@ USER: for the Task API and for the runner's own account."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
+import time
 
 import pytest
 
@@ -78,11 +80,54 @@ def test_another_account_gets_a_clear_refusal_from_a_private_state(env, users):
     assert (refused.returncode, refused.stderr.strip()) == (
         2,
         f"jobrunner: permission denied: the state in {state} is private to 'root', and this "
-        f"is {alice.pw_name!r}; run this as 'root' (e.g. sudo -u root)",
+        f"is {alice.pw_name!r}; run this as 'root' (e.g. sudo -u root) (or ask its running "
+        f"runner: no runner is running on {state})",
     )
-    listed = cli_as(env, alice, "list")
-    assert listed.returncode == 2
-    assert "Traceback" not in listed.stderr
+    for command in (("list",), ("task", "list")):
+        listed = cli_as(env, alice, *command)
+        assert listed.returncode == 2
+        assert listed.stderr.startswith("jobrunner: permission denied: the state in")
+
+
+def test_another_account_asks_the_running_runner_which_knows_who_it_is(env, users):
+    """Through the runner's task socket: the kernel names the sender, LOGNAME does not."""
+    alice, bob = users
+    env.configure(
+        f"users:\n  {alice.pw_name}:\n    objects: ['*']\n    create_tasks: true\n"
+        f"  {bob.pw_name}:\n    objects: ['*']\n    create_tasks: false\n"
+        "  root:\n    objects: ['*']\n    create_tasks: true\n"
+    )
+    job = env.world_readable_job()
+    proc = env.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not (env.root / ".jobrunner" / "tasks.sock").exists():
+            assert time.monotonic() < deadline, "the runner did not start"
+            time.sleep(0.02)
+        made = cli_as(env, alice, "task", "create", job, LOGNAME="root", USER="root")
+        assert made.returncode == 0, made.stderr
+        task_id = made.stdout.strip()
+        refused = cli_as(env, bob, "task", "create", job, LOGNAME="root", USER="root")
+        assert (refused.returncode, refused.stderr.strip()) == (
+            2,
+            f"jobrunner: User {bob.pw_name!r} has no permission to create tasks.",
+        )
+        deadline = time.monotonic() + 15
+        while not [r for r in env.log(f"task:{task_id}") if r.end_at is not None]:
+            assert time.monotonic() < deadline, "the task did not run"
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    (run,) = env.log(f"task:{task_id}")
+    assert (run.user, run.status.value) == (alice.pw_name, "success"), run.error_message
+    assert run.output.startswith(f"uid={alice.pw_uid} ")
+    asked = [json.loads(line) for line in out.splitlines() if '"task_requested"' in line]
+    assert [(e["uid"], "id" in e, e.get("error")) for e in asked] == [
+        (alice.pw_uid, True, None),
+        (bob.pw_uid, False, f"User {bob.pw_name!r} has no permission to create tasks."),
+    ]
 
 
 def test_the_runner_is_who_the_kernel_says(env, users):

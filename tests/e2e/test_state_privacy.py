@@ -61,7 +61,7 @@ def test_every_state_file_is_private_whatever_the_umask(env, users, umask):
         state = env.root / ".jobrunner"
         (out,) = (state / "sessions").glob("*.out")
         found = modes(state)
-        for path in ("jobrunner.sqlite3", "runner.lock", "log", "log/jobrunner.jsonl"):
+        for path in (".", "jobrunner.sqlite3", "runner.lock", "log", "log/jobrunner.jsonl"):
             assert as_user(other, env, "read", str(state / path)).stdout == "PermissionError\n"
         assert as_user(other, env, "read", str(out)).stdout == "PermissionError\n"
         assert as_user(other, env, "flock", str(state / "runner.lock")).stdout == (
@@ -71,7 +71,7 @@ def test_every_state_file_is_private_whatever_the_umask(env, users, umask):
         proc.terminate()
         proc.communicate(timeout=30)
     assert found == {
-        ".": "0700",
+        ".": "0711",  # others reach tasks.sock by name, and nothing else
         "jobrunner.sqlite3": "0600",
         "jobrunner.sqlite3-wal": "0600",
         "jobrunner.sqlite3-shm": "0600",
@@ -101,13 +101,13 @@ def test_a_start_tightens_what_others_could_read_and_says_so(env):
         e["path"]: (e["mode"], e["now"]) for e in found if e["event"] == "state_mode_tightened"
     }
     assert tightened == {
-        str(state): ("0755", "0700"),
+        str(state): ("0755", "0711"),
         str(state / "log"): ("0755", "0700"),
         str(state / "jobrunner.sqlite3"): ("0644", "0600"),
         str(state / "log" / "jobrunner.jsonl"): ("0640", "0600"),
     }
     assert all(e["level"] == "warning" for e in found if e["event"] == "state_mode_tightened")
-    assert modes(state)["."] == "0700"
+    assert modes(state)["."] == "0711"
 
 
 def test_a_state_folder_others_control_is_refused(env, users):
