@@ -503,7 +503,7 @@ def _read(path: Path, source: str) -> tuple[bytes, os.stat_result, list[permissi
             data = _read_all(fd)
             if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
                 raise _too_big(source)
-            holders, context = _holders(source, info, folder, link, fd)
+            holders, context = _holders(path, source, info, folder, link, fd)
         finally:
             os.close(fd)
     finally:
@@ -540,7 +540,7 @@ def _too_big(source: str) -> errors.SpecError:
 
 
 def _holders(
-    source: str, info: os.stat_result, folder: int, link: os.stat_result, fd: int
+    path: Path, source: str, info: os.stat_result, folder: int, link: os.stat_result, fd: int
 ) -> tuple[list[permissions.Holder], str]:
     """Who holds the open file `fd` (read through `folder` as `link`): the file, its
     folder and that folder's parents, and for a symlink the link, its target's folder
@@ -549,10 +549,10 @@ def _holders(
     file = permissions.Holder(kind="file", name=source, uid=info.st_uid, mode=info.st_mode)
     holders = [file, _folder_holder(os.path.dirname(source) or ".", here)]
     seen = {(here.st_dev, here.st_ino)}
-    holders += _parents(os.readlink(f"/proc/self/fd/{folder}"), seen)
+    holders += _parents(_path_of(folder, path.parent), seen)
     if not stat.S_ISLNK(link.st_mode):
         return holders, stamp_context(here)
-    target = os.readlink(f"/proc/self/fd/{fd}")
+    target = _path_of(fd, path)
     holders[0] = dataclasses.replace(file, name=target)
     holders.append(permissions.Holder(kind="symlink", name=source, uid=link.st_uid, mode=0))
     there = os.stat(os.path.dirname(target))
@@ -561,6 +561,14 @@ def _holders(
         holders.append(_folder_holder(os.path.dirname(target), there))
     holders += _parents(os.path.dirname(target), seen)
     return holders, stamp_context(here, link, there)
+
+
+def _path_of(fd: int, fallback: Path) -> str:
+    """The real path of what `fd` has open (without /proc, `fallback`'s, resolved)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(fallback)
 
 
 def _parents(folder: str, seen: set[tuple[int, int]]) -> list[permissions.Holder]:
