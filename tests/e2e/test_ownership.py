@@ -24,6 +24,21 @@ def users():
         yield found
 
 
+@pytest.fixture
+def make_env():
+    """Env(folder) for a folder of the test's choosing; its extra folders removed after."""
+    made: list[Env] = []
+
+    def make(folder: Path) -> Env:
+        made.append(Env(folder))
+        return made[-1]
+
+    yield make
+    for env in made:
+        for path in env.cleanup:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def validate(env: Env, *args: str) -> str:
     proc = subprocess.run(
         [sys.executable, "-m", "jobrunner", "validate", *args],
@@ -145,9 +160,9 @@ def test_a_chown_changes_who_the_entry_runs_as(env, users):
 
 
 @pytest.mark.parametrize("mode", [0o777, 0o775])
-def test_a_folder_others_may_write_runs_none_of_its_files(tmp_path, users, mode):
+def test_a_folder_others_may_write_runs_none_of_its_files(tmp_path, users, mode, make_env):
     _, bob = users
-    env = Env(tmp_path)
+    env = make_env(tmp_path)
     job = env.world_readable_job()
     put(env.jobs / "j.yaml", f"object_id: {job}\nuser: {bob.pw_name}\n")
     os.chmod(env.jobs, mode)
@@ -160,9 +175,9 @@ def test_a_folder_others_may_write_runs_none_of_its_files(tmp_path, users, mode)
     assert ran_as(env, "j") is None
 
 
-def test_a_folder_an_account_owns_runs_its_files_as_that_account(tmp_path, users):
+def test_a_folder_an_account_owns_runs_its_files_as_that_account(tmp_path, users, make_env):
     alice, bob = users
-    env = Env(tmp_path)
+    env = make_env(tmp_path)
     job = env.world_readable_job()
     os.chown(env.jobs, alice.pw_uid, -1)
     put(env.jobs / "names_bob.yaml", f"object_id: {job}\nuser: {bob.pw_name}\n")
@@ -211,14 +226,14 @@ def test_a_non_root_reader_accepts_its_own_files(users):
         shutil.rmtree(home)
 
 
-def test_a_parent_folder_counts_as_a_holder(tmp_path, users):
+def test_a_parent_folder_counts_as_a_holder(tmp_path, users, make_env):
     """Whoever owns a folder above the jobs folder can rename it and put another in its
     place; a parent others may write (no sticky bit) refuses every file."""
     alice, bob = users
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     os.chown(theirs, alice.pw_uid, -1)
-    env = Env(theirs)
+    env = make_env(theirs)
     job = env.world_readable_job()
     put(env.jobs / "names_bob.yaml", f"object_id: {job}\nuser: {bob.pw_name}\n")
     put(env.jobs / "names_none.yaml", f"object_id: {job}\n")
