@@ -57,7 +57,7 @@ def secure(state_dir: Path) -> list[tuple[str, str, str]]:
     owns it or group or others may write it; what this account owns in it that others
     may read is tightened. Returns (path, old mode, new mode) of each tightened one."""
     make_dir(state_dir)
-    info = os.lstat(state_dir)
+    info = os.stat(state_dir)  # a symlink to it is fine: what counts is the folder
     me = os.geteuid()
     if not stat.S_ISDIR(info.st_mode):
         raise StateDirRefused(f"the state folder {state_dir} is not a folder")
