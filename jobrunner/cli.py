@@ -8,6 +8,7 @@ its located problem lines), 141 when stdout's reader went away (`jobrunner log |
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -35,6 +36,7 @@ from jobrunner import (
     views,
     wallclock,
 )
+from jobrunner.store import sqlite as sqlite_store
 from jobrunner.store.memory import MemoryStore
 from jobrunner.store.sqlite import FILE_NAME, SqliteStore
 
@@ -227,7 +229,7 @@ def _kept_entries(cfg: config.Config, problems: Sequence[model.Problem]) -> list
     """For each rejected file, the entry that keeps running its last good definition."""
     path = cfg.state_dir / FILE_NAME
     files = sorted({p.file for p in problems})
-    if not files or not path.exists():
+    if not files or not sqlite_store.state_exists(path):
         return []
     db = SqliteStore(path)
     try:
@@ -317,7 +319,7 @@ def cmd_next(args: argparse.Namespace) -> int:
 def open_store(cfg: config.Config) -> store.Store:
     """The state store for reading; an empty one when no runner has written any yet."""
     path = cfg.state_dir / FILE_NAME
-    return SqliteStore(path) if path.exists() else MemoryStore()
+    return SqliteStore(path) if sqlite_store.state_exists(path) else MemoryStore()
 
 
 def _short(value: datetime | None) -> str:
@@ -415,7 +417,7 @@ def _print_plan(data: dict[str, object], plan: reconcile.Plan) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from jobrunner import runner, telemetry
+    from jobrunner import runner, statedir, telemetry
 
     cfg = _config(args)
     try:
@@ -427,7 +429,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"the jobs folder {cfg.jobs_dir} does not exist (jobs_dir in "
             f"{cfg.path or 'the built-in defaults'})"
         )
+    tightened = statedir.secure(cfg.state_dir)  # before anything is opened in it
     telemetry.configure(cfg.state_dir)
+    for path, old, new in tightened:
+        telemetry.get_logger().warning("state_mode_tightened", path=path, mode=old, now=new)
     return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
 
 
@@ -574,7 +579,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 def _writable(cfg: config.Config) -> store.Store:
     path = cfg.state_dir / FILE_NAME
-    if not path.exists():
+    if not sqlite_store.state_exists(path):
         raise errors.JobRunnerError(
             f"no state in {cfg.state_dir} yet: start the runner once (jobrunner run)"
         )
@@ -698,7 +703,10 @@ def _tasks_api(args: argparse.Namespace) -> tuple[config.Config, Any]:
     from jobrunner import tasks
 
     cfg = _config(args)
-    _writable(cfg).close()  # the same message as other acting commands when no state yet
+    # the same message as other acting commands when no state yet; another account's
+    # state: tasks.create_task asks its runner (taskgate)
+    with contextlib.suppress(sqlite_store.StateAccessDenied):
+        _writable(cfg).close()
     tasks.configure(cfg.path)
     return cfg, tasks
 

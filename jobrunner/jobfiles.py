@@ -15,7 +15,7 @@ import pickle
 import signal
 import stat
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from jobrunner import errors, reconcile, spec
@@ -27,8 +27,18 @@ _MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
 
 def display(path: Path, base: Path | None = None) -> str:
     """How a job file is named in messages and in the store: relative to `base` (the
-    current folder by default) when it is inside it."""
-    return os.path.join(_folder(str(path.parent), str(base or Path.cwd())), path.name)
+    current folder by default) when it is inside it; bytes that are not UTF-8 (a name
+    the file system allows) are shown escaped (`\\xff`)."""
+    return printable(os.path.join(_folder(str(path.parent), str(base or Path.cwd())), path.name))
+
+
+def printable(name: str) -> str:
+    """`name` with what is not UTF-8 in it escaped, so it can be stored and logged."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode(errors="backslashreplace")
+    return name
 
 
 @functools.lru_cache(maxsize=64)
@@ -38,13 +48,16 @@ def _folder(folder: str, base: str) -> str:
     return os.path.relpath(folder, base) if folder.startswith(base.rstrip("/") + "/") else folder
 
 
-def read(path: Path, timezone: str, base: Path | None = None) -> reconcile.FileResult:
+def read(
+    path: Path, timezone: str, base: Path | None = None, *, owners: bool = True
+) -> reconcile.FileResult:
+    """One job file; `owners`: judge who owns it (see `spec.load_file`)."""
     name = display(path, base)
     if not path.exists():
         return reconcile.FileResult(path=name, deleted=True)
     try:
         return reconcile.FileResult(
-            path=name, spec=spec.load_file(path, timezone=timezone, display=name)
+            path=name, spec=spec.load_file(path, timezone=timezone, display=name, owners=owners)
         )
     except errors.SpecError as exc:
         return reconcile.FileResult(path=name, problems=tuple(exc.problems))
@@ -70,20 +83,26 @@ def read_paths(
 
 
 def read_all(
-    paths: Sequence[Path], timezone: str, base: Path | None = None, *, helpers: int | None = None
+    paths: Sequence[Path],
+    timezone: str,
+    base: Path | None = None,
+    *,
+    helpers: int | None = None,
+    owners: bool = True,
 ) -> list[reconcile.FileResult]:
     """`read` of each path, in order; with `helpers` forked helper processes (by default
     one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
     count = _helpers(len(paths)) if helpers is None else helpers
+    one = functools.partial(read, timezone=timezone, base=base, owners=owners)
     if count <= 0 or len(paths) < 2 or not _can_fork():
-        return [read(p, timezone, base) for p in paths]
+        return [one(p) for p in paths]
     size = -(-len(paths) // (count + 1))
     shares = [paths[i : i + size] for i in range(0, len(paths), size)]
-    started = [(share, _start(share, timezone, base)) for share in shares[1:]]
-    out = [read(p, timezone, base) for p in shares[0]]
+    started = [(share, _start(share, one)) for share in shares[1:]]
+    out = [one(p) for p in shares[0]]
     for share, helper in started:
         results = _finish(helper) if helper is not None else None
-        out += results if results is not None else [read(p, timezone, base) for p in share]
+        out += results if results is not None else [one(p) for p in share]
     return out
 
 
@@ -105,7 +124,9 @@ def _can_fork() -> bool:
     )
 
 
-def _start(paths: Sequence[Path], timezone: str, base: Path | None) -> tuple[int, int] | None:
+def _start(
+    paths: Sequence[Path], one: Callable[[Path], reconcile.FileResult]
+) -> tuple[int, int] | None:
     """Fork a helper that reads `paths` into a memory file: (pid, fd), or None."""
     try:
         fd = os.memfd_create("jobrunner-read", os.MFD_CLOEXEC)
@@ -121,7 +142,7 @@ def _start(paths: Sequence[Path], timezone: str, base: Path | None) -> tuple[int
             # nor its files: a runner's lock, sockets and pipes are not held by a helper
             os.closerange(3, fd)
             os.closerange(fd + 1, _MAX_FD)
-            data = pickle.dumps([read(p, timezone, base) for p in paths], pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps([one(p) for p in paths], pickle.HIGHEST_PROTOCOL)
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
@@ -151,7 +172,8 @@ def _finish(helper: tuple[int, int]) -> list[reconcile.FileResult] | None:
 
 
 def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
-    """Display name -> stamp of every job file in the folder, without reading it."""
+    """Display name -> stamp of every job file in the folder, without reading it (a name
+    that is not UTF-8 has none: only an event on it reads it, and rejects it)."""
     if not jobs_dir.is_dir():
         return {}
     prefix = _folder(str(jobs_dir), str(base or Path.cwd()))
@@ -159,14 +181,24 @@ def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
     suffixes, hidden, regular, stamp = spec.JOB_SUFFIXES, (".", "#"), stat.S_ISREG, spec.file_stamp
     out = {}
     with os.scandir(jobs_dir) as listing:
+        context = spec.stamp_context(os.stat(jobs_dir))
         for item in listing:
             name = item.name
             if not name.endswith(suffixes) or name.startswith(hidden):
                 continue
             try:
+                name.encode()
                 info = item.stat()
-            except OSError:
+                here = context if not item.is_symlink() else _link_context(jobs_dir, item)
+            except (OSError, UnicodeEncodeError):
                 continue
             if regular(info.st_mode):
-                out[lead + name] = stamp(info)
+                out[lead + name] = stamp(info, here)
     return out
+
+
+def _link_context(jobs_dir: Path, item: os.DirEntry[str]) -> str:
+    target = os.path.realpath(item.path)
+    return spec.stamp_context(
+        os.stat(jobs_dir), item.stat(follow_symlinks=False), os.stat(os.path.dirname(target))
+    )

@@ -10,7 +10,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from jobrunner import errors
+from jobrunner import errors, statedir
 
 FILE_NAME = "runner.lock"
 
@@ -25,8 +25,8 @@ class RunnerLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunnerLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        statedir.make_dir(self.path.parent)
+        fd = statedir.open_file(self.path, os.O_RDWR)  # 0600: no one else can flock it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -5,7 +5,6 @@ terminal (run-once). Thin: decisions come from `lifecycle`."""
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,7 @@ def mark_error(cfg: config.Config, db: store.Store, log_no: int) -> str:
         raise errors.JobRunnerError(f"no log entry number {log_no}")
     entry = db.get_entry(log.entry_id)
     try:
-        closed, failed = lifecycle.mark_error(log, entry, getpass.getuser(), _now())
+        closed, failed = lifecycle.mark_error(log, entry, permissions.current_user(), _now())
     except ValueError as exc:
         raise errors.JobRunnerError(str(exc)) from None
     db.commit(
@@ -62,7 +61,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     """BC's "Run once (foreground)": a copy of the entry runs here and now, with the UI
     allowed; a foreground log entry and session events are written; the entry itself is
     left as it is."""
-    user = getpass.getuser()
+    user = permissions.current_user()
     ref = objects.resolve_ref(spec.object_id, cfg.objects)
     refusal = permissions.run_refusal(cfg.users, user, spec.object_id, ref)
     session_id = uuid.uuid4().hex

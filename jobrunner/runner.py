@@ -11,7 +11,6 @@ import contextlib
 import ctypes
 import dataclasses
 import gc
-import getpass
 import json
 import os
 import selectors
@@ -38,6 +37,9 @@ from jobrunner import (
     recurrence,
     scheduler,
     spec,
+    statedir,
+    taskgate,
+    tasks,
     telemetry,
     wake,
     wallclock,
@@ -95,7 +97,7 @@ class Runner:
     ) -> None:
         self.cfg, self.until_idle, self.horizon = cfg, until_idle, horizon
         self.runner_id = uuid.uuid4().hex
-        self.user = getpass.getuser()
+        self.user = permissions.current_user()  # the kernel's word, not $LOGNAME's
         self.log = telemetry.get_logger(runner_id=self.runner_id)
         self.settings = scheduler.Settings(
             retry_profile=cfg.retry_profile, on_final_failure=cfg.on_final_failure
@@ -129,12 +131,13 @@ class Runner:
     def run(self) -> int:
         with RunnerLock(self.cfg.state_dir):
             self.store = SqliteStore(self.cfg.state_dir / FILE_NAME, background_checkpoints=True)
-            self.sessions_dir.mkdir(parents=True, exist_ok=True)
+            statedir.make_dir(self.sessions_dir)
             # sessions find their runner's store through these (jobrunner.tasks)
             os.environ["JOBRUNNER_STATE_DIR"] = str(self.cfg.state_dir)
             if self.cfg.path is not None:
                 os.environ["JOBRUNNER_CONFIG"] = str(self.cfg.path)
             self.wake_socket = wake.bind(self.cfg.state_dir)
+            self.task_socket = taskgate.bind(self.cfg.state_dir)  # other accounts' tasks
             self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
             self._syncer = Syncer(self.store.sync, self.wake, after=self.store.checkpoint)
@@ -148,6 +151,8 @@ class Runner:
                 self.executor.close()
                 self.wake_socket.close()
                 (self.cfg.state_dir / wake.FILE_NAME).unlink(missing_ok=True)
+                self.task_socket.close()
+                (self.cfg.state_dir / taskgate.FILE_NAME).unlink(missing_ok=True)
                 self.store.close()
 
     def _serve(self) -> int:
@@ -295,6 +300,7 @@ class Runner:
             self._selector = selectors.DefaultSelector()
             self._selector.register(self._wake_r, selectors.EVENT_READ)
             self._selector.register(self.wake_socket, selectors.EVENT_READ)
+            self._selector.register(self.task_socket, selectors.EVENT_READ)
         fds = set(self.executor.fds())
         for fd in self._watched - fds:
             self._selector.unregister(fd)
@@ -306,8 +312,15 @@ class Runner:
             while os.read(self._wake_r, 4096):
                 pass
         wake.drain(self.wake_socket)
+        taskgate.serve(self.task_socket, self._task_request)
         if self.notifier.watchdog is not None:
             self.notifier.send("WATCHDOG=1", self._status())
+
+    def _task_request(self, uid: int, request: dict[str, Any]) -> dict[str, Any]:
+        """A task asked for through the task socket by the account of `uid`."""
+        answer = tasks.serve_request(self.cfg, self.store, uid, request, self.now())
+        self.log.info("task_requested", uid=uid, **answer)
+        return answer
 
     def _status(self) -> str:
         return f"STATUS={len(self.running)} running, next due {self._next_due() or '-'}"
@@ -528,6 +541,7 @@ class Runner:
             "parameter": spec.parameter_string,
             "attempt": entry.attempts + 1,
             "user": spec.user if spec.user and spec.user != self.user else None,
+            "environment": self.cfg.session_environment,
             "result_path": str(run.result_path),
             "output_path": str(run.output_path),
             "ref": self._ref(spec.object_id, run.user),
@@ -871,6 +885,7 @@ class Runner:
                 "attempt": task.attempts + 1,
                 "error": error,
                 "user": task.user if task.user and task.user != self.user else None,
+                "environment": self.cfg.session_environment,
                 "result_path": str(run.result_path),
                 "output_path": str(run.output_path),
                 "ref": self._ref(obj, user),

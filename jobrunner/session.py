@@ -149,8 +149,16 @@ _REHEARSAL = marshal.dumps(
 )
 
 
-def switch_user(user: str | None) -> None:
-    """Become `user` (with its groups, home and environment) when running as root; as
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"  # cron's and su's default for an account
+_KEPT = ("LANG", "LANGUAGE", "TZ", "JOBRUNNER_CONFIG", "JOBRUNNER_STATE_DIR")
+
+
+def switch_user(user: str | None, keep: tuple[str, ...] | list[str] = ()) -> None:
+    """Become `user` (with its groups) when running as root, with the account's own
+    clean environment as `su -` and cron give it: HOME, USER, LOGNAME, SHELL, PATH (a
+    fixed safe one), and of the runner's only LANG, LANGUAGE, LC_*, TZ, where the runner
+    is (JOBRUNNER_CONFIG, JOBRUNNER_STATE_DIR) and the names in `keep` (the config's
+    session_environment); nothing else of the runner's (its secrets) reaches the job. As
     anyone else, running as another user is a permission error."""
     if not user:
         return
@@ -170,7 +178,20 @@ def switch_user(user: str | None) -> None:
     os.initgroups(user, account.pw_gid)
     os.setgid(account.pw_gid)
     os.setuid(account.pw_uid)
-    os.environ.update(HOME=account.pw_dir, USER=user, LOGNAME=user, SHELL=account.pw_shell)
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if name in _KEPT or name.startswith("LC_") or name in keep
+    }
+    os.environ.clear()
+    os.environ.update(
+        kept,
+        HOME=account.pw_dir,
+        USER=user,
+        LOGNAME=user,
+        SHELL=account.pw_shell or "/bin/sh",
+        PATH=SAFE_PATH,
+    )
     os.chdir(account.pw_dir if os.path.isdir(account.pw_dir) else "/")
 
 
@@ -218,7 +239,7 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     user = request.get("user")
     result_fd = _open_result(request) if user else -1
     try:
-        switch_user(user)
+        switch_user(user, request.get("environment", ()))
     except (OSError, PermissionError) as exc:
         result = _failure(exc, str(exc))
     else:

@@ -9,12 +9,14 @@ word and locate its errors.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from jobrunner import cron, dateformula, errors, model, schemas, wallclock
+from jobrunner import cron, dateformula, errors, model, permissions, schemas, wallclock
 
 SCHEMA = "job.schema.json"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -448,85 +450,209 @@ def default_id(path: Path) -> str:
     return path.stem
 
 
-def load_file(path: Path, *, timezone: str, display: str | None = None) -> model.JobSpec:
-    """Read and parse one job file; unreadable or non-UTF-8 files are located problems.
-    As root, a file that names another user must be owned by root or by that user and
-    not be writable by group or others (cron's rule for crontabs)."""
+MAX_FILE_BYTES = 1 << 20  # a job file is a few hundred bytes; more is a mistake
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def load_file(
+    path: Path, *, timezone: str, display: str | None = None, owners: bool = True
+) -> model.JobSpec:
+    """Read and parse one job file; every reason it cannot be read is a located problem.
+
+    Only a regular file is opened (a FIFO, a device or a socket, also behind a symlink,
+    never is), without blocking, and read up to MAX_FILE_BYTES; its name and text must
+    be UTF-8. With `owners` (not on CI machines: `validate --no-resolve`), who owns and
+    may write the file, its symlink and its folders decides who it runs as
+    (`permissions.run_as`, cron's rule), judged on the open file itself; the account
+    that controls a file naming no user is stored as its `user`."""
     source = display or str(path)
     try:
-        stamp = file_stamp(os.stat(path))
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise errors.SpecError(
-            [
-                model.Problem(
-                    file=source, line=1, path=DOCUMENT, message=f"not UTF-8 text ({exc.reason})"
-                )
-            ]
-        ) from None
+        path.name.encode()
+    except UnicodeEncodeError:
+        raise _problem(source, "the file name is not UTF-8 text; rename the file") from None
+    try:
+        data, info, holders, context = _read(path, source)
     except OSError as exc:
-        raise errors.SpecError(
-            [
-                model.Problem(
-                    file=source, line=1, path=DOCUMENT, message=f"cannot read: {exc.strerror}"
-                )
-            ]
-        ) from None
+        raise _problem(source, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise _problem(source, f"not UTF-8 text ({exc.reason})") from None
+    stamp = file_stamp(info, context)
     built = parse_spec(text, source, default_id=default_id(path), timezone=timezone, stamp=stamp)
-    if os.geteuid() == 0:
-        refusal = ownership_refusal(path, built.user)
-        if refusal:
-            raise errors.SpecError(
-                [
-                    model.Problem(
-                        file=source, line=locate(text, ["user"]), path="user", message=refusal
-                    )
-                ]
-            )
-    return built
+    return _owned(built, text, holders, timezone) if owners else built
 
 
-def file_stamp(info: os.stat_result) -> str:
+def _problem(source: str, message: str, line: int = 1, where: str = DOCUMENT) -> errors.SpecError:
+    return errors.SpecError([model.Problem(file=source, line=line, path=where, message=message)])
+
+
+def _read(path: Path, source: str) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
+    """The file's bytes, its fstat and who holds it, read through one open folder."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        link = os.lstat(path.name, dir_fd=folder)
+        ahead = os.stat(path.name, dir_fd=folder) if stat.S_ISLNK(link.st_mode) else link
+        _regular(ahead, source)  # a device is never opened: opening some has effects
+        fd = os.open(path.name, _OPEN_FLAGS, dir_fd=folder)
+        try:
+            info = os.fstat(fd)  # what is judged is what is read: no second lookup
+            _regular(info, source)
+            if info.st_size > MAX_FILE_BYTES:
+                raise _too_big(source)
+            data = _read_all(fd)
+            if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
+                raise _too_big(source)
+            holders, context = _holders(path, source, info, folder, link, fd)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(folder)
+    return data, info, holders, context
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _regular(info: os.stat_result, source: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise _problem(source, f"not a regular file ({kind}); a job file must be one")
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def _too_big(source: str) -> errors.SpecError:
+    return _problem(source, f"larger than {MAX_FILE_BYTES // 1024} KiB; a job file must not be")
+
+
+def _holders(
+    path: Path, source: str, info: os.stat_result, folder: int, link: os.stat_result, fd: int
+) -> tuple[list[permissions.Holder], str]:
+    """Who holds the open file `fd` (read through `folder` as `link`): the file, its
+    folder and that folder's parents, and for a symlink the link, its target's folder
+    and that one's parents; and the stamp's context (see `stamp_context`)."""
+    here = os.fstat(folder)
+    file = permissions.Holder(kind="file", name=source, uid=info.st_uid, mode=info.st_mode)
+    holders = [file, _folder_holder(os.path.dirname(source) or ".", here)]
+    seen = {(here.st_dev, here.st_ino)}
+    holders += _parents(_path_of(folder, path.parent), seen)
+    if not stat.S_ISLNK(link.st_mode):
+        return holders, stamp_context(here)
+    target = _path_of(fd, path)
+    holders[0] = dataclasses.replace(file, name=target)
+    holders.append(permissions.Holder(kind="symlink", name=source, uid=link.st_uid, mode=0))
+    there = os.stat(os.path.dirname(target))
+    if (there.st_dev, there.st_ino) not in seen:
+        seen.add((there.st_dev, there.st_ino))
+        holders.append(_folder_holder(os.path.dirname(target), there))
+    holders += _parents(os.path.dirname(target), seen)
+    return holders, stamp_context(here, link, there)
+
+
+def _path_of(fd: int, fallback: Path) -> str:
+    """The real path of what `fd` has open (without /proc, `fallback`'s, resolved)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(fallback)
+
+
+def _parents(folder: str, seen: set[tuple[int, int]]) -> list[permissions.Holder]:
+    """The folders above `folder` (a real path) not `seen` yet: whoever owns one can
+    rename what is below it."""
+    out = []
+    while (parent := os.path.dirname(folder)) != folder:
+        info = os.stat(parent)
+        if (info.st_dev, info.st_ino) not in seen:
+            seen.add((info.st_dev, info.st_ino))
+            out.append(_folder_holder(parent, info))
+        folder = parent
+    return out
+
+
+def _folder_holder(name: str, info: os.stat_result) -> permissions.Holder:
+    return permissions.Holder(kind="folder", name=name, uid=info.st_uid, mode=info.st_mode)
+
+
+def stamp_context(
+    folder: os.stat_result, link: os.stat_result | None = None, there: os.stat_result | None = None
+) -> str:
+    """What a job file's stamp carries besides the file's own: the owner and mode of its
+    `folder`, and for a symlink (`link`) its owner and the target's folder (`there`):
+    they decide who the file runs as, so a change of them reads it again."""
+    out = f"{folder.st_uid}:{folder.st_mode:o}"
+    if link is not None:
+        out += f";{link.st_uid}"
+        if there is not None and not os.path.samestat(folder, there):
+            out += f";{there.st_uid}:{there.st_mode:o}"
+    return out
+
+
+def _owned(
+    built: model.JobSpec, text: str, holders: list[permissions.Holder], timezone: str
+) -> model.JobSpec:
+    """`built` as the account that controls its file may run it, or a located refusal."""
+    decided = run_as(holders, built.user)
+    if decided.refusal is not None:
+        line = locate(text, ["user"]) if built.user else 1
+        raise _problem(built.source, decided.refusal, line, "user" if built.user else DOCUMENT)
+    if decided.user == built.user:
+        return built
+    raw = {**built.raw, "user": decided.user}
+    canonical = canonical_json(raw)
+    return dataclasses.replace(
+        built,
+        user=decided.user,
+        raw=raw,
+        definition=canonical,
+        digest=definition_hash(raw, timezone, canonical),
+    )
+
+
+def file_stamp(info: os.stat_result, context: str = "") -> str:
     """A file's identity for rescans: taken before reading, so a change during the read
-    only causes one more read later."""
-    return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    only causes one more read later; `context` is its `stamp_context`."""
+    own = f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    return f"{own};{context}" if context else own
 
 
-def ownership_refusal(path: Path, user: str | None) -> str | None:
-    """Why a file may not make a job run as `user`, or None (a file can never make a
-    job run as someone its owner is not)."""
-    if not user or user == "root":
-        return None
+def run_as(holders: list[permissions.Holder], user: str | None) -> permissions.RunAs:
+    """Who a file held by `holders` and naming `user` runs as, with the accounts looked
+    up (`permissions.run_as`)."""
     import pwd
 
-    try:
-        account = pwd.getpwnam(user)
-    except KeyError:
-        return f"user {user!r} does not exist on this machine"
-    info = path.stat()
-    if info.st_uid not in (0, account.pw_uid):
-        try:
-            owner = pwd.getpwuid(info.st_uid).pw_name
-        except KeyError:
-            owner = str(info.st_uid)
-        return (
-            f"the file names user {user!r} but is owned by {owner!r}; it must be owned "
-            f"by root or by {user!r}"
-        )
-    if info.st_mode & 0o022:
-        return (
-            f"the file names user {user!r} but is writable by group or others "
-            f"(chmod go-w {path.name})"
-        )
-    return None
+    named_uid = None
+    if user is not None:
+        with contextlib.suppress(KeyError):
+            named_uid = pwd.getpwnam(user).pw_uid
+    names = {}
+    for uid in {h.uid for h in holders} - {permissions.ROOT}:  # root's name is not shown
+        with contextlib.suppress(KeyError):
+            names[uid] = pwd.getpwuid(uid).pw_name
+    return permissions.run_as(holders, user, named_uid=named_uid, names=names)
 
 
 def job_files(jobs_dir: Path) -> list[Path]:
-    """The job files of a folder, sorted; hidden files and editor temp files are skipped."""
+    """The job files of a folder, sorted; hidden files, editor temp files and folders are
+    skipped (a FIFO or a device is listed: reading it is a located problem)."""
     return sorted(
         p
         for p in jobs_dir.iterdir()
-        if p.suffix in JOB_SUFFIXES and not p.name.startswith((".", "#")) and p.is_file()
+        if p.suffix in JOB_SUFFIXES and not p.name.startswith((".", "#")) and not p.is_dir()
     )
 
 

@@ -15,42 +15,57 @@ object the task fails and its log entry records why.
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from jobrunner import config, errors, lifecycle, model, permissions, store, wake
-from jobrunner.store.sqlite import FILE_NAME, SqliteStore
+from jobrunner import config, errors, lifecycle, model, permissions, store, taskgate, wake
+from jobrunner.store.sqlite import FILE_NAME, SqliteStore, StateAccessDenied
 
 CONFIG_ENV = "JOBRUNNER_CONFIG"
 STATE_ENV = "JOBRUNNER_STATE_DIR"
 _REF = re.compile(r"^(\d+|[A-Za-z_][\w.]*:[A-Za-z_][\w.]*)$")
-_opened: tuple[config.Config, store.Store] | None = None
+_opened: tuple[config.Config, Path, store.Store | StateAccessDenied] | None = None
 
 
 class TaskPermissionError(errors.JobRunnerError, PermissionError):
     """The user may not create tasks (the config's users: create_tasks)."""
 
 
+class TaskRequestRefused(errors.JobRunnerError, PermissionError):
+    """The runner refused a task request (the reason is the message)."""
+
+
 def configure(config_path: Path | None = None) -> None:
     """Point this process at a config (default: $JOBRUNNER_CONFIG, else ./jobrunner.yaml;
     inside a session the runner's own)."""
     global _opened
-    if _opened is not None:
-        _opened[1].close()
+    if _opened is not None and not isinstance(_opened[2], StateAccessDenied):
+        _opened[2].close()
     cfg = config.load(config_path)
     state = Path(os.environ.get(STATE_ENV) or cfg.state_dir)
-    _opened = (cfg, SqliteStore(state / FILE_NAME))
+    try:
+        db: store.Store | StateAccessDenied = SqliteStore(state / FILE_NAME)
+    except StateAccessDenied as exc:  # another account's: tasks go through its runner
+        db = exc
+    _opened = (cfg, state, db)
 
 
-def _context() -> tuple[config.Config, store.Store]:
+def _settings() -> tuple[config.Config, Path, store.Store | StateAccessDenied]:
     if _opened is None:
         configure(Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
     assert _opened is not None
     return _opened
+
+
+def _context() -> tuple[config.Config, store.Store]:
+    cfg, _, db = _settings()
+    if isinstance(db, StateAccessDenied):
+        raise db
+    return cfg, db
 
 
 def _object(value: int | str) -> str:
@@ -70,8 +85,8 @@ def _aware(value: datetime | None) -> datetime:
 
 def can_create_task() -> bool:
     """Whether the calling user may create tasks."""
-    cfg, _ = _context()
-    return permissions.may_create_tasks(cfg.users, getpass.getuser())
+    cfg, _, _ = _settings()
+    return permissions.may_create_tasks(cfg.users, permissions.current_user())
 
 
 def create_task(
@@ -85,27 +100,66 @@ def create_task(
     parameter: str | None = None,
 ) -> uuid.UUID:
     """Record a task durably; it runs in a background session at or after `not_before`
-    (default now) once ready. `record` is the entry id it is about, if any."""
-    cfg, db = _context()
-    user = getpass.getuser()
-    if not permissions.may_create_tasks(cfg.users, user):
-        raise TaskPermissionError(f"User {user!r} has no permission to create tasks.")
-    task_id = uuid.uuid4()
-    task = model.Task(
-        id=str(task_id),
-        object=_object(object),
-        failure_object=None if failure_object is None else _object(failure_object),
-        ready=ready,
-        not_before=_aware(not_before),
-        entry_id=record,
-        timeout=timeout,
-        parameter=parameter or "",
-        user=user,
-        created_at=datetime.now(UTC),
-    )
+    (default now) once ready. `record` is the entry id it is about, if any. An account
+    that may not open the store (it is private to the runner's) asks the runner."""
+    cfg, state, db = _settings()
+    request = {
+        "object": _object(object),
+        "failure_object": None if failure_object is None else _object(failure_object),
+        "ready": ready,
+        "not_before": _aware(not_before).isoformat(),
+        "record": record,
+        "timeout_ms": None if timeout is None else round(timeout.total_seconds() * 1000),
+        "parameter": parameter or "",
+    }
+    if isinstance(db, StateAccessDenied):
+        try:
+            answer = taskgate.request(state, request)
+        except taskgate.NoRunner as exc:
+            raise StateAccessDenied(f"{db} (or ask its running runner: {exc})") from None
+        if "error" in answer:
+            raise TaskRequestRefused(str(answer["error"]))
+        return uuid.UUID(str(answer["id"]))
+    task = new_task(cfg, permissions.current_user(), request, datetime.now(UTC))
     db.commit(model.Transition(reason="task_created", task_put=(task,)))
     wake.send(cfg.state_dir)
-    return task_id
+    return uuid.UUID(task.id)
+
+
+def new_task(cfg: config.Config, user: str, request: dict[str, Any], now: datetime) -> model.Task:
+    """The task `user` asks for with `request` (create_task's arguments, as JSON), or
+    TaskPermissionError, or ValueError when the request is not valid."""
+    if not permissions.may_create_tasks(cfg.users, user):
+        raise TaskPermissionError(f"User {user!r} has no permission to create tasks.")
+    failure, timeout_ms = request.get("failure_object"), request.get("timeout_ms")
+    if timeout_ms is not None and (not isinstance(timeout_ms, int) or timeout_ms < 0):
+        raise ValueError(f"{timeout_ms!r} is not a timeout")
+    return model.Task(
+        id=str(uuid.uuid4()),
+        object=_object(request.get("object", "")),
+        failure_object=None if failure is None else _object(failure),
+        ready=bool(request.get("ready", True)),
+        not_before=_aware(datetime.fromisoformat(str(request["not_before"]))),
+        entry_id=None if request.get("record") is None else str(request["record"]),
+        timeout=None if timeout_ms is None else timedelta(milliseconds=timeout_ms),
+        parameter=str(request.get("parameter") or ""),
+        user=user,
+        created_at=now,
+    )
+
+
+def serve_request(
+    cfg: config.Config, db: store.Store, uid: int, request: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """What the runner answers to a task request from the account of `uid` (taskgate):
+    the new task's id, or the reason it was refused."""
+    user = permissions.account_name(uid)
+    try:
+        task = new_task(cfg, user, request, now)
+    except (TaskPermissionError, ValueError, KeyError, TypeError) as exc:
+        return {"error": str(exc)}
+    db.commit(model.Transition(reason="task_created", task_put=(task,)))
+    return {"id": task.id}
 
 
 def start_session(object: int | str, parameter: str | None = None) -> str:

@@ -21,6 +21,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from jobrunner import statedir
+
 # event name -> BC telemetry id (None: our own)
 EVENTS: dict[str, str | None] = {
     "runner_started": None,
@@ -53,7 +55,9 @@ EVENTS: dict[str, str | None] = {
     "task_retry_scheduled": None,
     "task_failure_object_scheduled": None,
     "task_failed": None,
+    "task_requested": None,
     "log_pruned": None,
+    "state_mode_tightened": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named
@@ -153,7 +157,8 @@ class Sink:
 
     def _open(self) -> None:
         assert self.path is not None
-        self._file = self.path.open("a", encoding="utf-8")
+        fd = statedir.open_file(self.path, os.O_WRONLY | os.O_APPEND)  # 0600
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
         self._size = self._file.tell()
 
     def _rotate(self) -> None:
@@ -231,7 +236,7 @@ def configure(state_dir: Path | None, stream: TextIO | None = None) -> None:
     path = None
     if state_dir is not None:
         log_dir = state_dir / "log"
-        log_dir.mkdir(parents=True, exist_ok=True)
+        statedir.make_dir(log_dir)
         path = log_dir / LOG_FILE
     if _sink is not None:
         _sink.close()

@@ -46,7 +46,7 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
         paths = [cfg.jobs_dir]
     files = expand(paths)
     report.files = len(files)
-    for result in jobfiles.read_all(files, cfg.timezone):
+    for result in jobfiles.read_all(files, cfg.timezone, owners=resolve):
         if result.spec is not None:
             report.specs.append(result.spec)
         report.problems.extend(result.problems)

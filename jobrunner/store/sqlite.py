@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jobrunner import errors, lifecycle, model, spec
+from jobrunner import errors, lifecycle, model, permissions, spec, statedir
 from jobrunner.store import StoreConflict
 
 FILE_NAME = "jobrunner.sqlite3"
@@ -149,16 +149,48 @@ class NewerStateFile(errors.JobRunnerError):
     """The state file was written by a newer jobrunner (a higher schema version)."""
 
 
+class StateAccessDenied(errors.JobRunnerError, PermissionError):
+    """The state belongs to another account (the runner's): this one may not open it."""
+
+
+def access_denied(state_dir: Path) -> StateAccessDenied:
+    import pwd
+
+    try:
+        owner = pwd.getpwuid(state_dir.stat().st_uid).pw_name
+    except (OSError, KeyError):
+        owner = "the runner's account"
+    me = permissions.current_user()
+    return StateAccessDenied(
+        f"permission denied: the state in {state_dir} is private to {owner!r}, and this is "
+        f"{me!r}; run this as {owner!r} (e.g. sudo -u {owner})"
+    )
+
+
+def state_exists(path: Path) -> bool:
+    """Whether the state file `path` exists; StateAccessDenied when this account may not
+    look into its folder."""
+    try:
+        return path.exists()
+    except PermissionError:
+        raise access_denied(path.parent) from None
+
+
 class SqliteStore:
     def __init__(self, path: Path, *, background_checkpoints: bool = False) -> None:
         """`background_checkpoints`: copying the WAL into the database is left to
         `checkpoint()`, called from another thread, instead of being done by the commit
         that crosses CHECKPOINT_PAGES (which takes a few milliseconds more for it)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(
-            path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+        try:
+            # 0600, and SQLite gives its -wal and -shm files the mode of the database
+            statedir.make_dir(path.parent)
+            statedir.create_file(path)
+            self._db = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except PermissionError:
+            raise access_denied(path.parent) from None
         self._checkpointer: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         # entry id -> (its version as this store last wrote it, the task row written then)

@@ -303,12 +303,13 @@ def test_file_naming_another_user_must_be_owned_safely(env):
     os.chown(env.jobs / "fine.yaml", pwd.getpwnam("nobody").pw_uid, -1)
     checked = cli(env, "validate").stdout
     assert (
-        "jobs.d/writable.yaml:2: user: the file names user 'nobody' but is writable by "
-        "group or others (chmod go-w writable.yaml)"
+        "jobs.d/writable.yaml:2: user: the file jobs.d/writable.yaml is writable by "
+        "group or others (chmod go-w jobs.d/writable.yaml)"
     ) in checked
     assert (
-        "jobs.d/foreign.yaml:2: user: the file names user 'nobody' but is owned by "
-        "'daemon'; it must be owned by root or by 'nobody'"
+        "jobs.d/foreign.yaml:2: user: the file names user 'nobody' but the file "
+        "jobs.d/foreign.yaml is owned by 'daemon'; only a file that root controls may name "
+        "another user"
     ) in checked
     env.run()
     assert env.entry("writable") is None

@@ -8,3 +8,9 @@ import os
 
 def whoami(ctx) -> None:
     print(f"uid={os.getuid()} gid={os.getgid()} home={os.environ.get('HOME')}")
+
+
+def environment(ctx) -> None:
+    """Print the session's environment, one NAME=value a line."""
+    for name in sorted(os.environ):
+        print(f"{name}={os.environ[name]}")

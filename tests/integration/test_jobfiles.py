@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobrunner import jobfiles
+from jobrunner import jobfiles, reconcile
 
 
 def _folder(tmp_path: Path) -> list[Path]:
@@ -82,11 +82,18 @@ def test_helpers_by_default_only_for_many_files_and_one_per_spare_core():
 
 def test_a_helper_holds_none_of_the_files_of_the_process(tmp_path):
     """A runner's lock, sockets and pipes stay its own while a helper reads: here a pipe
-    end is closed in the helper though its read is still blocked (on a FIFO)."""
-    fifo = tmp_path / "slow.yaml"
+    end is closed in the helper though its read is still blocked (on a FIFO: a job file
+    never is one, so the read here waits on one first)."""
+    fifo = tmp_path / "gate"
     os.mkfifo(fifo)
+    job = tmp_path / "slow.yaml"
+
+    def slow(path: Path) -> reconcile.FileResult:
+        job.write_text(Path(fifo).read_text())
+        return jobfiles.read(path, "UTC", tmp_path)
+
     r, w = os.pipe()
-    helper = jobfiles._start([fifo], "UTC", tmp_path)
+    helper = jobfiles._start([job], slow)
     assert helper is not None
     os.close(w)
     try:
