@@ -92,6 +92,7 @@ def read_all(
 ) -> list[reconcile.FileResult]:
     """`read` of each path, in order; with `helpers` forked helper processes (by default
     one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
+    spec.forget_parents()  # a folder above the files is looked at once per read
     count = _helpers(len(paths)) if helpers is None else helpers
     one = functools.partial(read, timezone=timezone, base=base, owners=owners)
     if count <= 0 or len(paths) < 2 or not _can_fork():

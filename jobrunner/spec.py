@@ -574,14 +574,28 @@ def _path_of(fd: int, fallback: Path) -> str:
 def _parents(folder: str, seen: set[tuple[int, int]]) -> list[permissions.Holder]:
     """The folders above `folder` (a real path) not `seen` yet: whoever owns one can
     rename what is below it."""
+    chain = _PARENTS.get(folder)
+    if chain is None:
+        chain, below = [], folder
+        while (parent := os.path.dirname(below)) != below:
+            chain.append((parent, os.stat(parent)))
+            below = parent
+        _PARENTS[folder] = chain
     out = []
-    while (parent := os.path.dirname(folder)) != folder:
-        info = os.stat(parent)
+    for parent, info in chain:
         if (info.st_dev, info.st_ino) not in seen:
             seen.add((info.st_dev, info.st_ino))
             out.append(_folder_holder(parent, info))
-        folder = parent
     return out
+
+
+_PARENTS: dict[str, list[tuple[str, os.stat_result]]] = {}
+"""The folders above a folder, as one read of many files saw them (`forget_parents`)."""
+
+
+def forget_parents() -> None:
+    """Start a new read: the folders above job files are looked at again."""
+    _PARENTS.clear()
 
 
 def _folder_holder(name: str, info: os.stat_result) -> permissions.Holder:
