@@ -98,9 +98,9 @@ def _parse_item(item: str, name: str, low: int, high: int, names: dict[str, int]
     rng, _, step_text = item.partition("/")
     step = 1
     if step_text:
-        if not step_text.isdigit() or int(step_text) == 0:
+        step = _number(step_text) or 0
+        if step == 0:
             raise CronSyntaxError(f"{name}: step {step_text!r} must be a positive whole number")
-        step = int(step_text)
     if rng in ("*", "?"):
         start, end = low, high
     elif "-" in rng:
@@ -118,12 +118,20 @@ def _value(text: str, name: str, low: int, high: int, names: dict[str, int]) -> 
     key = text.lower()
     if key in names:
         return names[key]
-    if not text.isdigit():
+    value = _number(text)
+    if value is None:
         raise CronSyntaxError(f"{name}: {text!r} is not a number or name")
-    value = int(text)
     if not low <= value <= high:
         raise CronSyntaxError(f"{name}: {value} is out of range {low}-{high}")
     return value
+
+
+def _number(text: str) -> int | None:
+    # ASCII digits only ('²' is a digit to str.isdigit but not to int), and few of them:
+    # a value past 9 digits is out of every field's range anyway.
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 9 else 10**9
 
 
 def day_matches(expr: CronExpr, day: date) -> bool:
@@ -147,7 +155,15 @@ def matches(expr: CronExpr, wall: datetime) -> bool:
 
 def next_match(expr: CronExpr, start: datetime) -> datetime | None:
     """The first matching wall-clock minute at or after `start` (naive), or None if none
-    falls within `SEARCH_YEARS` (an impossible date such as 30 February)."""
+    falls within `SEARCH_YEARS` (an impossible date such as 30 February) or before the
+    calendar ends (9999-12-31)."""
+    try:
+        return _next_match(expr, start)
+    except OverflowError:  # stepped past 9999-12-31
+        return None
+
+
+def _next_match(expr: CronExpr, start: datetime) -> datetime | None:
     if start.second or start.microsecond:
         start = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
     day, hour, minute = start.date(), start.hour, start.minute
@@ -178,5 +194,7 @@ def next_match(expr: CronExpr, start: datetime) -> datetime | None:
 
 def _first_of_next_month(day: date) -> date:
     if day.month == 12:
+        if day.year == date.max.year:
+            raise OverflowError("date value out of range")
         return date(day.year + 1, 1, 1)
     return date(day.year, day.month + 1, 1)
