@@ -177,6 +177,8 @@ class _Values:
         self.left = max_values
 
     def read(self, node: yaml.Node, depth: int, mark: Any) -> Any:
+        # `mark`: where the node is referred to (its key, or its list's start), which an
+        # alias has and its node does not.
         if self.aliases:
             if id(node) in self.seen:
                 raise Refused(_ALIAS, mark, [])
@@ -185,7 +187,7 @@ class _Values:
         if self.left < 0:
             raise Refused("holds too many values (a job file holds a few dozen)", mark, [])
         if depth >= MAX_DEPTH:
-            raise Refused(_too_deep(), mark, [])
+            raise Refused(_too_deep(), node.start_mark, [])
         tag = node.tag
         if tag == _MAP and isinstance(node, yaml.MappingNode):
             return self.mapping(node, depth + 1)
@@ -193,14 +195,15 @@ class _Values:
             out = []
             for i, item in enumerate(node.value):
                 try:
-                    out.append(self.read(item, depth + 1, item.start_mark))
+                    out.append(self.read(item, depth + 1, node.start_mark))
                 except Refused as exc:
                     exc.where.insert(0, i)
                     raise
             return out
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
-        raise Refused(f"the tag {_tag(node)} is not allowed here (write plain YAML)", mark, [])
+        message = f"the tag {_tag(node)} is not allowed here (write plain YAML)"
+        raise Refused(message, node.start_mark, [])
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         convert = _SCALARS.get(node.tag)
