@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from jobrunner import config, errors, model, spec
+from jobrunner import config, errors, model, spec, validate
 from jobrunner.reconciler import Reconciler
 from jobrunner.store.sqlite import SqliteStore
 from tests import malformed
@@ -24,6 +24,7 @@ from tests.e2e.runner_env import CONFIG
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {p.stem: p.read_text() for p in sorted((ROOT / "jobs.d").glob("*.yaml"))}
 CONFIG_EXAMPLES = [CONFIG, (ROOT / "deploy" / "jobrunner.yaml").read_text()]
+# fmt: off
 NASTY_VALUES = [
     "99999999999999d", "999999999999999999999h", "36501d", "1" * 5000, "-1", "1e308", ".nan",
     "'0001-01-01T00:00:00+14:00'", "'9999-12-31T23:59:59-14:00'", "'9999-12-31T00:00:00Z'",
@@ -34,7 +35,8 @@ NASTY_VALUES = [
     "{a: " * 40 + "}" * 40, "'10:00'", "10:00", "'25:00'", "Mars/Olympus", "'" + "a" * 300 + "'",
 ]
 ODD_KEYS = ["1", "null", "true", "~", "1.5", "? [a, b]\n", "? {a: 1}\n", "<<", "!!merge x",
-            "*a", "&k key", "''", "-1"]  # fmt: skip
+            "*a", "&k key", "''", "-1"]
+# fmt: on
 PUNCTUATION = list("[]{}:,-&*!|>'\"#?%@`\t\n ")
 
 
@@ -182,3 +184,15 @@ def test_live_reconcile_rejects_each_malformed_file(tmp_path, name, text):
         assert after.earliest_start == before.earliest_start
     finally:
         live.close()
+
+
+def test_a_file_changed_to_non_utf8_after_its_read_is_located_at_line_1(tmp_path):
+    """validate words a duplicate id by reading the file again for its line; a file
+    changed in between (here to bytes that are not UTF-8) gives line 1, not a crash."""
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    for path in (first, second):
+        path.write_text("id: same\nobject_id: 50100\n")
+    specs = [spec.load_file(p, timezone="UTC") for p in (first, second)]
+    second.write_bytes(b"\xff\xfe id: same\n")
+    (problem,) = validate.duplicate_ids(specs)
+    assert (problem.file, problem.line, problem.path) == (str(second), 1, "id")
