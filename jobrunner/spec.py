@@ -324,6 +324,11 @@ def format_duration(delta: timedelta) -> str:
     return out + (f"{ms}ms" if ms else "")
 
 
+LATEST_START = datetime(9999, 1, 1, tzinfo=UTC)
+"""A start's run times are computed in its zone, moved into its window and run-on days
+(at most a week) or searched for over years: a year short of the calendar's end."""
+
+
 def parse_instant(value: str, tz_name: str) -> datetime:
     """An ISO-8601 date/time -> aware UTC; without an offset it is wall time in `tz_name`."""
     parsed = datetime.fromisoformat(value)
@@ -542,10 +547,14 @@ class _Builder:
         if value is None:
             return None
         try:
-            return parse_instant(value, tz_name)
+            instant = parse_instant(value, tz_name)
         except ValueError as exc:  # (UnknownZone is one)
             self.problem([key], f"{shown(value)} is not a valid date and time ({exc})")
             return None
+        if key == "earliest_start" and instant >= LATEST_START:
+            self.problem([key], f"{shown(value)} is too late: an entry starts before 9999-01-01")
+            return None
+        return instant
 
     def recurrence(self, rec: dict[str, Any]) -> model.Recurrence | None:
         before = len(self.problems)

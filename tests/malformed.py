@@ -87,8 +87,18 @@ JOB_FILES: list[tuple[str, str, str]] = [
     ("too-large", OBJ + "# " + "x" * (1 << 20) + "\n", "1: <document>: is 1048596 characters"),
     (
         "cron-past-the-calendar",
-        OBJ + "earliest_start: '9999-12-31T00:00:00Z'\nrecurrence:\n  cron: '0 0 1 1 *'\n",
+        OBJ + "earliest_start: '9998-06-01T00:00:00Z'\nrecurrence:\n  cron: '0 0 29 2 *'\n",
         "",  # valid as text; its entry has no first run, so a reconcile rejects it
+    ),
+    (
+        "earliest-in-9999",
+        OBJ + "earliest_start: '9999-12-31T23:59:59Z'\nrecurrence:\n  every: 1h\n",
+        "2: earliest_start: '9999-12-31T23:59:59Z' is too late: an entry starts before 9999",
+    ),
+    (
+        "earliest-in-9999-weekly",
+        OBJ + "earliest_start: '9999-12-30T00:00:00'\nrecurrence:\n  run_on: [mon]\n",
+        "2: earliest_start: '9999-12-30T00:00:00' is too late",
     ),
 ]
 
