@@ -196,3 +196,15 @@ def test_a_file_changed_to_non_utf8_after_its_read_is_located_at_line_1(tmp_path
     second.write_bytes(b"\xff\xfe id: same\n")
     (problem,) = validate.duplicate_ids(specs)
     assert (problem.file, problem.line, problem.path) == (str(second), 1, "id")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [pytest.param(m[1], m[2], id=m[0]) for m in malformed.CONFIGS]
+)
+def test_malformed_config_is_one_located_problem(tmp_path, text, expected):
+    path = tmp_path / "jobrunner.yaml"
+    path.write_text(text)
+    with pytest.raises(errors.ConfigError) as caught:
+        config.load(path)
+    (problem,) = caught.value.problems
+    assert problem.format().startswith(f"{path}:{expected}"), problem.format()
