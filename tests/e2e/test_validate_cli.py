@@ -139,3 +139,20 @@ def test_many_files_read_by_helpers_give_the_same_report(cli):
         "(while parsing a flow node)",
     ]
     assert "2105 job file(s) checked, 2 with problems" in result.err
+
+
+def test_malformed_files_are_one_line_each_and_every_file_is_checked(cli):
+    from tests import malformed
+
+    files = [(name, text, want) for name, text, want in malformed.JOB_FILES if want]
+    for name, text, _ in files:
+        write(cli, f"{name}.yaml", text)
+    result = cli("validate", "--no-resolve", timeout=60)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    lines = result.out.splitlines()
+    assert sorted(lines) == sorted(
+        next(line for line in lines if line.startswith(f"jobs.d/{name}.yaml:{want}"))
+        for name, _, want in files
+    )
+    assert f"{len(files) + 5} job file(s) checked, {len(files)} with problems" in result.err
