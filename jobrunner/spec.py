@@ -46,7 +46,7 @@ MAX_VALUES = 2000
 """Values (scalars, collections and keys) in one job file; a config may hold more."""
 MAX_PROBLEMS = 20
 """Problems listed per file; more are summed up in one last line."""
-_COMPOSE_SAFE = 200  # the C composer recurses per level: deeper text is scanned first
+_COMPOSE_SAFE = 1000  # the C composer recurses per level: deeper text is scanned first
 
 
 class _Loader(yaml.CSafeLoader):
@@ -104,7 +104,7 @@ def read_yaml(text: str, *, max_values: int = MAX_VALUES) -> Any:
 def _compose(text: str) -> yaml.Node | None:
     if len(text) > MAX_TEXT:
         raise Refused(f"is {len(text)} characters long; at most {MAX_TEXT} are read", None, [])
-    if _nesting_bound(text) > _COMPOSE_SAFE:
+    if len(text) > _COMPOSE_SAFE and _nesting_bound(text) > _COMPOSE_SAFE:
         _check_depth(text)
     node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
     return node
