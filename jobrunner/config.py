@@ -44,6 +44,11 @@ class Config:
     users: dict[str, Any] | None = None
 
 
+MAX_VALUES = 100_000
+"""Values in the config (its users: lists can be long; job files are held to fewer)."""
+MAX_GRACE = timedelta(days=1)
+"""The longest shutdown_grace / kill_grace: the runner waits them out in one wait."""
+_GRACES = ("shutdown_grace", "kill_grace")
 ON_PREM = tuple(timedelta(minutes=m) for m in (2, 2, 4, 15, 15, 15, 15, 15, 15))
 ONLINE = (
     tuple(timedelta(minutes=m) for m in (0.5, 0.5, 1, 1, 2, 2, 3, 3)) + (timedelta(minutes=5),) * 91
@@ -51,7 +56,9 @@ ONLINE = (
 
 
 def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
-    """The config at `path`; else `jobrunner.yaml` in `cwd` when present; else defaults."""
+    """The config at `path`; else `jobrunner.yaml` in `cwd` when present; else defaults.
+    A file that is not valid raises ConfigError with every problem located; nothing
+    else escapes for what the file says."""
     cwd = cwd or Path.cwd()
     if path is None:
         candidate = cwd / DEFAULT_NAME
@@ -65,28 +72,52 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
             [_problem(path, 1, spec.DOCUMENT, f"cannot read: {exc}")]
         ) from None
     try:
-        raw = spec.read_yaml(text)
+        raw = _checked(path, text)
+        return _build(raw, base=path.resolve().parent, path=path.resolve())
+    except errors.ConfigError:
+        raise
+    except Exception as exc:  # a last resort: each cause found is handled where it arises
+        message = f"internal error reading this file: {type(exc).__name__}: {exc}"
+        raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, message[:500])]) from None
+
+
+def _checked(path: Path, text: str) -> dict[str, Any]:
+    try:
+        raw = spec.read_yaml(text, max_values=MAX_VALUES)
     except yaml.YAMLError as exc:
         raise errors.ConfigError([spec.yaml_problem(exc, str(path))]) from None
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, "must be a mapping of keys")])
-    problems = (
-        []
-        if schemas.is_valid(SCHEMA, raw)
-        else [
-            _problem(path, spec.locate(text, where), spec.format_path(where), message)
-            for where, message in schemas.errors(SCHEMA, raw)
-        ]
-    )
-    if "timezone" in raw and not problems:
+    found = [] if schemas.is_valid(SCHEMA, raw) else list(schemas.errors(SCHEMA, raw))
+    problems = spec.located(str(path), text, found or _meaning(raw))
+    if problems:
+        raise errors.ConfigError(problems)
+    return raw
+
+
+def _meaning(raw: dict[str, Any]) -> list[tuple[list[str | int], str]]:
+    """What the schema cannot check: the zone exists, each duration is in range."""
+    found: list[tuple[list[str | int], str]] = []
+    if "timezone" in raw:
         try:
             wallclock.zone(raw["timezone"])
         except wallclock.UnknownZone as exc:
-            problems.append(_problem(path, spec.locate(text, ["timezone"]), "timezone", str(exc)))
-    if problems:
-        raise errors.ConfigError(sorted(problems, key=lambda p: p.line))
-    return _build(raw, base=path.resolve().parent, path=path.resolve())
+            found.append((["timezone"], str(exc)))
+    durations: list[tuple[list[str | int], Any]] = [
+        ([key], raw[key]) for key in ("shutdown_grace", "kill_grace", "log_retention") if key in raw
+    ]
+    if isinstance(raw.get("retry_profile"), list):
+        durations += [(["retry_profile", i], v) for i, v in enumerate(raw["retry_profile"])]
+    for where, value in durations:
+        try:
+            delta = spec.parse_duration(value)
+        except ValueError as exc:
+            found.append((where, str(exc)))
+            continue
+        if where[0] in _GRACES and delta > MAX_GRACE:
+            found.append((where, f"{spec.shown(value)} is more than the maximum 1d"))
+    return found
 
 
 def _problem(path: Path, line: int, where: str, message: str) -> model.Problem:

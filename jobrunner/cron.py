@@ -34,7 +34,6 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("day of week", 0, 7, {n: i for i, n in enumerate(_DAYS)}),
 )
 _TZ_PREFIX = re.compile(r"^\s*(CRON_)?TZ\s*=", re.IGNORECASE)
-_NUMBER = re.compile(r"[0-9]+")
 SEARCH_YEARS = 30
 """How far ahead `next_match` looks before deciding an expression never matches."""
 
@@ -102,9 +101,9 @@ def _parse_item(item: str, name: str, low: int, high: int, names: dict[str, int]
     rng, slash, step_text = item.partition("/")
     step = 1
     if slash:
-        if not _NUMBER.fullmatch(step_text) or int(step_text) == 0:
+        step = _number(step_text) or 0
+        if step == 0:
             raise CronSyntaxError(f"{name}: step {step_text!r} must be a positive whole number")
-        step = int(step_text)
     if rng == "*":
         start, end = low, high
     elif "-" in rng:
@@ -124,12 +123,20 @@ def _value(text: str, name: str, low: int, high: int, names: dict[str, int]) -> 
     key = text.lower()
     if key in names:
         return names[key]
-    if not _NUMBER.fullmatch(text):
+    value = _number(text)
+    if value is None:
         raise CronSyntaxError(f"{name}: {text!r} is not a number or name")
-    value = int(text)
     if not low <= value <= high:
         raise CronSyntaxError(f"{name}: {value} is out of range {low}-{high}")
     return value
+
+
+def _number(text: str) -> int | None:
+    # ASCII digits only ('²' is a digit to str.isdigit but not to int), and few of them:
+    # a value past 9 digits is out of every field's range anyway.
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 9 else 10**9
 
 
 def day_matches(expr: CronExpr, day: date) -> bool:
@@ -153,7 +160,15 @@ def matches(expr: CronExpr, wall: datetime) -> bool:
 
 def next_match(expr: CronExpr, start: datetime) -> datetime | None:
     """The first matching wall-clock minute at or after `start` (naive), or None if none
-    falls within `SEARCH_YEARS` (an impossible date such as 30 February)."""
+    falls within `SEARCH_YEARS` (an impossible date such as 30 February) or before the
+    calendar ends (9999-12-31)."""
+    try:
+        return _next_match(expr, start)
+    except OverflowError:  # stepped past 9999-12-31
+        return None
+
+
+def _next_match(expr: CronExpr, start: datetime) -> datetime | None:
     if start.second or start.microsecond:
         start = start.replace(second=0, microsecond=0) + timedelta(minutes=1)
     day, hour, minute = start.date(), start.hour, start.minute
@@ -184,5 +199,7 @@ def next_match(expr: CronExpr, start: datetime) -> datetime | None:
 
 def _first_of_next_month(day: date) -> date:
     if day.month == 12:
+        if day.year == date.max.year:
+            raise OverflowError("date value out of range")
         return date(day.year + 1, 1, 1)
     return date(day.year, day.month + 1, 1)

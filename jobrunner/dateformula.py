@@ -26,6 +26,10 @@ _TERM = re.compile(
 )
 
 
+MAX_LENGTH = 64
+"""Characters: a formula is a few terms (BC's DateFormula field holds 32)."""
+
+
 class FormulaSyntaxError(ValueError):
     """The formula is not a valid BC date formula."""
 
@@ -47,6 +51,8 @@ class DateFormula:
 def parse(text: str) -> DateFormula:
     """Parse `1D+CM`, `<-1W>`, `WD2`, ... into a DateFormula."""
     body = text.strip()
+    if len(body) > MAX_LENGTH:
+        raise FormulaSyntaxError(f"is {len(body)} characters long; at most {MAX_LENGTH} are read")
     if body.startswith("<") and body.endswith(">"):
         body = body[1:-1]
     if not body.strip():
@@ -115,6 +121,8 @@ def _add(d: date, unit: str, n: int) -> date:
     index = d.year * 12 + d.month - 1 + months
     year, month = divmod(index, 12)
     month += 1
+    if not date.min.year <= year <= date.max.year:
+        raise OverflowError("date value out of range")
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 

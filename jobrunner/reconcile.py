@@ -169,19 +169,20 @@ def _reject(
 
 
 def _compare(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> Change | None:
+    try:
+        return _compared(spec, entry, now)
+    except errors.RecurrenceError as exc:  # no first run (past the calendar's end)
+        problem = model.Problem(file=spec.source, line=1, path="recurrence", message=str(exc))
+        own = {spec.source: entry} if entry is not None and entry.spec.source == spec.source else {}
+        change = _reject(FileResult(path=spec.source, problems=(problem,)), {}, {}, own)[0]
+        return dataclasses.replace(change, entry_id=spec.id)
+
+
+def _compared(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> Change | None:
     if entry is None:
-        try:
-            added = lifecycle.new_entry(spec, now)
-        except errors.RecurrenceError as exc:
-            return Change(
-                kind="reject",
-                entry_id=spec.id,
-                path=spec.source,
-                problems=(
-                    model.Problem(file=spec.source, line=1, path="recurrence", message=str(exc)),
-                ),
-            )
-        return Change(kind="add", entry_id=spec.id, path=spec.source, after=added)
+        return Change(
+            kind="add", entry_id=spec.id, path=spec.source, after=lifecycle.new_entry(spec, now)
+        )
     if entry.spec.digest == spec.digest:
         if entry.spec.source == spec.source and not entry.rejected:
             if spec.stamp and spec.stamp != entry.spec.stamp:  # touched, not changed

@@ -30,7 +30,9 @@ SCHEMA = "job.schema.json"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 JOB_SUFFIXES = (".yaml", ".yml")
 _DURATION = re.compile(r"(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?")
-_UNIT_SECONDS = (86400.0, 3600.0, 60.0, 1.0, 0.001)
+_UNIT_MS = (86_400_000, 3_600_000, 60_000, 1000, 1)
+MAX_DURATION = timedelta(days=36500)
+"""The longest duration read (100 years): any instant plus or minus it stays in the calendar."""
 DOCUMENT = "<document>"
 _NOT_WITH_CRON = {"every", "run_on", "starting_time", "ending_time", "next_run_date_formula"}
 _T = TypeVar("_T")
@@ -38,18 +40,28 @@ _T = TypeVar("_T")
 
 # --- YAML -------------------------------------------------------------------------------
 
+MAX_TEXT = 1 << 20
+"""Characters: a job file or config past this is refused unread (they are a few dozen lines)."""
+MAX_DEPTH = 16
+"""Nesting levels of collections; job files use 3, the config 4."""
+MAX_VALUES = 2000
+"""Values (scalars, collections and keys) in one job file; a config may hold more."""
+MAX_PROBLEMS = 20
+"""Problems listed per file; more are summed up in one last line."""
+_COMPOSE_SAFE = 1000  # the C composer recurses per level: deeper text is scanned first
+
 
 class _Loader(yaml.CSafeLoader):
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if key is not None and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+    pass
+
+
+class Refused(yaml.MarkedYAMLError):
+    """YAML these files do not take (too large or deep, an alias, a key that is not text,
+    an explicit tag): valid YAML perhaps, but never a job file or a config."""
+
+    def __init__(self, message: str, mark: Any, where: list[str | int]) -> None:
+        super().__init__(problem=message, problem_mark=mark)
+        self.where = where
 
 
 def _core_resolvers(loader: type[yaml.CSafeLoader]) -> None:
@@ -80,68 +92,164 @@ def _core_resolvers(loader: type[yaml.CSafeLoader]) -> None:
 _core_resolvers(_Loader)
 
 
-def read_yaml(text: str) -> Any:
-    """Parse YAML with the job-file rules; raises yaml.YAMLError with a mark.
+def read_yaml(text: str, *, max_values: int = MAX_VALUES) -> Any:
+    """Parse YAML with the job-file rules into plain values (keys are always text);
+    raises yaml.YAMLError with a mark (`Refused` for what the rules refuse).
 
-    The C parser composes the node tree; a small constructor turns it into plain values
-    (twice as fast as PyYAML's generic one). Anything unusual (explicit tags, merge
-    keys) goes to the full safe loader."""
-    node = yaml.compose(text, Loader=_Loader)
-    if node is None:
-        return None
-    try:
-        return _construct(node)
-    except _Unusual:
-        return yaml.load(text, Loader=_Loader)
+    The C parser composes the node tree and a small constructor turns it into values.
+    Aliases (`*name`) are refused: these are small files that people read, and an alias
+    is the one way a few lines of YAML expand to gigabytes ("billion laughs")."""
+    node = _compose(text)
+    return None if node is None else _Values(max_values, "*" in text).read(node, 0, node.start_mark)
 
 
-class _Unusual(Exception):
-    pass
+def _compose(text: str) -> yaml.Node | None:
+    if len(text) > MAX_TEXT:
+        raise Refused(f"is {len(text)} characters long; at most {MAX_TEXT} are read", None, [])
+    if len(text) > _COMPOSE_SAFE and _nesting_bound(text) > _COMPOSE_SAFE:
+        _check_depth(text)
+    node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
+    return node
+
+
+def _nesting_bound(text: str) -> int:
+    # Every collection starts at one of these characters ('[', '{', a '-' or '?'
+    # indicator, or a block mapping's first ':'), so their count bounds the depth.
+    return sum(text.count(c) for c in "[{-?:")
+
+
+def _check_depth(text: str) -> None:
+    # The event parser keeps its own stack (no recursion), so it measures safely.
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise Refused(_too_deep(), event.start_mark, [])
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+_ALIAS = "aliases (*name) are not allowed here; write the value out"
+
+
+def _too_deep() -> str:
+    return f"nested more than {MAX_DEPTH} levels deep"
 
 
 def _int(value: str) -> int:
     return int(value, 0) if value[:2] in ("0x", "0o") else int(value)
 
 
-_SCALARS: dict[str, Any] = {
+def _float(value: str) -> float:
+    word = value.lstrip("+-").lower()
+    if word in (".inf", ".nan"):
+        return float(value.replace(".", "", 1))
+    return float(value)
+
+
+def _bool(value: str) -> bool:
+    if value.lower() not in ("true", "false"):
+        raise ValueError(value)
+    return value.lower() == "true"
+
+
+_SCALARS: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:str": str,
     "tag:yaml.org,2002:int": _int,
-    "tag:yaml.org,2002:bool": lambda v: v.lower() == "true",
+    "tag:yaml.org,2002:float": _float,
+    "tag:yaml.org,2002:bool": _bool,
     "tag:yaml.org,2002:null": lambda v: None,
 }
 _MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
-def _construct(node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
+def _tag(node: yaml.Node) -> str:
+    return node.tag.replace("tag:yaml.org,2002:", "!!")
+
+
+class _Values:
+    """One document's node tree -> values. A node met twice is an alias (the composer
+    hands the anchored node out again). The path of a refusal is filled in as it
+    unwinds, so a good file pays nothing for it."""
+
+    def __init__(self, max_values: int, aliases: bool) -> None:
+        self.seen: set[int] = set()
+        self.aliases = aliases  # False: the text holds no '*', so no alias
+        self.left = max_values
+
+    def read(self, node: yaml.Node, depth: int, mark: Any) -> Any:
+        # `mark`: where the node is referred to (its key, or its list's start), which an
+        # alias has and its node does not.
+        if self.aliases:
+            if id(node) in self.seen:
+                raise Refused(_ALIAS, mark, [])
+            self.seen.add(id(node))
+        self.left -= 1
+        if self.left < 0:
+            raise Refused("holds too many values (a job file holds a few dozen)", mark, [])
+        if depth >= MAX_DEPTH:
+            raise Refused(_too_deep(), node.start_mark, [])
+        tag = node.tag
+        if tag == _MAP and isinstance(node, yaml.MappingNode):
+            return self.mapping(node, depth + 1)
+        if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+            out = []
+            for i, item in enumerate(node.value):
+                try:
+                    out.append(self.read(item, depth + 1, node.start_mark))
+                except Refused as exc:
+                    exc.where.insert(0, i)
+                    raise
+            return out
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        message = f"the tag {_tag(node)} is not allowed here (write plain YAML)"
+        raise Refused(message, node.start_mark, [])
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
         convert = _SCALARS.get(node.tag)
         if convert is None:
-            raise _Unusual
-        return convert(node.value)
-    if isinstance(node, yaml.MappingNode) and node.tag == _MAP:
-        out: dict[Any, Any] = {}
+            raise Refused(
+                f"the tag {_tag(node)} is not allowed here (write the value as text)",
+                node.start_mark,
+                [],
+            )
+        try:
+            return convert(node.value)
+        except ValueError:
+            message = f"{shown(node.value)} cannot be read as {_tag(node)}"
+            raise Refused(message, node.start_mark, []) from None
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise _Unusual
-            key = _construct(key_node)
+            mark = key_node.start_mark
+            if key_node.tag not in _SCALARS or not isinstance(key_node, yaml.ScalarNode):
+                kind = "a list" if isinstance(key_node, yaml.SequenceNode) else "a mapping"
+                what = _tag(key_node) if isinstance(key_node, yaml.ScalarNode) else kind
+                raise Refused(f"a key must be plain text, not {what}", mark, [])
+            if self.aliases:
+                if id(key_node) in self.seen:
+                    raise Refused(_ALIAS, mark, [])
+                self.seen.add(id(key_node))
+            # JSON's rule, which the schemas check: a key is its text (`1: x` is key '1').
+            key = key_node.value
             if key in out:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            out[key] = _construct(value_node)
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", mark)
+            try:
+                out[key] = self.read(value_node, depth, mark)
+            except Refused as exc:
+                exc.where.insert(0, key)
+                raise
         return out
-    if isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
-        return [_construct(v) for v in node.value]
-    raise _Unusual
 
 
-def locate(text: str, where: list[str | int]) -> int:
-    """The 1-based line of the key (or list item) at `where`; its nearest parent when
-    that key is missing; 1 when the text cannot be composed."""
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError:
-        return 1
+def locate(text: str | yaml.Node | None, where: list[str | int]) -> int:
+    """The 1-based line of the key (or list item) at `where` in a text (or its composed
+    node); its nearest parent when that key is missing; 1 when the text cannot be
+    composed."""
+    node = composed(text) if isinstance(text, str) else text
     line = 1 if node is None else node.start_mark.line + 1
     for step in where:
         if isinstance(node, yaml.MappingNode):
@@ -157,6 +265,14 @@ def locate(text: str, where: list[str | int]) -> int:
         else:
             return line
     return line
+
+
+def composed(text: str) -> yaml.Node | None:
+    """The text's node tree for `locate` (compose once, locate many), or None."""
+    try:
+        return _compose(text)
+    except yaml.YAMLError:
+        return None
 
 
 def format_path(where: list[str | int]) -> str:
@@ -177,12 +293,24 @@ def parse_duration(value: str | int) -> timedelta:
         raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
     match = _DURATION.fullmatch(value)
     if match is None:
-        raise ValueError(f"{value!r} is not a duration (examples: 30s, 5m, 1h30m)")
-    return timedelta(
-        seconds=sum(
-            int(n) * size for n, size in zip(match.groups(), _UNIT_SECONDS, strict=True) if n
+        raise ValueError(f"{shown(value)} is not a duration (examples: 30s, 5m, 1h30m)")
+    longest = MAX_DURATION // timedelta(milliseconds=1)
+    # whole milliseconds, in ints: a float or a timedelta of a huge count would overflow
+    ms = 0
+    for digits, size in zip(match.groups(), _UNIT_MS, strict=True):
+        if digits:
+            ms += int(digits) * size if len(digits) <= 20 else longest + 1
+    if ms > longest:
+        raise ValueError(
+            f"{shown(value)} is longer than the maximum {format_duration(MAX_DURATION)}"
         )
-    )
+    return timedelta(milliseconds=ms)
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value's repr for a message, cut short: a message stays one readable line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 
 def format_duration(delta: timedelta) -> str:
@@ -198,12 +326,20 @@ def format_duration(delta: timedelta) -> str:
     return out + (f"{ms}ms" if ms else "")
 
 
+LATEST_START = datetime(9999, 1, 1, tzinfo=UTC)
+"""A start's run times are computed in its zone, moved into its window and run-on days
+(at most a week) or searched for over years: a year short of the calendar's end."""
+
+
 def parse_instant(value: str, tz_name: str) -> datetime:
     """An ISO-8601 date/time -> aware UTC; without an offset it is wall time in `tz_name`."""
     parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        return wallclock.resolve(parsed, wallclock.zone(tz_name))
-    return parsed.astimezone(UTC)
+    try:
+        if parsed.tzinfo is None:
+            return wallclock.resolve(parsed, wallclock.zone(tz_name))
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-02:00 is past the calendar's end in UTC
+        raise ValueError("outside the years 1 to 9999 in UTC") from None
 
 
 def parse_time(value: str) -> time:
@@ -213,7 +349,13 @@ def parse_time(value: str) -> time:
 @functools.lru_cache(maxsize=1024)
 def _formula(text: str) -> dateformula.DateFormula:
     formula = dateformula.parse(text)
-    if not dateformula.always_advances(formula):
+    try:
+        advances = dateformula.always_advances(formula)
+    except OverflowError:
+        raise dateformula.FormulaSyntaxError(
+            f"{shown(text)} moves a date outside the calendar (years 1 to 9999)"
+        ) from None
+    if not advances:
         raise dateformula.FormulaSyntaxError(
             f"{text!r} does not always move the date forward (it would run in a loop); "
             "add a day, e.g. 1D+CM"
@@ -247,7 +389,22 @@ def parse_spec(
     text: str, source: str, *, default_id: str, timezone: str, stamp: str = ""
 ) -> model.JobSpec:
     """Validate one job file's text and build its JobSpec; SpecError lists every
-    problem as FILE:LINE: KEY.PATH: message."""
+    problem as FILE:LINE: KEY.PATH: message. Nothing else escapes: an unexpected error
+    is reported as a located problem too, so one file never stops the others."""
+    try:
+        return _parse_spec(text, source, default_id=default_id, timezone=timezone, stamp=stamp)
+    except errors.SpecError:
+        raise
+    except Exception as exc:  # a last resort: each cause found is handled where it arises
+        message = f"internal error reading this file: {type(exc).__name__}: {exc}"
+        raise errors.SpecError(
+            [model.Problem(file=source, line=1, path=DOCUMENT, message=message[:500])]
+        ) from None
+
+
+def _parse_spec(
+    text: str, source: str, *, default_id: str, timezone: str, stamp: str
+) -> model.JobSpec:
     try:
         raw = read_yaml(text)
     except yaml.YAMLError as exc:
@@ -267,6 +424,8 @@ def yaml_problem(exc: yaml.YAMLError, source: str) -> model.Problem:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     line = mark.line + 1 if mark is not None else 1
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, Refused):
+        return model.Problem(file=source, line=line, path=format_path(exc.where), message=problem)
     context = getattr(exc, "context", None)
     message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
     return model.Problem(file=source, line=line, path=DOCUMENT, message=message)
@@ -283,11 +442,24 @@ def _schema_problems(text: str, source: str, raw: Any) -> list[model.Problem]:
                 message=f"a job file must be a mapping of keys, not a {kind}",
             )
         ]
-    found = [
-        model.Problem(file=source, line=locate(text, where), path=format_path(where), message=msg)
-        for where, msg in schemas.errors(SCHEMA, raw)
+    return located(source, text, list(schemas.errors(SCHEMA, raw)))
+
+
+def located(
+    source: str, text: str, found: list[tuple[list[str | int], str]]
+) -> list[model.Problem]:
+    """Problems (path, message) located in the text, by line; past MAX_PROBLEMS one last
+    line counts the rest (locating each of thousands would take minutes)."""
+    node = composed(text)
+    shown_ = [
+        model.Problem(file=source, line=locate(node, where), path=format_path(where), message=msg)
+        for where, msg in found[:MAX_PROBLEMS]
     ]
-    return sorted(found, key=lambda p: p.line)
+    shown_.sort(key=lambda p: p.line)
+    if len(found) > MAX_PROBLEMS:
+        more = f"{len(found) - MAX_PROBLEMS} more problems not listed (fix these first)"
+        shown_.append(model.Problem(file=source, line=1, path=DOCUMENT, message=more))
+    return shown_
 
 
 class _Builder:
@@ -296,9 +468,12 @@ class _Builder:
     def __init__(self, text: str, source: str, raw: dict[str, Any], timezone: str) -> None:
         self.text, self.source, self.raw, self.timezone = text, source, raw, timezone
         self.problems: list[model.Problem] = []
+        self._node: yaml.Node | None = None
 
     def problem(self, where: list[str | int], message: str) -> None:
-        line = locate(self.text, where)
+        if self._node is None and self.text:
+            self._node = composed(self.text)
+        line = locate(self._node, where)
         self.problems.append(
             model.Problem(file=self.source, line=line, path=format_path(where), message=message)
         )
@@ -333,7 +508,8 @@ class _Builder:
             self.problem(["expiration"], "must be later than earliest_start")
         rerun_delay = self.duration("rerun_delay", timedelta(0))
         if rerun_delay > timedelta(hours=1):
-            self.problem(["rerun_delay"], f"{raw['rerun_delay']!r} is more than the maximum 1h")
+            shown_delay = shown(raw["rerun_delay"])
+            self.problem(["rerun_delay"], f"{shown_delay} is more than the maximum 1h")
         timeout = self.duration("timeout", timedelta(hours=12))
         if timeout <= timedelta(0):
             self.problem(["timeout"], "must be longer than 0")
@@ -373,10 +549,14 @@ class _Builder:
         if value is None:
             return None
         try:
-            return parse_instant(value, tz_name)
-        except (ValueError, wallclock.UnknownZone) as exc:
-            self.problem([key], f"{value!r} is not a valid date and time ({exc})")
+            instant = parse_instant(value, tz_name)
+        except ValueError as exc:  # (UnknownZone is one)
+            self.problem([key], f"{shown(value)} is not a valid date and time ({exc})")
             return None
+        if key == "earliest_start" and instant >= LATEST_START:
+            self.problem([key], f"{shown(value)} is too late: an entry starts before 9999-01-01")
+            return None
+        return instant
 
     def recurrence(self, rec: dict[str, Any]) -> model.Recurrence | None:
         before = len(self.problems)

@@ -106,5 +106,5 @@ def _refusal(s: model.JobSpec, object_id: int | str, cfg: config.Config) -> str 
 def _line(s: model.JobSpec, key: str) -> int:
     try:
         return spec.locate(Path(s.source).read_text(encoding="utf-8"), [key])
-    except OSError:
+    except (OSError, ValueError):  # gone or changed since it was read
         return 1

@@ -32,7 +32,7 @@ def zone(name: str) -> ZoneInfo:
         raise UnknownZone(f"{name!r} is not an IANA time zone name (e.g. Europe/Berlin)")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # (a name too long, ...)
         raise UnknownZone(f"{name!r} is not a known IANA time zone (e.g. Europe/Berlin)") from exc
 
 

@@ -2,11 +2,15 @@
 changed job-file paths. No logic and no polling: the debounce thread blocks until an
 event arrives. A finished save (the file closed after writing, a rename into place, a
 delete) is handed on at once; a bare "modified" or "created" waits for a short quiet
-period, since the close (or the editor's rename) usually follows.
+period, since the close (or the editor's rename) usually follows. The folder's parent is
+watched too: a jobs folder deleted and made again (or another moved into place) is
+watched again at once, and every job file in it is handed on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import ObservedWatch
 
 from jobrunner import spec
 
@@ -44,6 +49,20 @@ class _Handler(FileSystemEventHandler):
             self._sink(wanted, event.event_type in _FINISHED)
 
 
+class _ParentHandler(FileSystemEventHandler):
+    # inotify watches an inode: a folder made again under the same name is a new one
+    def __init__(self, folder: Path, appeared: Callable[[], None]) -> None:
+        self._folder = os.path.abspath(folder)
+        self._appeared = appeared
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if not event.is_directory or event.event_type not in ("created", "moved"):
+            return
+        target = event.dest_path if event.event_type == "moved" else event.src_path
+        if os.path.abspath(str(target)) == self._folder:
+            self._appeared()
+
+
 class Watcher:
     """Calls `on_batch(paths)` from its own thread after each burst of file events."""
 
@@ -63,12 +82,17 @@ class Watcher:
         self._arrived = threading.Event()
         self._finished = False
         self._stopping = False
+        self._rewatch = False
+        self._watch: ObservedWatch | None = None
         self._observer = Observer()
         self._thread = threading.Thread(target=self._debounce, name="jobs-watcher", daemon=True)
 
     def start(self) -> None:
         _shorten_move_pairing()
-        self._observer.schedule(_Handler(self._add), str(self.folder), recursive=False)
+        if self.folder.parent.is_dir():
+            handler = _ParentHandler(self.folder, self._appeared)
+            self._observer.schedule(handler, str(self.folder.parent), recursive=False)
+        self._watch_folder()
         self._observer.start()
         self._thread.start()
 
@@ -85,11 +109,38 @@ class Watcher:
             self._finished = self._finished or finished
         self._arrived.set()
 
+    def _appeared(self) -> None:
+        with self._lock:
+            self._rewatch = True
+        self._arrived.set()
+
+    def _watch_folder(self) -> None:
+        if self._watch is not None:
+            with contextlib.suppress(KeyError):  # (gone with its folder)
+                self._observer.unschedule(self._watch)
+            self._watch = None
+        with contextlib.suppress(OSError):  # (gone again: its parent's event follows)
+            self._watch = self._observer.schedule(
+                _Handler(self._add), str(self.folder), recursive=False
+            )
+
+    def _rescan(self) -> None:
+        # Watch the new folder, then list it: a file written before the watch is in
+        # the listing, one written after it is an event.
+        self._watch_folder()
+        with contextlib.suppress(OSError):
+            found = {p for p in self.folder.iterdir() if p.suffix in spec.JOB_SUFFIXES}
+            self._add(found, True)
+
     def _debounce(self) -> None:
         while True:
             self._arrived.wait()
             if self._stopping:
                 return
+            with self._lock:
+                rewatch, self._rewatch = self._rewatch, False
+            if rewatch:
+                self._rescan()
             deadline = time.monotonic() + self._max_delay
             while not self._finished:
                 self._arrived.clear()

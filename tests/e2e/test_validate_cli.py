@@ -150,3 +150,26 @@ def test_non_ascii_digits_in_cron_are_located_problems(cli):
         "jobs.d/ara.yaml:3: recurrence.cron: minute: '\u0663' is not a number or name",
         "jobs.d/sup.yaml:3: recurrence.cron: minute: '\u00b9' is not a number or name",
     ]
+
+
+def test_malformed_files_are_one_line_each_and_every_file_is_checked(cli):
+    from tests import malformed
+
+    files = [(name, text, want) for name, text, want in malformed.JOB_FILES if want]
+    for name, text, _ in files:
+        write(cli, f"{name}.yaml", text)
+    result = cli("validate", "--no-resolve", timeout=60)
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    lines = result.out.splitlines()
+    assert sorted(lines) == sorted(
+        next(line for line in lines if line.startswith(f"jobs.d/{name}.yaml:{_read_as(want)}"))
+        for name, _, want in files
+    )
+    assert f"{len(files) + 5} job file(s) checked, {len(files)} with problems" in result.err
+
+
+def _read_as(want: str) -> str:
+    """What the file reader says where the text reader says `want`: it refuses a file
+    over the size limit before the text is read, in words of its own."""
+    return "1: <document>: larger than" if want.startswith("1: <document>: is ") else want

@@ -34,3 +34,45 @@ def test_a_rename_into_place_is_handed_on_at_once(tmp_path):
         sys.setswitchinterval(interval)
         watcher.stop()
     assert slowest < 0.25, f"a save was handed on after {slowest * 1000:.0f} ms"
+
+
+def _next_batch_with(batches: queue.Queue, path, timeout: float = 3.0) -> set:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no batch named {path}"
+        try:
+            paths = batches.get(timeout=remaining)
+        except queue.Empty:
+            continue
+        if path in paths:
+            return paths
+
+
+def test_a_folder_deleted_and_made_again_is_watched_again(tmp_path):
+    folder = tmp_path / "jobs.d"
+    folder.mkdir()
+    batches: queue.Queue[set] = queue.Queue()
+    watcher = Watcher(folder, batches.put)
+    watcher.start()
+    try:
+        (folder / "a.yaml").write_text("object_id: 50100\n")
+        _next_batch_with(batches, folder / "a.yaml")
+        (folder / "a.yaml").unlink()
+        folder.rmdir()
+        time.sleep(0.05)
+        folder.mkdir()
+        (folder / "b.yaml").write_text("object_id: 50100\n")  # perhaps before the new watch
+        _next_batch_with(batches, folder / "b.yaml")
+        (folder / "c.yaml").write_text("object_id: 50100\n")
+        _next_batch_with(batches, folder / "c.yaml")
+        moved = tmp_path / "checkout"
+        folder.rename(tmp_path / "old")
+        moved.mkdir()
+        (moved / "d.yaml").write_text("object_id: 50100\n")
+        moved.rename(folder)  # a new folder moved into place
+        _next_batch_with(batches, folder / "d.yaml")
+        (folder / "e.yaml").write_text("object_id: 50100\n")
+        _next_batch_with(batches, folder / "e.yaml")
+    finally:
+        watcher.stop()

@@ -11,6 +11,7 @@ import pytest
 
 from jobrunner import errors, model, spec
 from jobrunner.testing import utc
+from tests import malformed
 
 
 def parse(text: str, *, name: str = "job", timezone: str = "UTC") -> model.JobSpec:
@@ -357,3 +358,32 @@ def test_a_remembered_spec_is_the_one_its_definition_rebuilds(text):
     assert rebuilt is not written
     for f in dataclasses.fields(model.JobSpec):  # also the fields equality skips
         assert getattr(rebuilt, f.name) == getattr(written, f.name), f.name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [pytest.param(text, want, id=name) for name, text, want in malformed.JOB_FILES if want],
+)
+def test_malformed_file_is_one_located_problem(text, expected):
+    """Deep nesting, alias bombs, keys that are not text, tags, and numbers, dates and
+    formulas past the calendar: one located line each, never an exception or a hang."""
+    found = problems(text)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"jobs.d/job.yaml:{expected}"), found
+
+
+def test_an_anchor_without_an_alias_is_read():
+    assert parse("object_id: &id 1\n").object_id == 1
+
+
+def test_plain_floats_and_explicit_core_tags_are_read():
+    found = problems("object_id: 1\nmax_retries: 1.5\n")
+    assert found == ["jobs.d/job.yaml:2: max_retries: 1.5 should be a whole number"]
+    assert parse("object_id: 1\nparameter_string: !!str 12\n").parameter_string == "12"
+
+
+def test_problems_past_the_limit_are_counted_in_one_line():
+    found = problems("object_id: 1\n" + "".join(f"k{i}: 1\n" for i in range(50)))
+    assert len(found) == spec.MAX_PROBLEMS + 1
+    more = "30 more problems not listed (fix these first)"
+    assert found[-1] == f"jobs.d/job.yaml:1: <document>: {more}"
