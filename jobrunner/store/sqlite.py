@@ -160,6 +160,10 @@ class SqliteStore:
             path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
         )
         self._checkpointer: sqlite3.Connection | None = None
+        # kept open: closing any descriptor of the -shm file drops this process's POSIX
+        # locks on it, SQLite's among them; another process's connection then takes the
+        # WAL index for unused and truncates it under this one's mapping (SIGBUS)
+        self._shm: int | None = None
         self._lock = threading.RLock()
         # entry id -> (its version as this store last wrote it, the task row written then)
         self._synced: dict[str, tuple[int, tuple[Any, ...] | None]] = {}
@@ -562,8 +566,9 @@ class SqliteStore:
     def wal_backlog(self) -> int:
         """Pages in the WAL not yet copied into the database file (0 when unknown)."""
         try:
-            with open(f"{self.path}-shm", "rb") as shm:
-                head = shm.read(_N_BACKFILL_AT + 4)
+            if self._shm is None:
+                self._shm = os.open(f"{self.path}-shm", os.O_RDONLY)
+            head = os.pread(self._shm, _N_BACKFILL_AT + 4, 0)
         except OSError:
             return 0
         if len(head) < _N_BACKFILL_AT + 4:
@@ -578,6 +583,9 @@ class SqliteStore:
                 self._checkpointer.close()
                 self._checkpointer = None
             self._db.close()
+            if self._shm is not None:
+                os.close(self._shm)
+                self._shm = None
 
 
 def _delete(
