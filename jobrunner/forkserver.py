@@ -115,6 +115,7 @@ PRELOAD_TIMEOUT = 2.0  # seconds a job module's import may take in the fork serv
 # more than it saves.
 REHEARSE_AFTER = 0.02
 END_WITHIN = 5.0  # seconds this process spends ending its sessions when the runner dies
+FINISH_WITHIN = 2.0  # of which a session writing its result may take this many
 
 
 class _TooSlow(BaseException):
@@ -184,6 +185,7 @@ class Server:
         self.poll = select.poll()
         self.me = os.getpid()
         self.strays = True  # a session ended: look for what it left behind
+        self.ending = False
 
     # --- waiting children ---------------------------------------------------------------
 
@@ -265,20 +267,29 @@ class Server:
 
     def _on_term(self, *_: object) -> None:
         """The runner died (or this process was told to stop): SIGKILL every session and
-        everything below them, reap them all (within END_WITHIN seconds), exit."""
+        everything below them, reap them all (within END_WITHIN seconds), exit. A
+        session whose job has returned (see session.mark_finishing) gets FINISH_WITHIN
+        seconds to write its result and end on its own."""
         if os.getpid() != self.me:  # a child between its fork and its own handlers
             os._exit(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self.ending:  # (the runner's death can send it twice)
+            return
+        self.ending = True
         self._retire()
-        for pid in self.sessions:
+        spared = frozenset(pid for pid in self.sessions if session.finishing(pid))
+        for pid in self.sessions - spared:
             _kill(pid, group=True)
-        deadline = time.monotonic() + END_WITHIN
-        while time.monotonic() < deadline:
+        start = time.monotonic()
+        while time.monotonic() - start < END_WITHIN:
             try:
                 while os.waitpid(-1, os.WNOHANG)[0]:
                     pass
             except ChildProcessError:
                 break
-            for pid in session.descendants(self.me):
+            if time.monotonic() - start > FINISH_WITHIN:
+                spared = frozenset()
+            for pid in session.descendants(self.me, spare=spared):
                 _kill(pid)
             time.sleep(0.002)
         os._exit(0)

@@ -37,6 +37,7 @@ from jobrunner import (
     reconciler,
     recurrence,
     scheduler,
+    session,
     spec,
     telemetry,
     wake,
@@ -55,6 +56,7 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 GROUP_MAX = 64  # durable steps committed before one fsync makes them all durable
 GROUP_WINDOW = 0.01  # seconds the oldest of them may wait for it
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
+FINISH_WAIT = 2.0  # seconds a session of the runner before may take to write its result
 
 
 @dataclass(frozen=True, slots=True)
@@ -1092,7 +1094,13 @@ def _forget(run: Running) -> None:
 
 def _end_session(pid: int, started: float | None) -> None:
     """SIGKILL a session of the runner before that is still there (its pid and start
-    time match) and see it go (within KILL_WAIT), so its result file is final."""
+    time match) and see it go (within KILL_WAIT), so its result file is final; one
+    whose job has returned first gets FINISH_WAIT to write its result and go."""
+    finish_by = time.monotonic() + FINISH_WAIT
+    while (
+        executor.running(pid, started) and session.finishing(pid) and time.monotonic() < finish_by
+    ):
+        time.sleep(0.005)
     deadline = time.monotonic() + KILL_WAIT
     while executor.running(pid, started) and time.monotonic() < deadline:
         executor.kill_group(pid, signal.SIGKILL)

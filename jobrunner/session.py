@@ -102,6 +102,34 @@ def die_with_parent(parent: int) -> None:
         os._exit(70)
 
 
+FINISHING = "jobrunner-end"  # the command name of a session whose job has returned
+
+
+def mark_finishing() -> None:
+    """Name this process FINISHING: its job is over and it is writing its result, which
+    the fork server and a restarted runner let it finish rather than kill it (one that
+    killed it would have the finished run counted as interrupted and run again)."""
+    try:
+        fd = os.open("/proc/self/comm", os.O_WRONLY)
+    except OSError:  # pragma: no cover - not Linux
+        return
+    try:
+        os.write(fd, FINISHING.encode())
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def finishing(pid: int) -> bool:
+    """Whether the process `pid` is a session that is writing its result."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().strip() == FINISHING.encode()
+    except OSError:
+        return False
+
+
 def become_subreaper() -> None:
     """Linux: every orphaned descendant of this process becomes its child (not init's),
     so that it can end them."""
@@ -301,6 +329,7 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
         if request.get("background", True):
             ui.background()
         result = execute(request)
+        mark_finishing()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
