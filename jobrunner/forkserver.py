@@ -22,7 +22,8 @@ request already marshalled, handed to its child as it is (framed the same way), 
 Nothing a job starts outlives its session. A session is the subreaper of its job's
 processes and ends them before it exits; this process is the subreaper of the sessions,
 so what a session that was killed (a timeout, a stop) left behind becomes its child:
-after sessions end it ends every child it did not fork. It runs in a session of its own
+after a session ends other than through its own end, it ends every child it did not
+fork. It runs in a session of its own
 (no SIGINT from the runner's terminal) and gets SIGTERM when the runner dies
 (parent-death signal): then it SIGKILLs its sessions and everything below them, reaps
 them all, and exits; a session gets SIGKILL when this process goes.
@@ -244,14 +245,20 @@ class Server:
     # --- serving ---------------------------------------------------------------------------
 
     def _reap(self) -> None:
+        """Reap the children that ended and report the sessions among them. One that did
+        not end through the session's own end (see session.mark_finishing: it had ended
+        what its job started) may have left processes behind: look for them."""
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return
-            if pid == 0:
+            if info is None:
                 return
-            self.strays = True
+            pid = info.si_pid
+            if not session.finishing(pid):  # (a zombie keeps its name until reaped)
+                self.strays = True
+            _, status = os.waitpid(pid, 0)
             if pid in self.sessions:
                 self.sessions.discard(pid)
                 os.write(1, f"exited {pid} {status}\n".encode())
