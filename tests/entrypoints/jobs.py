@@ -202,3 +202,15 @@ def _children_named(name: str, exclude: set[int]) -> list[int]:
         if up == me and comm == name and pid not in exclude:
             found.append(pid)
     return found
+
+
+def ends_late(ctx) -> None:
+    """Marks `late`, sleeps the first word of its parameter (seconds), then ends as the
+    second says: `ok`, `fail` (a ValueError) or `inactive` (ctx.no_activity())."""
+    delay, how = (ctx.parameter or "0.5 ok").split()
+    _mark(ctx, "late")
+    time.sleep(float(delay))
+    if how == "fail":
+        raise ValueError("late failure\nsecond line")
+    if how == "inactive":
+        ctx.no_activity()
