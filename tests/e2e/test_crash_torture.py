@@ -4,7 +4,6 @@ run is never run again, nothing stays in process, every session is closed."""
 from __future__ import annotations
 
 import collections
-import os
 import random
 import signal
 import subprocess
@@ -142,9 +141,10 @@ def test_kill_9_never_runs_a_finished_run_again(tmp_path):
     doubled = sorted(w for w, n in per_work.items() if n > 1 and w not in recurring)
     # a completed execution is recorded as the success it was, never as interrupted
     misrecorded = sorted(
-        f"{done} {by_session[s].status.value}: {by_session[s].error_message}"
+        f"{done} {log.status.value}: {log.error_message}" if log else f"{done}: no log entry"
         for done, s in completions
-        if s not in by_session or by_session[s].status is not model.LogStatus.SUCCESS
+        for log in [by_session.get(s)]
+        if log is None or log.status is not model.LogStatus.SUCCESS
     )
     stuck = [e.id for e in entries if e.status is model.EntryStatus.IN_PROCESS]
     open_logs = [log.entry_no for log in logs if log.end_at is None]
@@ -159,9 +159,7 @@ def test_kill_9_never_runs_a_finished_run_again(tmp_path):
         f"misrecorded {len(misrecorded)}, stuck {len(stuck)}, open logs {len(open_logs)}, "
         f"logons without logoff {len(no_logoff)}"
     )
-    print("doubled", doubled, "misrecorded", misrecorded, "stuck", stuck, "root", tmp_path)
     assert (doubled, misrecorded) == ([], [])
     assert (stuck, open_logs, no_logoff) == ([], [], [])
     assert len({w for w in per_work if w in once}) >= ONE_OFFS // 2  # it did run
     assert tasks_done > 0
-    assert os.path.exists(env.marks / "completions")
