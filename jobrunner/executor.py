@@ -7,13 +7,13 @@
 Either way `start()` does not wait: the runner gets a file descriptor to wait on (no
 polling) and `collect()` returns what happened since, in order: `Started` (a session's
 pid) and `Exited` (a pid's wait status). `outcome()` turns a session's result file,
-output file and exit status into an Outcome.
+output file and exit status into an Outcome; `read_result()` reads a result file left
+by a session the runner did not see end (crash recovery).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import marshal
 import os
 import signal
@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobrunner import model, retry
+from jobrunner import model, retry, session
 from jobrunner.session import frame
+
+CLOSE_WAIT = 6.0  # seconds the fork server gets to end its sessions (see forkserver)
 
 
 class SessionStartError(OSError):
@@ -87,6 +89,7 @@ class ForkServerExecutor:
             stdout=subprocess.PIPE,
             bufsize=0,
             close_fds=True,
+            start_new_session=True,  # the runner alone gets the terminal's Ctrl-C
         )
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
@@ -144,8 +147,12 @@ class ForkServerExecutor:
         return self._alive and self._proc.poll() is None
 
     def close(self) -> None:
-        self._proc.kill()
-        self._proc.wait()
+        self._proc.terminate()  # it ends its sessions and what they left, then exits
+        try:
+            self._proc.wait(CLOSE_WAIT)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
         if self._proc.stdin:
             self._proc.stdin.close()
         if self._proc.stdout:
@@ -157,8 +164,8 @@ def make(mode: str, *, preload: bool = True, pool: int = 2) -> Executor:
     return ForkServerExecutor(preload=preload, pool=pool, spawn=mode == "spawn")
 
 
-def process_start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (its identity with the pid)."""
+def _stat(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None."""
     try:
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
@@ -169,7 +176,19 @@ def process_start_ticks(pid: int) -> int | None:
         return None
     finally:
         os.close(fd)
-    return int(stat.rsplit(b")", 1)[1].split()[19])
+    return stat.rsplit(b")", 1)[1].split()
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (its identity with the pid)."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def running(pid: int, started: float | None) -> bool:
+    """Whether the process `pid` that started at `started` (ticks) is there, not a zombie."""
+    fields = _stat(pid)
+    return fields is not None and fields[0] != b"Z" and int(fields[19]) == started
 
 
 def kill_group(pid: int, sig: signal.Signals) -> None:
@@ -194,6 +213,36 @@ def read_output(path: Path, limit: int) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def read_result(path: Path) -> dict[str, Any] | None:
+    """The result a session left in `path`, or None: none, or not whole (a session
+    killed while writing it)."""
+    try:
+        data = session.read_result(path.read_bytes())
+        result = marshal.loads(data) if data is not None else None
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def result_outcome(
+    result: dict[str, Any], output: str, *, retriable: tuple[str, ...] = ()
+) -> model.Outcome:
+    """The Outcome a session's whole result file says."""
+    if result.get("ok"):
+        return model.Outcome(ok=True, no_activity=bool(result.get("no_activity")), output=output)
+    names = tuple(result.get("exception", ()))
+    message = result.get("message", "")
+    return model.Outcome(
+        ok=False,
+        message=message,
+        stack=result.get("stack", ""),
+        exception=names,
+        cause="exception",
+        output=output,
+        retriable=retry.is_retriable(names, message, retriable),
+    )
+
+
 def outcome(
     result_path: Path,
     output: str,
@@ -202,32 +251,14 @@ def outcome(
     timed_out: str = "",
     retriable: tuple[str, ...] = (),
 ) -> model.Outcome:
-    """How a session ended, from its wait status and (unless it exited with status 0)
-    its result file."""
+    """How a session ended, from its result file and wait status."""
     if timed_out:
         return model.Outcome(ok=False, message=timed_out, cause="timeout", output=output)
-    if status == 0:  # success with nothing more to say (see session.run)
-        return model.Outcome(ok=True, output=output)
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8") or "null")
-    except (OSError, ValueError):  # a session killed while writing it
-        result = None
+    result = read_result(result_path)
     if result is not None:
-        if result.get("ok"):
-            return model.Outcome(
-                ok=True, no_activity=bool(result.get("no_activity")), output=output
-            )
-        names = tuple(result.get("exception", ()))
-        message = result.get("message", "")
-        return model.Outcome(
-            ok=False,
-            message=message,
-            stack=result.get("stack", ""),
-            exception=names,
-            cause="exception",
-            output=output,
-            retriable=retry.is_retriable(names, message, retriable),
-        )
+        return result_outcome(result, output, retriable=retriable)
+    if status == 0:  # the job ended the session itself (os._exit(0)): success
+        return model.Outcome(ok=True, output=output)
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
         return model.Outcome(

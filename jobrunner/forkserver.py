@@ -17,8 +17,16 @@ decimal, a newline and the message marshalled (the runner and this process run t
 interpreter): `("start", SESSION_ID, REF, REQUEST)`, where REQUEST is the session's
 request already marshalled, handed to its child as it is (framed the same way), and
 `("preload", REF)`. On stdout `started SESSION_ID PID` when a child takes a request and
-`exited PID WAITSTATUS` when it ends. It dies with the runner (parent-death signal) and
-its children die with it. Neither this process nor a session imports json.
+`exited PID WAITSTATUS` when it ends. Neither this process nor a session imports json.
+
+Nothing a job starts outlives its session. A session is the subreaper of its job's
+processes and ends them before it exits; this process is the subreaper of the sessions,
+so what a session that was killed (a timeout, a stop) left behind becomes its child:
+after a session ends other than through its own end, it ends every child it did not
+fork. It runs in a session of its own
+(no SIGINT from the runner's terminal) and gets SIGTERM when the runner dies
+(parent-death signal): then it SIGKILLs its sessions and everything below them, reaps
+them all, and exits; a session gets SIGKILL when this process goes.
 
 Job modules are imported here when the runner says a session of theirs is due soon
 (`preload`), or else after their first session, so sessions inherit them.
@@ -37,6 +45,7 @@ import os
 import select
 import signal
 import sys
+import time
 
 from jobrunner import session
 from jobrunner.session import frame, unframe
@@ -106,6 +115,8 @@ PRELOAD_TIMEOUT = 2.0  # seconds a job module's import may take in the fork serv
 # within this many seconds: under load requests come sooner, and a rehearsal would cost
 # more than it saves.
 REHEARSE_AFTER = 0.02
+END_WITHIN = 5.0  # seconds this process spends ending its sessions when the runner dies
+FINISH_WITHIN = 2.0  # of which a session writing its result may take this many
 
 
 class _TooSlow(BaseException):
@@ -133,6 +144,15 @@ def _stamp(path: str) -> _Stamp | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _kill(pid: int, *, group: bool = False) -> bool:
+    """SIGKILL `pid` (or its process group); False when there was nothing to kill."""
+    try:
+        (os.killpg if group else os.kill)(pid, signal.SIGKILL)
+    except OSError:
+        return False
+    return True
 
 
 def _threads() -> int:
@@ -165,6 +185,8 @@ class Server:
         os.set_blocking(self.wake_w, False)
         self.poll = select.poll()
         self.me = os.getpid()
+        self.strays = True  # a session ended: look for what it left behind
+        self.ending = False
 
     # --- waiting children ---------------------------------------------------------------
 
@@ -181,6 +203,10 @@ class Server:
         """In the child: get ready, wait for the request, run it; never returns."""
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # a job gets Python's usual SIGINT (KeyboardInterrupt); a fresh interpreter sets
+        # that up itself unless it starts with SIGINT ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL if self.spawn else signal.default_int_handler)
         for fd in (self.wake_r, self.wake_w):
             os.close(fd)
         null = os.open(os.devnull, os.O_WRONLY)  # not the runner's pipe; the session
@@ -219,16 +245,61 @@ class Server:
     # --- serving ---------------------------------------------------------------------------
 
     def _reap(self) -> None:
+        """Reap the children that ended and report the sessions among them. One that did
+        not end through the session's own end (see session.mark_finishing: it had ended
+        what its job started) may have left processes behind: look for them."""
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 return
-            if pid == 0:
+            if info is None:
                 return
+            pid = info.si_pid
+            if not session.finishing(pid):  # (a zombie keeps its name until reaped)
+                self.strays = True
+            _, status = os.waitpid(pid, 0)
             if pid in self.sessions:
                 self.sessions.discard(pid)
                 os.write(1, f"exited {pid} {status}\n".encode())
+
+    def _end_strays(self) -> None:
+        """SIGKILL what sessions left behind: every child this process did not fork (an
+        orphan it adopted as subreaper) and what is below it. Their ends wake the loop,
+        which looks again, until none is left."""
+        self.strays = False
+        forked = frozenset(self.sessions) | {pid for pid, _ in self.waiting}
+        for pid in session.descendants(self.me, spare=forked):
+            _kill(pid)
+
+    def _on_term(self, *_: object) -> None:
+        """The runner died (or this process was told to stop): SIGKILL every session and
+        everything below them, reap them all (within END_WITHIN seconds), exit. A
+        session whose job has returned (see session.mark_finishing) gets FINISH_WITHIN
+        seconds to write its result and end on its own."""
+        if os.getpid() != self.me:  # a child between its fork and its own handlers
+            os._exit(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if self.ending:  # (the runner's death can send it twice)
+            return
+        self.ending = True
+        self._retire()
+        spared = frozenset(pid for pid in self.sessions if session.finishing(pid))
+        for pid in self.sessions - spared:
+            _kill(pid, group=True)
+        start = time.monotonic()
+        while time.monotonic() - start < END_WITHIN:
+            try:
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            except ChildProcessError:
+                break
+            if time.monotonic() - start > FINISH_WITHIN:
+                spared = frozenset()
+            for pid in session.descendants(self.me, spare=spared):
+                _kill(pid)
+            time.sleep(0.002)
+        os._exit(0)
 
     def _restart(self, rest: bytes) -> None:
         """Become a fresh fork server: same pid, so the sessions (and their ends) stay ours."""
@@ -241,6 +312,7 @@ class Server:
             "sessions": sorted(self.sessions),
             "pending": rest,
         }
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # kept over the exec until serve()
         # the state goes in an inherited memory file: argv has a size limit
         fd = os.memfd_create("jobrunner-forkserver", 0)
         os.write(fd, marshal.dumps(state))
@@ -285,16 +357,22 @@ class Server:
 
     def serve(self) -> None:
         session.preload()
-        session.die_with_parent(self.parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner handles Ctrl-C
+        signal.signal(signal.SIGTERM, self._on_term)
+        session.become_subreaper()
+        session.set_death_signal(signal.SIGTERM)
+        if os.getppid() != self.parent:  # the runner is already gone
+            self._on_term()
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self.poll.register(0, select.POLLIN)
         self.poll.register(self.wake_r, select.POLLIN)
         self._reap()  # sessions that ended while this process was starting afresh
         while True:
             body, rest = unframe(self.pending)
             if body is None:
+                if self.strays:
+                    self._end_strays()
                 self._fill()
                 for fd, _ in self.poll.poll():
                     if fd == self.wake_r:

@@ -36,6 +36,7 @@ from jobrunner import (
     reconciler,
     recurrence,
     scheduler,
+    session,
     spec,
     statedir,
     taskgate,
@@ -57,6 +58,7 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 GROUP_MAX = 64  # durable steps committed before one fsync makes them all durable
 GROUP_WINDOW = 0.01  # seconds the oldest of them may wait for it
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
+FINISH_WAIT = 2.0  # seconds a session of the runner before may take to write its result
 
 
 @dataclass(frozen=True, slots=True)
@@ -734,8 +736,6 @@ class Runner:
         self._commit("run_finished", [self._plan_end(run, result, status)])
 
     def _plan_end(self, run: Running, result: model.Outcome, status: int | None = None) -> Step:
-        for path in (run.result_path, run.output_path):
-            path.unlink(missing_ok=True)
         if run.task is not None:
             return self._plan_end_task(run, result)
         return self._plan_finish(run, result, status)
@@ -767,6 +767,7 @@ class Runner:
         )
 
         def then(_: list[int]) -> None:
+            _forget(run)
             self._log_finish(run, finish, activated, logoff)
 
         return Step(
@@ -924,6 +925,7 @@ class Runner:
             fields["error"] = closed.error_message
 
         def then(_: list[int]) -> None:
+            _forget(run)
             getattr(self.log, "info" if result.ok else "warning")(event, **fields)
 
         transition = model.Transition(
@@ -938,48 +940,20 @@ class Runner:
     # --- crash recovery, shutdown, housekeeping -------------------------------------------
 
     def _recover(self) -> None:
-        """Close runs whose session is gone (the runner stopped during them): their log
-        entries become errors, with what their sessions wrote, and each entry takes the
-        retriable-failure path, once. Then the sessions' files of the runner before go."""
+        """Close what the runner before left in process (it died during those runs). A
+        run whose session left a whole result ends as that result says, exactly as if
+        this runner had seen the session end; any other was killed while its job was
+        working: its log entry becomes an error, with what its session wrote, and its
+        entry (or task) takes the retriable-failure path, once. Every session left open
+        gets its logoff. Then the sessions' files of the runner before go."""
         now = self.now()
+        open_logs = self.store.list_log(status=model.LogStatus.IN_PROCESS)
         for entry in self.store.list_entries(status=S.IN_PROCESS):
-            if entry.session_pid and executor.process_start_ticks(entry.session_pid) == (
-                entry.session_started
-            ):
-                executor.kill_group(entry.session_pid, signal.SIGKILL)
-            logs = [
-                row
-                for row in self.store.list_log(entry_id=entry.id, status=model.LogStatus.IN_PROCESS)
-                if row.session_id == entry.session_id
-            ]
-            log = logs[0] if logs else model.LogEntry(entry_id=entry.id, start_at=now)
-            output = self._output(self._session_file(entry.session_id or "", "out"))
-            result = dataclasses.replace(scheduler.INTERRUPTED, output=output)
-            finish = scheduler.finished(entry, log, result, now, self.settings)
-            transition = model.Transition(
-                reason="recovered",
-                put=(finish.entry,) if finish.entry else (),
-                log_update=(finish.log,) if logs else (),
-                log_insert=() if logs else (finish.log,),
-                events=(
-                    model.SessionEvent(
-                        session_id=entry.session_id or "",
-                        event="logoff",
-                        at=now,
-                        runner_id=self.runner_id,
-                        entry_id=entry.id,
-                        comment=scheduler.CRASHED,
-                    ),
-                ),
-            )
-            self.store.commit(transition)
-            self.log.warning(
-                "run_recovered", **dims(finish.entry or entry), error=scheduler.CRASHED
-            )
+            self._recover_entry(entry, open_logs, now)
         for task in self.store.list_tasks():
-            if task.session_id is not None and task.object != lifecycle.DISPATCH:  # interrupted
-                again = dataclasses.replace(task, session_id=None)
-                self.store.commit(model.Transition(reason="recovered", task_put=(again,)))
+            if task.session_id is not None and task.object != lifecycle.DISPATCH:
+                self._recover_task(task, open_logs)
+        self._sync(now=True)  # the ends above, durable before their files go
         for row in self.store.list_log(status=model.LogStatus.IN_PROCESS):
             owner = self.store.get_entry(row.entry_id)
             if owner is None or owner.status is not S.IN_PROCESS:
@@ -987,10 +961,94 @@ class Runner:
                     row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
                 )
                 self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
+        self._close_sessions(now)
         with os.scandir(self.sessions_dir) as leftovers:  # no session runs yet
             for leftover in leftovers:
                 with contextlib.suppress(OSError):
                     os.unlink(leftover.path)
+
+    def _recovered(
+        self, session_id: str, log: model.LogEntry, *, pid: int = 0, task: model.Task | None = None
+    ) -> tuple[Running, model.Outcome | None]:
+        """A run of the runner before as this runner would hold it, and its outcome when
+        its session left a whole result (None: it was killed while its job worked)."""
+        run = self._run(session_id, log.entry_id, log.user, log_no=log.entry_no, task=task)
+        run.pid, run.log = pid, log
+        result = executor.read_result(run.result_path)
+        if result is None:
+            return run, None
+        output = self._output(run.output_path)
+        return run, executor.result_outcome(result, output, retriable=self.cfg.retriable_exceptions)
+
+    def _recover_entry(
+        self, entry: model.Entry, open_logs: list[model.LogEntry], now: datetime
+    ) -> None:
+        if entry.session_pid:
+            _end_session(entry.session_pid, entry.session_started)
+        logs = [row for row in open_logs if row.session_id == entry.session_id]
+        if logs:
+            run, outcome = self._recovered(
+                entry.session_id or "", logs[0], pid=entry.session_pid or 0
+            )
+            if outcome is not None:
+                run.category = entry.spec.category
+                self._commit("recovered", [self._plan_finish(run, outcome, None)])
+                return
+        log = logs[0] if logs else model.LogEntry(entry_id=entry.id, start_at=now)
+        output = self._output(self._session_file(entry.session_id or "", "out"))
+        result = dataclasses.replace(scheduler.INTERRUPTED, output=output)
+        finish = scheduler.finished(entry, log, result, now, self.settings)
+        transition = model.Transition(
+            reason="recovered",
+            put=(finish.entry,) if finish.entry else (),
+            log_update=(finish.log,) if logs else (),
+            log_insert=() if logs else (finish.log,),
+            events=(
+                model.SessionEvent(
+                    session_id=entry.session_id or "",
+                    event="logoff",
+                    at=now,
+                    user=log.user,
+                    runner_id=self.runner_id,
+                    entry_id=entry.id,
+                    pid=entry.session_pid,
+                    comment=scheduler.CRASHED,
+                ),
+            ),
+        )
+        self.store.commit(transition)
+        self.log.warning("run_recovered", **dims(finish.entry or entry), error=scheduler.CRASHED)
+
+    def _recover_task(self, task: model.Task, open_logs: list[model.LogEntry]) -> None:
+        logs = [row for row in open_logs if row.session_id == task.session_id]
+        if logs:
+            run, outcome = self._recovered(task.session_id or "", logs[0], task=task)
+            if outcome is not None:
+                self._commit("recovered", [self._plan_end_task(run, outcome)])
+                return
+        again = dataclasses.replace(task, session_id=None)  # interrupted: it runs again
+        self.store.commit(model.Transition(reason="recovered", task_put=(again,)))
+
+    def _close_sessions(self, now: datetime) -> None:
+        """A logoff for each background session the runners before left without one."""
+        events = self.store.list_sessions()
+        closed = {e.session_id for e in events if e.event == "logoff"}
+        logoffs = tuple(
+            dataclasses.replace(
+                e,
+                event="logoff",
+                at=now,
+                runner_id=self.runner_id,
+                comment=scheduler.CRASHED,
+                seq=0,
+            )
+            for e in events
+            if e.event == "logon"
+            and e.session_id not in closed
+            and e.client_type is model.ClientType.BACKGROUND
+        )
+        if logoffs:
+            self.store.commit(model.Transition(reason="recovered", events=logoffs))
 
     def _drain(self) -> None:
         """SIGTERM: no more dispatching; running sessions get shutdown_grace, then end;
@@ -1042,6 +1100,29 @@ def dims(entry: model.Entry) -> dict[str, Any]:
         "session_id": entry.session_id,
         "system_task_id": entry.system_task_id,
     }
+
+
+def _forget(run: Running) -> None:
+    """The session's files, once its end is committed (a crash before keeps its result)."""
+    for path in (run.result_path, run.output_path):
+        path.unlink(missing_ok=True)
+
+
+def _end_session(pid: int, started: float | None) -> None:
+    """SIGKILL a session of the runner before that is still there (its pid and start
+    time match) and see it go (within KILL_WAIT), so its result file is final; one
+    whose job has returned first gets FINISH_WAIT to write its result and go."""
+    finish_by = time.monotonic() + FINISH_WAIT
+    while (
+        executor.running(pid, started) and session.finishing(pid) and time.monotonic() < finish_by
+    ):
+        time.sleep(0.005)
+    deadline = time.monotonic() + KILL_WAIT
+    while executor.running(pid, started) and time.monotonic() < deadline:
+        executor.kill_group(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
 
 
 def _exit_comment(result: model.Outcome, status: int | None) -> str:

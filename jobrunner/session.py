@@ -1,13 +1,15 @@
 """A background session: the child process that runs one job (BC background session).
 
-Imports only `os`, `sys` and `marshal` (json and traceback when there is something to
-report), so a
-session pays next to nothing before the job's own imports: it detaches into its own
-process group, dies with its parent, closes stdin, sends stdout/stderr to a file,
-switches to the entry's user when started as root, refuses UI, resolves the object,
-calls it with a Context and, unless all went well, writes the result as JSON. It runs
-as `run(request)` in a child forked by the fork server, or (spawn mode) in a fresh
-`python -I -S` that child executes, through `wait_for_request()`.
+Imports only `os`, `sys` and `marshal` (and traceback when there is something to
+report), so a session pays next to nothing before the job's own imports: it detaches
+into its own process group, dies with its parent, becomes the subreaper of whatever
+the job starts, closes stdin, sends stdout/stderr to a file, switches to the entry's
+user when started as root, refuses UI, resolves the object and calls it with a Context.
+When the job returns or raises, it ends every process the job left behind, then writes
+its result (framed: see `frame`) and makes it durable before it exits, so the result
+outlives a runner that dies before it sees the session end. It runs as `run(request)`
+in a child forked by the fork server, or (spawn mode) in a fresh `python -I -S` that
+child executes, through `wait_for_request()`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
     from typing import Any, NoReturn
 
 PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
 SIGKILL = 9  # Linux
+END_DESCENDANTS_WITHIN = 5.0  # seconds a session spends ending what its job left behind
 
 
 class Context:
@@ -80,14 +84,110 @@ def preload() -> None:
             _LIBC = False
 
 
-def die_with_parent(parent: int) -> None:
-    """Linux: SIGKILL this process when its parent goes; exit now if it already went."""
+def _prctl(option: int, value: int) -> None:
     preload()
     prctl = getattr(_LIBC, "prctl", None)  # Linux
     if prctl is not None:
-        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
+        prctl(option, value, 0, 0, 0)
+
+
+def set_death_signal(sig: int) -> None:
+    """Linux: send `sig` to this process when its parent goes."""
+    _prctl(PR_SET_PDEATHSIG, sig)
+
+
+def die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this process when its parent goes; exit now if it already went."""
+    set_death_signal(SIGKILL)
     if os.getppid() != parent:
         os._exit(70)
+
+
+FINISHING = "jobrunner-end"  # the command name of a session whose job has returned
+
+
+def mark_finishing() -> None:
+    """Name this process FINISHING: its job is over and it is writing its result, which
+    the fork server and a restarted runner let it finish rather than kill it (one that
+    killed it would have the finished run counted as interrupted and run again)."""
+    try:
+        fd = os.open("/proc/self/comm", os.O_WRONLY)
+    except OSError:  # pragma: no cover - not Linux
+        return
+    try:
+        os.write(fd, FINISHING.encode())
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def finishing(pid: int) -> bool:
+    """Whether the process `pid` is a session that is writing its result."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as f:
+            return f.read().strip() == FINISHING.encode()
+    except OSError:
+        return False
+
+
+def become_subreaper() -> None:
+    """Linux: every orphaned descendant of this process becomes its child (not init's),
+    so that it can end them."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def descendants(root: int, *, spare: frozenset[int] = frozenset()) -> list[int]:
+    """The live processes whose parent chain leads to `root` (from /proc), less the
+    processes of `spare` and everything below them."""
+    parents: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            fd = os.open(f"/proc/{name}/stat", os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            stat = os.read(fd, 1024)
+        except OSError:  # it ended in between
+            continue
+        finally:
+            os.close(fd)
+        fields = stat.rsplit(b")", 1)[-1].split()
+        if len(fields) > 1 and fields[0] != b"Z":
+            parents[int(name)] = int(fields[1])
+    found: list[int] = []
+    for pid in parents:
+        hops, up = 0, pid
+        while up != root and up not in spare and up > 1 and hops < 64:
+            up, hops = parents.get(up, 0), hops + 1
+        if up == root and pid != root:
+            found.append(pid)
+    return found
+
+
+def end_descendants(within: float = END_DESCENDANTS_WITHIN) -> None:
+    """SIGKILL and reap every process this subreaper has below it, until none is left
+    (or `within` seconds have passed: a process the kernel cannot end stays)."""
+    deadline = 0.0
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:  # no child at all, so no descendant either
+            return
+        import time
+
+        deadline = deadline or time.monotonic() + within
+        for pid in descendants(os.getpid()):
+            try:
+                os.kill(pid, SIGKILL)
+            except OSError:  # gone already
+                continue
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.001)
 
 
 def _null_stdin() -> None:
@@ -107,9 +207,10 @@ def _redirect(output_path: str) -> None:
 
 def prepare(parent_pid: int) -> None:
     """What a background session does before its request is known (a fork server's
-    waiting child does it ahead of time): die with the parent, stdin from /dev/null,
-    no UI."""
+    waiting child does it ahead of time): die with the parent, become the subreaper of
+    what the job starts, stdin from /dev/null, no UI."""
     die_with_parent(parent_pid)
+    become_subreaper()
     _null_stdin()
     ui.background()
 
@@ -228,12 +329,14 @@ def _failure(exc: BaseException, message: str) -> dict[str, Any]:
 
 
 def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
-    """The whole session, in a process of its own; never returns. Exit status 0 means
-    success with nothing more to say; otherwise the runner reads the result file (when
-    there is one). The result file is opened before a user switch (the new user need not
-    be able to write there); the runner reads it only after this process has ended."""
+    """The whole session, in a process of its own; never returns. It exits 0 on success
+    and 1 otherwise, after its result file is written and on disk (a session that ends
+    without one failed by its exit status or signal). The result file is opened before a
+    user switch (the new user need not be able to write there); the runner reads it
+    when this process has ended, or at its next start after a crash."""
     if not prepared:
         die_with_parent(request["parent_pid"])
+        become_subreaper()
         _null_stdin()
     _redirect(request["output_path"])  # first: fds 0-2 must not be taken by the result file
     user = request.get("user")
@@ -248,23 +351,40 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
         if request.get("background", True):
             ui.background()
         result = execute(request)
+        mark_finishing()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except (OSError, ValueError, AttributeError):  # closed, or None
         pass
-    if result["ok"] and not result.get("no_activity"):
-        os._exit(0)
-    if result_fd < 0:
-        result_fd = _open_result(request)
-    import json
-
-    os.write(result_fd, json.dumps(result).encode())
-    os._exit(1)
+    end_descendants()
+    if request["result_path"]:
+        write_result(result_fd if result_fd >= 0 else _open_result(request), result)
+    os._exit(0 if result["ok"] and not result.get("no_activity") else 1)
 
 
 def _open_result(request: dict[str, Any]) -> int:
     return os.open(request["result_path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+
+
+def write_result(fd: int, result: dict[str, Any]) -> None:
+    """The result, marshalled and framed in one write (a reader takes a short file for no
+    result), then on disk before the session ends: on a journalling file system (ext4,
+    xfs) the fdatasync of a new file also makes its name durable. (Not json: after a
+    user switch the session may not be able to import it.)"""
+    os.write(fd, frame(marshal.dumps(result)))
+    try:
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_result(data: bytes) -> bytes | None:
+    """The result a session wrote (see `write_result`), or None when it is not whole."""
+    head, newline, body = data.partition(b"\n")
+    if not newline or not head.isdigit() or len(body) != int(head):
+        return None
+    return body
 
 
 def _stack() -> str:
@@ -288,7 +408,8 @@ def unframe(data: bytes) -> tuple[bytes | None, bytes]:
 
 def wait_for_request(fd: int) -> NoReturn:
     """A waiting child of the fork server, which did `prepare` (in spawn mode a fresh
-    interpreter that child executed: the death signal survives the exec), waits for its
+    interpreter that child executed: the death signal and the subreaper flag survive the
+    exec), waits for its
     request on `fd`: framed (see `frame`), marshalled; end of file means it is not
     needed."""
     data = b""

@@ -144,3 +144,81 @@ def logs_exception(ctx) -> None:
         {}["missing-key"]
     except KeyError:
         ctx.log.exception("lookup_failed")
+
+
+def completes(ctx) -> None:
+    """Works a moment (creating a task per comma-separated part of its parameter), then
+    records its completion as its last act: one O_APPEND line with what it completed
+    (the task or entry id) and its session id, for the kill -9 torture test to count."""
+    import random
+
+    from jobrunner import tasks
+
+    time.sleep(random.uniform(0.0, 0.03))
+    for _ in filter(None, (ctx.parameter or "").split(",")):
+        tasks.create_task(f"{__name__}:completes", record=ctx.entry.get("id"))
+    done = ctx.entry.get("task_id") or ctx.entry["id"]
+    path = Path(os.environ["JOBRUNNER_TEST_MARKS"]) / "completions"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, f"{done} {ctx.session_id} {time.time():.6f}\n".encode())
+    os.close(fd)
+
+
+def leaves_children(ctx) -> None:
+    """Starts a `setsid sleep 1000` grandchild and a plain background child, records
+    their pids (one per line) in the marks folder's `children` file, then does what its
+    parameter says: `ok` returns, `hang` waits for its timeout, `wait` sleeps 30 s."""
+    import subprocess
+
+    subprocess.Popen(["setsid", "sleep", "1000"])
+    plain = subprocess.Popen(["sleep", "1000"])
+    deadline = time.monotonic() + 5  # setsid forks when it leads its group: find the sleep
+    pids = [plain.pid]
+    while time.monotonic() < deadline:
+        found = _children_named("sleep", exclude={plain.pid})
+        if found:
+            pids += found
+            break
+        time.sleep(0.01)
+    path = Path(os.environ["JOBRUNNER_TEST_MARKS"]) / "children"
+    path.write_text("".join(f"{pid}\n" for pid in pids))
+    _mark(ctx, "children")
+    if ctx.parameter == "hang":
+        while True:
+            time.sleep(1)
+    if ctx.parameter == "wait":
+        time.sleep(30)
+
+
+def _children_named(name: str, exclude: set[int]) -> list[int]:
+    """The processes called `name` below this one (by /proc parent chains)."""
+    parents, names = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            names[int(entry)] = stat[stat.index("(") + 1 : stat.rindex(")")]
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    me, found = os.getpid(), []
+    for pid, comm in names.items():
+        up, hops = parents.get(pid), 0
+        while up not in (None, 0, 1, me) and hops < 32:
+            up, hops = parents.get(up), hops + 1
+        if up == me and comm == name and pid not in exclude:
+            found.append(pid)
+    return found
+
+
+def ends_late(ctx) -> None:
+    """Marks `late`, sleeps the first word of its parameter (seconds), then ends as the
+    second says: `ok`, `fail` (a ValueError) or `inactive` (ctx.no_activity())."""
+    delay, how = (ctx.parameter or "0.5 ok").split()
+    _mark(ctx, "late")
+    time.sleep(float(delay))
+    if how == "fail":
+        raise ValueError("late failure\nsecond line")
+    if how == "inactive":
+        ctx.no_activity()

@@ -49,3 +49,20 @@ def test_every_session_end_is_reported(tmp_path, mode):
     finally:
         runner.close()
     assert all(os.WIFEXITED(s) and os.WEXITSTATUS(s) == 0 for s in ended.values())
+
+
+def test_a_torn_result_file_is_no_result(tmp_path):
+    """A session killed while writing its result leaves a file that is not whole: it is
+    never taken for an outcome (the run counts as interrupted)."""
+    from jobrunner import session as session_module
+
+    path = tmp_path / "s.result"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    session_module.write_result(fd, {"ok": False, "message": "boom", "stack": "s"})
+    whole = path.read_bytes()
+    assert executor.read_result(path) == {"ok": False, "message": "boom", "stack": "s"}
+    for cut in range(len(whole)):
+        path.write_bytes(whole[:cut])
+        assert executor.read_result(path) is None
+    path.write_bytes(whole + b"x")
+    assert executor.read_result(path) is None

@@ -65,3 +65,26 @@ def test_kill_9_mid_stream_leaves_the_store_consistent(tmp_path):
     print("runs committed after each kill:", runs_seen)
     assert runs_seen[-1] > 0
     assert runs_seen == sorted(runs_seen)  # nothing committed was ever lost
+
+
+def test_reading_the_wal_index_keeps_sqlites_locks_on_it(tmp_path):
+    """Closing any descriptor of the -shm file drops the process's POSIX locks on it;
+    another process's connection would then take the WAL index for unused and truncate
+    it under this store's mapping (SIGBUS)."""
+    store = SqliteStore(tmp_path / "s.sqlite3", background_checkpoints=True)
+    try:
+        store.list_entries()
+        inode = os.stat(tmp_path / "s.sqlite3-shm").st_ino
+
+        def locks() -> int:
+            text = Path("/proc/locks").read_text()
+            return sum(
+                f":{inode} " in line and f" {os.getpid()} " in line for line in text.splitlines()
+            )
+
+        assert locks() > 0
+        store.wal_backlog()
+        store.checkpoint()
+        assert locks() > 0
+    finally:
+        store.close()
