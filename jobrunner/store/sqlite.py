@@ -7,7 +7,6 @@ import contextlib
 import functools
 import os
 import sqlite3
-import struct
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,15 +20,13 @@ FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 SYNCED_KEPT = 1024  # entries whose task row this store remembers writing
 ROWS_KEPT = 1024  # entries whose columns this store remembers reading or writing
-# Pages in the WAL not yet copied into the database file from which a checkpoint runs
-# (SQLite's own default), and the bound at which a committing connection of a store that
-# leaves checkpoints to a background thread runs one itself (that thread is stuck).
+# Pages in the WAL from which a checkpoint runs (SQLite's own default), and the bound at
+# which a committing connection of a store that leaves checkpoints to a background
+# thread runs one itself (that thread is stuck).
 CHECKPOINT_PAGES = 1000
 CHECKPOINT_PAGES_LATE = 10_000
-# the WAL index (the -shm file, https://www.sqlite.org/walformat.html): the last valid
-# frame of the WAL (mxFrame) and how many frames are already in the database (nBackfill)
-_U32 = struct.Struct("=I")  # native byte order, as SQLite writes them
-_MX_FRAME_AT, _N_BACKFILL_AT = 16, 96
+# the WAL file (https://www.sqlite.org/walformat.html): a header, then one frame a page
+_WAL_HEADER, _FRAME_HEADER = 32, 24
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -178,6 +175,18 @@ class SqliteStore:
         if background_checkpoints:
             self._db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES_LATE}")
         self._migrate()
+        self._frame = int(self._db.execute("PRAGMA page_size").fetchone()[0]) + _FRAME_HEADER
+        # A WAL restarted after a checkpoint is cut back to CHECKPOINT_PAGES (by the
+        # commit that restarts it), so its size tells how many pages it holds.
+        self._db.execute(
+            f"PRAGMA journal_size_limit = {_WAL_HEADER + CHECKPOINT_PAGES * self._frame}"
+        )
+        self._copied_at = -1  # a WAL size at which a checkpoint found nothing left to copy
+        # SQLite's own files are never opened and closed here: closing any descriptor of a
+        # file drops every POSIX lock this process holds on it, SQLite's too (another
+        # process then rebuilds the WAL index under this one). The WAL, which SQLite never
+        # locks, is opened once for `sync` and closed only after SQLite's connections.
+        self._wal_fd: int | None = None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -530,21 +539,20 @@ class SqliteStore:
     def sync(self) -> None:
         """Make every commit so far durable. Touches no connection: safe from any thread
         (the runner's syncer calls it while the loop goes on)."""
-        try:
-            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-        except FileNotFoundError:  # nothing written since the last checkpoint
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self._wal_fd is None:
+            try:
+                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:  # nothing written yet
+                return
+        os.fsync(self._wal_fd)
 
     def checkpoint(self, pages: int = CHECKPOINT_PAGES) -> bool:
-        """Copy the WAL into the database when at least `pages` of it are not there yet
-        (a passive checkpoint: it never waits for readers or writers, and commits go on
-        meanwhile). Whether it ran. Safe from any thread: it uses a connection of its
-        own, not the store's. One that cannot run now (busy, say) is left to the next."""
-        if self.wal_backlog() < pages:
+        """Copy the WAL into the database when it holds more than `pages` pages (a passive
+        checkpoint: it never waits for readers or writers, and commits go on meanwhile).
+        Whether it ran. Safe from any thread: it uses a connection of its own, not the
+        store's. One that cannot run now (busy, say) is left to the next."""
+        held = self.wal_pages()
+        if held <= pages or held == self._copied_at:
             return False
         try:
             if self._checkpointer is None:
@@ -554,23 +562,24 @@ class SqliteStore:
                     isolation_level=None,
                     check_same_thread=False,
                 )
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            busy, frames, copied = self._checkpointer.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).fetchone()
         except sqlite3.Error:
             return False
+        if not busy and frames == copied:  # all in: nothing to copy until the WAL grows
+            self._copied_at = held
         return True
 
-    def wal_backlog(self) -> int:
-        """Pages in the WAL not yet copied into the database file (0 when unknown)."""
+    def wal_pages(self) -> int:
+        """Pages the WAL file holds, from its size (a stat of its path, never an open): the
+        pages written since the WAL last restarted (at most CHECKPOINT_PAGES after one
+        that a commit of this store made), some of them maybe in the database already."""
         try:
-            with open(f"{self.path}-shm", "rb") as shm:
-                head = shm.read(_N_BACKFILL_AT + 4)
+            size = os.stat(f"{self.path}-wal").st_size
         except OSError:
             return 0
-        if len(head) < _N_BACKFILL_AT + 4:
-            return 0
-        last: int = _U32.unpack_from(head, _MX_FRAME_AT)[0]
-        copied: int = _U32.unpack_from(head, _N_BACKFILL_AT)[0]
-        return max(0, last - copied)
+        return max(0, size - _WAL_HEADER) // self._frame
 
     def close(self) -> None:
         with self._lock:
@@ -578,6 +587,9 @@ class SqliteStore:
                 self._checkpointer.close()
                 self._checkpointer = None
             self._db.close()
+            if self._wal_fd is not None:  # SQLite's connections are closed: no lock to lose
+                os.close(self._wal_fd)
+                self._wal_fd = None
 
 
 def _delete(

@@ -182,8 +182,8 @@ def _fill_wal(store, pages: int) -> int:
     for _ in range(5000):
         log = model.LogEntry(entry_id="a", start_at=utc(2026, 1, 1), output="x" * 6000)
         store.commit(model.Transition(reason="t", log_insert=(log,)), durable=False)
-        most = max(most, store.wal_backlog())
-        if most >= pages or (most and store.wal_backlog() < most):
+        most = max(most, store.wal_pages())
+        if most >= pages or (most and store.wal_pages() < most):
             return most
     raise AssertionError("the WAL never grew")
 
@@ -191,13 +191,19 @@ def _fill_wal(store, pages: int) -> int:
 def test_a_store_left_to_background_checkpoints_does_not_checkpoint_in_its_commits(tmp_path):
     path = tmp_path / "s.sqlite3"
     store = sqlite_store.SqliteStore(path, background_checkpoints=True)
-    assert _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 100) >= (
-        sqlite_store.CHECKPOINT_PAGES + 100
-    )  # past SQLite's own threshold: no commit copied it
+    limit = sqlite_store.CHECKPOINT_PAGES
+    assert _fill_wal(store, limit + 100) >= limit + 100  # past SQLite's own threshold
     assert store.checkpoint()  # (from any thread; tested here from this one)
-    assert store.wal_backlog() == 0
     assert not store.checkpoint()  # nothing left to copy
     assert not store.checkpoint(pages=1)
+    # the next commit restarts the WAL and cuts it back: the next checkpoint waits for
+    # CHECKPOINT_PAGES pages more
+    _fill_wal(store, 1)
+    assert store.wal_pages() == limit
+    assert not store.checkpoint()
+    _fill_wal(store, limit + 1)
+    assert store.wal_pages() > limit
+    assert store.checkpoint()
     reader = sqlite_store.SqliteStore(path)
     assert len(reader.list_log()) > 100
     reader.close()
@@ -207,21 +213,53 @@ def test_a_store_left_to_background_checkpoints_does_not_checkpoint_in_its_commi
 def test_a_plain_store_checkpoints_in_its_commits_as_sqlite_does(tmp_path):
     store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
     most = _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 100)
-    # the commit that took it past the threshold copied it (a few pages a commit)
-    assert sqlite_store.CHECKPOINT_PAGES - 50 < most < sqlite_store.CHECKPOINT_PAGES
-    assert store.wal_backlog() < most
+    # the commit that took it past the threshold copied it (a few pages a commit), the
+    # next one restarted the WAL and cut it back
+    assert sqlite_store.CHECKPOINT_PAGES - 50 < most < sqlite_store.CHECKPOINT_PAGES + 50
+    assert store.wal_pages() == sqlite_store.CHECKPOINT_PAGES
     store.close()
 
 
-def test_the_wal_backlog_is_what_sqlite_counts(tmp_path):
+def test_the_wal_pages_are_what_sqlite_counts(tmp_path):
     path = tmp_path / "s.sqlite3"
     store = sqlite_store.SqliteStore(path, background_checkpoints=True)
     _fill_wal(store, 40)
     other = sqlite3.connect(path, isolation_level=None)
-    backlog = store.wal_backlog()
+    held = store.wal_pages()
     busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    assert (busy, frames, copied) == (0, backlog, backlog)
-    assert store.wal_backlog() == 0
+    assert (busy, frames, copied) == (0, held, held)
     other.close()
     store.close()
-    assert store.wal_backlog() == 0  # closed: no WAL index left
+    assert store.wal_pages() == 0  # closed: no WAL left
+
+
+def _locks_held(path) -> int:
+    """POSIX locks this process holds on the file at `path` (from /proc/locks)."""
+    inode = path.stat().st_ino
+    mine = str(__import__("os").getpid())
+    count = 0
+    with open("/proc/locks") as locks:
+        for line in locks:
+            fields = line.split()
+            if "->" in fields:  # a waiter, not a holder
+                continue
+            if fields[1] == "POSIX" and fields[4] == mine and fields[5].endswith(f":{inode}"):
+                count += 1
+    return count
+
+
+def test_the_store_never_drops_sqlites_locks(tmp_path):
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it,
+    SQLite's too: then another process rebuilds the WAL index under this one (SIGBUS).
+    The store's own reads of the WAL's size, its syncs and checkpoints keep them."""
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path, background_checkpoints=True)
+    _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 10)
+    shm = tmp_path / "s.sqlite3-shm"
+    held = _locks_held(shm), _locks_held(path)
+    assert held[0] > 0  # the WAL index's dead-man switch, at least
+    store.wal_pages()
+    store.sync()
+    assert store.checkpoint()
+    assert (_locks_held(shm), _locks_held(path)) == held
+    store.close()
