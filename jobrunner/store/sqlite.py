@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import errors, lifecycle, model, spec
-from jobrunner.store import StoreConflict
+from jobrunner.store import StoreConflict, StoreUnwritable
 
 FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
@@ -146,6 +146,19 @@ class NewerStateFile(errors.JobRunnerError):
     """The state file was written by a newer jobrunner (a higher schema version)."""
 
 
+class StoreFileLost(errors.JobRunnerError):
+    """The state file was deleted, or another file put in its place, while this store
+    had it open: what this store writes from then on is lost to everyone else."""
+
+
+# SQLite's primary result codes of a write that failed but may succeed later
+_UNWRITABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR}
+
+
+def _unwritable(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in _UNWRITABLE
+
+
 class SqliteStore:
     def __init__(self, path: Path, *, background_checkpoints: bool = False) -> None:
         """`background_checkpoints`: copying the WAL into the database is left to
@@ -175,6 +188,7 @@ class SqliteStore:
         if background_checkpoints:
             self._db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES_LATE}")
         self._migrate()
+        self._identity = _identity(os.stat(path))  # the file SQLite opened
         self._frame = int(self._db.execute("PRAGMA page_size").fetchone()[0]) + _FRAME_HEADER
         # A WAL restarted after a checkpoint is cut back to CHECKPOINT_PAGES (by the
         # commit that restarts it), so its size tells how many pages it holds.
@@ -191,13 +205,19 @@ class SqliteStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # (SQLite may have rolled it back itself)
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if _unwritable(exc):
+                    raise StoreUnwritable(f"{self.path}: {exc}") from exc
                 raise
-            self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._transaction() as db:
@@ -539,12 +559,27 @@ class SqliteStore:
     def sync(self) -> None:
         """Make every commit so far durable. Touches no connection: safe from any thread
         (the runner's syncer calls it while the loop goes on)."""
-        if self._wal_fd is None:
-            try:
-                self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:  # nothing written yet
-                return
-        os.fsync(self._wal_fd)
+        try:
+            if self._wal_fd is None:
+                try:
+                    self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:  # nothing written yet
+                    return
+            os.fsync(self._wal_fd)
+        except OSError as exc:
+            raise StoreUnwritable(f"{self.path}-wal: {exc}") from exc
+
+    def check_file(self) -> None:
+        """Raise StoreFileLost when the store's path no longer names the file it opened
+        (deleted, or another file renamed over it). A stat of the path, never an open."""
+        try:
+            now = _identity(os.stat(self.path))
+        except FileNotFoundError:
+            raise StoreFileLost(f"{self.path} was deleted while in use") from None
+        if now != self._identity:
+            raise StoreFileLost(
+                f"{self.path} was replaced (another file put in its place) while in use"
+            )
 
     def checkpoint(self, pages: int = CHECKPOINT_PAGES) -> bool:
         """Copy the WAL into the database when it holds more than `pages` pages (a passive
@@ -590,6 +625,10 @@ class SqliteStore:
             if self._wal_fd is not None:  # SQLite's connections are closed: no lock to lose
                 os.close(self._wal_fd)
                 self._wal_fd = None
+
+
+def _identity(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
 
 
 def _delete(

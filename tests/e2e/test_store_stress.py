@@ -11,7 +11,7 @@ import time
 
 J = "tests.entrypoints.jobs"
 ENTRIES = 12
-OUTPUT = 60_000  # bytes each run writes: its log entry spans ~15 pages
+OUTPUT = 64_000  # bytes each run writes: its log entry spans ~16 pages
 STRESS_S = 12.0
 CONFIG = "timezone: UTC\nworkers: 4\nretry_profile: [1s]\nshutdown_grace: 1s\nkill_grace: 1s\n"
 
@@ -32,9 +32,11 @@ def _cli(env, *args: str) -> subprocess.CompletedProcess[str]:
 
 class Crowd:
     """CLI readers (`list`, `log`, `task list`) and a writer (`task create`, `set-status`)
-    in a loop, each in threads of their own, until stopped."""
+    in a loop, each in threads of their own, until stopped; and a quicker reader (SQLite
+    in this process: a connection opened, read from and closed, over and over)."""
 
-    def __init__(self, env) -> None:
+    def __init__(self, env, state) -> None:
+        self.state = state
         self.env = env
         self.created: list[str] = []
         self.faults: list[str] = []
@@ -42,6 +44,7 @@ class Crowd:
         readers = [("list",), ("list",), ("log", "--limit", "5"), ("task", "list")]
         self.threads = [threading.Thread(target=self._reads, args=a) for a in readers]
         self.threads.append(threading.Thread(target=self._writes))
+        self.threads.append(threading.Thread(target=self._connects))
 
     def _check(self, args: tuple[str, ...], proc: subprocess.CompletedProcess[str]) -> bool:
         if proc.returncode != 0 or "Traceback" in proc.stderr:
@@ -52,6 +55,17 @@ class Crowd:
     def _reads(self, *args: str) -> None:
         while not self.stop.is_set():
             self._check(args, _cli(self.env, *args))
+
+    def _connects(self) -> None:
+        while not self.stop.is_set():
+            db = sqlite3.connect(self.state, timeout=10)
+            try:
+                db.execute("SELECT COUNT(*) FROM log_entries").fetchone()
+            except sqlite3.Error as exc:
+                self.faults.append(f"sqlite: {exc}")
+            finally:
+                db.close()
+            time.sleep(0.002)
 
     def _writes(self) -> None:
         n = 0
@@ -92,8 +106,8 @@ def test_cli_readers_and_writers_never_take_the_runner_down(env):
             env.command("run"), cwd=env.root, env=env.env, stdout=out, stderr=subprocess.PIPE
         )
         try:
-            _wait(runner, state.exists, 20)
-            with Crowd(env) as crowd:
+            _wait(runner, lambda: "runner_started" in (env.root / "runner.out").read_text(), 20)
+            with Crowd(env, state) as crowd:
                 _wait(runner, lambda: False, STRESS_S)
             for n in range(ENTRIES):
                 _cli(env, "set-status", f"loud{n}", "on_hold")
@@ -106,7 +120,7 @@ def test_cli_readers_and_writers_never_take_the_runner_down(env):
     assert alive, f"the runner died: status {runner.returncode}: {err[-2000:]!r}"
     assert runner.returncode == 0, err[-2000:]
     assert crowd.faults == []
-    assert len(crowd.created) > 5
+    assert len(crowd.created) >= 3  # (a CLI command takes a second or more here)
     assert sorted(m.split(" ")[0] for m in env.marks_of("tally")) == sorted(crowd.created)
     db = sqlite3.connect(state)
     try:
