@@ -10,10 +10,13 @@ import threading
 import time
 
 J = "tests.entrypoints.jobs"
-ENTRIES = 12
-OUTPUT = 64_000  # bytes each run writes: its log entry spans ~16 pages
+ENTRIES = 8
+OUTPUT = 1_500_000  # bytes each run writes and its log entry keeps: ~370 pages a run
 STRESS_S = 12.0
-CONFIG = "timezone: UTC\nworkers: 4\nretry_profile: [1s]\nshutdown_grace: 1s\nkill_grace: 1s\n"
+CONFIG = (
+    "timezone: UTC\nworkers: 4\nretry_profile: [1s]\nshutdown_grace: 1s\nkill_grace: 1s\n"
+    f"output_limit: {OUTPUT}\n"
+)
 
 
 def _cli(env, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,7 +46,8 @@ class Crowd:
         self.stop = threading.Event()
         readers = [("list",), ("list",), ("log", "--limit", "5"), ("task", "list")]
         self.threads = [threading.Thread(target=self._reads, args=a) for a in readers]
-        self.threads.append(threading.Thread(target=self._writes))
+        self.threads.append(threading.Thread(target=self._creates))
+        self.threads.append(threading.Thread(target=self._sets))
         self.threads.append(threading.Thread(target=self._connects))
 
     def _check(self, args: tuple[str, ...], proc: subprocess.CompletedProcess[str]) -> bool:
@@ -67,12 +71,17 @@ class Crowd:
                 db.close()
             time.sleep(0.002)
 
-    def _writes(self) -> None:
+    def _creates(self) -> None:
         n = 0
         while not self.stop.is_set():
             create = ("task", "create", f"{J}:tally", "--parameter", f"t{n}")
             if self._check(create, _cli(self.env, *create)):
                 self.created.append(f"t{n}")
+            n += 1
+
+    def _sets(self) -> None:
+        n = 0
+        while not self.stop.is_set():
             _cli(self.env, "set-status", f"loud{n % ENTRIES}", "on_hold" if n % 2 else "ready")
             n += 1
 
@@ -120,7 +129,7 @@ def test_cli_readers_and_writers_never_take_the_runner_down(env):
     assert alive, f"the runner died: status {runner.returncode}: {err[-2000:]!r}"
     assert runner.returncode == 0, err[-2000:]
     assert crowd.faults == []
-    assert len(crowd.created) >= 3  # (a CLI command takes a second or more here)
+    assert len(crowd.created) >= 2  # (a CLI command takes a second or more here)
     assert sorted(m.split(" ")[0] for m in env.marks_of("tally")) == sorted(crowd.created)
     db = sqlite3.connect(state)
     try:
