@@ -25,8 +25,7 @@ ROWS_KEPT = 1024  # entries whose columns this store remembers reading or writin
 # thread runs one itself (that thread is stuck).
 CHECKPOINT_PAGES = 1000
 CHECKPOINT_PAGES_LATE = 10_000
-# the WAL file (https://www.sqlite.org/walformat.html): a header, then one frame a page
-_WAL_HEADER, _FRAME_HEADER = 32, 24
+_FRAME_HEADER = 24  # bytes before each page in the WAL (https://www.sqlite.org/walformat.html)
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -189,13 +188,12 @@ class SqliteStore:
             self._db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES_LATE}")
         self._migrate()
         self._identity = _identity(os.stat(path))  # the file SQLite opened
-        self._frame = int(self._db.execute("PRAGMA page_size").fetchone()[0]) + _FRAME_HEADER
-        # A WAL restarted after a checkpoint is cut back to CHECKPOINT_PAGES (by the
-        # commit that restarts it), so its size tells how many pages it holds.
-        self._db.execute(
-            f"PRAGMA journal_size_limit = {_WAL_HEADER + CHECKPOINT_PAGES * self._frame}"
-        )
-        self._copied_at = -1  # a WAL size at which a checkpoint found nothing left to copy
+        self._page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        # The WAL's backlog as SQLite's last checkpoint here left it (unknown at first: a
+        # checkpoint finds out) plus about the pages this store's commits wrote since
+        # (counted from their rows), and the WAL file's size then (its growth since is a
+        # floor of the pages written).
+        self._left, self._written, self._size = CHECKPOINT_PAGES + 1, 0, 0
         # SQLite's own files are never opened and closed here: closing any descriptor of a
         # file drops every POSIX lock this process holds on it, SQLite's too (another
         # process then rebuilds the WAL index under this one). The WAL, which SQLite never
@@ -290,6 +288,7 @@ class SqliteStore:
             _delete(db, "tasks", "task", transition.task_delete)
             for task in transition.task_put:
                 self._put_task(db, task)
+        self._written += _weight(transition, self._page)
         _settle(self._synced, self._syncing, SYNCED_KEPT)  # committed: now they are facts
         _settle(self._rows, self._rows_writing, ROWS_KEPT)
         return numbers
@@ -582,13 +581,13 @@ class SqliteStore:
             )
 
     def checkpoint(self, pages: int = CHECKPOINT_PAGES) -> bool:
-        """Copy the WAL into the database when it holds more than `pages` pages (a passive
-        checkpoint: it never waits for readers or writers, and commits go on meanwhile).
-        Whether it ran. Safe from any thread: it uses a connection of its own, not the
-        store's. One that cannot run now (busy, say) is left to the next."""
-        held = self.wal_pages()
-        if held <= pages or held == self._copied_at:
+        """Copy the WAL into the database when more than `pages` pages of it are not there
+        yet (a passive checkpoint: it never waits for readers or writers, and commits go
+        on meanwhile). Whether it ran. Safe from any thread: it uses a connection of its
+        own, not the store's. One that cannot run now (busy, say) is left to the next."""
+        if self.wal_backlog() <= pages:
             return False
+        written = self._written
         try:
             if self._checkpointer is None:
                 self._checkpointer = sqlite3.connect(
@@ -597,24 +596,28 @@ class SqliteStore:
                     isolation_level=None,
                     check_same_thread=False,
                 )
-            busy, frames, copied = self._checkpointer.execute(
+            _, frames, copied = self._checkpointer.execute(
                 "PRAGMA wal_checkpoint(PASSIVE)"
             ).fetchone()
         except sqlite3.Error:
             return False
-        if not busy and frames == copied:  # all in: nothing to copy until the WAL grows
-            self._copied_at = held
+        self._written -= written
+        self._left, self._size = max(0, frames - copied), self._wal_size()
         return True
 
-    def wal_pages(self) -> int:
-        """Pages the WAL file holds, from its size (a stat of its path, never an open): the
-        pages written since the WAL last restarted (at most CHECKPOINT_PAGES after one
-        that a commit of this store made), some of them maybe in the database already."""
+    def wal_backlog(self) -> int:
+        """Pages of the WAL not yet copied into the database, as far as this store knows:
+        what its last checkpoint left plus about what its commits wrote since, or the
+        WAL's growth since when that is more (a checkpoint corrects it). A stat of the
+        WAL's path; no file is opened or read."""
+        grown = (self._wal_size() - self._size) // (self._page + _FRAME_HEADER)
+        return self._left + max(self._written, grown)
+
+    def _wal_size(self) -> int:
         try:
-            size = os.stat(f"{self.path}-wal").st_size
+            return os.stat(f"{self.path}-wal").st_size
         except OSError:
             return 0
-        return max(0, size - _WAL_HEADER) // self._frame
 
     def close(self) -> None:
         with self._lock:
@@ -625,6 +628,15 @@ class SqliteStore:
             if self._wal_fd is not None:  # SQLite's connections are closed: no lock to lose
                 os.close(self._wal_fd)
                 self._wal_fd = None
+
+
+def _weight(t: model.Transition, page: int) -> int:
+    """About the pages a transaction writes: the header page and a counter's, a table
+    page and index pages for each row, and the overflow pages of large values."""
+    rows = len(t.put) + len(t.delete) + len(t.log_insert) + len(t.log_update)
+    rows += len(t.events) + len(t.task_put) + len(t.task_delete)
+    logs = t.log_insert + t.log_update
+    return 2 + 3 * rows + sum(len(g.output) + len(g.error_call_stack) for g in logs) // page
 
 
 def _identity(info: os.stat_result) -> tuple[int, int]:
