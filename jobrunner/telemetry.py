@@ -52,6 +52,9 @@ EVENTS: dict[str, str | None] = {
     "task_failure_object_scheduled": None,
     "task_failed": None,
     "log_pruned": None,
+    "store_unwritable": None,
+    "store_writable": None,
+    "store_lost": None,
 }
 
 LOG_FILE = "jobrunner.jsonl"
