@@ -315,7 +315,11 @@ class Runner:
             waits.append((due - self.now()).total_seconds())
         if self._retry_at is not None:
             waits.append(self._retry_at - mono)
-        if self._unsynced and not (self._syncer and self._syncer.busy):  # (its end wakes us)
+        if (
+            self._unsynced
+            and self._retry_at is None
+            and not (self._syncer and self._syncer.busy)  # (its end wakes us)
+        ):
             waits.append(GROUP_WINDOW - (time.monotonic() - self._unsynced_since))
         # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
         waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))

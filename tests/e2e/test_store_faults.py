@@ -125,6 +125,11 @@ def _closed_runs(state: Path) -> dict[str, model.LogEntry]:
         db.close()
 
 
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _integrity(path: Path) -> str:
     db = sqlite3.connect(path)
     try:
@@ -151,8 +156,10 @@ def test_a_full_disk_holds_the_runner_until_space_returns_and_loses_nothing(env)
             live.wait(lambda: live.events("store_unwritable"), 20, "the failure reported")
             started = len(live.events("run_started"))
             ended_before = len(env.marks_of("long"))
+            cpu = _cpu_s(live.proc.pid)
             time.sleep(3)
             assert live.proc.poll() is None  # up
+            assert _cpu_s(live.proc.pid) - cpu < 0.5  # waiting, not spinning
             assert len(live.events("run_started")) == started  # starting nothing
             assert any("cannot be written" in m for m in live.status())
             assert len(env.marks_of("long")) > ended_before  # a run ended meanwhile
