@@ -115,6 +115,7 @@ class Runner:
         self._held_synced: list[tuple[Step, list[int]]] = []
         self._retry_at: float | None = None
         self._retry_delay = RETRY_FIRST
+        self._wrote = True  # a commit succeeded since the store could last be written again
         self._store_error = ""
         self._syncer: Syncer[tuple[Step, list[int]]] | None = None
         self._selector: selectors.BaseSelector | None = None
@@ -389,6 +390,7 @@ class Runner:
             self._store_failed(failed.error)
             self._hold(failed.steps)
             return
+        self._wrote = self._wrote or bool(steps)
         self._sync()
 
     def _commit_group(self, reason: str, steps: list[Step]) -> None:
@@ -468,9 +470,9 @@ class Runner:
         """Start nothing and try again after a delay (doubling up to RETRY_MAX)."""
         first = self._retry_at is None
         self._store_error = str(exc)
-        if first:
+        if first and self._wrote:
             self._retry_delay = RETRY_FIRST
-        else:
+        else:  # (also when it failed again before anything more could be written)
             self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
         self._retry_at = time.monotonic() + self._retry_delay
         held = len(self._held) + len(self._held_synced)
@@ -492,6 +494,8 @@ class Runner:
         try:
             if self._held_synced:
                 self.store.sync()
+            if not self._held and not self._held_synced:
+                self.store.probe()  # nothing to write: whether something could be
         except StoreUnwritable as exc:
             self._store_failed(exc)
             return
@@ -504,7 +508,7 @@ class Runner:
             self._held = failed.steps
             self._store_failed(failed.error)
             return
-        self._retry_at = None
+        self._retry_at, self._wrote = None, bool(held)
         self.log.info("store_writable", after_s=round(self._retry_delay, 3), committed=len(held))
         print("jobrunner: the state store can be written again", file=sys.stderr)
         self._sync(now=True)

@@ -568,6 +568,12 @@ class SqliteStore:
         except OSError as exc:
             raise StoreUnwritable(f"{self.path}-wal: {exc}") from exc
 
+    def probe(self) -> None:
+        """Raise StoreUnwritable unless a write can be committed now (one page of the
+        store is written again, unchanged)."""
+        with self._transaction() as db:
+            db.execute("UPDATE counters SET value = value WHERE name = 'entry_no'")
+
     def check_file(self) -> None:
         """Raise StoreFileLost when the store's path no longer names the file it opened
         (deleted, or another file renamed over it). A stat of the path, never an open."""
