@@ -15,6 +15,7 @@ import json
 import os
 import selectors
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -46,9 +47,9 @@ from jobrunner import (
     wallclock,
 )
 from jobrunner.lock import RunnerLock
-from jobrunner.store import StoreConflict
-from jobrunner.store.sqlite import FILE_NAME, SqliteStore
-from jobrunner.syncer import Syncer
+from jobrunner.store import StoreConflict, StoreUnwritable
+from jobrunner.store.sqlite import FILE_NAME, SqliteStore, StoreFileLost
+from jobrunner.syncer import Syncer, SyncFailed
 
 S = model.EntryStatus
 _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
@@ -59,6 +60,8 @@ GROUP_MAX = 64  # durable steps committed before one fsync makes them all durabl
 GROUP_WINDOW = 0.01  # seconds the oldest of them may wait for it
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
 FINISH_WAIT = 2.0  # seconds a session of the runner before may take to write its result
+RETRY_FIRST, RETRY_MAX = 0.1, 30.0  # seconds between tries to write a store that failed
+EXIT_STORE_LOST = 3  # the exit status when the state file was deleted or replaced
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Step:
     then: Callable[[list[int]], None]
     redo: Callable[[], Step] | None = None
     durable: bool = True  # False: `then` at once; its durability comes with the next sync
+    replanned: bool = False  # True: not kept when it cannot be committed (planned again)
 
 
 @dataclass(kw_only=True)
@@ -109,6 +113,14 @@ class Runner:
         self._prepared_task: str | None = None
         self._unsynced: list[tuple[Step, list[int]]] = []  # committed, not yet durable
         self._unsynced_since = 0.0
+        # while the store cannot be written: the steps not committed (ends whose outcome
+        # is only here), those committed but not known to be durable, and the next try
+        self._held: list[Step] = []
+        self._held_synced: list[tuple[Step, list[int]]] = []
+        self._retry_at: float | None = None
+        self._retry_delay = RETRY_FIRST
+        self._wrote = True  # a commit succeeded since the store could last be written again
+        self._store_error = ""
         self._syncer: Syncer[tuple[Step, list[int]]] | None = None
         self._selector: selectors.BaseSelector | None = None
         self._watched: set[int] = set()  # executor fds registered with the selector
@@ -145,6 +157,8 @@ class Runner:
             self._syncer = Syncer(self.store.sync, self.wake, after=self.store.checkpoint)
             try:
                 return self._serve()
+            except StoreFileLost as exc:
+                return self._store_lost(exc)
             finally:
                 self._syncer.close()
                 self.reconciler.stop()
@@ -152,9 +166,11 @@ class Runner:
                     self._selector.close()
                 self.executor.close()
                 self.wake_socket.close()
-                (self.cfg.state_dir / wake.FILE_NAME).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    (self.cfg.state_dir / wake.FILE_NAME).unlink(missing_ok=True)
                 self.task_socket.close()
-                (self.cfg.state_dir / taskgate.FILE_NAME).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    (self.cfg.state_dir / taskgate.FILE_NAME).unlink(missing_ok=True)
                 self.store.close()
 
     def _serve(self) -> int:
@@ -179,7 +195,13 @@ class Runner:
                 break
             self._wait(self._sleep_for())
         self._drain()
+        if self._retry_at is not None:
+            self._retry_store()
         self._sync(now=True)
+        if self._retry_at is not None:
+            self.log.error(
+                "store_unwritable", error=self._store_error, lost=len(self._held), stopping=True
+            )
         self.notifier.send("STOPPING=1")
         self.log.info("runner_stopped")
         return 0
@@ -210,10 +232,22 @@ class Runner:
     def _tick(self) -> None:
         if self.reload:
             self._reload()
+        if self._retry_at is not None and time.monotonic() >= self._retry_at:
+            self._retry_store()
+        if self._retry_at is not None:  # the store cannot be written: start nothing
+            self._hold(self._reaped())
+            self._enforce_timeouts()
+            return
         with self._files_lock:
             files, self._files = self._files, set()
         if files:
-            self.reconciler.paths(files)
+            try:
+                self.reconciler.paths(files)
+            except StoreUnwritable as exc:
+                with self._files_lock:
+                    self._files |= files  # read again once the store can be written
+                self._store_failed(exc)
+                return
         # One transaction per pass: the logons and ends of sessions reaped and the starts
         # of the entries due; the ends are made durable by a group commit (`_sync`).
         steps = self._reaped()
@@ -239,7 +273,7 @@ class Runner:
     def _idle(self) -> bool:
         # Every enqueue waits at least ENQUEUE_MARGIN (BC), so "due within the horizon"
         # allows for it: a new entry or a quick retry still runs in --until-idle.
-        if self.running:
+        if self.running or self._retry_at is not None:
             return False
         due = self._next_due()
         return due is None or due > self.now() + self.horizon + recurrence.ENQUEUE_MARGIN
@@ -273,7 +307,7 @@ class Runner:
 
     def _sleep_for(self) -> float:
         waits: list[float] = []
-        free = len(self.running) < self.cfg.workers
+        free = len(self.running) < self.cfg.workers and self._retry_at is None
         # with every worker busy, a session's end is what comes next (no read needed)
         due = self._next_due() if free else None
         if due is not None:
@@ -288,7 +322,13 @@ class Runner:
             waits.append(self.notifier.watchdog.total_seconds())
         if self.until_idle and not self.running and due is not None:
             waits.append((due - self.now()).total_seconds())
-        if self._unsynced and not (self._syncer and self._syncer.busy):  # (its end wakes us)
+        if self._retry_at is not None:
+            waits.append(self._retry_at - mono)
+        if (
+            self._unsynced
+            and self._retry_at is None
+            and not (self._syncer and self._syncer.busy)  # (its end wakes us)
+        ):
             waits.append(GROUP_WINDOW - (time.monotonic() - self._unsynced_since))
         # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
         waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))
@@ -325,6 +365,12 @@ class Runner:
         return answer
 
     def _status(self) -> str:
+        if self._retry_at is not None:
+            left = max(0.0, self._retry_at - time.monotonic())
+            return (
+                f"STATUS={len(self.running)} running, starting nothing: the state store "
+                f"cannot be written ({self._store_error}); next try in {left:.1f} s"
+            )
         return f"STATUS={len(self.running)} running, next due {self._next_due() or '-'}"
 
     def _reload(self) -> None:
@@ -349,21 +395,39 @@ class Runner:
         disk. What the starts and logons do follows at once (their sessions begin); the
         ends and decisions are made durable by a group commit (see `_sync`) before what
         they do is carried out. A conflict (another process changed a row in between)
-        commits them one by one, each planned again from fresh reads."""
-        self._commit_group(reason, steps)
+        commits them one by one, each planned again from fresh reads. While the store
+        cannot be written they are held (see `_hold`)."""
+        if self._retry_at is not None:
+            self._hold(steps)
+            return
+        try:
+            self._commit_group(reason, steps)
+        except _NotCommitted as failed:
+            self._store_failed(failed.error)
+            self._hold(failed.steps)
+            return
+        self._wrote = self._wrote or bool(steps)
         self._sync()
 
     def _commit_group(self, reason: str, steps: list[Step]) -> None:
+        """Raises _NotCommitted with the steps not committed when the store cannot be
+        written (those before them are committed and carried out)."""
         if not steps:
             return
+        self.store.check_file()  # never a run into a file nobody else sees
         try:
             numbers = self.store.commit(
                 model.merge(reason, [s.transition for s in steps]), durable=False
             )
         except StoreConflict:
-            for step in steps:
-                self._commit_alone(step)
+            for at, step in enumerate(steps):
+                try:
+                    self._commit_alone(step)
+                except StoreUnwritable as exc:
+                    raise _NotCommitted(steps[at:], exc) from None
             return
+        except StoreUnwritable as exc:
+            raise _NotCommitted(steps, exc) from None
         at = 0
         for step in steps:
             count = len(step.transition.log_insert)
@@ -386,13 +450,13 @@ class Runner:
         (nothing else to do) it waits for that one and for one of the rest."""
         assert self._syncer is not None
         if self._syncer.busy and (now or self._syncer.done()):
-            self._carry_out(self._syncer.collect())
-        if not self._unsynced:
+            self._collect()
+        if not self._unsynced or self._retry_at is not None:
             return
         if now:  # through the thread all the same: a checkpoint due follows it there
             self._syncer.start(self._unsynced)
             self._unsynced = []
-            self._carry_out(self._syncer.collect())
+            self._collect()
         elif not self._syncer.busy and (
             len(self._unsynced) >= GROUP_MAX
             or time.monotonic() - self._unsynced_since >= GROUP_WINDOW
@@ -400,10 +464,77 @@ class Runner:
             self._syncer.start(self._unsynced)
             self._unsynced = []
 
+    def _collect(self) -> None:
+        assert self._syncer is not None
+        try:
+            synced = self._syncer.collect()
+        except SyncFailed as failed:
+            self._held_synced += failed.batch
+            cause = failed.__cause__
+            self._store_failed(cause if isinstance(cause, Exception) else failed)
+            return
+        self._carry_out(synced)
+
     @staticmethod
     def _carry_out(synced: list[tuple[Step, list[int]]]) -> None:
         for step, numbers in synced:
             step.then(numbers)
+
+    # --- a store that cannot be written (disk full, read-only) ------------------------------
+
+    def _store_failed(self, exc: Exception) -> None:
+        """Start nothing and try again after a delay (doubling up to RETRY_MAX)."""
+        first = self._retry_at is None
+        self._store_error = str(exc)
+        if first and self._wrote:
+            self._retry_delay = RETRY_FIRST
+        else:  # (also when it failed again before anything more could be written)
+            self._retry_delay = min(self._retry_delay * 2, RETRY_MAX)
+        self._retry_at = time.monotonic() + self._retry_delay
+        held = len(self._held) + len(self._held_synced)
+        self.log.error(
+            "store_unwritable", error=self._store_error, retry_s=self._retry_delay, held=held
+        )
+        if first:
+            print(f"jobrunner: the state store cannot be written: {exc}", file=sys.stderr)
+        self.notifier.send(self._status())
+
+    def _hold(self, steps: list[Step]) -> None:
+        """Keep what cannot be committed now for the next try: the ends and logons of
+        sessions (their outcome is nowhere else); starts and dispatch decisions are
+        dropped, planned again from the store once it can be written."""
+        self._held += [s for s in steps if not s.replanned]
+
+    def _retry_store(self) -> None:
+        """Sync and commit what is held; on success carry on as before."""
+        try:
+            if self._held_synced:
+                self.store.sync()
+            if not self._held and not self._held_synced:
+                self.store.probe()  # nothing to write: whether something could be
+        except StoreUnwritable as exc:
+            self._store_failed(exc)
+            return
+        synced, self._held_synced = self._held_synced, []
+        self._carry_out(synced)
+        held, self._held = self._held, []
+        try:
+            self._commit_group("retry", held)
+        except _NotCommitted as failed:
+            self._held = failed.steps
+            self._store_failed(failed.error)
+            return
+        self._retry_at, self._wrote = None, bool(held)
+        self.log.info("store_writable", after_s=round(self._retry_delay, 3), committed=len(held))
+        print("jobrunner: the state store can be written again", file=sys.stderr)
+        self._sync(now=True)
+        self.notifier.send(self._status())
+
+    def _store_lost(self, exc: StoreFileLost) -> int:
+        self.log.error("store_lost", error=str(exc), path=str(self.store.path))
+        print(f"jobrunner: {exc}; stopped", file=sys.stderr)
+        self.notifier.send(f"STATUS=stopped: {exc}")
+        return EXIT_STORE_LOST
 
     def _commit_alone(self, step: Step) -> None:
         try:
@@ -437,13 +568,13 @@ class Runner:
             if not steps:
                 return
             self._commit("pass", steps)
-            if not starts:
+            if not starts or self._retry_at is not None:
                 return
             steps = []
 
     def _plan_starts(self, now: datetime) -> list[Step]:
         free = self.cfg.workers - len(self.running)
-        if self.stopping or free <= 0:
+        if self.stopping or free <= 0 or self._retry_at is not None:
             return []
         busy = self._busy()
         steps = []
@@ -471,7 +602,9 @@ class Runner:
         def then(_: list[int]) -> None:
             self.log.info(decision.event, **dims(decision.entry), **decision.fields)
 
-        return Step(model.Transition(reason=decision.kind, put=(decision.entry,)), then)
+        return Step(
+            model.Transition(reason=decision.kind, put=(decision.entry,)), then, replanned=True
+        )
 
     def _plan_start(self, entry: model.Entry, now: datetime) -> Step:
         session_id = uuid.uuid4().hex
@@ -496,6 +629,7 @@ class Runner:
             model.Transition(reason="run_started", put=(running,), log_insert=(log,)),
             then,
             durable=False,
+            replanned=True,
         )
 
     def _run(
@@ -905,6 +1039,7 @@ class Runner:
             model.Transition(reason="task_started", task_put=(claimed,), log_insert=(log,)),
             then,
             durable=False,
+            replanned=True,
         )
 
     def _plan_end_task(self, run: Running, result: model.Outcome) -> Step:
@@ -1079,9 +1214,21 @@ class Runner:
         if self._last_prune and mono - self._last_prune < PRUNE_EVERY.total_seconds():
             return
         self._last_prune = mono
-        removed = self.store.prune(self.now() - self.cfg.log_retention)
+        try:
+            removed = self.store.prune(self.now() - self.cfg.log_retention)
+        except StoreUnwritable as exc:
+            self._store_failed(exc)
+            return
         if removed:
             self.log.info("log_pruned", rows=removed)
+
+
+class _NotCommitted(Exception):
+    """The store could not be written: `steps` are not committed."""
+
+    def __init__(self, steps: list[Step], error: StoreUnwritable) -> None:
+        super().__init__(str(error))
+        self.steps, self.error = steps, error
 
 
 def dims(entry: model.Entry) -> dict[str, Any]:
@@ -1105,7 +1252,8 @@ def dims(entry: model.Entry) -> dict[str, Any]:
 def _forget(run: Running) -> None:
     """The session's files, once its end is committed (a crash before keeps its result)."""
     for path in (run.result_path, run.output_path):
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # (a read-only state folder: left to a start)
+            path.unlink(missing_ok=True)
 
 
 def _end_session(pid: int, started: float | None) -> None:

@@ -4,7 +4,8 @@ loop is woken when it is done. Only the runner's loop asks, one sync at a time, 
 over the batch it covers and taking it back once it is durable. After each sync, with
 the loop already woken, the thread does `after` (the store's checkpoint, which would
 otherwise stall a commit of the loop now and then); a fault of it is raised by the
-collect() of the next sync."""
+collect() of the next sync. A failed sync hands its batch back with the error
+(SyncFailed): none of it is known to be durable."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class SyncFailed(Exception, Generic[T]):
+    """The sync failed (the cause says why); `batch` is what it covered, to sync again."""
+
+    def __init__(self, batch: list[T]) -> None:
+        super().__init__(f"sync of {len(batch)} failed")
+        self.batch = batch
 
 
 class Syncer(Generic[T]):
@@ -26,6 +35,7 @@ class Syncer(Generic[T]):
         self._asked = threading.Event()
         self._finished = threading.Event()
         self._error: BaseException | None = None
+        self._failed = False  # the error is the sync's own (not a fault of `after`)
         self._closing = False
         self._batch: list[T] | None = None  # what the sync under way covers
         # started on first use: until then the process stays single-threaded (the
@@ -52,10 +62,12 @@ class Syncer(Generic[T]):
 
     def collect(self) -> list[T]:
         """Wait for the sync under way to end and take its batch back; its error, if
-        any, is raised here."""
+        any, is raised here (SyncFailed, with the batch, when the sync itself failed)."""
         self._finished.wait()
         batch, self._batch = self._batch or [], None
         error, self._error = self._error, None
+        if error is not None and self._failed:
+            raise SyncFailed(batch) from error
         if error is not None:
             raise error
         return batch
@@ -80,9 +92,9 @@ class Syncer(Generic[T]):
                 self._sync()
                 synced = True
             except BaseException as exc:  # handed to the loop by collect()
-                self._error = exc
+                self._error, self._failed = exc, True
             else:
-                self._error, fault = fault, None
+                self._error, self._failed, fault = fault, False, None
             self._finished.set()
             self._wake()
             if self._after is not None and synced:

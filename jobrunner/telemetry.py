@@ -58,6 +58,9 @@ EVENTS: dict[str, str | None] = {
     "task_requested": None,
     "log_pruned": None,
     "state_mode_tightened": None,
+    "store_unwritable": None,
+    "store_writable": None,
+    "store_lost": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named

@@ -20,12 +20,18 @@ class StoreConflict(errors.JobRunnerError):
     """A transition expected a version that is no longer stored; nothing was written."""
 
 
+class StoreUnwritable(errors.JobRunnerError, OSError):
+    """The store cannot be written now (disk full, read-only, I/O error); nothing was
+    written, and the same commit may succeed later."""
+
+
 class Store(Protocol):
     def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
         """Apply every write of `transition` in one transaction, or none of them.
 
         Raises StoreConflict when an entry or task's expected version does not match
-        (another writer got there first). Returns the numbers given to `log_insert`
+        (another writer got there first), StoreUnwritable when it cannot be written now
+        (the disk is full, say). Returns the numbers given to `log_insert`
         rows, in order. Each written entry and task is stored with version + 1.
         With `durable=False` the transaction is still atomic and consistent, but the
         store may make it durable only with a later durable commit (for records that a
@@ -36,7 +42,7 @@ class Store(Protocol):
     def sync(self) -> None:
         """Make every commit so far durable (group commit: several `durable=False`
         commits, then one sync; SQLite: an fsync of the WAL, as synchronous=FULL does at
-        each commit)."""
+        each commit). Raises StoreUnwritable when that fails; sync again later."""
         ...
 
     def get_entry(self, entry_id: str) -> model.Entry | None:

@@ -7,7 +7,6 @@ import contextlib
 import functools
 import os
 import sqlite3
-import struct
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,21 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import errors, lifecycle, model, permissions, spec, statedir
-from jobrunner.store import StoreConflict
+from jobrunner.store import StoreConflict, StoreUnwritable
 
 FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
 SYNCED_KEPT = 1024  # entries whose task row this store remembers writing
 ROWS_KEPT = 1024  # entries whose columns this store remembers reading or writing
-# Pages in the WAL not yet copied into the database file from which a checkpoint runs
-# (SQLite's own default), and the bound at which a committing connection of a store that
-# leaves checkpoints to a background thread runs one itself (that thread is stuck).
+# Pages in the WAL from which a checkpoint runs (SQLite's own default), and the bound at
+# which a committing connection of a store that leaves checkpoints to a background
+# thread runs one itself (that thread is stuck).
 CHECKPOINT_PAGES = 1000
 CHECKPOINT_PAGES_LATE = 10_000
-# the WAL index (the -shm file, https://www.sqlite.org/walformat.html): the last valid
-# frame of the WAL (mxFrame) and how many frames are already in the database (nBackfill)
-_U32 = struct.Struct("=I")  # native byte order, as SQLite writes them
-_MX_FRAME_AT, _N_BACKFILL_AT = 16, 96
+_FRAME_HEADER = 24  # bytes before each page in the WAL (https://www.sqlite.org/walformat.html)
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
@@ -176,6 +172,19 @@ def state_exists(path: Path) -> bool:
         raise access_denied(path.parent) from None
 
 
+class StoreFileLost(errors.JobRunnerError):
+    """The state file was deleted, or another file put in its place, while this store
+    had it open: what this store writes from then on is lost to everyone else."""
+
+
+# SQLite's primary result codes of a write that failed but may succeed later
+_UNWRITABLE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR}
+
+
+def _unwritable(exc: sqlite3.Error) -> bool:
+    return (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF in _UNWRITABLE
+
+
 class SqliteStore:
     def __init__(self, path: Path, *, background_checkpoints: bool = False) -> None:
         """`background_checkpoints`: copying the WAL into the database is left to
@@ -210,17 +219,35 @@ class SqliteStore:
         if background_checkpoints:
             self._db.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES_LATE}")
         self._migrate()
+        self._identity = _identity(os.stat(path))  # the file SQLite opened
+        self._page = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        # The WAL's backlog as SQLite's last checkpoint here left it (unknown at first: a
+        # checkpoint finds out) plus about the pages this store's commits wrote since
+        # (counted from their rows), and the WAL file's size then (its growth since is a
+        # floor of the pages written).
+        self._left, self._written, self._size = CHECKPOINT_PAGES + 1, 0, 0
+        # SQLite's own files are never opened and closed here: closing any descriptor of a
+        # file drops every POSIX lock this process holds on it, SQLite's too (another
+        # process then rebuilds the WAL index under this one). The WAL, which SQLite never
+        # locks, is opened once for `sync` and closed only after SQLite's connections.
+        self._wal_fd: int | None = None
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:  # (SQLite may have rolled it back itself)
+                        self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:
+                if _unwritable(exc):
+                    raise StoreUnwritable(f"{self.path}: {exc}") from exc
                 raise
-            self._db.execute("COMMIT")
 
     def _migrate(self) -> None:
         with self._transaction() as db:
@@ -293,6 +320,7 @@ class SqliteStore:
             _delete(db, "tasks", "task", transition.task_delete)
             for task in transition.task_put:
                 self._put_task(db, task)
+        self._written += _weight(transition, self._page)
         _settle(self._synced, self._syncing, SYNCED_KEPT)  # committed: now they are facts
         _settle(self._rows, self._rows_writing, ROWS_KEPT)
         return numbers
@@ -563,21 +591,41 @@ class SqliteStore:
         """Make every commit so far durable. Touches no connection: safe from any thread
         (the runner's syncer calls it while the loop goes on)."""
         try:
-            fd = os.open(f"{self.path}-wal", os.O_RDONLY)
-        except FileNotFoundError:  # nothing written since the last checkpoint
-            return
+            if self._wal_fd is None:
+                try:
+                    self._wal_fd = os.open(f"{self.path}-wal", os.O_RDONLY | os.O_CLOEXEC)
+                except FileNotFoundError:  # nothing written yet
+                    return
+            os.fsync(self._wal_fd)
+        except OSError as exc:
+            raise StoreUnwritable(f"{self.path}-wal: {exc}") from exc
+
+    def probe(self) -> None:
+        """Raise StoreUnwritable unless a write can be committed now (one page of the
+        store is written again, unchanged)."""
+        with self._transaction() as db:
+            db.execute("UPDATE counters SET value = value WHERE name = 'entry_no'")
+
+    def check_file(self) -> None:
+        """Raise StoreFileLost when the store's path no longer names the file it opened
+        (deleted, or another file renamed over it). A stat of the path, never an open."""
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            now = _identity(os.stat(self.path))
+        except FileNotFoundError:
+            raise StoreFileLost(f"{self.path} was deleted while in use") from None
+        if now != self._identity:
+            raise StoreFileLost(
+                f"{self.path} was replaced (another file put in its place) while in use"
+            )
 
     def checkpoint(self, pages: int = CHECKPOINT_PAGES) -> bool:
-        """Copy the WAL into the database when at least `pages` of it are not there yet
-        (a passive checkpoint: it never waits for readers or writers, and commits go on
-        meanwhile). Whether it ran. Safe from any thread: it uses a connection of its
+        """Copy the WAL into the database when more than `pages` pages of it are not there
+        yet (a passive checkpoint: it never waits for readers or writers, and commits go
+        on meanwhile). Whether it ran. Safe from any thread: it uses a connection of its
         own, not the store's. One that cannot run now (busy, say) is left to the next."""
-        if self.wal_backlog() < pages:
+        if self.wal_backlog() <= pages:
             return False
+        written = self._written
         try:
             if self._checkpointer is None:
                 self._checkpointer = sqlite3.connect(
@@ -586,23 +634,28 @@ class SqliteStore:
                     isolation_level=None,
                     check_same_thread=False,
                 )
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            _, frames, copied = self._checkpointer.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)"
+            ).fetchone()
         except sqlite3.Error:
             return False
+        self._written -= written
+        self._left, self._size = max(0, frames - copied), self._wal_size()
         return True
 
     def wal_backlog(self) -> int:
-        """Pages in the WAL not yet copied into the database file (0 when unknown)."""
+        """Pages of the WAL not yet copied into the database, as far as this store knows:
+        what its last checkpoint left plus about what its commits wrote since, or the
+        WAL's growth since when that is more (a checkpoint corrects it). A stat of the
+        WAL's path; no file is opened or read."""
+        grown = (self._wal_size() - self._size) // (self._page + _FRAME_HEADER)
+        return self._left + max(self._written, grown)
+
+    def _wal_size(self) -> int:
         try:
-            with open(f"{self.path}-shm", "rb") as shm:
-                head = shm.read(_N_BACKFILL_AT + 4)
+            return os.stat(f"{self.path}-wal").st_size
         except OSError:
             return 0
-        if len(head) < _N_BACKFILL_AT + 4:
-            return 0
-        last: int = _U32.unpack_from(head, _MX_FRAME_AT)[0]
-        copied: int = _U32.unpack_from(head, _N_BACKFILL_AT)[0]
-        return max(0, last - copied)
 
     def close(self) -> None:
         with self._lock:
@@ -610,6 +663,22 @@ class SqliteStore:
                 self._checkpointer.close()
                 self._checkpointer = None
             self._db.close()
+            if self._wal_fd is not None:  # SQLite's connections are closed: no lock to lose
+                os.close(self._wal_fd)
+                self._wal_fd = None
+
+
+def _weight(t: model.Transition, page: int) -> int:
+    """About the pages a transaction writes: the header page and a counter's, a table
+    page and index pages for each row, and the overflow pages of large values."""
+    rows = len(t.put) + len(t.delete) + len(t.log_insert) + len(t.log_update)
+    rows += len(t.events) + len(t.task_put) + len(t.task_delete)
+    logs = t.log_insert + t.log_update
+    return 2 + 3 * rows + sum(len(g.output) + len(g.error_call_stack) for g in logs) // page
+
+
+def _identity(info: os.stat_result) -> tuple[int, int]:
+    return info.st_dev, info.st_ino
 
 
 def _delete(

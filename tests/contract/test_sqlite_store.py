@@ -175,25 +175,40 @@ def test_an_entry_recreated_elsewhere_is_updated_from_what_was_read_of_it(tmp_pa
     other.close()
 
 
+def _wal_pages(path) -> int:
+    """The pages a WAL file holds (from its size: right for one never restarted)."""
+    wal = path.with_name(path.name + "-wal")
+    return (wal.stat().st_size - 32) // (4096 + 24) if wal.exists() else 0
+
+
 def _fill_wal(store, pages: int) -> int:
-    """Commit log entries until the WAL holds `pages` pages not in the database yet, or
-    the store checkpointed on its own; the most it held."""
-    most = 0
-    for _ in range(5000):
+    """Commit log entries until the WAL file holds `pages` pages or 3,000 were committed;
+    the pages it holds."""
+    for _ in range(3000):
         log = model.LogEntry(entry_id="a", start_at=utc(2026, 1, 1), output="x" * 6000)
         store.commit(model.Transition(reason="t", log_insert=(log,)), durable=False)
-        most = max(most, store.wal_backlog())
-        if most >= pages or (most and store.wal_backlog() < most):
-            return most
-    raise AssertionError("the WAL never grew")
+        if _wal_pages(store.path) >= pages:
+            break
+    return _wal_pages(store.path)
+
+
+def _frames(path) -> tuple[int, int]:
+    """What SQLite counts in the WAL (all frames, those in the database), from a
+    checkpoint of another connection."""
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        other.close()
+    assert busy == 0
+    return frames, copied
 
 
 def test_a_store_left_to_background_checkpoints_does_not_checkpoint_in_its_commits(tmp_path):
     path = tmp_path / "s.sqlite3"
     store = sqlite_store.SqliteStore(path, background_checkpoints=True)
-    assert _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 100) >= (
-        sqlite_store.CHECKPOINT_PAGES + 100
-    )  # past SQLite's own threshold: no commit copied it
+    limit = sqlite_store.CHECKPOINT_PAGES
+    assert _fill_wal(store, limit + 100) >= limit + 100  # past SQLite's own threshold
     assert store.checkpoint()  # (from any thread; tested here from this one)
     assert store.wal_backlog() == 0
     assert not store.checkpoint()  # nothing left to copy
@@ -204,24 +219,60 @@ def test_a_store_left_to_background_checkpoints_does_not_checkpoint_in_its_commi
     store.close()
 
 
-def test_a_plain_store_checkpoints_in_its_commits_as_sqlite_does(tmp_path):
-    store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
-    most = _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 100)
-    # the commit that took it past the threshold copied it (a few pages a commit)
-    assert sqlite_store.CHECKPOINT_PAGES - 50 < most < sqlite_store.CHECKPOINT_PAGES
-    assert store.wal_backlog() < most
-    store.close()
-
-
-def test_the_wal_backlog_is_what_sqlite_counts(tmp_path):
+def test_the_wal_backlog_follows_what_sqlite_counts(tmp_path):
+    """The backlog is counted from the store's own commits, scaled by what each
+    checkpoint reports: no read of SQLite's files."""
     path = tmp_path / "s.sqlite3"
     store = sqlite_store.SqliteStore(path, background_checkpoints=True)
-    _fill_wal(store, 40)
-    other = sqlite3.connect(path, isolation_level=None)
-    backlog = store.wal_backlog()
-    busy, frames, copied = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    assert (busy, frames, copied) == (0, backlog, backlog)
-    assert store.wal_backlog() == 0
-    other.close()
+    _fill_wal(store, 400)
+    assert store.checkpoint(pages=0)  # learns how many pages the commits wrote
+    frames, copied = _frames(path)
+    assert frames == copied
+    for _ in range(3):
+        _fill_wal(store, _wal_pages(path) + 300)
+        estimate = store.wal_backlog()
+        frames, copied = _frames(path)  # (copies them: the next round starts afresh)
+        assert frames - copied == 0
+        # the WAL restarted after the last full checkpoint: what it holds is the backlog
+        assert frames / 2 <= estimate <= frames * 2
+        assert store.checkpoint(pages=0)
     store.close()
-    assert store.wal_backlog() == 0  # closed: no WAL index left
+
+
+def test_a_plain_store_checkpoints_in_its_commits_as_sqlite_does(tmp_path):
+    store = sqlite_store.SqliteStore(tmp_path / "s.sqlite3")
+    # the commit that takes it past the threshold copies it, the next restarts the WAL
+    assert _fill_wal(store, 3 * sqlite_store.CHECKPOINT_PAGES) < sqlite_store.CHECKPOINT_PAGES + 50
+    store.close()
+
+
+def _locks_held(path) -> int:
+    """POSIX locks this process holds on the file at `path` (from /proc/locks)."""
+    inode = path.stat().st_ino
+    mine = str(__import__("os").getpid())
+    count = 0
+    with open("/proc/locks") as locks:
+        for line in locks:
+            fields = line.split()
+            if "->" in fields:  # a waiter, not a holder
+                continue
+            if fields[1] == "POSIX" and fields[4] == mine and fields[5].endswith(f":{inode}"):
+                count += 1
+    return count
+
+
+def test_the_store_never_drops_sqlites_locks(tmp_path):
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it,
+    SQLite's too: then another process rebuilds the WAL index under this one (SIGBUS).
+    The store's own reads of the WAL's size, its syncs and checkpoints keep them."""
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path, background_checkpoints=True)
+    _fill_wal(store, sqlite_store.CHECKPOINT_PAGES + 10)
+    shm = tmp_path / "s.sqlite3-shm"
+    held = _locks_held(shm), _locks_held(path)
+    assert held[0] > 0  # the WAL index's dead-man switch, at least
+    store.wal_backlog()
+    store.sync()
+    assert store.checkpoint()
+    assert (_locks_held(shm), _locks_held(path)) == held
+    store.close()

@@ -222,3 +222,16 @@ def ends_late(ctx) -> None:
         raise ValueError("late failure\nsecond line")
     if how == "inactive":
         ctx.no_activity()
+
+
+def loud(ctx) -> None:
+    """Writes as many bytes of output as the parameter says (a large log entry)."""
+    _mark(ctx, "loud")
+    sys.stdout.write("x" * int(ctx.parameter or 1000))
+
+
+def tally(ctx) -> None:
+    """Appends its parameter to marks/tally.marks (one line a run)."""
+    folder = Path(os.environ["JOBRUNNER_TEST_MARKS"])
+    with open(folder / "tally.marks", "a") as f:
+        f.write(f"{ctx.parameter} {os.getpid()}\n")

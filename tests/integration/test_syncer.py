@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from jobrunner.syncer import Syncer
+from jobrunner.syncer import Syncer, SyncFailed
 
 
 def test_a_sync_runs_in_its_own_thread_and_wakes_the_loop_when_over():
@@ -46,8 +46,10 @@ def test_a_failed_sync_is_raised_in_the_loop():
     syncer = Syncer(sync, lambda: None)
     try:
         syncer.start(["run 1"])
-        with pytest.raises(OSError, match="Input/output error"):
+        with pytest.raises(SyncFailed) as failed:
             syncer.collect()
+        assert failed.value.batch == ["run 1"]  # handed back: to sync again
+        assert isinstance(failed.value.__cause__, OSError)
         assert not syncer.busy
     finally:
         syncer.close()
@@ -128,8 +130,9 @@ def test_a_fault_of_after_is_raised_in_the_loop_and_a_failed_sync_skips_it():
             syncer.collect()
         fail_sync.append(True)
         syncer.start(["run 3"])
-        with pytest.raises(OSError, match="Input/output error"):
+        with pytest.raises(SyncFailed, match="sync of 1 failed") as failed:
             syncer.collect()
+        assert str(failed.value.__cause__) == "[Errno 5] Input/output error"
         assert len(calls) == 2  # after each sync but the failed one
     finally:
         syncer.close()
