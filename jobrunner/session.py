@@ -14,6 +14,7 @@ child executes, through `wait_for_request()`.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import sys
@@ -359,7 +360,10 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
         pass
     end_descendants()
     if request["result_path"]:
-        write_result(result_fd if result_fd >= 0 else _open_result(request), result)
+        # on a full disk the exit status still tells a runner that sees this end success
+        # from failure; only a crash of that runner then loses it
+        with contextlib.suppress(OSError):
+            write_result(result_fd if result_fd >= 0 else _open_result(request), result)
     os._exit(0 if result["ok"] and not result.get("no_activity") else 1)
 
 

@@ -90,7 +90,9 @@ def _fill(folder: Path) -> Path:
 @contextlib.contextmanager
 def _tmpfs(path: Path, size: str) -> Iterator[Path]:
     path.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)], check=True
+    )
     try:
         yield path
     finally:
@@ -177,7 +179,11 @@ def test_a_full_disk_holds_the_runner_until_space_returns_and_loses_nothing(env)
         assert _integrity(state / "jobrunner.sqlite3") == "ok"
         runs_of_long = [r for r in closed.values() if r.entry_id == "long"]
         done = sum(m.startswith("slow-done") for m in env.marks_of("long"))
-        assert sum(r.status is model.LogStatus.SUCCESS for r in runs_of_long) == done
+        assert sum(r.status is model.LogStatus.SUCCESS for r in runs_of_long) == done, (
+            [(r.status, r.error_message, r.session_id) for r in runs_of_long],
+            env.marks_of("long"),
+            err[-3000:],
+        )
 
 
 @root_only
