@@ -379,8 +379,8 @@ class Server:
                         os.read(self.wake_r, 4096)
                     else:
                         data = os.read(0, 1 << 16)
-                        if not data:
-                            self._retire()
+                        if not data:  # the runner closed us, or died: its death
+                            self._on_term()  # signal may come after this, or not at all
                             return
                         self.pending += data
                 self._reap()
