@@ -380,6 +380,10 @@ class Runner:
         except errors.ConfigError as exc:
             self.log.warning("config_rejected", problems=[p.format() for p in exc.problems])
             return
+        refusal = _jobs_dir_refusal(self.cfg, fresh)
+        if refusal is not None:  # a full reconcile of a missing folder would remove all
+            self.log.warning("config_rejected", problems=[refusal])
+            return
         self.cfg = dataclasses.replace(fresh, state_dir=self.cfg.state_dir)
         self.settings = scheduler.Settings(
             retry_profile=self.cfg.retry_profile, on_final_failure=self.cfg.on_final_failure
@@ -1247,6 +1251,18 @@ def dims(entry: model.Entry) -> dict[str, Any]:
         "session_id": entry.session_id,
         "system_task_id": entry.system_task_id,
     }
+
+
+def _jobs_dir_refusal(running: config.Config, fresh: config.Config) -> str | None:
+    """Why a reloaded config may not take over from the running one, as to its jobs
+    folder: a folder that is not there would read as every job file deleted, and the
+    watcher watches the running one's."""
+    where = f"{fresh.path or 'the config'}: jobs_dir"
+    if not fresh.jobs_dir.is_dir():
+        return f"{where}: the jobs folder {fresh.jobs_dir} does not exist"
+    if fresh.jobs_dir != running.jobs_dir:
+        return f"{where}: {fresh.jobs_dir} is not the running {running.jobs_dir}; restart"
+    return None
 
 
 def _forget(run: Running) -> None:

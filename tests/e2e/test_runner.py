@@ -475,6 +475,33 @@ def test_sighup_rereads_the_config(env):
     assert "duplicate key 'workers'" in named(events(out), "config_rejected")[0]["problems"][0]
 
 
+def test_sighup_keeps_the_jobs_folder_it_watches(env):
+    """A reload naming a jobs folder that is not there, or another one, is rejected: a
+    full reconcile of a missing folder would remove every entry."""
+    env.job("j", f"object_id: {J}:slow\nparameter_string: '30'\n")
+    proc = env.start()
+    try:
+        env.wait_for_mark("j", "slow")
+        env.configure("jobs_dir: nowhere\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        (env.root / "other").mkdir()
+        env.configure("jobs_dir: other\n")
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    rejected = named(events(out), "config_rejected")
+    assert [len(e["problems"]) for e in rejected] == [1, 1]
+    assert "jobs folder" in rejected[0]["problems"][0]
+    assert "does not exist" in rejected[0]["problems"][0]
+    assert "restart" in rejected[1]["problems"][0]
+    assert not named(events(out), "entry_removed")
+    assert env.entry("j") is not None
+
+
 def test_a_dead_fork_server_interrupts_its_runs_and_is_replaced(env):
     env.job("j", f"object_id: {J}:slow\nparameter_string: '30'\n")
     proc = env.start()
