@@ -91,6 +91,11 @@ def _settle(env: Env, once: list[str]) -> None:
     proc = _start(env, 0)
     try:
         deadline = time.monotonic() + 30
+        # started (its recovery done, its signals handled) before anything is judged
+        while '"event": "runner_started"' not in (env.root / "run-0.out").read_text():
+            assert proc.poll() is None, "the final runner ended before it started"
+            assert time.monotonic() < deadline, "the final runner never started"
+            time.sleep(0.02)
         while time.monotonic() < deadline:
             db = env.store()
             try:
