@@ -4,6 +4,8 @@ passes through, and an entry's `environment` is set over it, switched or not."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from tests.e2e.accounts import made, needs_root
@@ -102,10 +104,12 @@ def test_the_failure_handler_gets_its_entrys_environment(env, users):
     assert "JR_SECRET" not in seen
 
 
-def test_a_session_of_the_runners_account_gets_its_entrys_environment_too(env):
+@pytest.mark.parametrize("mode", ["fork", "spawn"])
+def test_a_session_of_the_runners_account_gets_its_entrys_environment_too(env, mode):
     """Not switched, the session keeps the runner's environment, with the entry's
     variables added and set over it."""
     job = env.world_readable_job().replace(":whoami", ":environment")
+    env.configure(f"session_mode: {mode}\n")
     env.env.update(JR_INHERITED="kept", JR_OVERRIDDEN="runner's")
     env.job(
         "mine",
@@ -121,3 +125,27 @@ def test_a_session_of_the_runners_account_gets_its_entrys_environment_too(env):
         "kept",
         "the entry's",
     )
+
+
+@needs_root
+def test_a_task_of_another_account_naming_the_entry_does_not_get_its_environment(env, users):
+    """Anyone allowed to create tasks may name an entry as its record: a failure object
+    that does not run as the entry's account never sees the entry's variables."""
+    (alice,) = users
+    ref = env.world_readable_job()
+    env.job("j", f"object_id: {ref}\nuser: {alice.pw_name}\nenvironment:\n  APP_KEY: k\n")
+    assert env.run()[0] == 0
+    created = subprocess.run(
+        env.command(
+            "task", "create", ref.replace(":whoami", ":fail"),
+            "--failure", ref.replace(":whoami", ":environment"), "--record", "j",
+        ),
+        cwd=env.root, env=env.env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    code, _, err = env.run("--horizon", "3s")
+    assert code == 0, err
+    handled = max(env.log("j"), key=lambda log: log.entry_no)
+    assert handled.status.value == "success", handled.error_message
+    assert handled.user == "root"  # the task's creator, not the entry's account
+    assert not any(line.startswith("APP_KEY=") for line in handled.output.splitlines())
