@@ -101,6 +101,8 @@ class JobSpec:
     manual_recurrence: bool = False
     failure_handler: int | str | None = None
     on_final_failure: FinalFailure = FinalFailure.ERROR
+    environment: dict[str, str] = field(default_factory=dict, hash=False)
+    """Variables set in every session of the entry, over the session's own environment."""
     digest: str = ""
     definition: str = field(default="", compare=False, repr=False)
     """The file's mapping as canonical JSON: what the store keeps and the digest hashes."""

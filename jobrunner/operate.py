@@ -4,9 +4,11 @@ terminal (run-once). Thin: decisions come from `lifecycle`."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -89,15 +91,16 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     if refusal:
         result = {"ok": False, "message": refusal, "stack": ""}
     else:
-        result = session.execute(
-            {
-                "session_id": session_id,
-                "ref": ref,
-                "parameter": spec.parameter_string,
-                "attempt": 1,
-                "entry": {"id": spec.id, "description": spec.description},
-            }
-        )
+        with _environment(spec.environment):
+            result = session.execute(
+                {
+                    "session_id": session_id,
+                    "ref": ref,
+                    "parameter": spec.parameter_string,
+                    "attempt": 1,
+                    "entry": {"id": spec.id, "description": spec.description},
+                }
+            )
     end = _now()
     outcome = model.Outcome(
         ok=bool(result["ok"]),
@@ -125,6 +128,22 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
         )
     )
     return outcome
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """This process's environment with the entry's `variables` set over it, for the
+    block (a foreground session runs here, as the terminal's account)."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _foreground(

@@ -681,7 +681,8 @@ class Runner:
             "parameter": spec.parameter_string,
             "attempt": entry.attempts + 1,
             "user": spec.user if spec.user and spec.user != self.user else None,
-            "environment": self.cfg.session_environment,
+            "keep": self.cfg.session_environment,
+            "environment": spec.environment,
             "result_path": str(run.result_path),
             "output_path": str(run.output_path),
             "ref": self._ref(spec.object_id, run.user),
@@ -990,6 +991,17 @@ class Runner:
             ),
         )
 
+    def _task_environment(self, task: model.Task) -> dict[str, str]:
+        """The environment of a failure handler's session: its entry's, as defined now.
+        Only for a session of the entry's own account: a task anyone may create names
+        its entry, and must not read the variables of another account's entry."""
+        if task.phase != "failure" or not task.entry_id:
+            return {}
+        entry = self.store.get_entry(task.entry_id)
+        if entry is None or (entry.spec.user or "") != task.user:
+            return {}
+        return entry.spec.environment
+
     def _plan_task(self, task: model.Task, now: datetime) -> Step:
         session_id = uuid.uuid4().hex
         user = task.user or self.user
@@ -1024,7 +1036,8 @@ class Runner:
                 "attempt": task.attempts + 1,
                 "error": error,
                 "user": task.user if task.user and task.user != self.user else None,
-                "environment": self.cfg.session_environment,
+                "keep": self.cfg.session_environment,
+                "environment": self._task_environment(task),
                 "result_path": str(run.result_path),
                 "output_path": str(run.output_path),
                 "ref": self._ref(obj, user),

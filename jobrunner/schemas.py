@@ -103,6 +103,8 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[list[str | int
     schema = error.schema if isinstance(error.schema, dict) else {}
     value = error.instance
     kind = error.validator
+    if "propertyNames" in error.relative_schema_path and isinstance(value, str):
+        where.append(value)  # the error is the key's own, and the key is its place
     if kind == "additionalProperties" and isinstance(value, dict):
         known = sorted(schema.get("properties", {}))
         for key in sorted(k for k in value if k not in known):
@@ -153,6 +155,8 @@ def _generic(kind: Any, error: jsonschema.ValidationError) -> str:
         lo = error.schema.get("minimum", "") if isinstance(error.schema, dict) else ""
         hi = error.schema.get("maximum", "") if isinstance(error.schema, dict) else ""
         return f"{value!r} is out of range {lo}..{hi}"
+    if kind == "maxProperties" and isinstance(value, dict):
+        return f"holds {len(value)} keys; at most {limit} are allowed"
     if kind == "minItems":
         return "must list at least one item"
     if kind == "uniqueItems":

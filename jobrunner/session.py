@@ -261,7 +261,8 @@ def switch_user(user: str | None, keep: tuple[str, ...] | list[str] = ()) -> Non
     fixed safe one), and of the runner's only LANG, LANGUAGE, LC_*, TZ, where the runner
     is (JOBRUNNER_CONFIG, JOBRUNNER_STATE_DIR) and the names in `keep` (the config's
     session_environment); nothing else of the runner's (its secrets) reaches the job. As
-    anyone else, running as another user is a permission error."""
+    anyone else, running as another user is a permission error. The entry's own
+    `environment` is set over this by `run`, switched or not."""
     if not user:
         return
     import pwd
@@ -343,8 +344,9 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     user = request.get("user")
     result_fd = _open_result(request) if user else -1
     try:
-        switch_user(user, request.get("environment", ()))
-    except (OSError, PermissionError) as exc:
+        switch_user(user, request.get("keep", ()))
+        os.environ.update(request.get("environment") or {})
+    except (OSError, ValueError) as exc:  # PermissionError is an OSError
         result = _failure(exc, str(exc))
     else:
         if user:  # a credential change clears the death signal

@@ -34,6 +34,8 @@ _UNIT_MS = (86_400_000, 3_600_000, 60_000, 1000, 1)
 MAX_DURATION = timedelta(days=36500)
 """The longest duration read (100 years): any instant plus or minus it stays in the calendar."""
 DOCUMENT = "<document>"
+RESERVED_ENVIRONMENT = ("HOME", "USER", "LOGNAME", "SHELL")
+"""Variables a session always takes from its account, never from a job file."""
 _NOT_WITH_CRON = {"every", "run_on", "starting_time", "ending_time", "next_run_date_formula"}
 _T = TypeVar("_T")
 
@@ -513,6 +515,7 @@ class _Builder:
         timeout = self.duration("timeout", timedelta(hours=12))
         if timeout <= timedelta(0):
             self.problem(["timeout"], "must be longer than 0")
+        environment = self.environment(raw.get("environment", {}))
         if self.problems:
             return None
         canonical = canonical_json(raw)
@@ -538,11 +541,26 @@ class _Builder:
             manual_recurrence=raw.get("manual_recurrence", False),
             failure_handler=raw.get("failure_handler"),
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
+            environment=environment,
             digest=digest or definition_hash(raw, self.timezone, canonical),
             definition=canonical,
             stamp=stamp,
             raw=raw,
         )
+
+    def environment(self, variables: dict[str, str]) -> dict[str, str]:
+        for name, value in variables.items():
+            if name in RESERVED_ENVIRONMENT:
+                self.problem(
+                    ["environment", name],
+                    f"{name} is the account's own (set from the user database) "
+                    "and cannot be set here",
+                )
+            elif "\0" in value:
+                self.problem(
+                    ["environment", name], "holds a NUL character, which no variable can hold"
+                )
+        return dict(variables)
 
     def instant(self, key: str, tz_name: str) -> datetime | None:
         value = self.raw.get(key)

@@ -120,6 +120,20 @@ def test_run_once_runs_a_file_that_no_store_holds(tmp_path):
     assert env.entry("new") is None
 
 
+def test_run_once_sets_the_entrys_environment(tmp_path):
+    env = Env(tmp_path)
+    env.env.update(JR_INHERITED="kept", JR_OVERRIDDEN="terminal's")
+    env.job(
+        "r",
+        "object_id: tests.entrypoints.whoami:environment\n"
+        "environment:\n  APP_MODE: nightly\n  JR_OVERRIDDEN: the entry's\n",
+    )
+    done = run(env, "run-once", "r")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert {"APP_MODE=nightly", "JR_INHERITED=kept", "JR_OVERRIDDEN=the entry's"} <= set(lines)
+
+
 def test_run_once_failure_prints_the_error_and_its_call_stack(tmp_path):
     env = Env(tmp_path)
     env.job("customer-sync", f"object_id: {J}:ok\n")

@@ -77,3 +77,16 @@ def test_plan_rejected_file_exits_1_and_names_the_kept_entry(cli):
 def test_plan_does_not_write(cli):
     cli("plan")
     assert not (cli.dir / ".jobrunner").exists()
+
+
+def test_plan_shows_each_changed_environment_variable(cli):
+    poll = cli.dir / "jobs.d" / "inbox-poll.yaml"
+    poll.write_text(poll.read_text() + "environment:\n  MODE: slow\n  KEPT: x\n")
+    reconcile_now(cli.dir)
+    poll.write_text(poll.read_text().replace("MODE: slow", "MODE: fast") + "  ADDED: y\n")
+    result = cli("plan")
+    assert result.code == 2, result.out + result.err
+    lines = result.out.splitlines()
+    assert "    environment.MODE: 'slow' -> 'fast'" in lines
+    assert "    environment.ADDED: None -> 'y'" in lines
+    assert not any("KEPT" in line for line in lines)

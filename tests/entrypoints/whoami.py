@@ -14,3 +14,8 @@ def environment(ctx) -> None:
     """Print the session's environment, one NAME=value a line."""
     for name in sorted(os.environ):
         print(f"{name}={os.environ[name]}")
+
+
+def fail(ctx) -> None:
+    """Fail (for a failure handler to run)."""
+    raise RuntimeError("failed on purpose")

@@ -387,3 +387,91 @@ def test_problems_past_the_limit_are_counted_in_one_line():
     assert len(found) == spec.MAX_PROBLEMS + 1
     more = "30 more problems not listed (fix these first)"
     assert found[-1] == f"jobs.d/job.yaml:1: <document>: {more}"
+
+
+def test_environment_is_read_as_written():
+    entry = parse("""
+        object_id: 1
+        environment:
+          PATH: /opt/app/bin:/usr/bin
+          APP_MODE: nightly
+          _EMPTY: ''
+    """)
+    assert entry.environment == {
+        "PATH": "/opt/app/bin:/usr/bin",
+        "APP_MODE": "nightly",
+        "_EMPTY": "",
+    }
+    assert parse("object_id: 1\n").environment == {}
+
+
+def test_environment_takes_part_in_the_digest():
+    one = parse("object_id: 1\nenvironment: {A: x}\n")
+    assert one.digest != parse("object_id: 1\nenvironment: {A: y}\n").digest
+    assert one.digest != parse("object_id: 1\n").digest
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "object_id: 1\nenvironment:\n  GOOD: x\n  1BAD: y\n",
+            "jobs.d/job.yaml:4: environment.1BAD: '1BAD' is not a variable name "
+            "(letters, digits, '_'; not starting with a digit)",
+            id="digit-first",
+        ),
+        pytest.param(
+            "object_id: 1\nenvironment:\n  A-B: y\n",
+            "jobs.d/job.yaml:3: environment.A-B: 'A-B' is not a variable name",
+            id="dash",
+        ),
+        pytest.param(
+            "object_id: 1\nenvironment:\n  PORT: 8080\n",
+            "jobs.d/job.yaml:3: environment.PORT: 8080 is not text (quote a number",
+            id="number",
+        ),
+        pytest.param(
+            "object_id: 1\nenvironment:\n  LONG: " + "x" * 4097 + "\n",
+            "jobs.d/job.yaml:3: environment.LONG: is 4097 characters long; at most 4096",
+            id="long-value",
+        ),
+        pytest.param(
+            "object_id: 1\nenvironment:\n" + "".join(f"  V{i}: x\n" for i in range(65)),
+            "jobs.d/job.yaml:2: environment: holds 65 keys; at most 64 are allowed",
+            id="too-many",
+        ),
+        pytest.param(
+            "object_id: 1\nenvironment: [A]\n",
+            "jobs.d/job.yaml:2: environment: ['A'] should be a mapping of keys",
+            id="list",
+        ),
+        pytest.param(
+            "object_id: 1\nenvironment:\n  A: x\n  HOME: /tmp\n",
+            "jobs.d/job.yaml:4: environment.HOME: HOME is the account's own",
+            id="reserved-home",
+        ),
+        pytest.param(
+            'object_id: 1\nenvironment:\n  A: "a\\0b"\n',
+            "jobs.d/job.yaml:3: environment.A: holds a NUL character",
+            id="nul",
+        ),
+    ],
+)
+def test_bad_environment_is_located(text, expected):
+    found = problems(text)
+    assert any(line.startswith(expected) for line in found), found
+
+
+@pytest.mark.parametrize("name", ["HOME", "USER", "LOGNAME", "SHELL"])
+def test_the_accounts_own_variables_cannot_be_set(name):
+    found = problems(f"object_id: 1\nenvironment:\n  {name}: x\n")
+    assert found == [
+        f"jobs.d/job.yaml:3: environment.{name}: {name} is the account's own "
+        "(set from the user database) and cannot be set here"
+    ]
+
+
+def test_a_rebuilt_definition_keeps_its_environment():
+    written = parse("object_id: 1\nenvironment: {A: x, PATH: /bin}\n")
+    rebuilt = spec.from_definition(written.definition, written.source, "job", "UTC")
+    assert rebuilt.environment == {"A": "x", "PATH": "/bin"}
