@@ -430,7 +430,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{cfg.path or 'the built-in defaults'})"
         )
     tightened = statedir.secure(cfg.state_dir)  # before anything is opened in it
-    telemetry.configure(cfg.state_dir)
+    telemetry.configure(
+        cfg.state_dir, log_format=cfg.log_format, log_level=cfg.log_level, log_file=cfg.log_file
+    )
     for path, old, new in tightened:
         telemetry.get_logger().warning("state_mode_tightened", path=path, mode=old, now=new)
     return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()

@@ -42,6 +42,9 @@ class Config:
     output_limit: int = 65536
     on_final_failure: str | None = None
     users: dict[str, Any] | None = None
+    log_format: str = "auto"
+    log_level: str = "info"
+    log_file: bool = True
 
 
 MAX_VALUES = 100_000
@@ -146,6 +149,9 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         output_limit=raw.get("output_limit", 65536),
         on_final_failure=raw.get("on_final_failure"),
         users=raw.get("users"),
+        log_format=raw.get("log_format", "auto"),
+        log_level=raw.get("log_level", "info"),
+        log_file=raw.get("log_file", True),
     )
 
 
