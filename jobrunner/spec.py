@@ -34,7 +34,6 @@ _UNIT_MS = (86_400_000, 3_600_000, 60_000, 1000, 1)
 MAX_DURATION = timedelta(days=36500)
 """The longest duration read (100 years): any instant plus or minus it stays in the calendar."""
 DOCUMENT = "<document>"
-_NOT_WITH_CRON = {"every", "run_on", "starting_time", "ending_time", "next_run_date_formula"}
 _T = TypeVar("_T")
 
 
@@ -565,7 +564,6 @@ class _Builder:
             wallclock.zone(tz_name)
         except wallclock.UnknownZone as exc:
             self.problem(["recurrence", "timezone"], str(exc))
-        self.exclusions(rec)
         every = self.every(rec)
         expr = self.parsed(rec, "cron", _cron, cron.CronSyntaxError)
         formula = self.parsed(
@@ -589,19 +587,6 @@ class _Builder:
             cron=expr,
             misfire_grace=grace,
         )
-
-    def exclusions(self, rec: dict[str, Any]) -> None:
-        if "cron" in rec and rec.keys() & _NOT_WITH_CRON:
-            self.problem(
-                ["recurrence", "cron"],
-                "cron cannot be combined with every, run_on, "
-                "starting_time, ending_time or next_run_date_formula",
-            )
-        if "next_run_date_formula" in rec and rec.keys() & {"every", "run_on"}:
-            self.problem(
-                ["recurrence", "next_run_date_formula"],
-                "next_run_date_formula cannot be combined with every or run_on",
-            )
 
     def every(self, rec: dict[str, Any]) -> timedelta | None:
         if "every" not in rec:

@@ -1,0 +1,61 @@
+"""The schemas word their own problems (`errorMessage`, which yaml-language-server shows
+in the editor), and `jobrunner validate` says the same text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jobrunner import errors, schemas, spec
+
+
+def _walk(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        found.append(node)
+        for value in node.values():
+            found += _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _walk(value)
+    return found
+
+
+@pytest.mark.parametrize("name", schemas.NAMES)
+def test_every_pattern_the_schema_checks_has_a_message_of_its_own(name):
+    for node in _walk(schemas.load(name)):
+        if "pattern" in node and node is not schemas.load(name):
+            assert "errorMessage" in node, node  # else an editor shows the raw pattern
+
+
+def test_a_bad_duration_reads_as_the_schema_words_it():
+    message = schemas.load("job.schema.json")["$defs"]["duration"]["errorMessage"]
+    assert message == "not a duration (examples: 30s, 5m, 1h30m)"
+    with pytest.raises(errors.SpecError) as caught:
+        spec.parse_spec(
+            "object_id: 1\ntimeout: often\n", "job.yaml", default_id="job", timezone="UTC"
+        )
+    (problem,) = caught.value.problems
+    assert problem.message == "'often' is " + message
+
+
+@pytest.mark.parametrize(
+    ("recurrence", "key", "excluder"),
+    [
+        ("cron: '@daily'\n  every: 5m", "every", "cron"),
+        ("cron: '@daily'\n  starting_time: '08:00'", "starting_time", "cron"),
+        ("next_run_date_formula: 1D\n  every: 5m", "every", "next_run_date_formula"),
+    ],
+)
+def test_keys_that_exclude_each_other_say_so_where_the_editor_shows_it(recurrence, key, excluder):
+    defs = schemas.load("job.schema.json")["$defs"]
+    text = f"object_id: 1\nrecurrence:\n  {recurrence}\n"
+    with pytest.raises(errors.SpecError) as caught:
+        spec.parse_spec(text, "job.yaml", default_id="job", timezone="UTC")
+    (problem,) = caught.value.problems
+    assert problem.path == f"recurrence.{key}"
+    assert problem.line == 4
+    wanted = defs["not_with_cron" if excluder == "cron" else "not_with_formula"]["errorMessage"]
+    assert problem.message == wanted
+    assert problem.message.startswith(f"cannot be used with {excluder} ({excluder} excludes ")
