@@ -427,7 +427,8 @@ def yaml_problem(exc: yaml.YAMLError, source: str) -> model.Problem:
         return model.Problem(file=source, line=line, path=format_path(exc.where), message=problem)
     context = getattr(exc, "context", None)
     message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
-    return model.Problem(file=source, line=line, path=DOCUMENT, message=message)
+    column = mark.column + 1 if mark is not None else None
+    return model.Problem(file=source, line=line, column=column, path=DOCUMENT, message=message)
 
 
 def _schema_problems(text: str, source: str, raw: Any) -> list[model.Problem]:

@@ -59,3 +59,28 @@ def test_keys_that_exclude_each_other_say_so_where_the_editor_shows_it(recurrenc
     wanted = defs["not_with_cron" if excluder == "cron" else "not_with_formula"]["errorMessage"]
     assert problem.message == wanted
     assert problem.message.startswith(f"cannot be used with {excluder} ({excluder} excludes ")
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("object_id: 1\nkey: value: other\n", "job.yaml:2:11: <document>: not valid YAML"),
+        ("object_id: 1\ndescription: 'open\n", "job.yaml:3:1: <document>: not valid YAML"),
+    ],
+)
+def test_a_yaml_syntax_error_carries_its_column(text, where):
+    with pytest.raises(errors.SpecError) as caught:
+        spec.parse_spec(text, "job.yaml", default_id="job", timezone="UTC")
+    (problem,) = caught.value.problems
+    assert problem.format().startswith(where), problem.format()
+    assert problem.as_dict()["column"] == int(where.split(":")[2])
+
+
+def test_other_problems_keep_file_line_path_message():
+    with pytest.raises(errors.SpecError) as caught:
+        spec.parse_spec(
+            "object_id: 1\nstatus: paused\n", "job.yaml", default_id="job", timezone="UTC"
+        )
+    (problem,) = caught.value.problems
+    assert problem.format() == "job.yaml:2: status: 'paused' is not one of: ready, on_hold"
+    assert problem.as_dict()["column"] is None

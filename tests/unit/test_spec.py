@@ -102,11 +102,11 @@ def test_digest_changes_with_content_and_zone():
 
 BAD = [
     pytest.param(
-        "object_id: [1\n", "jobs.d/job.yaml:2: <document>: not valid YAML", id="yaml-syntax"
+        "object_id: [1\n", "jobs.d/job.yaml:2:1: <document>: not valid YAML", id="yaml-syntax"
     ),
     pytest.param(
         "object_id: 1\nobject_id: 2\n",
-        "jobs.d/job.yaml:2: <document>: not valid YAML: duplicate key 'object_id'",
+        "jobs.d/job.yaml:2:1: <document>: not valid YAML: duplicate key 'object_id'",
         id="duplicate-key",
     ),
     pytest.param(
