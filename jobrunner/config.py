@@ -93,7 +93,10 @@ def _checked(path: Path, text: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, "must be a mapping of keys")])
     found = [] if schemas.is_valid(SCHEMA, raw) else list(schemas.errors(SCHEMA, raw))
-    problems = spec.located(str(path), text, found or _meaning(raw))
+    # the meaning of the keys the schema has no problem with: every problem at once
+    rest = spec.without(raw, [where for where, _ in found]) if found else raw
+    meaning = _meaning(rest) if schemas.is_valid(SCHEMA, rest) else []
+    problems = spec.located(str(path), text, found + meaning)
     if problems:
         raise errors.ConfigError(problems)
     return raw

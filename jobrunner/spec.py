@@ -10,6 +10,7 @@ word and locate its errors.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -411,7 +412,7 @@ def _parse_spec(
     if raw is None:
         raw = {}
     if not isinstance(raw, dict) or not schemas.is_valid(SCHEMA, raw):
-        raise errors.SpecError(_schema_problems(text, source, raw))
+        raise errors.SpecError(_all_problems(text, source, raw, default_id, timezone))
     builder = _Builder(text, source, raw, timezone)
     built = builder.build(default_id, stamp=stamp)
     if builder.problems or built is None:
@@ -443,6 +444,42 @@ def _schema_problems(text: str, source: str, raw: Any) -> list[model.Problem]:
             )
         ]
     return located(source, text, list(schemas.errors(SCHEMA, raw)))
+
+
+def _all_problems(
+    text: str, source: str, raw: Any, default_id: str, timezone: str
+) -> list[model.Problem]:
+    """The schema's problems and the meaning's: the meaning is checked on the keys the
+    schema has no problem with (the others left out, and a missing object_id stood in
+    for), so that one run of `validate` lists everything to fix."""
+    problems = _schema_problems(text, source, raw)
+    if not isinstance(raw, dict) or len(problems) > MAX_PROBLEMS:
+        return problems
+    rest = without(raw, [where for where, _ in schemas.errors(SCHEMA, raw)])
+    rest.setdefault("object_id", 1)
+    if not schemas.is_valid(SCHEMA, rest):
+        return problems
+    builder = _Builder(text, source, rest, timezone)
+    builder.build(default_id)
+    return sorted([*problems, *builder.problems], key=lambda p: p.line)
+
+
+def without(raw: dict[str, Any], paths: list[list[str | int]]) -> dict[str, Any]:
+    """A copy of `raw` without the keys at `paths` (a path into a list leaves out the
+    whole list; the document's own path, [], leaves out nothing)."""
+    out = copy.deepcopy(raw)
+    for where in paths:
+        keys: list[str] = []
+        for part in where:
+            if not isinstance(part, str):
+                break
+            keys.append(part)
+        node: Any = out
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if keys and isinstance(node, dict):
+            node.pop(keys[-1], None)
+    return out
 
 
 def located(

@@ -186,3 +186,22 @@ def test_a_yaml_syntax_error_is_located_by_line_and_column(cli):
     ]
     (found,) = cli("validate", "--no-resolve", "--json").json()
     assert (found["line"], found["column"]) == (2, 15)
+
+
+def test_every_problem_of_a_file_and_of_the_config_is_reported_at_once(cli):
+    write(cli, "many.yaml", "object_id: 50100\nstatus: paused\nrecurrence:\n  every: 0s\n")
+    result = cli("validate", "--no-resolve")
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "jobs.d/many.yaml:2: status: 'paused' is not one of: ready, on_hold",
+        "jobs.d/many.yaml:4: recurrence.every: must be longer than 0 (leave every out to run "
+        "once a day)",
+    ]
+    (cli.dir / "jobrunner.yaml").write_text("timezone: Mars/Olympus\nworkers: 0\n")
+    result = cli("validate", "--config-only")
+    assert result.code == 1
+    config = cli.dir / "jobrunner.yaml"
+    assert result.out.splitlines() == [
+        f"{config}:1: timezone: 'Mars/Olympus' is not a known IANA time zone (e.g. Europe/Berlin)",
+        f"{config}:2: workers: 0 is out of range 1..1024",
+    ]

@@ -84,3 +84,39 @@ def test_other_problems_keep_file_line_path_message():
     (problem,) = caught.value.problems
     assert problem.format() == "job.yaml:2: status: 'paused' is not one of: ready, on_hold"
     assert problem.as_dict()["column"] is None
+
+
+def test_a_file_reports_the_schemas_problems_and_the_meanings_together():
+    text = (
+        "object_id: 1\n"
+        "timeout: 5x\n"  # schema
+        "expiration: 2020-13-01T00:00\n"  # meaning
+        "recurrence:\n"
+        "  every: 0s\n"  # meaning
+        "  run_on: [mondy]\n"  # schema
+    )
+    with pytest.raises(errors.SpecError) as caught:
+        spec.parse_spec(text, "job.yaml", default_id="job", timezone="UTC")
+    assert [p.format() for p in caught.value.problems] == [
+        "job.yaml:2: timeout: '5x' is not a duration (examples: 30s, 5m, 1h30m)",
+        "job.yaml:3: expiration: '2020-13-01T00:00' is not a valid date and time "
+        "(month must be in 1..12)",
+        "job.yaml:5: recurrence.every: must be longer than 0 (leave every out to run once a day)",
+        "job.yaml:6: recurrence.run_on[0]: 'mondy' is not one of: mon, tue, wed, thu, fri, "
+        "sat, sun",
+    ]
+
+
+def test_a_missing_object_id_does_not_hide_the_meanings_problems():
+    with pytest.raises(errors.SpecError) as caught:
+        spec.parse_spec("rerun_delay: 2h\n", "job.yaml", default_id="job", timezone="UTC")
+    assert [p.message for p in caught.value.problems] == [
+        "missing required key 'object_id'",
+        "'2h' is more than the maximum 1h",
+    ]
+
+
+def test_without_leaves_out_the_paths_and_copies():
+    raw = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
+    assert spec.without(raw, [["a"], ["b", "c"], ["e", 1], []]) == {"b": {"d": 3}}
+    assert raw == {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
