@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -100,14 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("log", help="log entries, newest first")
     p.add_argument("entry_id", nargs="?", metavar="ID")
     p.add_argument("--status", choices=[s.value for s in model.LogStatus])
-    p.add_argument("--since", metavar="ISO")
+    p.add_argument("--since", metavar="ISO|AGO", help="a time, or how long ago: -1h, 2d")
     p.add_argument("--limit", type=int, default=20, metavar="N")
     p.add_argument("--follow", action="store_true", help="then print new ones as they come")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_log)
 
     p = sub.add_parser("sessions", help="session events (logon, logoff), newest first")
-    p.add_argument("--since", metavar="ISO")
+    p.add_argument("--since", metavar="ISO|AGO", help="a time, or how long ago: -1h, 2d")
     p.add_argument("--limit", type=int, default=50, metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sessions)
@@ -146,7 +147,7 @@ that SIGPIPE ended (128 + 13), so `set -o pipefail` sees it as other tools."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_glued(sys.argv[1:] if argv is None else argv))
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
@@ -162,6 +163,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _glued(argv: Sequence[str]) -> list[str]:
+    """`--since -1h` as `--since=-1h`: argparse takes a value that starts with `-` for
+    an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--since" and arg.startswith("-") and arg != "--":
+            out[-1] = f"--since={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def _reader_gone() -> int:
@@ -430,7 +443,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{cfg.path or 'the built-in defaults'})"
         )
     tightened = statedir.secure(cfg.state_dir)  # before anything is opened in it
-    telemetry.configure(cfg.state_dir)
+    telemetry.configure(
+        cfg.state_dir, log_format=cfg.log_format, log_level=cfg.log_level, log_file=cfg.log_file
+    )
     for path, old, new in tightened:
         telemetry.get_logger().warning("state_mode_tightened", path=path, mode=old, now=new)
     return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
@@ -444,8 +459,30 @@ def _colour() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _since(text: str | None, cfg: config.Config) -> datetime | None:
-    return None if text is None else parse_when(text, cfg.timezone, option="--since")
+def _since(text: str | None, cfg: config.Config, now: datetime | None = None) -> datetime | None:
+    """An ISO-8601 time (wall time in the configured zone without an offset), or how long
+    ago: `-1h`, `2d`, `1h30m` (the sign is optional; journalctl --since's `-1h`)."""
+    if text is None:
+        return None
+    try:
+        ago = spec.parse_duration(text.removeprefix("-"))
+    except ValueError:
+        pass
+    else:
+        return (now or datetime.now(UTC)) - ago
+    try:
+        return spec.parse_instant(text, cfg.timezone)
+    except ValueError:
+        raise errors.JobRunnerError(
+            f"--since: {text!r} is neither a time ago (-1h, 2d, 30m) nor an ISO-8601 date and time"
+        ) from None
+
+
+def _width() -> int | None:
+    """The width a table must fit: COLUMNS, else the terminal's; in a pipe, none."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -459,7 +496,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([views.entry_json(e) for e in entries], indent=2))
     elif entries:
-        print(views.entries_table(entries, _tz(cfg), _colour()))
+        print(
+            views.entries_table(entries, _tz(cfg), _colour(), now=datetime.now(UTC), width=_width())
+        )
         rejected = [e for e in entries if e.rejected]
         if rejected:
             print(

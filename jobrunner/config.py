@@ -42,6 +42,9 @@ class Config:
     output_limit: int = 65536
     on_final_failure: str | None = None
     users: dict[str, Any] | None = None
+    log_format: str = "auto"
+    log_level: str = "info"
+    log_file: bool = True
 
 
 MAX_VALUES = 100_000
@@ -90,7 +93,10 @@ def _checked(path: Path, text: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, "must be a mapping of keys")])
     found = [] if schemas.is_valid(SCHEMA, raw) else list(schemas.errors(SCHEMA, raw))
-    problems = spec.located(str(path), text, found or _meaning(raw))
+    # the meaning of the keys the schema has no problem with: every problem at once
+    rest = spec.without(raw, [where for where, _ in found]) if found else raw
+    meaning = _meaning(rest) if schemas.is_valid(SCHEMA, rest) else []
+    problems = spec.located(str(path), text, found + meaning)
     if problems:
         raise errors.ConfigError(problems)
     return raw
@@ -146,6 +152,9 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         output_limit=raw.get("output_limit", 65536),
         on_final_failure=raw.get("on_final_failure"),
         users=raw.get("users"),
+        log_format=raw.get("log_format", "auto"),
+        log_level=raw.get("log_level", "info"),
+        log_file=raw.get("log_file", True),
     )
 
 

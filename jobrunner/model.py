@@ -118,18 +118,29 @@ class JobSpec:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Problem:
-    """One located problem in an input file: what a person needs to fix it."""
+    """One located problem in an input file: what a person needs to fix it. `column`
+    (from 1) only where the reader knows it: a YAML syntax error."""
 
     file: str
     line: int
     path: str
     message: str
+    column: int | None = None
 
     def format(self) -> str:
-        return f"{self.file}:{self.line}: {self.path}: {self.message}"
+        """`file:line: path: message`; `file:line:column: path: message` with a column
+        (as compilers and editors read it)."""
+        where = f"{self.line}" if self.column is None else f"{self.line}:{self.column}"
+        return f"{self.file}:{where}: {self.path}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "path": self.path, "message": self.message}
+        return {
+            "file": self.file,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+            "column": self.column,
+        }
 
 
 class LogStatus(enum.Enum):

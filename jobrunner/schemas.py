@@ -1,6 +1,10 @@
 """The JSON Schemas in `schemas/`: loading, a compiled validator for the hot path, and
 messages a person can act on for documents that fail.
 
+A message a schema words itself is its `errorMessage` key: yaml-language-server shows it
+in the editor (for a pattern, type, enum or const that fails), and `errors` words the
+same text (see `worded`), so the editor and `jobrunner validate` say the same thing.
+
 fastjsonschema (compiled once per process) answers "valid?" for every file; only a file
 that fails is walked again with jsonschema (imported then) to word each error and
 locate it.
@@ -117,14 +121,18 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[list[str | int
     if kind == "required":
         yield where, f"missing required key {_missing(error)!r}"
         return
-    if "errorMessage" in schema:
-        yield where, str(schema["errorMessage"])
-        return
-    title = schema.get("title")
-    if title and kind in ("pattern", "type", "minimum", "maximum", "enum", "minLength"):
-        yield where, f"{value!r} is not {title}"
+    message = schema.get("errorMessage")
+    if isinstance(message, str):
+        yield where, worded(message, value)
         return
     yield where, _generic(kind, error)
+
+
+def worded(message: str, value: Any) -> str:
+    """A schema's `errorMessage` (what yaml-language-server shows beside the value) as
+    jobrunner words it: one that describes the value (`not a duration ...`) gets the
+    value in front (`'often' is not a duration ...`); any other stands as it is."""
+    return f"{value!r} is {message}" if message.startswith("not ") else message
 
 
 def _missing(error: jsonschema.ValidationError) -> str:

@@ -10,6 +10,7 @@ word and locate its errors.
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -36,7 +37,6 @@ MAX_DURATION = timedelta(days=36500)
 DOCUMENT = "<document>"
 RESERVED_ENVIRONMENT = ("HOME", "USER", "LOGNAME", "SHELL")
 """Variables a session always takes from its account, never from a job file."""
-_NOT_WITH_CRON = {"every", "run_on", "starting_time", "ending_time", "next_run_date_formula"}
 _T = TypeVar("_T")
 
 
@@ -414,7 +414,7 @@ def _parse_spec(
     if raw is None:
         raw = {}
     if not isinstance(raw, dict) or not schemas.is_valid(SCHEMA, raw):
-        raise errors.SpecError(_schema_problems(text, source, raw))
+        raise errors.SpecError(_all_problems(text, source, raw, default_id, timezone))
     builder = _Builder(text, source, raw, timezone)
     built = builder.build(default_id, stamp=stamp)
     if builder.problems or built is None:
@@ -430,7 +430,8 @@ def yaml_problem(exc: yaml.YAMLError, source: str) -> model.Problem:
         return model.Problem(file=source, line=line, path=format_path(exc.where), message=problem)
     context = getattr(exc, "context", None)
     message = f"not valid YAML: {problem}" + (f" ({context})" if context else "")
-    return model.Problem(file=source, line=line, path=DOCUMENT, message=message)
+    column = mark.column + 1 if mark is not None else None
+    return model.Problem(file=source, line=line, column=column, path=DOCUMENT, message=message)
 
 
 def _schema_problems(text: str, source: str, raw: Any) -> list[model.Problem]:
@@ -445,6 +446,42 @@ def _schema_problems(text: str, source: str, raw: Any) -> list[model.Problem]:
             )
         ]
     return located(source, text, list(schemas.errors(SCHEMA, raw)))
+
+
+def _all_problems(
+    text: str, source: str, raw: Any, default_id: str, timezone: str
+) -> list[model.Problem]:
+    """The schema's problems and the meaning's: the meaning is checked on the keys the
+    schema has no problem with (the others left out, and a missing object_id stood in
+    for), so that one run of `validate` lists everything to fix."""
+    problems = _schema_problems(text, source, raw)
+    if not isinstance(raw, dict) or len(problems) > MAX_PROBLEMS:
+        return problems
+    rest = without(raw, [where for where, _ in schemas.errors(SCHEMA, raw)])
+    rest.setdefault("object_id", 1)
+    if not schemas.is_valid(SCHEMA, rest):
+        return problems
+    builder = _Builder(text, source, rest, timezone)
+    builder.build(default_id)
+    return sorted([*problems, *builder.problems], key=lambda p: p.line)
+
+
+def without(raw: dict[str, Any], paths: list[list[str | int]]) -> dict[str, Any]:
+    """A copy of `raw` without the keys at `paths` (a path into a list leaves out the
+    whole list; the document's own path, [], leaves out nothing)."""
+    out = copy.deepcopy(raw)
+    for where in paths:
+        keys: list[str] = []
+        for part in where:
+            if not isinstance(part, str):
+                break
+            keys.append(part)
+        node: Any = out
+        for key in keys[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if keys and isinstance(node, dict):
+            node.pop(keys[-1], None)
+    return out
 
 
 def located(
@@ -583,7 +620,6 @@ class _Builder:
             wallclock.zone(tz_name)
         except wallclock.UnknownZone as exc:
             self.problem(["recurrence", "timezone"], str(exc))
-        self.exclusions(rec)
         every = self.every(rec)
         expr = self.parsed(rec, "cron", _cron, cron.CronSyntaxError)
         formula = self.parsed(
@@ -607,19 +643,6 @@ class _Builder:
             cron=expr,
             misfire_grace=grace,
         )
-
-    def exclusions(self, rec: dict[str, Any]) -> None:
-        if "cron" in rec and rec.keys() & _NOT_WITH_CRON:
-            self.problem(
-                ["recurrence", "cron"],
-                "cron cannot be combined with every, run_on, "
-                "starting_time, ending_time or next_run_date_formula",
-            )
-        if "next_run_date_formula" in rec and rec.keys() & {"every", "run_on"}:
-            self.problem(
-                ["recurrence", "next_run_date_formula"],
-                "next_run_date_formula cannot be combined with every or run_on",
-            )
 
     def every(self, rec: dict[str, Any]) -> timedelta | None:
         if "every" not in rec:

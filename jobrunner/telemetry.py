@@ -1,5 +1,6 @@
-"""Structured logs: structlog JSON lines to stdout (journald) and to a size-rotated file,
-and the vocabulary of event names, which is public API.
+"""Structured logs: structlog JSON lines to stdout (journald, a pipe) and to a size-rotated
+file, one readable line per event on a terminal, and the vocabulary of event names, which
+is public API.
 
 Event names are snake_case, past tense, one per state transition. BC's telemetry ids go
 with the events BC has (`bc_event`). When stdout is the journal, each line there starts
@@ -137,8 +138,92 @@ def render(_: Any, method: str, event_dict: dict[str, Any]) -> str:
     return _encode(_add_bc_event(_, method, event_dict))
 
 
-def processors() -> list[Any]:
-    return [render]
+FORMATS = ("auto", "console", "json")
+LEVEL_NAMES = ("debug", "info", "warning", "error")
+
+# fields a person at a terminal does not read (the JSON lines keep them all)
+QUIET = frozenset(
+    {
+        "runner_id",
+        "session_id",
+        "system_task_id",
+        "object_type",
+        "recurring",
+        "max_retries",
+        "stacktrace",
+        "bc_event",
+        "client_type",
+        "file",
+    }
+)
+_FIRST = ("entry_id", "status")
+
+
+def readable(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """The fields that matter, the entry and its status first: no None, no ids of
+    sessions and runners, no call stacks, each value on one line."""
+    shown: dict[str, Any] = {
+        k: event_dict[k] for k in ("timestamp", "level", "event") if k in event_dict
+    }
+    rest = sorted(
+        event_dict, key=lambda k: (k not in _FIRST, _FIRST.index(k) if k in _FIRST else 0)
+    )
+    for key in rest:
+        value = event_dict[key]
+        if key in shown or key in QUIET or value is None:
+            continue
+        if isinstance(value, str) and "\n" in value.strip():
+            value = value.strip().splitlines()[0] + " ..."
+        shown[key] = value
+    return shown
+
+
+def console_processors(colors: bool) -> list[Any]:
+    """structlog's own: the time in the local zone, the level, the event padded, then
+    key=value pairs in the order `readable` gives them."""
+    return [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False),
+        readable,
+        structlog.dev.ConsoleRenderer(colors=colors, sort_keys=False, pad_event_to=22),
+    ]
+
+
+class _Both:
+    """The last processor when stdout is a terminal: the JSON line for the file and
+    the readable line for stdout, handed on together as (args, kwargs)."""
+
+    def __init__(self, colors: bool) -> None:
+        self.chain = console_processors(colors)
+
+    def __call__(self, logger: Any, method: str, event_dict: dict[str, Any]) -> Any:
+        shown = dict(event_dict)
+        line = render(logger, method, event_dict)
+        for processor in self.chain:
+            shown = processor(logger, method, shown)
+        return (line,), {"console": shown}
+
+
+def processors(console: bool = False, colors: bool = False) -> list[Any]:
+    return [_Both(colors)] if console else [render]
+
+
+def wants_console(log_format: str, stream: TextIO) -> bool:
+    """auto: readable lines on a terminal; the JSON lines on the journal and in a pipe."""
+    if log_format != "auto":
+        return log_format == "console"
+    try:
+        return stream.isatty() and not is_journal(stream)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def wants_colour(stream: TextIO) -> bool:
+    """Colour on a terminal unless NO_COLOR is set (to anything but empty, no-color.org)."""
+    try:
+        return stream.isatty() and not os.environ.get("NO_COLOR")
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 class Sink:
@@ -189,15 +274,18 @@ class Sink:
             lines, self._held = self._held, None
             out, self._held_out = self._held_out, []
             if lines:
-                self._emit("".join(lines), "".join(out) if self._journal else None)
+                self._emit("".join(lines), "".join(out))
 
-    def write(self, line: str, priority: int = 6) -> None:
+    def write(self, line: str, priority: int = 6, console: str | None = None) -> None:
+        """`line` (JSON) to the file; to stdout `console` when given, else `line`."""
         text = line + "\n"
-        out = f"<{priority}>{text}" if self._journal else None
+        if console is not None:
+            out: str | None = console + "\n"
+        else:
+            out = f"<{priority}>{text}" if self._journal else None
         if self._held is not None:
             self._held.append(text)
-            if out is not None:
-                self._held_out.append(out)
+            self._held_out.append(text if out is None else out)
         else:
             self._emit(text, out)
 
@@ -233,22 +321,35 @@ class _Logger:
 _sink: Sink | None = None
 
 
-def configure(state_dir: Path | None, stream: TextIO | None = None) -> None:
-    """JSON lines to `stream` (stdout) and to state_dir/log/jobrunner.jsonl, rotated."""
+def configure(
+    state_dir: Path | None,
+    stream: TextIO | None = None,
+    *,
+    log_format: str = "auto",
+    log_level: str = "info",
+    log_file: bool = True,
+) -> None:
+    """Events at `log_level` and above to `stream` (stdout: JSON lines, or readable ones
+    as `log_format` says) and, with `log_file`, as JSON lines to
+    state_dir/log/jobrunner.jsonl, rotated."""
     global _sink
+    stream = stream or sys.stdout
+    console = wants_console(log_format, stream)
     path = None
-    if state_dir is not None:
+    if state_dir is not None and log_file:
         log_dir = state_dir / "log"
         statedir.make_dir(log_dir)
         path = log_dir / LOG_FILE
     if _sink is not None:
         _sink.close()
-    _sink = Sink(stream or sys.stdout, path)
+    _sink = Sink(stream, path)
     logger = _Logger(_sink)
     structlog.configure(
-        processors=processors(),
+        processors=processors(console, console and wants_colour(stream)),
         logger_factory=lambda *_: logger,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[log_level.upper()]
+        ),
         cache_logger_on_first_use=True,
     )
 

@@ -3,7 +3,7 @@ tables with times in the configured zone, coloured only on a terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +23,54 @@ _COLOURS = {
 
 def local(value: datetime | None, tz: ZoneInfo) -> str:
     return "-" if value is None else f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S}"
+
+
+def zoned(value: datetime | None, tz: ZoneInfo) -> str:
+    """As systemctl list-timers shows a time: `Tue 2026-12-01 12:00:00 CET`."""
+    if value is None:
+        return "-"
+    at = value.astimezone(tz)
+    return f"{at:%a %Y-%m-%d %H:%M:%S} {at.tzname()}"
+
+
+_US = 1_000_000
+_MINUTE, _HOUR, _DAY = 60 * _US, 3600 * _US, 86400 * _US
+_WEEK, _MONTH, _YEAR = 7 * _DAY, 2_629_800 * _US, 31_557_600 * _US
+
+
+# systemd's format_timestamp_relative(): two units at most, coarser as it grows
+_SPANS: tuple[tuple[int, Callable[[int], str]], ...] = (
+    (_YEAR, lambda us: f"{_plural(us // _YEAR, 'year')} {_plural(us % _YEAR // _MONTH, 'month')}"),
+    (_MONTH, lambda us: f"{_plural(us // _MONTH, 'month')} {_plural(us % _MONTH // _DAY, 'day')}"),
+    (_WEEK, lambda us: f"{_plural(us // _WEEK, 'week')} {_plural(us % _WEEK // _DAY, 'day')}"),
+    (2 * _DAY, lambda us: f"{us // _DAY} days"),
+    (25 * _HOUR, lambda us: f"1 day {(us - _DAY) // _HOUR}h"),
+    (6 * _HOUR, lambda us: f"{us // _HOUR}h"),
+    (_HOUR, lambda us: f"{us // _HOUR}h {us % _HOUR // _MINUTE}min"),
+    (5 * _MINUTE, lambda us: f"{us // _MINUTE}min"),
+    (_MINUTE, lambda us: f"{us // _MINUTE}min {us % _MINUTE // _US}s"),
+    (_US, lambda us: f"{us // _US}s"),
+    (1000, lambda us: f"{us // 1000}ms"),
+    (0, lambda us: f"{us}us"),
+)
+
+
+def _span(us: int) -> str:
+    return next(form(us) for least, form in _SPANS if us >= least)
+
+
+def _plural(n: int, unit: str) -> str:
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def relative(value: datetime | None, now: datetime) -> str:
+    """`4min 10s left`, `2h ago`, `now`, as systemctl list-timers shows LEFT and PASSED."""
+    if value is None:
+        return "-"
+    us = (value - now) // timedelta(microseconds=1)
+    if us == 0:
+        return "now"
+    return f"{_span(abs(us))} {'left' if us > 0 else 'ago'}"
 
 
 def duration(log: model.LogEntry) -> timedelta | None:
@@ -137,12 +185,26 @@ def table(
     colour: bool,
     status_column: int | None = None,
     widths: Sequence[int] | None = None,
+    fit: int | None = None,
 ) -> str:
     """`widths`: the least width of each column (a table printed in parts keeps one
-    alignment)."""
+    alignment). `fit`: the width to fit in, by cutting the last column's cells (with
+    `…`) and dropping it when even its header does not fit."""
     body = [list(map(str, row)) for row in rows]
     least = widths or [0] * len(headers)
     widths = [max(len(h), least[i], *(len(r[i]) for r in body)) for i, h in enumerate(headers)]
+    if fit is not None and body and sum(widths) + 2 * (len(widths) - 1) > fit:
+        room = fit - sum(widths[:-1]) - 2 * (len(widths) - 1)
+        if room < len(headers[-1]):
+            return table(
+                headers[:-1],
+                [r[:-1] for r in body],
+                colour=colour,
+                status_column=status_column,
+                widths=widths[:-1],
+            )
+        body = [[*r[:-1], r[-1] if len(r[-1]) <= room else r[-1][: room - 1] + "…"] for r in body]
+        widths[-1] = room
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in body:
         cells = [cell.ljust(w) for cell, w in zip(row, widths, strict=True)]
@@ -154,26 +216,48 @@ def table(
     return "\n".join(lines)
 
 
-def entries_table(entries: Sequence[model.Entry], tz: ZoneInfo, colour: bool) -> str:
+ENTRY_HEADERS = (
+    "",
+    "ID",
+    "STATUS",
+    "NEXT",
+    "LEFT",
+    "LAST",
+    "PASSED",
+    "RESULT",
+    "ATTEMPTS",
+    "CATEGORY",
+    "DESCRIPTION",
+)
+
+
+def entries_table(
+    entries: Sequence[model.Entry],
+    tz: ZoneInfo,
+    colour: bool,
+    *,
+    now: datetime,
+    width: int | None = None,
+) -> str:
+    """As systemctl list-timers: the next and last run with their zone, how long until
+    the one and since the other; fitted to `width` by cutting the description."""
     rows = [
         (
             "!" if e.rejected else "",
             e.id,
             e.status.value,
-            local(e.earliest_start, tz),
-            local(e.last_run_at, tz),
+            zoned(e.earliest_start, tz),
+            relative(e.earliest_start, now),
+            zoned(e.last_run_at, tz),
+            relative(e.last_run_at, now),
             e.last_result or "-",
             f"{e.attempts}/{e.spec.max_retries}",
             e.spec.category or "-",
+            e.spec.description or "-",
         )
         for e in entries
     ]
-    return table(
-        ["", "ID", "STATUS", "NEXT RUN", "LAST RUN", "RESULT", "ATTEMPTS", "CATEGORY"],
-        rows,
-        colour=colour,
-        status_column=2,
-    )
+    return table(ENTRY_HEADERS, rows, colour=colour, status_column=2, fit=width)
 
 
 LOG_HEADERS = ("NO", "ENTRY", "STATUS", "KIND", "START", "DURATION", "ATTEMPT", "ERROR")
@@ -274,6 +358,10 @@ def show_text(
             *("  " + x for x in entry.error_call_stack.splitlines()),
         ]
     lines += ["", "last log entries:", log_table(logs, tz, colour)]
+    if logs:
+        last = logs[0]
+        lines += ["", f"last run's output (log entry {last.entry_no}):"]
+        lines += [f"  {x}" for x in last.output.rstrip().splitlines()] or ["  (none)"]
     return "\n".join(lines)
 
 

@@ -15,7 +15,7 @@ def _bomb(levels: int = 9, width: int = 9) -> str:
 
 # (id, text, the problem's "LINE: PATH: message" start, after "FILE:")
 JOB_FILES: list[tuple[str, str, str]] = [
-    ("deep-flow-seq", OBJ + "a: " + "[" * 100_000 + "]" * 100_000, "2: <document>: "),
+    ("deep-flow-seq", OBJ + "a: " + "[" * 100_000 + "]" * 100_000, "2:1003: <document>: "),
     ("deep-flow-map", OBJ + "a: " + "{a: " * 100_000 + "}" * 100_000, "2: <document>: nested"),
     ("deep-block-seq", OBJ + "a:\n  " + "- " * 100_000 + "x\n", "3: <document>: nested"),
     ("deep-under-1000", OBJ + "a: " + "[" * 900 + "]" * 900, "2: a[0][0][0]"),

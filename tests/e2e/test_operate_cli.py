@@ -64,12 +64,13 @@ def test_list_and_show(env):
         "ID",
         "STATUS",
         "NEXT",
-        "RUN",
+        "LEFT",
         "LAST",
-        "RUN",
+        "PASSED",
         "RESULT",
         "ATTEMPTS",
         "CATEGORY",
+        "DESCRIPTION",
     ]
     assert "\033[" not in cli(env, "list").stdout  # no colour when not a terminal
     shown = json.loads(cli(env, "show", "bad", "--json").stdout)

@@ -36,6 +36,7 @@ def test_json_output(cli):
             "line": 2,
             "path": "status",
             "message": "'paused' is not one of: ready, on_hold",
+            "column": None,
         }
     ]
 
@@ -91,7 +92,7 @@ def test_tab_indentation_is_a_yaml_error(cli):
     write(cli, "tabs.yaml", "object_id: 1\nrecurrence:\n\tevery: 5m\n")
     result = cli("validate")
     assert result.code == 1
-    assert result.out.startswith("jobs.d/tabs.yaml:3: <document>: not valid YAML")
+    assert result.out.startswith("jobs.d/tabs.yaml:3:1: <document>: not valid YAML")
 
 
 def test_config_unknown_key_and_bad_zone(cli):
@@ -135,7 +136,7 @@ def test_many_files_read_by_helpers_give_the_same_report(cli):
     assert result.code == 1
     assert result.out.splitlines() == [
         "jobs.d/m0007.yaml:2: priority: 'urgent' is not one of: high, normal, low",
-        "jobs.d/m2050.yaml:2: <document>: not valid YAML: did not find expected node content "
+        "jobs.d/m2050.yaml:2:1: <document>: not valid YAML: did not find expected node content "
         "(while parsing a flow node)",
     ]
     assert "2105 job file(s) checked, 2 with problems" in result.err
@@ -173,3 +174,34 @@ def _read_as(want: str) -> str:
     """What the file reader says where the text reader says `want`: it refuses a file
     over the size limit before the text is read, in words of its own."""
     return "1: <document>: larger than" if want.startswith("1: <document>: is ") else want
+
+
+def test_a_yaml_syntax_error_is_located_by_line_and_column(cli):
+    write(cli, "colon.yaml", "object_id: 50100\ndescription: a: b\n")
+    result = cli("validate", "--no-resolve")
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "jobs.d/colon.yaml:2:15: <document>: not valid YAML: mapping values are not allowed "
+        "in this context"
+    ]
+    (found,) = cli("validate", "--no-resolve", "--json").json()
+    assert (found["line"], found["column"]) == (2, 15)
+
+
+def test_every_problem_of_a_file_and_of_the_config_is_reported_at_once(cli):
+    write(cli, "many.yaml", "object_id: 50100\nstatus: paused\nrecurrence:\n  every: 0s\n")
+    result = cli("validate", "--no-resolve")
+    assert result.code == 1
+    assert result.out.splitlines() == [
+        "jobs.d/many.yaml:2: status: 'paused' is not one of: ready, on_hold",
+        "jobs.d/many.yaml:4: recurrence.every: must be longer than 0 (leave every out to run "
+        "once a day)",
+    ]
+    (cli.dir / "jobrunner.yaml").write_text("timezone: Mars/Olympus\nworkers: 0\n")
+    result = cli("validate", "--config-only")
+    assert result.code == 1
+    config = cli.dir / "jobrunner.yaml"
+    assert result.out.splitlines() == [
+        f"{config}:1: timezone: 'Mars/Olympus' is not a known IANA time zone (e.g. Europe/Berlin)",
+        f"{config}:2: workers: 0 is out of range 1..1024",
+    ]

@@ -119,3 +119,41 @@ def test_on_the_journal_held_lines_keep_their_priorities_and_the_file_none(tmp_p
     ]
     file_lines = (tmp_path / "log" / telemetry.LOG_FILE).read_text().splitlines()
     assert file_lines == [line[3:] for line in lines]
+
+
+def test_a_terminal_that_is_the_journal_gets_the_json_lines_with_priorities(tmp_path, monkeypatch):
+    import os
+    import pty
+
+    primary, secondary = pty.openpty()
+    with os.fdopen(secondary, "w") as stream:
+        found = os.fstat(secondary)
+        monkeypatch.setenv("JOURNAL_STREAM", f"{found.st_dev}:{found.st_ino}")
+        assert telemetry.wants_console("auto", stream) is False
+        monkeypatch.delenv("JOURNAL_STREAM")
+        assert telemetry.wants_console("auto", stream) is True
+        assert telemetry.wants_console("json", stream) is False
+    os.close(primary)
+    assert telemetry.wants_console("auto", io.StringIO()) is False
+    assert telemetry.wants_console("console", io.StringIO()) is True
+
+
+def test_held_console_lines_go_to_stdout_and_json_lines_to_the_file(tmp_path):
+    stream = io.StringIO()
+    telemetry.configure(tmp_path, stream, log_format="console")
+    try:
+        with telemetry.held():
+            telemetry.get_logger(runner_id="r1").info("run_started", entry_id="a", status="x")
+            telemetry.get_logger(runner_id="r1").debug("run_started", entry_id="b")
+            assert stream.getvalue() == ""  # nothing until the pass ends
+    finally:
+        telemetry.configure(None, io.StringIO())
+    (line,) = stream.getvalue().splitlines()
+    assert "run_started" in line
+    assert "entry_id=a status=x" in line
+    assert "r1" not in line
+    (event,) = [
+        json.loads(x) for x in (tmp_path / "log" / telemetry.LOG_FILE).read_text().splitlines()
+    ]
+    assert event["runner_id"] == "r1"
+    assert event["bc_event"] == "AL0000E25"

@@ -102,11 +102,11 @@ def test_digest_changes_with_content_and_zone():
 
 BAD = [
     pytest.param(
-        "object_id: [1\n", "jobs.d/job.yaml:2: <document>: not valid YAML", id="yaml-syntax"
+        "object_id: [1\n", "jobs.d/job.yaml:2:1: <document>: not valid YAML", id="yaml-syntax"
     ),
     pytest.param(
         "object_id: 1\nobject_id: 2\n",
-        "jobs.d/job.yaml:2: <document>: not valid YAML: duplicate key 'object_id'",
+        "jobs.d/job.yaml:2:1: <document>: not valid YAML: duplicate key 'object_id'",
         id="duplicate-key",
     ),
     pytest.param(
@@ -201,12 +201,14 @@ BAD = [
     ),
     pytest.param(
         "object_id: 1\nrecurrence:\n  cron: '@daily'\n  every: 5m\n",
-        "jobs.d/job.yaml:2: recurrence: cron cannot be combined with every",
+        "jobs.d/job.yaml:4: recurrence.every: cannot be used with cron (cron excludes every, "
+        "run_on, starting_time, ending_time and next_run_date_formula)",
         id="cron-and-every",
     ),
     pytest.param(
         "object_id: 1\nrecurrence:\n  next_run_date_formula: 1D\n  run_on: [mon]\n",
-        "recurrence: next_run_date_formula cannot be combined with every or run_on",
+        "jobs.d/job.yaml:4: recurrence.run_on: cannot be used with next_run_date_formula "
+        "(next_run_date_formula excludes every and run_on)",
         id="formula-and-run-on",
     ),
     pytest.param(
