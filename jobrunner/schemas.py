@@ -122,10 +122,17 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[list[str | int
         yield where, f"missing required key {_missing(error)!r}"
         return
     message = schema.get("errorMessage")
-    if isinstance(message, str):
+    if isinstance(message, str) and kind not in _COUNTED:
         yield where, worded(message, value)
         return
     yield where, _generic(kind, error)
+
+
+# failures worded from their limit ("is 4097 characters long; at most 4096") rather than
+# by the schema's errorMessage, which says what the value should be
+_COUNTED = frozenset(
+    {"maxLength", "minLength", "maxItems", "minItems", "maxProperties", "minProperties"}
+)
 
 
 def worded(message: str, value: Any) -> str:
