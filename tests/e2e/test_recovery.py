@@ -24,6 +24,14 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def _logged_on(env: Env) -> bool:
+    db = env.store()
+    try:
+        return any(e.event == "logon" for e in db.list_sessions())
+    finally:
+        db.close()
+
+
 def _end_unseen(env: Env, how: str, recurring: bool = False) -> tuple[list[dict], str]:
     """Run `ends_late` until its session has ended with the runner stopped (SIGSTOP),
     kill the runner (SIGKILL), and start again; the events of that start and the
@@ -34,6 +42,10 @@ def _end_unseen(env: Env, how: str, recurring: bool = False) -> tuple[list[dict]
     try:
         env.wait_for_mark("j", "late")
         session = int(env.marks_of("j")[0].split(" ")[2])
+        deadline = time.monotonic() + 10
+        while not _logged_on(env):  # the runner has seen the start, not the end
+            assert time.monotonic() < deadline, "the session's logon was never committed"
+            time.sleep(0.005)
         proc.send_signal(signal.SIGSTOP)  # it sees nothing from now on
         deadline = time.monotonic() + 10
         while not _gone(session):
