@@ -74,6 +74,8 @@ class Recurrence:
     date_formula: dateformula.DateFormula | None = None
     cron: cron.CronExpr | None = None
     misfire_grace: timedelta | None = None
+    jitter: timedelta | None = None
+    """systemd's RandomizedDelaySec: each occurrence starts up to this much later."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

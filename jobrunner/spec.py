@@ -326,6 +326,9 @@ def format_duration(delta: timedelta) -> str:
     return out + (f"{ms}ms" if ms else "")
 
 
+MAX_JITTER = timedelta(days=1)
+"""The longest recurrence.jitter (systemd puts no bound; a day is past any sane use)."""
+
 LATEST_START = datetime(9999, 1, 1, tzinfo=UTC)
 """A start's run times are computed in its zone, moved into its window and run-on days
 (at most a week) or searched for over years: a year short of the calendar's end."""
@@ -575,6 +578,7 @@ class _Builder:
         if "misfire_grace" in rec:
             where: list[str | int] = ["recurrence", "misfire_grace"]
             grace = self.duration("misfire_grace", timedelta(0), where, rec["misfire_grace"])
+        jitter = self.jitter(rec)
         if len(self.problems) > before:
             return None
         return model.Recurrence(
@@ -588,7 +592,18 @@ class _Builder:
             date_formula=formula,
             cron=expr,
             misfire_grace=grace,
+            jitter=jitter,
         )
+
+    def jitter(self, rec: dict[str, Any]) -> timedelta | None:
+        if "jitter" not in rec:
+            return None
+        where: list[str | int] = ["recurrence", "jitter"]
+        before = len(self.problems)
+        jitter = self.duration("jitter", timedelta(0), where, rec["jitter"])
+        if jitter > MAX_JITTER and len(self.problems) == before:
+            self.problem(where, f"{shown(rec['jitter'])} is more than the maximum 1d")
+        return jitter or None
 
     def exclusions(self, rec: dict[str, Any]) -> None:
         if "cron" in rec and rec.keys() & _NOT_WITH_CRON:
