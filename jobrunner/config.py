@@ -41,6 +41,7 @@ class Config:
     log_retention: timedelta = timedelta(days=30)
     output_limit: int = 65536
     on_final_failure: str | None = None
+    history: model.History = field(default_factory=model.History)
     users: dict[str, Any] | None = None
 
 
@@ -107,6 +108,8 @@ def _meaning(raw: dict[str, Any]) -> list[tuple[list[str | int], str]]:
     durations: list[tuple[list[str | int], Any]] = [
         ([key], raw[key]) for key in ("shutdown_grace", "kill_grace", "log_retention") if key in raw
     ]
+    if isinstance(raw.get("history"), dict) and "failed_retention" in raw["history"]:
+        durations.append((["history", "failed_retention"], raw["history"]["failed_retention"]))
     if isinstance(raw.get("retry_profile"), list):
         durations += [(["retry_profile", i], v) for i, v in enumerate(raw["retry_profile"])]
     for where, value in durations:
@@ -145,8 +148,14 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         log_retention=spec.parse_duration(raw.get("log_retention", "30d")),
         output_limit=raw.get("output_limit", 65536),
         on_final_failure=raw.get("on_final_failure"),
+        history=_history(raw.get("history", {})),
         users=raw.get("users"),
     )
+
+
+def _history(value: dict[str, Any]) -> model.History:
+    retention = value.get("failed_retention")
+    return spec.history_of(value, None if retention is None else spec.parse_duration(retention))
 
 
 def _profile(value: str | list[str | int]) -> tuple[timedelta, ...]:

@@ -79,6 +79,17 @@ class Recurrence:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class History:
+    """How many ended runs of an entry its log keeps (None: no count limit) and how long
+    failed ones are kept (None: as long as `log_retention`). Kubernetes' Job history
+    limits; an entry's own keys override the config's."""
+
+    keep_successful: int | None = None
+    keep_failed: int | None = None
+    failed_retention: timedelta | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class JobSpec:
     """One validated job queue entry definition, as read from its file."""
 
@@ -103,6 +114,7 @@ class JobSpec:
     manual_recurrence: bool = False
     failure_handler: int | str | None = None
     on_final_failure: FinalFailure = FinalFailure.ERROR
+    history: History | None = None
     digest: str = ""
     definition: str = field(default="", compare=False, repr=False)
     """The file's mapping as canonical JSON: what the store keeps and the digest hashes."""

@@ -516,6 +516,7 @@ class _Builder:
         timeout = self.duration("timeout", timedelta(hours=12))
         if timeout <= timedelta(0):
             self.problem(["timeout"], "must be longer than 0")
+        history = self.history(raw["history"]) if "history" in raw else None
         if self.problems:
             return None
         canonical = canonical_json(raw)
@@ -541,11 +542,20 @@ class _Builder:
             manual_recurrence=raw.get("manual_recurrence", False),
             failure_handler=raw.get("failure_handler"),
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
+            history=history,
             digest=digest or definition_hash(raw, self.timezone, canonical),
             definition=canonical,
             stamp=stamp,
             raw=raw,
         )
+
+    def history(self, value: dict[str, Any]) -> model.History:
+        retention = None
+        if "failed_retention" in value:
+            key = "failed_retention"
+            where: list[str | int] = ["history", key]
+            retention = self.duration("failed_retention", timedelta(0), where, value[key])
+        return history_of(value, retention)
 
     def instant(self, key: str, tz_name: str) -> datetime | None:
         value = self.raw.get(key)
@@ -639,6 +649,15 @@ class _Builder:
         except error as exc:
             self.problem(["recurrence", key], str(exc))
             return None
+
+
+def history_of(value: dict[str, Any], failed_retention: timedelta | None) -> model.History:
+    """A `history:` mapping (schema-valid) as History; shared by job files and the config."""
+    return model.History(
+        keep_successful=value.get("keep_successful"),
+        keep_failed=value.get("keep_failed"),
+        failed_retention=failed_retention,
+    )
 
 
 def default_id(path: Path) -> str:
