@@ -42,6 +42,7 @@ class Config:
     output_limit: int = 65536
     on_final_failure: str | None = None
     history: model.History = field(default_factory=model.History)
+    notify: dict[str, Any] | None = None
     users: dict[str, Any] | None = None
 
 
@@ -110,6 +111,11 @@ def _meaning(raw: dict[str, Any]) -> list[tuple[list[str | int], str]]:
     ]
     if isinstance(raw.get("history"), dict) and "failed_retention" in raw["history"]:
         durations.append((["history", "failed_retention"], raw["history"]["failed_retention"]))
+    notify: dict[str, Any] = raw["notify"] if isinstance(raw.get("notify"), dict) else {}
+    durations += [(["notify", k], notify[k]) for k in ("throttle", "retry_delay") if k in notify]
+    for name, channel in (notify.get("channels") or {}).items():
+        if isinstance(channel, dict) and "throttle" in channel:
+            durations.append((["notify", "channels", name, "throttle"], channel["throttle"]))
     if isinstance(raw.get("retry_profile"), list):
         durations += [(["retry_profile", i], v) for i, v in enumerate(raw["retry_profile"])]
     for where, value in durations:
@@ -149,6 +155,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         output_limit=raw.get("output_limit", 65536),
         on_final_failure=raw.get("on_final_failure"),
         history=_history(raw.get("history", {})),
+        notify=raw.get("notify"),
         users=raw.get("users"),
     )
 

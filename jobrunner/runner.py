@@ -15,6 +15,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import sys
 import threading
 import time
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import (
+    alerts,
     config,
+    delivery,
     errors,
     executor,
     lifecycle,
@@ -154,6 +157,7 @@ class Runner:
             self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
             self.pruner = pruning.Pruner(self.store, self.cfg, self.log)
+            self.alerts = delivery.Alerts(self._alert_settings(), self.store, self.wake, self.log)
             self._syncer = Syncer(self.store.sync, self.wake, after=self.store.checkpoint)
             try:
                 return self._serve()
@@ -172,6 +176,9 @@ class Runner:
                 with contextlib.suppress(OSError):
                     (self.cfg.state_dir / taskgate.FILE_NAME).unlink(missing_ok=True)
                 self.store.close()
+
+    def _alert_settings(self) -> alerts.Settings:
+        return alerts.settings(self.cfg.notify, socket.gethostname())
 
     def _serve(self) -> int:
         self._signals()
@@ -195,6 +202,7 @@ class Runner:
                 break
             self._wait(self._sleep_for())
         self._drain()
+        self.alerts.close()
         if self._retry_at is not None:
             self._retry_store()
         self._sync(now=True)
@@ -256,6 +264,7 @@ class Runner:
         self._dispatch(due or self.now(), steps, start_at=due)
         self._sync(now=not self.running)  # nothing else to wait for: durable at once
         self._prune()
+        self.alerts.collect()
 
     def _due_soon(self) -> datetime | None:
         """The due instant of the next entry when it is less than PRECISE away. epoll
@@ -390,6 +399,7 @@ class Runner:
         )
         self.reconciler.cfg = self.cfg
         self.pruner.reconfigure(self.cfg)
+        self.alerts.reconfigure(self._alert_settings())
         self.reconciler.full()
         self.log.info("config_reloaded", path=str(self.cfg.path))
 
@@ -909,6 +919,7 @@ class Runner:
             _forget(run)
             self._log_finish(run, finish, activated, logoff)
             self.pruner.ended(run.entry_id)
+            self.alerts.run_ended(finish.entry or stored, finish.log, finish.last_attempt)
 
         return Step(
             transition, then, redo=lambda: self._plan_finish(run, result, status, fresh=True)
