@@ -339,8 +339,11 @@ class Runner:
             and not (self._syncer and self._syncer.busy)  # (its end wakes us)
         ):
             waits.append(GROUP_WINDOW - (time.monotonic() - self._unsynced_since))
-        # the next pruning pass (at most a day away: epoll cannot wait longer than ~24.8 days)
-        waits.append(self.pruner.wait(self.now()))
+        # the next pruning pass (at most a day away: epoll cannot wait longer than ~24.8 days);
+        # none while the store cannot be written (the retry above comes first)
+        if self._retry_at is None:
+            waits.append(self.pruner.wait(self.now()))
+        waits.append(pruning.MAX_GAP.total_seconds())
         wait = max(0.0, min(waits))
         if wait > PRECISE:  # time to spare: get ready for what is due next
             self._prepare_next()
