@@ -304,6 +304,8 @@ def cmd_next(args: argparse.Namespace) -> int:
         raise errors.JobRunnerError("--count must be at least 1")
     tz = wallclock.zone(entry.timezone)
     times = list(recurrence.run_times(entry, start, args.count))
+    jitter = entry.recurrence.jitter if entry.recurrence else None
+    extra = {"jitter": spec.format_duration(jitter)} if jitter else {}
     if args.json:
         print(
             json.dumps(
@@ -311,6 +313,7 @@ def cmd_next(args: argparse.Namespace) -> int:
                     {
                         "local": t.astimezone(tz).isoformat(),
                         "utc": t.isoformat().replace("+00:00", "Z"),
+                        **extra,
                     }
                     for t in times
                 ],
@@ -319,6 +322,8 @@ def cmd_next(args: argparse.Namespace) -> int:
         )
         return 0
     print(f"{entry.id} ({entry.timezone})")
+    if jitter:
+        print(f"  jitter: each run starts up to {extra['jitter']} later than shown")
     if not times:
         print("  no further runs (expired)")
     for n, t in enumerate(times, 1):

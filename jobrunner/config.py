@@ -41,6 +41,8 @@ class Config:
     log_retention: timedelta = timedelta(days=30)
     output_limit: int = 65536
     on_final_failure: str | None = None
+    history: model.History = field(default_factory=model.History)
+    notify: dict[str, Any] | None = None
     users: dict[str, Any] | None = None
     log_format: str = "auto"
     log_level: str = "info"
@@ -113,6 +115,13 @@ def _meaning(raw: dict[str, Any]) -> list[tuple[list[str | int], str]]:
     durations: list[tuple[list[str | int], Any]] = [
         ([key], raw[key]) for key in ("shutdown_grace", "kill_grace", "log_retention") if key in raw
     ]
+    if isinstance(raw.get("history"), dict) and "failed_retention" in raw["history"]:
+        durations.append((["history", "failed_retention"], raw["history"]["failed_retention"]))
+    notify: dict[str, Any] = raw["notify"] if isinstance(raw.get("notify"), dict) else {}
+    durations += [(["notify", k], notify[k]) for k in ("throttle", "retry_delay") if k in notify]
+    for name, channel in (notify.get("channels") or {}).items():
+        if isinstance(channel, dict) and "throttle" in channel:
+            durations.append((["notify", "channels", name, "throttle"], channel["throttle"]))
     if isinstance(raw.get("retry_profile"), list):
         durations += [(["retry_profile", i], v) for i, v in enumerate(raw["retry_profile"])]
     for where, value in durations:
@@ -151,11 +160,18 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         log_retention=spec.parse_duration(raw.get("log_retention", "30d")),
         output_limit=raw.get("output_limit", 65536),
         on_final_failure=raw.get("on_final_failure"),
+        history=_history(raw.get("history", {})),
+        notify=raw.get("notify"),
         users=raw.get("users"),
         log_format=raw.get("log_format", "auto"),
         log_level=raw.get("log_level", "info"),
         log_file=raw.get("log_file", True),
     )
+
+
+def _history(value: dict[str, Any]) -> model.History:
+    retention = value.get("failed_retention")
+    return spec.history_of(value, None if retention is None else spec.parse_duration(retention))
 
 
 def _profile(value: str | list[str | int]) -> tuple[timedelta, ...]:

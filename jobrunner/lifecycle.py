@@ -141,10 +141,27 @@ def system_task_id(entry_id: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def due_at(entry: model.Entry) -> datetime | None:
+    """When the entry's pending run may start: its earliest start, plus the jitter
+    offset for an occurrence of a recurring entry (not for a retry or a rerun after
+    inactivity). The earliest start itself stays the occurrence (what `next`, `status`
+    and the next run's computation see). The salt is the entry's creation instant in
+    this host's store: it differs between hosts and survives restarts."""
+    at = entry.earliest_start
+    rec = entry.spec.recurrence
+    if at is None or rec is None or rec.jitter is None:
+        return at
+    if entry.status is not S.READY or entry.attempts or entry.session_retries:
+        return at
+    salt = entry.created_at.isoformat() if entry.created_at else ""
+    return at + recurrence.jitter_offset(entry.spec, at, salt)
+
+
 def platform_task(entry: model.Entry) -> model.Task | None:
     """The task that backs an entry while it has a run pending or in process (BC: the
-    entry is Scheduled): not before its earliest start; not ready while it waits for
-    its category; running while in process. None when nothing is pending."""
+    entry is Scheduled): not before its earliest start (`due_at`: jittered); not ready
+    while it waits for its category; running while in process. None when nothing is
+    pending."""
     waiting = entry.status is S.WAITING
     running = entry.status is S.IN_PROCESS
     scheduled = entry.status in (S.READY, S.ON_HOLD_INACTIVITY) and entry.earliest_start
@@ -155,7 +172,7 @@ def platform_task(entry: model.Entry) -> model.Task | None:
         object=DISPATCH,
         entry_id=entry.id,
         ready=not waiting,
-        not_before=entry.earliest_start,
+        not_before=due_at(entry),
         user=entry.spec.user or "",
         created_at=entry.created_at,
         session_id=entry.session_id if running else None,

@@ -74,6 +74,19 @@ class Recurrence:
     date_formula: dateformula.DateFormula | None = None
     cron: cron.CronExpr | None = None
     misfire_grace: timedelta | None = None
+    jitter: timedelta | None = None
+    """systemd's RandomizedDelaySec: each occurrence starts up to this much later."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class History:
+    """How many ended runs of an entry its log keeps (None: no count limit) and how long
+    failed ones are kept (None: as long as `log_retention`). Kubernetes' Job history
+    limits; an entry's own keys override the config's."""
+
+    keep_successful: int | None = None
+    keep_failed: int | None = None
+    failed_retention: timedelta | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -103,6 +116,7 @@ class JobSpec:
     on_final_failure: FinalFailure = FinalFailure.ERROR
     environment: dict[str, str] = field(default_factory=dict, hash=False)
     """Variables set in every session of the entry, over the session's own environment."""
+    history: History | None = None
     digest: str = ""
     definition: str = field(default="", compare=False, repr=False)
     """The file's mapping as canonical JSON: what the store keeps and the digest hashes."""

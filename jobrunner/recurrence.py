@@ -11,10 +11,12 @@ functions wrap them: `every` is elapsed time, wall-clock results follow the DST 
   inactivity_rerun  C  after a run that reported no activity
   window_adjust D  move a candidate into the run-on days and the daily window
   within_window E  whether an instant is inside the daily window (dispatcher check)
+  jitter_offset    how much later an occurrence starts (recurrence.jitter, beyond BC)
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -212,6 +214,62 @@ def run_times(spec: model.JobSpec, start: datetime, count: int) -> Iterator[date
         if spec.recurrence is None:
             return
         at = enqueue_time(next_run(spec, at, at), at)
+
+
+# --- jitter (systemd's RandomizedDelaySec) ------------------------------------------------
+
+_MS = timedelta(milliseconds=1)
+
+
+def jitter_offset(spec: model.JobSpec, at: datetime, salt: str) -> timedelta:
+    """How much later than its occurrence `at` the entry starts: a fraction of
+    `jitter_limit` that is a hash of the entry id, the occurrence and `salt` (what makes
+    hosts differ), so the same inputs give the same offset in every process, after a
+    restart too, and the core stays free of a random source. Whole milliseconds."""
+    limit = jitter_limit(spec, at)
+    if limit <= timedelta(0):
+        return timedelta(0)
+    key = f"{spec.id}\0{at.isoformat()}\0{salt}".encode()
+    fraction = int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2**64
+    return (limit * fraction) // _MS * _MS
+
+
+def jitter_limit(spec: model.JobSpec, at: datetime) -> timedelta:
+    """The largest delay of the occurrence `at`: `recurrence.jitter`, cut so the run
+    stays inside the daily window (1 s before its ending time), strictly before the next
+    occurrence, and on its day when the window has no ending time (it ends at midnight)
+    or the entry has a date formula (its next run is counted from the day it ran).
+    Zero when there is no jitter or `at` is outside the window."""
+    rec = spec.recurrence
+    if rec is None or rec.jitter is None or not within_window(spec, at):
+        return timedelta(0)
+    limit = rec.jitter
+    try:
+        following = next_run(spec, at, at)
+    except errors.RecurrenceError:
+        following = None
+    if following is not None and following > at:
+        limit = min(limit, following - at - _MS)
+    end = _jitter_end(rec, at)
+    if end is not None:
+        limit = min(limit, end - at)
+    return max(limit, timedelta(0))
+
+
+def _jitter_end(rec: model.Recurrence, at: datetime) -> datetime | None:
+    if rec.cron is not None:
+        return None
+    tz = wallclock.zone(rec.timezone)
+    wall = wallclock.to_wall(at, tz)
+    if rec.ending_time is not None:
+        day = wall.date()
+        if _crosses_midnight(rec) and wall.time() > rec.ending_time:
+            day += timedelta(days=1)
+        return wallclock.resolve(datetime.combine(day, rec.ending_time), tz) - ENQUEUE_MARGIN
+    if rec.starting_time is not None or rec.date_formula is not None:
+        midnight = datetime.combine(wall.date() + timedelta(days=1), _MIDNIGHT)
+        return wallclock.resolve(midnight, tz) - _MS
+    return None
 
 
 # --- cron in a zone -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import sys
 import threading
 import time
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import (
+    alerts,
     config,
+    delivery,
     errors,
     executor,
     lifecycle,
@@ -34,6 +37,7 @@ from jobrunner import (
     notify,
     objects,
     permissions,
+    pruning,
     reconciler,
     recurrence,
     scheduler,
@@ -53,7 +57,6 @@ from jobrunner.syncer import Syncer, SyncFailed
 
 S = model.EntryStatus
 _REFUSED = "!refused:"  # a ref that cannot run: the reason follows
-PRUNE_EVERY = timedelta(hours=24)
 PRECISE = 0.005  # seconds before a due instant slept exactly (a long wait can end late)
 FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 GROUP_MAX = 64  # durable steps committed before one fsync makes them all durable
@@ -134,7 +137,6 @@ class Runner:
         os.set_blocking(self._wake_r, False)
         self.sessions_dir = cfg.state_dir / "sessions"
         self.notifier = notify.Notifier()
-        self._last_prune = 0.0
 
     @staticmethod
     def now() -> datetime:
@@ -154,6 +156,8 @@ class Runner:
             self.task_socket = taskgate.bind(self.cfg.state_dir)  # other accounts' tasks
             self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
+            self.pruner = pruning.Pruner(self.store, self.cfg, self.log)
+            self.alerts = delivery.Alerts(self._alert_settings(), self.store, self.wake, self.log)
             self._syncer = Syncer(self.store.sync, self.wake, after=self.store.checkpoint)
             try:
                 return self._serve()
@@ -172,6 +176,9 @@ class Runner:
                 with contextlib.suppress(OSError):
                     (self.cfg.state_dir / taskgate.FILE_NAME).unlink(missing_ok=True)
                 self.store.close()
+
+    def _alert_settings(self) -> alerts.Settings:
+        return alerts.settings(self.cfg.notify, socket.gethostname())
 
     def _serve(self) -> int:
         self._signals()
@@ -195,6 +202,7 @@ class Runner:
                 break
             self._wait(self._sleep_for())
         self._drain()
+        self.alerts.close()
         if self._retry_at is not None:
             self._retry_store()
         self._sync(now=True)
@@ -256,6 +264,7 @@ class Runner:
         self._dispatch(due or self.now(), steps, start_at=due)
         self._sync(now=not self.running)  # nothing else to wait for: durable at once
         self._prune()
+        self.alerts.collect()
 
     def _due_soon(self) -> datetime | None:
         """The due instant of the next entry when it is less than PRECISE away. epoll
@@ -330,8 +339,11 @@ class Runner:
             and not (self._syncer and self._syncer.busy)  # (its end wakes us)
         ):
             waits.append(GROUP_WINDOW - (time.monotonic() - self._unsynced_since))
-        # epoll cannot wait longer than ~24.8 days; waking daily also runs the pruning
-        waits.append(PRUNE_EVERY.total_seconds() - (time.monotonic() - self._last_prune))
+        # the next pruning pass (at most a day away: epoll cannot wait longer than ~24.8 days);
+        # none while the store cannot be written (the retry above comes first)
+        if self._retry_at is None:
+            waits.append(self.pruner.wait(self.now()))
+        waits.append(pruning.MAX_GAP.total_seconds())
         wait = max(0.0, min(waits))
         if wait > PRECISE:  # time to spare: get ready for what is due next
             self._prepare_next()
@@ -389,6 +401,8 @@ class Runner:
             retry_profile=self.cfg.retry_profile, on_final_failure=self.cfg.on_final_failure
         )
         self.reconciler.cfg = self.cfg
+        self.pruner.reconfigure(self.cfg)
+        self.alerts.reconfigure(self._alert_settings())
         self.reconciler.full()
         self.log.info("config_reloaded", path=str(self.cfg.path))
 
@@ -908,6 +922,8 @@ class Runner:
         def then(_: list[int]) -> None:
             _forget(run)
             self._log_finish(run, finish, activated, logoff)
+            self.pruner.ended(run.entry_id)
+            self.alerts.run_ended(finish.entry or stored, finish.log, finish.last_attempt)
 
         return Step(
             transition, then, redo=lambda: self._plan_finish(run, result, status, fresh=True)
@@ -1227,17 +1243,10 @@ class Runner:
         self._end_all(scheduler.INTERRUPTED)  # gone without a word: interrupted too
 
     def _prune(self) -> None:
-        mono = time.monotonic()
-        if self._last_prune and mono - self._last_prune < PRUNE_EVERY.total_seconds():
-            return
-        self._last_prune = mono
         try:
-            removed = self.store.prune(self.now() - self.cfg.log_retention)
+            self.pruner.tick(self.now())
         except StoreUnwritable as exc:
             self._store_failed(exc)
-            return
-        if removed:
-            self.log.info("log_pruned", rows=removed)
 
 
 class _NotCommitted(Exception):

@@ -51,7 +51,8 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
         done = dataclasses.replace(entry, status=S.FINISHED, earliest_start=None, updated_at=now)
         return Decision(kind="expire", entry=done, event="entry_expired")
     grace = spec.recurrence.misfire_grace if spec.recurrence else None
-    if grace is not None and entry.earliest_start and now - entry.earliest_start > grace:
+    due = lifecycle.due_at(entry)  # (jittered: the grace counts from the delayed start)
+    if grace is not None and entry.earliest_start and due and now - due > grace:
         # Too late: skip to the next occurrence after now, as if a run had just ended.
         missed = missed_runs(spec, entry.earliest_start, now)
         moved = _at(entry, recurrence.next_run(spec, entry.earliest_start, now), now)
@@ -59,7 +60,7 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
             kind="misfire",
             entry=moved,
             event="misfire",
-            fields={"skipped": missed, "late_by_s": _secs(now - entry.earliest_start)},
+            fields={"skipped": missed, "late_by_s": _secs(now - due)},
         )
     if not recurrence.within_window(spec, now):
         when = recurrence.initial_run(spec, now)

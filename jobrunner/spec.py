@@ -328,6 +328,9 @@ def format_duration(delta: timedelta) -> str:
     return out + (f"{ms}ms" if ms else "")
 
 
+MAX_JITTER = timedelta(days=1)
+"""The longest recurrence.jitter (systemd puts no bound; a day is past any sane use)."""
+
 LATEST_START = datetime(9999, 1, 1, tzinfo=UTC)
 """A start's run times are computed in its zone, moved into its window and run-on days
 (at most a week) or searched for over years: a year short of the calendar's end."""
@@ -553,6 +556,7 @@ class _Builder:
         if timeout <= timedelta(0):
             self.problem(["timeout"], "must be longer than 0")
         environment = self.environment(raw.get("environment", {}))
+        history = self.history(raw["history"]) if "history" in raw else None
         if self.problems:
             return None
         canonical = canonical_json(raw)
@@ -579,6 +583,7 @@ class _Builder:
             failure_handler=raw.get("failure_handler"),
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
             environment=environment,
+            history=history,
             digest=digest or definition_hash(raw, self.timezone, canonical),
             definition=canonical,
             stamp=stamp,
@@ -598,6 +603,14 @@ class _Builder:
                     ["environment", name], "holds a NUL character, which no variable can hold"
                 )
         return dict(variables)
+
+    def history(self, value: dict[str, Any]) -> model.History:
+        retention = None
+        if "failed_retention" in value:
+            key = "failed_retention"
+            where: list[str | int] = ["history", key]
+            retention = self.duration("failed_retention", timedelta(0), where, value[key])
+        return history_of(value, retention)
 
     def instant(self, key: str, tz_name: str) -> datetime | None:
         value = self.raw.get(key)
@@ -629,6 +642,7 @@ class _Builder:
         if "misfire_grace" in rec:
             where: list[str | int] = ["recurrence", "misfire_grace"]
             grace = self.duration("misfire_grace", timedelta(0), where, rec["misfire_grace"])
+        jitter = self.jitter(rec)
         if len(self.problems) > before:
             return None
         return model.Recurrence(
@@ -642,7 +656,18 @@ class _Builder:
             date_formula=formula,
             cron=expr,
             misfire_grace=grace,
+            jitter=jitter,
         )
+
+    def jitter(self, rec: dict[str, Any]) -> timedelta | None:
+        if "jitter" not in rec:
+            return None
+        where: list[str | int] = ["recurrence", "jitter"]
+        before = len(self.problems)
+        jitter = self.duration("jitter", timedelta(0), where, rec["jitter"])
+        if jitter > MAX_JITTER and len(self.problems) == before:
+            self.problem(where, f"{shown(rec['jitter'])} is more than the maximum 1d")
+        return jitter or None
 
     def every(self, rec: dict[str, Any]) -> timedelta | None:
         if "every" not in rec:
@@ -665,6 +690,15 @@ class _Builder:
         except error as exc:
             self.problem(["recurrence", key], str(exc))
             return None
+
+
+def history_of(value: dict[str, Any], failed_retention: timedelta | None) -> model.History:
+    """A `history:` mapping (schema-valid) as History; shared by job files and the config."""
+    return model.History(
+        keep_successful=value.get("keep_successful"),
+        keep_failed=value.get("keep_failed"),
+        failed_retention=failed_retention,
+    )
 
 
 def default_id(path: Path) -> str:

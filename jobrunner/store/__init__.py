@@ -110,9 +110,28 @@ class Store(Protocol):
         """The earliest not-before among ready tasks that are not running."""
         ...
 
-    def prune(self, before: datetime) -> int:
+    def prune(self, before: datetime, *, failed_before: datetime | None = None) -> int:
         """Delete log entries that ended and session events that happened before
-        `before`; never an in-process log entry. Returns how many rows went."""
+        `before` (failed log entries: before `failed_before` when given); never an
+        in-process log entry. Returns how many rows went."""
+        ...
+
+    def trim_log(
+        self,
+        entry_id: str,
+        status: model.LogStatus,
+        *,
+        keep: int | None = None,
+        before: datetime | None = None,
+    ) -> int:
+        """Delete the entry's ended log entries of `status` (success or error) beyond the
+        newest `keep` of them (by number) or that ended before `before`; never an
+        in-process one. Returns how many went."""
+        ...
+
+    def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:
+        """For each entry id and ended status (success, error) with a log entry: the
+        earliest end among them (when the oldest of them reaches a retention)."""
         ...
 
     def close(self) -> None:

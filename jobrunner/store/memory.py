@@ -163,14 +163,15 @@ class MemoryStore:
             key=lambda t: (t.created_at.timestamp() if t.created_at else 0.0, t.id),
         )
 
-    def prune(self, before: datetime) -> int:
+    def prune(self, before: datetime, *, failed_before: datetime | None = None) -> int:
+        failed = before if failed_before is None else failed_before
         with self._lock:
             old_logs = [
                 no
                 for no, row in self._log.items()
                 if row.status is not model.LogStatus.IN_PROCESS
                 and row.end_at is not None
-                and row.end_at < before
+                and row.end_at < (failed if row.status is model.LogStatus.ERROR else before)
             ]
             for no in old_logs:
                 del self._log[no]
@@ -178,6 +179,43 @@ class MemoryStore:
             removed = len(old_logs) + len(self._events) - len(kept)
             self._events = kept
             return removed
+
+    def trim_log(
+        self,
+        entry_id: str,
+        status: model.LogStatus,
+        *,
+        keep: int | None = None,
+        before: datetime | None = None,
+    ) -> int:
+        if status is model.LogStatus.IN_PROCESS:
+            return 0
+        with self._lock:
+            ended = [
+                no
+                for no, row in sorted(self._log.items(), reverse=True)
+                if row.entry_id == entry_id and row.status is status and row.end_at is not None
+            ]
+            going = [
+                no
+                for n, no in enumerate(ended)
+                if (keep is not None and n >= keep)
+                or (before is not None and (self._log[no].end_at or before) < before)
+            ]
+            for no in going:
+                del self._log[no]
+            return len(going)
+
+    def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:
+        ends: dict[tuple[str, model.LogStatus], datetime] = {}
+        with self._lock:
+            for row in self._log.values():
+                if row.status is model.LogStatus.IN_PROCESS or row.end_at is None:
+                    continue
+                key = (row.entry_id, row.status)
+                if key not in ends or row.end_at < ends[key]:
+                    ends[key] = row.end_at
+        return ends
 
     def sync(self) -> None:
         pass

@@ -577,15 +577,58 @@ class SqliteStore:
             for r in rows
         ]
 
-    def prune(self, before: datetime) -> int:
+    def prune(self, before: datetime, *, failed_before: datetime | None = None) -> int:
+        failed = before if failed_before is None else failed_before
         with self._transaction() as db:
             logs = db.execute(
                 "DELETE FROM log_entries WHERE status != 'in_process' AND end_at IS NOT NULL "
-                "AND end_at < ?",
-                (_us(before),),
+                "AND end_at < (CASE status WHEN 'error' THEN ? ELSE ? END)",
+                (_us(failed), _us(before)),
             ).rowcount
             events = db.execute("DELETE FROM session_events WHERE at < ?", (_us(before),)).rowcount
         return int(logs + events)
+
+    def trim_log(
+        self,
+        entry_id: str,
+        status: model.LogStatus,
+        *,
+        keep: int | None = None,
+        before: datetime | None = None,
+    ) -> int:
+        if status is model.LogStatus.IN_PROCESS or (keep is None and before is None):
+            return 0
+        mine = "entry_id = ? AND status = ? AND end_at IS NOT NULL"
+        clauses: list[str] = []
+        params: list[Any] = []
+        if before is not None:
+            clauses.append("end_at < ?")
+            params.append(_us(before))
+        if keep is not None:
+            clauses.append(
+                f"entry_no NOT IN (SELECT entry_no FROM log_entries WHERE {mine} "
+                "ORDER BY entry_no DESC LIMIT ?)"
+            )
+            params += [entry_id, status.value, keep]
+        with self._transaction() as db:
+            gone = db.execute(
+                f"DELETE FROM log_entries WHERE {mine} AND ({' OR '.join(clauses)})",
+                (entry_id, status.value, *params),
+            ).rowcount
+        return int(gone)
+
+    def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entry_id, status, MIN(end_at) FROM log_entries "
+                "WHERE status != 'in_process' AND end_at IS NOT NULL GROUP BY entry_id, status"
+            ).fetchall()
+        ends: dict[tuple[str, model.LogStatus], datetime] = {}
+        for entry_id, status, end in rows:
+            at = _dt(end)
+            if at is not None:
+                ends[(entry_id, model.LogStatus(status))] = at
+        return ends
 
     def sync(self) -> None:
         """Make every commit so far durable. Touches no connection: safe from any thread

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from jobrunner import model, spec
+from jobrunner import lifecycle, model, spec
 from jobrunner.store import StoreConflict
 from jobrunner.testing import utc
 
@@ -343,3 +343,15 @@ def test_only_entries_with_a_pending_run_have_a_due_task(store):
     )
     assert [t.entry_id for t in store.due_tasks(T0, 10)] == ["inactive"]
     assert store.next_task_due() == T0 - timedelta(seconds=1)
+
+
+def test_a_jittered_entry_is_due_at_its_delayed_start(store):
+    jittered = entry("j", recurrence={"cron": "0 12 * * *", "jitter": "5m"})
+    (stored,) = put(store, jittered)
+    due = lifecycle.due_at(stored)
+    assert due is not None
+    assert T0 < due < T0 + timedelta(minutes=5)
+    assert stored.earliest_start == T0  # the occurrence itself is kept
+    assert store.due_tasks(T0, 10) == []
+    assert store.next_task_due() == due
+    assert [t.entry_id for t in store.due_tasks(due, 10)] == ["j"]

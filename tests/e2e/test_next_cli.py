@@ -54,3 +54,19 @@ def test_next_invalid_file_lists_problems(cli):
     result = cli("next", str(path))
     assert result.code == 2
     assert "bad.yaml:3: recurrence.every: 'often' is not a duration" in result.err
+
+
+def test_next_shows_unjittered_times_and_says_a_jitter_applies(cli):
+    path = cli.dir / "spread.yaml"
+    path.write_text("object_id: 1\nrecurrence:\n  cron: '0 2 * * *'\n  jitter: 5m\n")
+    result = cli("next", str(path), "--from", "2026-11-20T12:00Z", "--count", "2")
+    assert result.code == 0
+    assert result.out.splitlines()[1:] == [
+        "  jitter: each run starts up to 5m later than shown",
+        "   1  Sat 2026-11-21 02:00:00 UTC    2026-11-21 02:00:00 UTC",
+        "   2  Sun 2026-11-22 02:00:00 UTC    2026-11-22 02:00:00 UTC",
+    ]
+    result = cli("next", str(path), "--from", "2026-11-20T12:00Z", "--count", "1", "--json")
+    assert result.json() == [
+        {"local": "2026-11-21T02:00:00+00:00", "utc": "2026-11-21T02:00:00Z", "jitter": "5m"}
+    ]

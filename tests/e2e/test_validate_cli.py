@@ -104,7 +104,7 @@ def test_config_unknown_key_and_bad_zone(cli):
         "jobrunner.yaml:2: workerz: unknown key 'workerz'; did you mean 'workers'?"
     )
     assert (
-        "jobrunner.yaml:3: frobnicate: unknown key 'frobnicate' (known keys: jobs_dir, "
+        "jobrunner.yaml:3: frobnicate: unknown key 'frobnicate' (known keys: history, jobs_dir, "
         in (lines[1])
     )
     write(cli, "jobrunner.yaml", "timezone: Europe/Atlantis\n", folder=".")

@@ -1,0 +1,194 @@
+"""Alert delivery: `alerts`' decisions carried out off the runner's loop.
+
+The runner calls `run_ended` (it decides, throttles and queues: it never waits on a
+network) and `collect` on each pass (it logs `notify_sent` / `notify_failed` for the
+deliveries done). One thread delivers, in order, each message retried with doubling
+delays; what it cannot deliver is logged, never dropped silently, also at stop.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import smtplib
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from jobrunner import alerts, model, store
+
+TIMEOUT = 10.0  # seconds one delivery may take
+STOP_WAIT = 5.0  # seconds the runner's stop waits for the deliveries queued
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    channel: alerts.Channel
+    message: dict[str, Any]
+
+
+class Alerts:
+    def __init__(
+        self,
+        settings: alerts.Settings,
+        st: store.Store,
+        wake: Callable[[], None],
+        log: Any,
+    ) -> None:
+        self.settings, self.store, self.wake, self.log = settings, st, wake, log
+        self._gates: dict[tuple[str, str], alerts.Gate] = {}
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._done: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def reconfigure(self, settings: alerts.Settings) -> None:
+        self.settings = settings
+
+    def run_ended(self, entry: model.Entry | None, log: model.LogEntry, final: bool) -> None:
+        if not self.settings.channels:
+            return
+        run = alerts.RunEnd(
+            entry_id=log.entry_id,
+            ok=log.status is model.LogStatus.SUCCESS,
+            final=final,
+            at=log.end_at or log.start_at,
+            error=log.error_message,
+            attempt=log.attempt,
+            log_no=log.entry_no,
+            description=entry.spec.description if entry else log.description,
+            failed_before=self._failed_before(log),
+        )
+        for channel in self.settings.channels:
+            why = alerts.reason(channel, run)
+            if why is None:
+                continue
+            key = (run.entry_id, channel.name)
+            before = self._gates.get(key)
+            send, self._gates[key] = alerts.throttle(before, run.at, channel.throttle)
+            if send:
+                held = before.held if before else 0
+                msg = alerts.message(run, why, self.settings.host, held)
+                self._submit(_Job(channel, msg))
+
+    def _failed_before(self, log: model.LogEntry) -> int:
+        earlier = self.store.list_log(entry_id=log.entry_id, limit=self.settings.lookback + 1)
+        count = 0
+        for row in earlier:
+            if row.entry_no == log.entry_no or row.status is model.LogStatus.IN_PROCESS:
+                continue
+            if row.status is not model.LogStatus.ERROR:
+                break
+            count += 1
+        return count
+
+    def _submit(self, job: _Job) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._deliver_all, name="alerts", daemon=True)
+            self._thread.start()
+        self._jobs.put(job)
+
+    def collect(self) -> None:
+        """Log the deliveries done since the last call (the runner's thread)."""
+        with self._lock:
+            done, self._done = self._done, []
+        for name, fields in done:
+            if name == "notify_sent":
+                self.log.info("notify_sent", **fields)
+            else:
+                self.log.warning("notify_failed", **fields)
+
+    def close(self) -> None:
+        """Wait a little for the deliveries queued; log the rest as failed."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join(STOP_WAIT)
+            self._stop.set()
+            self._thread.join(TIMEOUT + 1)
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                self._record("notify_failed", job, 0, "the runner stopped before delivery")
+        self.collect()
+
+    # --- the delivery thread ----------------------------------------------------------------
+
+    def _deliver_all(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            self._deliver(job)
+            self.wake()
+
+    def _deliver(self, job: _Job) -> None:
+        delay = self.settings.retry_delay.total_seconds()
+        tries = self.settings.retries + 1
+        error = ""
+        for attempt in range(1, tries + 1):
+            try:
+                send(job.channel, job.message)
+            except Exception as exc:  # every failure of a delivery is logged, with its cause
+                error = f"{type(exc).__name__}: {exc}"
+            else:
+                self._record("notify_sent", job, attempt)
+                return
+            if attempt < tries and self._stop.wait(delay):
+                break
+            delay *= 2
+        self._record("notify_failed", job, attempt, error)
+
+    def _record(self, name: str, job: _Job, tries: int, error: str = "") -> None:
+        fields = {
+            "channel": job.channel.name,
+            "kind": job.channel.kind,
+            "entry_id": job.message["entry_id"],
+            "reason": job.message["event"],
+            "log_entry_no": job.message["log_entry_no"],
+            "tries": tries,
+            "held_back": job.message["held_back"],
+        }
+        if error:
+            fields["error"] = error
+        with self._lock:
+            self._done.append((name, fields))
+
+
+def send(channel: alerts.Channel, msg: dict[str, Any]) -> None:
+    """One delivery; raises on any failure."""
+    body = json.dumps(msg).encode()
+    if channel.kind == "webhook":
+        request = urllib.request.Request(
+            channel.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "jobrunner"},
+        )
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            response.read()
+    elif channel.kind == "email":
+        mail = EmailMessage()
+        mail["Subject"] = alerts.subject(msg)
+        mail["From"] = channel.sender
+        mail["To"] = ", ".join(channel.to)
+        mail.set_content(alerts.text(msg))
+        host, _, port = channel.server.partition(":")
+        with smtplib.SMTP(host, int(port or 25), timeout=TIMEOUT) as smtp:
+            smtp.send_message(mail)
+    else:
+        subprocess.run(
+            channel.argv,
+            input=body,
+            timeout=TIMEOUT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )

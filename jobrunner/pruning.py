@@ -1,0 +1,82 @@
+"""The runner's log pruning: `history`'s decisions carried out against the store.
+
+No loop of its own: the runner asks `wait` how long it may sleep and calls `tick` on each
+pass; a pass runs when the oldest kept log entry reaches its retention (at most once per
+MIN_GAP, and at least once a day for the session events), and an entry's count limits
+are applied right after one of its runs ends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from jobrunner import config, history, store
+
+MIN_GAP = timedelta(hours=1)
+"""Passes are at least this far apart: a log entry goes at most this late."""
+MAX_GAP = timedelta(hours=24)
+"""and at most this far (session events, and epoll's longest wait)."""
+
+
+class Pruner:
+    def __init__(self, st: store.Store, cfg: config.Config, log: Any) -> None:
+        self.store, self.cfg, self.log = st, cfg, log
+        self._ended: set[str] = set()
+        self._next: datetime | None = None  # None: a pass is due (the first at start)
+        self._recount = True  # the next pass applies every entry's count limits
+
+    def reconfigure(self, cfg: config.Config) -> None:
+        """A reloaded config: its limits apply at once (a pass now, counts included)."""
+        self.cfg, self._next, self._recount = cfg, None, True
+
+    def ended(self, entry_id: str) -> None:
+        """A run of the entry ended: apply its count limits on the next tick."""
+        self._ended.add(entry_id)
+
+    def wait(self, now: datetime) -> float:
+        """Seconds until the next tick has something to do."""
+        if self._ended or self._next is None:
+            return 0.0
+        return max(0.0, (self._next - now).total_seconds())
+
+    def tick(self, now: datetime) -> None:
+        """Raises StoreUnwritable (the runner's to handle; the work is done again later)."""
+        if self._ended:
+            ended = sorted(self._ended)
+            for entry_id in ended:
+                entry = self.store.get_entry(entry_id)
+                own = entry.spec.history if entry else None
+                pol = history.policy(self.cfg.log_retention, self.cfg.history, own)
+                self._trim(history.count_trims(entry_id, pol))
+            self._ended.clear()
+        if self._next is None or now >= self._next:
+            self._pass(now)
+
+    def _policies(self) -> dict[str, history.Policy]:
+        return {
+            e.id: history.policy(self.cfg.log_retention, self.cfg.history, e.spec.history)
+            for e in self.store.list_entries()
+        }
+
+    def _pass(self, now: datetime) -> None:
+        policies = self._policies()
+        lost = history.orphan(self.cfg.log_retention, policies.values())
+        before, failed_before = history.cutoffs(lost, now)
+        removed = self.store.prune(before, failed_before=failed_before)
+        if removed:
+            self.log.info("log_pruned", rows=removed)
+        ends = self.store.log_ends()
+        trims = history.pass_trims(ends, policies, lost, now)
+        if self._recount:  # at start and after a reload: limits lowered meanwhile
+            trims += [t for e, p in sorted(policies.items()) for t in history.count_trims(e, p)]
+        self._trim(trims)
+        self._recount = False
+        due = history.next_pass(self.store.log_ends() if trims else ends, policies, lost)
+        self._next = min(max(due or now + MAX_GAP, now + MIN_GAP), now + MAX_GAP)
+
+    def _trim(self, trims: list[history.Trim]) -> None:
+        for t in trims:
+            gone = self.store.trim_log(t.entry_id, t.status, keep=t.keep, before=t.before)
+            if gone:
+                self.log.info("log_pruned", rows=gone, entry_id=t.entry_id, status=t.status.value)
