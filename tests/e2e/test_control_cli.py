@@ -1,0 +1,147 @@
+"""Run now, stop a run, pause: the real CLI asking a real runner, through the store."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+from jobrunner import model, permissions
+
+S = model.EntryStatus
+L = model.LogStatus
+J = "tests.entrypoints.jobs"
+
+
+def cli(env, *args):
+    proc = subprocess.run(
+        env.command(*args), cwd=env.root, env=env.env, capture_output=True, text=True, timeout=60
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+class Live:
+    """`jobrunner run` in the background: its events in a file, its notify messages."""
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.out_path = env.root / f"runner-{time.monotonic_ns()}.out"
+        sock_path = env.root / "notify.sock"
+        sock_path.unlink(missing_ok=True)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(sock_path))
+        self.notify.setblocking(False)
+        self.messages: list[str] = []
+        with self.out_path.open("w") as out:
+            self.proc = subprocess.Popen(
+                env.command("run"),
+                cwd=env.root,
+                env={**env.env, "NOTIFY_SOCKET": str(sock_path)},
+                stdout=out,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        lines = self.out_path.read_text().splitlines()
+        found = [json.loads(line) for line in lines if line.startswith("{")]
+        return [e for e in found if name is None or e["event"] == name]
+
+    def status(self) -> list[str]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.messages.append(self.notify.recv(65536).decode())
+        return [m for m in self.messages if "STATUS=" in m]
+
+    def wait(self, done: Callable[[], object], what: str, timeout: float = 15) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert self.proc.poll() is None, f"runner exited ({what})"
+            assert time.monotonic() < deadline, f"timed out: {what}"
+            time.sleep(0.02)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=30)
+        self.notify.close()
+        assert "Traceback" not in err, err
+        return self.proc.returncode
+
+
+# --- trigger ------------------------------------------------------------------------------
+
+
+def test_trigger_runs_the_entry_now_through_the_running_runner_and_keeps_its_schedule(env):
+    env.job("j", f"object_id: {J}:ok\nrecurrence:\n  every: 1h\n")
+    env.run()
+    assert len(env.marks_of("j")) == 1
+    before = env.entry("j")
+    live = Live(env)
+    try:
+        live.wait(lambda: live.events("runner_started"), "start")
+        asked = time.monotonic()
+        out = cli(env, "trigger", "j", "--json")
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        me = permissions.current_user()
+        assert (data["requested"], data["entry_id"], data["by"], data["runner"]) == (
+            "trigger",
+            "j",
+            me,
+            True,
+        )
+        assert data["next_run"] == before.earliest_start.isoformat().replace("+00:00", "Z")
+        live.wait(lambda: len(env.marks_of("j")) == 2, "the triggered run")
+        assert time.monotonic() - asked < 3  # woken, not polled
+        live.wait(lambda: env.entry("j").status is S.READY and not env.entry("j").trigger, "end")
+        live.wait(lambda: live.events("run_finished"), "its end")
+        triggered = live.events("run_triggered")
+        assert [(e["entry_id"], e["by"]) for e in triggered] == [("j", me)]
+    finally:
+        assert live.stop() == 0
+    after = env.entry("j")
+    assert after.earliest_start == before.earliest_start  # the schedule is untouched
+    logs = env.log("j")
+    assert [g.status for g in logs] == [L.SUCCESS, L.SUCCESS]
+    db = env.store()
+    try:
+        sessions = [e for e in db.list_sessions() if e.session_id == logs[0].session_id]
+    finally:
+        db.close()
+    assert sorted(e.event for e in sessions) == ["logoff", "logon"]
+
+
+def test_a_trigger_with_no_runner_waits_for_the_next_one(env):
+    env.job("j", f"object_id: {J}:ok\nstatus: on_hold\n")
+    env.run()
+    assert env.marks_of("j") == []
+    out = cli(env, "trigger", "j")
+    assert out.returncode == 0, out.stderr
+    assert "the next one runs it" in out.stdout
+    code, found, _ = env.run()
+    assert code == 0
+    assert len(env.marks_of("j")) == 1
+    assert [e["event"] for e in found if e["event"] == "run_triggered"] == ["run_triggered"]
+    assert env.entry("j").status is S.ON_HOLD  # as it was
+
+
+def test_trigger_is_refused_for_an_unknown_id_and_an_entry_in_process(env):
+    env.job("slowpoke", f"object_id: {J}:slow\nparameter_string: '30'\n")
+    live = Live(env)
+    try:
+        live.wait(lambda: env.marks_of("slowpoke"), "in process", 30)
+        unknown = cli(env, "trigger", "slowpok")
+        assert unknown.returncode == 2
+        assert "did you mean 'slowpoke'?" in unknown.stderr
+        busy = cli(env, "trigger", "slowpoke")
+        assert busy.returncode == 2
+        assert "in process; an entry never runs beside itself" in busy.stderr
+    finally:
+        live.stop()
