@@ -145,3 +145,82 @@ def test_trigger_is_refused_for_an_unknown_id_and_an_entry_in_process(env):
         assert "in process; an entry never runs beside itself" in busy.stderr
     finally:
         live.stop()
+
+
+# --- cancel -------------------------------------------------------------------------------
+
+
+def test_cancel_ends_a_recurring_run_term_then_kill_and_it_goes_to_its_next_occurrence(env):
+    # `hang` ignores SIGTERM: only the SIGKILL after kill_grace (1 s here) ends it
+    env.job("h", f"object_id: {J}:hang\nmax_retries: 3\nrecurrence:\n  every: 1h\n")
+    live = Live(env)
+    try:
+        live.wait(lambda: env.marks_of("h"), "the run")
+        live.wait(lambda: env.entry("h").session_pid, "its session's pid")
+        asked = time.monotonic()
+        out = cli(env, "cancel", "h", "--json")
+        assert out.returncode == 0, out.stderr
+        data = json.loads(out.stdout)
+        me = permissions.current_user()
+        assert (data["requested"], data["entry_id"], data["by"]) == ("cancel", "h", me)
+        live.wait(lambda: env.entry("h").status is S.READY, "the end of the run")
+        took = time.monotonic() - asked
+        assert 0.9 < took < 5  # TERM, ignored, then KILL after kill_grace
+        time.sleep(1.5)  # no retry (a retry would come after rerun_delay + 1 ms)
+        assert len(env.marks_of("h")) == 1
+        cancelled = live.events("run_cancelled")
+        assert [(e["entry_id"], e["by"]) for e in cancelled] == [("h", me)]
+        assert live.events("retry_scheduled") == []
+    finally:
+        assert live.stop() == 0
+    entry = env.entry("h")
+    assert (entry.status, entry.attempts, entry.cancel) == (S.READY, 0, "")
+    assert entry.earliest_start > model_now_plus(minutes=55)
+    (log,) = env.log("h")
+    assert (log.status, log.error_message) == (L.ERROR, f"Cancelled by {me}.")
+
+
+def model_now_plus(**delta: float):
+    from datetime import UTC, datetime, timedelta
+
+    return datetime.now(UTC) + timedelta(**delta)
+
+
+def test_cancel_by_session_id_ends_a_one_off_in_error_and_needs_a_runner(env):
+    env.job("s", f"object_id: {J}:slow\nparameter_string: '30'\nmax_retries: 2\n")
+    live = Live(env)
+    try:
+        live.wait(lambda: env.marks_of("s"), "the run")
+        session_id = env.entry("s").session_id
+        out = cli(env, "cancel", session_id)
+        assert out.returncode == 0, out.stderr
+        assert f"session {session_id}" in out.stdout
+        live.wait(lambda: env.entry("s").status is S.ERROR, "the end of the run", 10)
+    finally:
+        assert live.stop() == 0
+    me = permissions.current_user()
+    entry = env.entry("s")
+    assert (entry.error_message, entry.attempts) == (f"Cancelled by {me}.", 0)
+    assert "slow-done" not in " ".join(env.marks_of("s"))
+    assert [g.error_message for g in env.log("s")] == [f"Cancelled by {me}."]
+    again = cli(env, "cancel", "s")  # nothing in process now
+    assert again.returncode == 2
+    assert "has no run in process" in again.stderr
+    unknown = cli(env, "cancel", "ss")
+    assert unknown.returncode == 2
+    assert "did you mean 's'?" in unknown.stderr
+
+
+def test_cancel_with_no_runner_says_so(env):
+    env.job("s", f"object_id: {J}:slow\nparameter_string: '30'\n")
+    live = Live(env)
+    live.wait(lambda: env.marks_of("s"), "the run")
+    live.wait(lambda: env.entry("s").session_pid, "its session's pid")
+    live.proc.kill()  # gone without a word: its entry stays in process in the store
+    live.proc.communicate(timeout=30)
+    live.notify.close()
+    assert env.entry("s").status is S.IN_PROCESS
+    out = cli(env, "cancel", "s")
+    assert out.returncode == 2
+    assert "no runner is running" in out.stderr
+    assert env.entry("s").cancel == ""
