@@ -26,7 +26,7 @@ def trigger(entry: model.Entry, by: str, now: datetime) -> model.Entry:
     back to them after that run (see `after_trigger`)."""
     if entry.status is S.IN_PROCESS:
         raise Refused(f"{entry.id} is in process; an entry never runs beside itself")
-    if entry.trigger is not None:
+    if entry.trigger is not None and entry.status in (S.READY, S.WAITING):
         raise Refused(
             f"{entry.id} already has a run asked for by {entry.trigger.by} "
             f"at {entry.trigger.at:%Y-%m-%d %H:%M:%S} UTC"

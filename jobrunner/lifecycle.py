@@ -123,7 +123,12 @@ def mark_error(
     if entry is None or entry.session_id != log.session_id:
         return closed, None
     failed = dataclasses.replace(
-        without_session(entry, now), status=S.ERROR, error_message=text, earliest_start=None
+        without_session(entry, now),
+        status=S.ERROR,
+        error_message=text,
+        earliest_start=None,
+        trigger=None,
+        cancel="",
     )
     return closed, failed
 

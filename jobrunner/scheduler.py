@@ -48,7 +48,9 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
     if entry.status not in RUNNABLE:
         return Decision(kind="skip", entry=entry)
     if spec.expiration is not None and spec.expiration < now:
-        done = dataclasses.replace(entry, status=S.FINISHED, earliest_start=None, updated_at=now)
+        done = dataclasses.replace(
+            entry, status=S.FINISHED, earliest_start=None, trigger=None, updated_at=now
+        )
         return Decision(kind="expire", entry=done, event="entry_expired")
     if entry.trigger is not None:  # asked for now: neither late nor outside its window
         if spec.category and spec.category in busy:
@@ -384,7 +386,9 @@ def activation(
     for entry in waiting:
         if entry.spec.expiration is not None and entry.spec.expiration < now:
             expired.append(
-                dataclasses.replace(entry, status=S.FINISHED, earliest_start=None, updated_at=now)
+                dataclasses.replace(
+                    entry, status=S.FINISHED, earliest_start=None, trigger=None, updated_at=now
+                )
             )
             continue
         return dataclasses.replace(entry, status=S.READY, updated_at=now), expired

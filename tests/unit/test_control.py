@@ -54,6 +54,19 @@ def test_trigger_is_refused_for_an_entry_in_process_or_already_triggered():
         control.trigger(asked, "bob", NOW)
 
 
+def test_an_expired_triggered_entry_finishes_and_may_be_triggered_again():
+    spec = job(expiration=NOW - timedelta(minutes=1))
+    asked = control.trigger(entry(spec), "alice", NOW)
+    decision = scheduler.dispatch(asked, NOW, set())
+    assert (decision.kind, decision.entry.status, decision.entry.trigger) == (
+        "expire",
+        S.FINISHED,
+        None,
+    )
+    stale = dataclasses.replace(asked, status=S.ERROR)  # (a store written before the fix)
+    assert control.trigger(stale, "bob", NOW).trigger.by == "bob"
+
+
 def test_a_triggered_run_is_neither_late_nor_outside_its_window():
     spec = job(
         recurrence={
