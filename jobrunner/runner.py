@@ -673,7 +673,7 @@ class Runner:
             run.log_no = numbers[0]
             run.log = dataclasses.replace(log, entry_no=numbers[0])
             run.entry = dataclasses.replace(running, version=running.version + 1)
-            if entry.trigger is not None and entry.attempts == 0 and not entry.session_retries:
+            if entry.trigger is not None and _first_triggered(entry, entry.trigger):
                 asked = wallclock.iso(entry.trigger.at)
                 self.log.info("run_triggered", **announce, by=entry.trigger.by, asked_at=asked)
             self._launch(run, request, entry.spec.timeout, announce)
@@ -1322,6 +1322,12 @@ def _jobs_dir_refusal(running: config.Config, fresh: config.Config) -> str | Non
     if fresh.jobs_dir != running.jobs_dir:
         return f"{where}: {fresh.jobs_dir} is not the running {running.jobs_dir}; restart"
     return None
+
+
+def _first_triggered(entry: model.Entry, t: model.Trigger) -> bool:
+    """Whether the run about to start is the one `jobrunner trigger` asked for (not a
+    retry of it: a run started since)."""
+    return entry.last_run_at is None or entry.last_run_at < t.at
 
 
 def _forget(run: Running) -> None:

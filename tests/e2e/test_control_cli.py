@@ -132,6 +132,18 @@ def test_a_trigger_with_no_runner_waits_for_the_next_one(env):
     assert env.entry("j").status is S.ON_HOLD  # as it was
 
 
+def test_a_triggered_run_is_retried_as_its_entry_says_and_announced_once(env):
+    env.job("f", f"object_id: {J}:fail\nmax_retries: 1\nstatus: on_hold\n")
+    env.run()
+    assert cli(env, "trigger", "f").returncode == 0
+    code, found, _ = env.run()
+    assert code == 0
+    assert len(env.marks_of("f")) == 2  # the run and its retry
+    assert [e["event"] for e in found if e["event"] == "run_triggered"] == ["run_triggered"]
+    entry = env.entry("f")
+    assert (entry.status, entry.trigger) == (S.ERROR, None)  # a final failure is news
+
+
 def test_trigger_is_refused_for_an_unknown_id_and_an_entry_in_process(env):
     env.job("slowpoke", f"object_id: {J}:slow\nparameter_string: '30'\n")
     live = Live(env)
