@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from jobrunner import (
     __version__,
     config,
+    control,
     errors,
     follow,
     jobfiles,
@@ -124,6 +125,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("entry_id", metavar="ID|FILE")
     p.set_defaults(func=cmd_run_once)
+
+    p = sub.add_parser("trigger", help="run an entry now, through the runner; its schedule stays")
+    p.add_argument("entry_id", metavar="ID")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trigger)
+
+    p = sub.add_parser("cancel", help="end an entry's run in process (by its id or session id)")
+    p.add_argument("entry_id", metavar="ID|SESSION")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cancel)
+
+    for name, text in (("pause", "start no new runs"), ("resume", "start runs again")):
+        p = sub.add_parser(name, help=f"{text} (of the runner, or of one category)")
+        p.add_argument("--category", metavar="C")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=cmd_pause if name == "pause" else cmd_resume)
 
     p = sub.add_parser("mark-error", help="mark a log entry stuck in process as an error")
     p.add_argument("log_no", type=int, metavar="LOG_ENTRY_NO")
@@ -496,8 +513,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     try:
         status = model.EntryStatus(args.status) if args.status else None
         entries = db.list_entries(status=status, category=args.category)
+        paused = db.pauses()
     finally:
         db.close()
+    if not args.json:
+        for line in _paused_lines(paused, args.category, everything=args.category is None):
+            print(line)
     if args.json:
         print(json.dumps([views.entry_json(e) for e in entries], indent=2))
     elif entries:
@@ -515,6 +536,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _paused_lines(
+    paused: Sequence[model.Pause], category: str | None, *, everything: bool
+) -> list[str]:
+    """What is paused that concerns these entries: the runner, and `category` (or with
+    `everything`, every category)."""
+    lines = []
+    for p in paused:
+        if p.category is None or p.category == category or everything:
+            what = "the runner" if p.category is None else f"category {p.category}"
+            since = wallclock.iso(p.at)
+            lines.append(f"paused: {what}, by {p.by} since {since} (jobrunner resume)")
+    return lines
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     cfg = _config(args)
     db = open_store(cfg)
@@ -523,8 +558,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         if entry is None:
             raise errors.UnknownEntry(args.entry_id, [e.id for e in db.list_entries()])
         logs = db.list_log(entry_id=entry.id, limit=5)
+        paused = db.pauses()
     finally:
         db.close()
+    if not args.json:
+        for line in _paused_lines(paused, entry.spec.category, everything=False):
+            print(line)
+        if entry.trigger is not None:
+            at = wallclock.iso(entry.trigger.at)
+            print(f"run asked for by {entry.trigger.by} at {at} (jobrunner trigger)")
     if args.json:
         data = views.entry_json(entry)
         data["next_runs"] = [wallclock.iso(t) for t in views.next_runs(entry, 3)]
@@ -651,6 +693,73 @@ def cmd_set_status(args: argparse.Namespace) -> int:
         print(message)
     refused = not changed and "file wins" in message
     return 1 if refused else 0
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = _writable(cfg)
+    try:
+        entry, woken = operate.trigger(cfg, db, args.entry_id)
+    finally:
+        db.close()
+    assert entry.trigger is not None
+    if args.json:
+        print(json.dumps(control.trigger_json(entry, woken), indent=2))
+    else:
+        after = wallclock.iso(entry.trigger.next_run) or "-"
+        where = "the runner runs it now" if woken else "no runner is running: the next one runs it"
+        print(f"{entry.id}: run asked for; {where}; its next run stays {after}")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = _writable(cfg)
+    try:
+        entry = operate.cancel(cfg, db, args.entry_id)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(control.cancel_json(entry), indent=2))
+    else:
+        print(f"{entry.id}: session {entry.session_id} asked to end (SIGTERM, then SIGKILL)")
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = _writable(cfg)
+    try:
+        p = operate.pause(cfg, db, args.category)
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps(control.pause_json(p), indent=2))
+    else:
+        what = "the runner" if p.category is None else f"category {p.category}"
+        print(f"{what} paused: runs in process finish, no new run starts until resume")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = _writable(cfg)
+    try:
+        operate.resume(cfg, db, args.category)
+        left = db.pauses()
+    finally:
+        db.close()
+    if args.json:
+        print(
+            json.dumps(
+                {"resumed": args.category, "paused": [control.pause_json(p) for p in left]},
+                indent=2,
+            )
+        )
+    else:
+        what = "the runner" if args.category is None else f"category {args.category}"
+        print(f"{what} resumed")
+    return 0
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:

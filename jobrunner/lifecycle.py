@@ -55,12 +55,15 @@ def ready(entry: model.Entry, now: datetime) -> model.Entry:
         attempts=0,
         earliest_start=first_run(entry.spec, now),
         last_ready_state=now,
+        trigger=None,
     )
 
 
 def hold(entry: model.Entry, now: datetime) -> model.Entry:
     """SetStatus(On Hold): the pending run is cancelled."""
-    return dataclasses.replace(entry, status=S.ON_HOLD, earliest_start=None, updated_at=now)
+    return dataclasses.replace(
+        entry, status=S.ON_HOLD, earliest_start=None, trigger=None, updated_at=now
+    )
 
 
 def redefine(entry: model.Entry, spec: model.JobSpec, now: datetime) -> model.Entry:
@@ -120,7 +123,12 @@ def mark_error(
     if entry is None or entry.session_id != log.session_id:
         return closed, None
     failed = dataclasses.replace(
-        without_session(entry, now), status=S.ERROR, error_message=text, earliest_start=None
+        without_session(entry, now),
+        status=S.ERROR,
+        error_message=text,
+        earliest_start=None,
+        trigger=None,
+        cancel="",
     )
     return closed, failed
 

@@ -171,6 +171,27 @@ class ClientType(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Trigger:
+    """A run asked for now (`jobrunner trigger`), outside the entry's schedule: who asked,
+    when, and the status and next run the entry had, which it goes back to after."""
+
+    by: str
+    at: datetime
+    status: EntryStatus
+    next_run: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Pause:
+    """No new runs start (`jobrunner pause`): of every entry and task (`category` None),
+    or of one category's entries."""
+
+    category: str | None
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Entry:
     """A job queue entry as the store keeps it: the definition plus runtime state.
 
@@ -195,6 +216,10 @@ class Entry:
     session_retries: int = 0
     last_run_at: datetime | None = None
     last_result: str | None = None
+    trigger: Trigger | None = None
+    """A run asked for now; kept until that run (and its retries) end."""
+    cancel: str = ""
+    """Who asked to end the run in process (`jobrunner cancel`); empty: nobody."""
     entry_no: int = 0
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -284,6 +309,9 @@ class Transition:
     events: tuple[SessionEvent, ...] = ()
     task_put: tuple[Task, ...] = ()
     task_delete: tuple[tuple[str, int], ...] = ()
+    pause_put: tuple[Pause, ...] = ()
+    pause_delete: tuple[str | None, ...] = ()
+    """Categories (None: the whole runner) no longer paused."""
 
 
 def merge(reason: str, transitions: list[Transition]) -> Transition:
@@ -298,6 +326,8 @@ def merge(reason: str, transitions: list[Transition]) -> Transition:
         events=tuple(e for t in transitions for e in t.events),
         task_put=tuple(k for t in transitions for k in t.task_put),
         task_delete=tuple(k for t in transitions for k in t.task_delete),
+        pause_put=tuple(p for t in transitions for p in t.pause_put),
+        pause_delete=tuple(p for t in transitions for p in t.pause_delete),
     )
 
 

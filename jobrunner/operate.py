@@ -12,7 +12,19 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobrunner import config, errors, lifecycle, model, objects, permissions, session, store, wake
+from jobrunner import (
+    config,
+    control,
+    errors,
+    lifecycle,
+    model,
+    objects,
+    permissions,
+    scheduler,
+    session,
+    store,
+    wake,
+)
 
 
 def _now() -> datetime:
@@ -37,6 +49,96 @@ def set_status(
         wake.send(cfg.state_dir)
         return True, message
     raise errors.JobRunnerError(f"{entry_id} kept changing; try again")
+
+
+def _entry(db: store.Store, entry_id: str) -> model.Entry:
+    entry = db.get_entry(entry_id)
+    if entry is None:
+        raise errors.UnknownEntry(entry_id, [e.id for e in db.list_entries()])
+    return entry
+
+
+def trigger(cfg: config.Config, db: store.Store, entry_id: str) -> tuple[model.Entry, bool]:
+    """Ask for a run of the entry now (the running runner's, or the next one's); its
+    schedule is kept. Returns the entry as stored and whether a runner was woken."""
+    for _ in range(3):
+        entry = _entry(db, entry_id)
+        try:
+            asked = control.trigger(entry, permissions.current_user(), _now())
+        except control.Refused as exc:
+            raise errors.JobRunnerError(str(exc)) from None
+        try:
+            db.commit(model.Transition(reason="trigger", put=(asked,)))
+        except store.StoreConflict:
+            continue
+        woken = wake.send(cfg.state_dir)
+        return dataclasses.replace(asked, version=asked.version + 1), woken
+    raise errors.JobRunnerError(f"{entry_id} kept changing; try again")
+
+
+def cancel(cfg: config.Config, db: store.Store, target: str) -> model.Entry:
+    """Ask the running runner to end the run in process of an entry (by its id or its
+    session's id). Refused when no runner is running (none could end it)."""
+    for _ in range(3):
+        entry = db.get_entry(target)
+        if entry is None:
+            entry = next((e for e in db.list_entries() if e.session_id == target), None)
+        if entry is None:
+            known = [e.id for e in db.list_entries()]
+            raise errors.UnknownEntry(target, known)
+        try:
+            asked = control.cancel(entry, permissions.current_user(), _now())
+        except control.Refused as exc:
+            raise errors.JobRunnerError(str(exc)) from None
+        if not wake.send(cfg.state_dir):
+            raise errors.JobRunnerError(
+                f"no runner is running on {cfg.state_dir}: nothing runs {entry.id}'s session"
+            )
+        try:
+            db.commit(model.Transition(reason="cancel", put=(asked,)))
+        except store.StoreConflict:
+            continue
+        wake.send(cfg.state_dir)
+        return dataclasses.replace(asked, version=asked.version + 1)
+    raise errors.JobRunnerError(f"{target} kept changing; try again")
+
+
+def pause(cfg: config.Config, db: store.Store, category: str | None) -> model.Pause:
+    """Pause the runner (no new run or task starts) or a category's entries; durable."""
+    p = _pause_checked(db, category)
+    db.commit(model.Transition(reason="pause", pause_put=(p,)))
+    wake.send(cfg.state_dir)
+    return p
+
+
+def _pause_checked(db: store.Store, category: str | None) -> model.Pause:
+    try:
+        return control.pause(db.pauses(), category, permissions.current_user(), _now())
+    except control.Refused as exc:
+        raise errors.JobRunnerError(str(exc)) from None
+
+
+def resume(cfg: config.Config, db: store.Store, category: str | None) -> None:
+    """Lift a pause; of a category, the entry of it that waited longest (priority, then
+    first come) is made ready at once, unless one of the category is in process."""
+    for _ in range(3):
+        try:
+            control.resume(db.pauses(), category)
+        except control.Refused as exc:
+            raise errors.JobRunnerError(str(exc)) from None
+        puts: list[model.Entry] = []
+        if category is not None and not db.list_entries(
+            status=model.EntryStatus.IN_PROCESS, category=category
+        ):
+            activated, expired = scheduler.activation(db.waiting_entries(category), _now())
+            puts = expired + ([activated] if activated else [])
+        try:
+            db.commit(model.Transition(reason="resume", put=tuple(puts), pause_delete=(category,)))
+        except store.StoreConflict:
+            continue
+        wake.send(cfg.state_dir)
+        return
+    raise errors.JobRunnerError("the entries kept changing; try again")
 
 
 def mark_error(cfg: config.Config, db: store.Store, log_no: int) -> str:

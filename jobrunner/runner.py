@@ -29,6 +29,7 @@ from typing import Any
 from jobrunner import (
     alerts,
     config,
+    control,
     delivery,
     errors,
     executor,
@@ -93,6 +94,8 @@ class Running:
     result_path: Path
     output_path: Path
     timed_out: str = ""
+    cancel_by: str = ""  # who asked to end it (`jobrunner cancel`)
+    cancel_sent: bool = False
     timeout: timedelta | None = None
     kill_at: float | None = None
     task: model.Task | None = None
@@ -137,6 +140,8 @@ class Runner:
         os.set_blocking(self._wake_r, False)
         self.sessions_dir = cfg.state_dir / "sessions"
         self.notifier = notify.Notifier()
+        self._paused: list[model.Pause] = []  # as the store says (read when asked)
+        self._asked = False  # a command woke the runner: read its requests
 
     @staticmethod
     def now() -> datetime:
@@ -183,6 +188,7 @@ class Runner:
     def _serve(self) -> int:
         self._signals()
         self._recover()
+        self._read_pauses()
         self.reconciler.full()
         _release_memory()  # the start-up reconcile's garbage: give it back to the OS
         if not self.until_idle:
@@ -246,6 +252,8 @@ class Runner:
             self._hold(self._reaped())
             self._enforce_timeouts()
             return
+        if self._asked:
+            self._requests()
         with self._files_lock:
             files, self._files = self._files, set()
         if files:
@@ -288,6 +296,8 @@ class Runner:
         return due is None or due > self.now() + self.horizon + recurrence.ENQUEUE_MARGIN
 
     def _next_due(self) -> datetime | None:
+        if control.runner_paused(self._paused):
+            return None  # nothing starts: nothing is due
         return self.store.next_task_due()
 
     def _prepare_next(self) -> None:
@@ -365,7 +375,8 @@ class Runner:
         with contextlib.suppress(BlockingIOError):
             while os.read(self._wake_r, 4096):
                 pass
-        wake.drain(self.wake_socket)
+        if wake.drain(self.wake_socket):
+            self._asked = True
         taskgate.serve(self.task_socket, self._task_request)
         if self.notifier.watchdog is not None:
             self.notifier.send("WATCHDOG=1", self._status())
@@ -383,7 +394,42 @@ class Runner:
                 f"STATUS={len(self.running)} running, starting nothing: the state store "
                 f"cannot be written ({self._store_error}); next try in {left:.1f} s"
             )
-        return f"STATUS={len(self.running)} running, next due {self._next_due() or '-'}"
+        paused = control.runner_paused(self._paused)
+        if paused is not None:
+            return f"STATUS={len(self.running)} running, paused by {paused.by}: starting nothing"
+        categories = ", ".join(sorted(control.paused_categories(self._paused)))
+        held = f", paused: {categories}" if categories else ""
+        return f"STATUS={len(self.running)} running, next due {self._next_due() or '-'}{held}"
+
+    # --- operators' requests (trigger, cancel, pause) ------------------------------------
+
+    def _requests(self) -> None:
+        """What a command asked through the store: runs to end, pauses."""
+        self._asked = False
+        self._read_pauses()
+        for entry in self.store.list_entries(status=S.IN_PROCESS):
+            run = self.running.get(entry.session_id or "")
+            if entry.cancel and run is not None and not run.cancel_by and run.task is None:
+                run.cancel_by, run.entry = entry.cancel, entry
+        self._enforce_timeouts()  # (signals the sessions to end at once)
+        self.notifier.send(self._status())
+
+    def _read_pauses(self) -> None:
+        before = {p.category: p for p in self._paused}
+        self._paused = self.store.pauses()
+        now = {p.category: p for p in self._paused}
+        for category in before.keys() - now.keys():
+            if category is None:
+                self.log.info("runner_resumed")
+            else:
+                self.log.info("category_resumed", category=category)
+        for category in now.keys() - before.keys():
+            p = now[category]
+            since = wallclock.iso(p.at)
+            if category is None:
+                self.log.info("runner_paused", by=p.by, since=since)
+            else:
+                self.log.info("category_paused", category=category, by=p.by, since=since)
 
     def _reload(self) -> None:
         self.reload = False
@@ -594,7 +640,9 @@ class Runner:
         free = self.cfg.workers - len(self.running)
         if self.stopping or free <= 0 or self._retry_at is not None:
             return []
-        busy = self._busy()
+        if control.runner_paused(self._paused):
+            return []
+        busy = self._busy() | control.paused_categories(self._paused)  # their runs wait
         steps = []
         for task in self.store.due_tasks(now, free):
             if task.object == lifecycle.DISPATCH:
@@ -639,6 +687,9 @@ class Runner:
             run.log_no = numbers[0]
             run.log = dataclasses.replace(log, entry_no=numbers[0])
             run.entry = dataclasses.replace(running, version=running.version + 1)
+            if entry.trigger is not None and _first_triggered(entry, entry.trigger):
+                asked = wallclock.iso(entry.trigger.at)
+                self.log.info("run_triggered", **announce, by=entry.trigger.by, asked_at=asked)
             self._launch(run, request, entry.spec.timeout, announce)
 
         # no fsync of its own: made durable by the next durable commit, the run's end at the
@@ -849,6 +900,8 @@ class Runner:
 
     def _outcome(self, run: Running, status: int) -> model.Outcome:
         output = self._output(run.output_path)
+        if run.cancel_by:
+            return control.cancelled(run.cancel_by, output)
         return executor.outcome(
             run.result_path,
             output,
@@ -959,6 +1012,8 @@ class Runner:
     ) -> tuple[model.Entry | None, list[model.Entry]]:
         if not category or category in self._busy():
             return None, []
+        if category in control.paused_categories(self._paused):
+            return None, []  # its entries wait until it is resumed
         return scheduler.activation(self.store.waiting_entries(category), now)
 
     def _enforce_timeouts(self) -> None:
@@ -966,7 +1021,11 @@ class Runner:
         for run in self.running.values():
             if not run.pid:
                 continue  # asked for, not started yet
-            if run.kill_at is not None and mono >= run.kill_at:
+            if run.cancel_by and not run.cancel_sent:  # `jobrunner cancel`: as a timeout
+                run.cancel_sent, run.deadline = True, None
+                executor.kill_group(run.pid, signal.SIGTERM)
+                run.kill_at = mono + self.cfg.kill_grace.total_seconds()
+            elif run.kill_at is not None and mono >= run.kill_at:
                 executor.kill_group(run.pid, signal.SIGKILL)
                 run.kill_at = None
             elif run.deadline is not None and mono >= run.deadline and not run.timed_out:
@@ -1285,6 +1344,12 @@ def _jobs_dir_refusal(running: config.Config, fresh: config.Config) -> str | Non
     if fresh.jobs_dir != running.jobs_dir:
         return f"{where}: {fresh.jobs_dir} is not the running {running.jobs_dir}; restart"
     return None
+
+
+def _first_triggered(entry: model.Entry, t: model.Trigger) -> bool:
+    """Whether the run about to start is the one `jobrunner trigger` asked for (not a
+    retry of it: a run started since)."""
+    return entry.last_run_at is None or entry.last_run_at < t.at
 
 
 def _forget(run: Running) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import errors, lifecycle, model, recurrence, retry
+from jobrunner import control, errors, lifecycle, model, recurrence, retry
 
 S = model.EntryStatus
 RUNNABLE = (S.READY, S.WAITING, S.ON_HOLD_INACTIVITY)
@@ -48,8 +48,15 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
     if entry.status not in RUNNABLE:
         return Decision(kind="skip", entry=entry)
     if spec.expiration is not None and spec.expiration < now:
-        done = dataclasses.replace(entry, status=S.FINISHED, earliest_start=None, updated_at=now)
+        done = dataclasses.replace(
+            entry, status=S.FINISHED, earliest_start=None, trigger=None, updated_at=now
+        )
         return Decision(kind="expire", entry=done, event="entry_expired")
+    if entry.trigger is not None:  # asked for now: neither late nor outside its window
+        if spec.category and spec.category in busy:
+            waiting = dataclasses.replace(entry, status=S.WAITING, updated_at=now)
+            return Decision(kind="wait", entry=waiting, event="entry_waiting")
+        return Decision(kind="start", entry=entry)
     grace = spec.recurrence.misfire_grace if spec.recurrence else None
     due = lifecycle.due_at(entry)  # (jittered: the grace counts from the delayed start)
     if grace is not None and entry.earliest_start and due and now - due > grace:
@@ -156,7 +163,14 @@ def finished(
         return Finish(
             entry=None, delete=False, log=closed, events=(("run_failed", {"error": DELETED}),)
         )
-    finish = _ended(stored, log, outcome, now, settings)
+    if outcome.cause == "cancelled" or (stored.cancel and not outcome.ok):
+        finish = _cancelled(stored, log, outcome, now)
+    else:
+        finish = _ended(stored, log, outcome, now, settings)
+    if finish.entry is not None and (stored.trigger is not None or stored.cancel):
+        retried = any(name == "retry_scheduled" for name, _ in finish.events)
+        after = control.after_trigger(finish.entry, retried, now)
+        finish = dataclasses.replace(finish, entry=dataclasses.replace(after, cancel=""))
     if stored.remove_after_run:  # its job file is gone: whatever happened, it goes now
         return dataclasses.replace(finish, delete=True)
     return finish
@@ -176,6 +190,33 @@ def _ended(
         if delay is not None:
             return _platform_retry(stored, log, outcome, now, delay)
     return _failed(stored, log, outcome, now, settings)
+
+
+def _cancelled(
+    stored: model.Entry, log: model.LogEntry, outcome: model.Outcome, now: datetime
+) -> Finish:
+    """A run ended by `jobrunner cancel`: never retried, no failure handler (the person
+    decided); a recurring entry goes on to its next occurrence, a one-off ends in error."""
+    by = stored.cancel or "?"
+    message = control.CANCELLED.format(user=by)
+    closed = close_log(log, now, outcome, error=message)
+    base = dataclasses.replace(
+        _idle(stored, now),
+        error_message=message,
+        error_call_stack="",
+        last_result="error",
+    )
+    if stored.spec.recurring:
+        entry = _next(base, log.start_at, now)
+    else:
+        entry = dataclasses.replace(base, status=S.ERROR, earliest_start=None)
+    return Finish(
+        entry=entry,
+        delete=False,
+        log=closed,
+        events=(("run_cancelled", {"by": by, "error": message}),),
+        activate=stored.spec.category,
+    )
 
 
 def close_log(
@@ -346,7 +387,9 @@ def activation(
     for entry in waiting:
         if entry.spec.expiration is not None and entry.spec.expiration < now:
             expired.append(
-                dataclasses.replace(entry, status=S.FINISHED, earliest_start=None, updated_at=now)
+                dataclasses.replace(
+                    entry, status=S.FINISHED, earliest_start=None, trigger=None, updated_at=now
+                )
             )
             continue
         return dataclasses.replace(entry, status=S.READY, updated_at=now), expired

@@ -64,10 +64,20 @@ EVENTS: dict[str, str | None] = {
     "store_unwritable": None,
     "store_writable": None,
     "store_lost": None,
+    "run_triggered": None,
+    "run_cancelled": None,
+    "runner_paused": None,
+    "runner_resumed": None,
+    "category_paused": None,
+    "category_resumed": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named
-LEVELS: dict[str, str] = {"run_failed": "warning", "run_failed_finally": "error"}
+LEVELS: dict[str, str] = {
+    "run_failed": "warning",
+    "run_failed_finally": "error",
+    "run_cancelled": "warning",
+}
 
 
 def level(event: str) -> str:

@@ -26,10 +26,13 @@ def bind(state_dir: Path) -> socket.socket:
     return sock
 
 
-def drain(sock: socket.socket) -> None:
+def drain(sock: socket.socket) -> bool:
+    """Read every datagram waiting; whether there was one (a command asked something)."""
+    woken = False
     with contextlib.suppress(BlockingIOError):
         while sock.recv(64):
-            pass
+            woken = True
+    return woken
 
 
 def send(state_dir: Path) -> bool:

@@ -110,6 +110,12 @@ class Store(Protocol):
         """The earliest not-before among ready tasks that are not running."""
         ...
 
+    def pauses(self) -> list[model.Pause]:
+        """What is paused (`Transition.pause_put`, lifted by `pause_delete`): the whole
+        runner (category None) and categories, the whole runner first, then by
+        category. A pause of a category already paused replaces it."""
+        ...
+
     def prune(self, before: datetime, *, failed_before: datetime | None = None) -> int:
         """Delete log entries that ended and session events that happened before
         `before` (failed log entries: before `failed_before` when given); never an

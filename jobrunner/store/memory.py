@@ -20,6 +20,7 @@ class MemoryStore:
         self._log: dict[int, model.LogEntry] = {}
         self._events: list[model.SessionEvent] = []
         self._tasks: dict[str, model.Task] = {}
+        self._pauses: dict[str | None, model.Pause] = {}
         self._next_entry_no = 1
         self._next_log_no = 1
         self._lock = threading.Lock()
@@ -65,7 +66,14 @@ class MemoryStore:
             del self._tasks[task_id]
         for task in t.task_put:
             self._tasks[task.id] = dataclasses.replace(task, version=task.version + 1)
+        self._apply_pauses(t)
         return numbers
+
+    def _apply_pauses(self, t: model.Transition) -> None:
+        for category in t.pause_delete:
+            self._pauses.pop(category, None)
+        for pause in t.pause_put:
+            self._pauses[pause.category] = pause
 
     def _sync_task(self, entry_id: str, task: model.Task | None) -> None:
         task_id = lifecycle.system_task_id(entry_id)
@@ -74,6 +82,9 @@ class MemoryStore:
             return
         old = self._tasks.get(task_id)
         self._tasks[task_id] = dataclasses.replace(task, version=(old.version if old else 0) + 1)
+
+    def pauses(self) -> list[model.Pause]:
+        return sorted(self._pauses.values(), key=lambda p: p.category or "")
 
     def get_entry(self, entry_id: str) -> model.Entry | None:
         return self._entries.get(entry_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import sqlite3
 import threading
@@ -90,6 +91,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "DROP INDEX entries_source",
         "CREATE INDEX entries_source ON entries (source, stamp)",
     ),
+    4: (  # operators' requests: a run asked for now, a run to end; pauses
+        "ALTER TABLE entries ADD COLUMN requests TEXT NOT NULL DEFAULT ''",
+        """CREATE TABLE pauses (
+            scope TEXT PRIMARY KEY, by_user TEXT NOT NULL, at INTEGER NOT NULL)""",
+    ),
 }
 LATEST = max(MIGRATIONS)
 
@@ -97,7 +103,7 @@ _ENTRY_COLUMNS = (
     "id, entry_no, definition, digest, source, timezone, category, priority, status, "
     "earliest_start, attempts, error_message, error_call_stack, last_ready_state, session_id, "
     "session_pid, session_started, runner_id, system_task_id, rejected, remove_after_run, "
-    "last_run_at, last_result, created_at, updated_at, session_retries, stamp, version"
+    "last_run_at, last_result, created_at, updated_at, session_retries, stamp, requests, version"
 )
 _LOG_COLUMNS = (
     "entry_id, user, start_at, end_at, object_type, object_id, parameter_string, description, "
@@ -320,6 +326,14 @@ class SqliteStore:
             _delete(db, "tasks", "task", transition.task_delete)
             for task in transition.task_put:
                 self._put_task(db, task)
+            db.executemany(
+                "DELETE FROM pauses WHERE scope = ?",
+                [(_scope(c),) for c in transition.pause_delete],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO pauses (scope, by_user, at) VALUES (?, ?, ?)",
+                [(_scope(p.category), p.by, _us(p.at)) for p in transition.pause_put],
+            )
         self._written += _weight(transition, self._page)
         _settle(self._synced, self._syncing, SYNCED_KEPT)  # committed: now they are facts
         _settle(self._rows, self._rows_writing, ROWS_KEPT)
@@ -352,7 +366,7 @@ class SqliteStore:
         db.executemany(_UPSERT_ENTRY_TASK, tasks)
         try:
             db.executemany(
-                f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 27)}, 1)", rows
+                f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({', '.join('?' * 28)}, 1)", rows
             )
         except sqlite3.IntegrityError:
             # the rows before the one refused went in (their numbers are this batch's)
@@ -431,7 +445,7 @@ class SqliteStore:
             one, known = len(found) == 1, self._rows
             for r in found:  # remembered: a single read, and any read of one known already
                 if one or r[0] in known:
-                    known[r[0]] = (r[27], r[2:27])
+                    known[r[0]] = (r[28], r[2:28])
             return [_entry(row) for row in found]
 
     def get_entry(self, entry_id: str) -> model.Entry | None:
@@ -577,6 +591,14 @@ class SqliteStore:
             for r in rows
         ]
 
+    def pauses(self) -> list[model.Pause]:
+        with self._lock:
+            rows = self._db.execute("SELECT scope, by_user, at FROM pauses ORDER BY scope")
+            return [
+                model.Pause(category=scope or None, by=by, at=_dt(at) or _EPOCH)
+                for scope, by, at in rows.fetchall()
+            ]
+
     def prune(self, before: datetime, *, failed_before: datetime | None = None) -> int:
         failed = before if failed_before is None else failed_before
         with self._transaction() as db:
@@ -720,6 +742,11 @@ def _weight(t: model.Transition, page: int) -> int:
     return 2 + 3 * rows + sum(len(g.output) + len(g.error_call_stack) for g in logs) // page
 
 
+def _scope(category: str | None) -> str:
+    """A pause's key: the category, or '' for the whole runner (no category is '')."""
+    return category or ""
+
+
 def _identity(info: os.stat_result) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
@@ -797,6 +824,7 @@ def _entry_values(e: model.Entry, task: model.Task | None) -> tuple[Any, ...]:
         _us(e.updated_at),
         e.session_retries,
         s.stamp,
+        _requests_json(e),
     )
 
 
@@ -827,8 +855,33 @@ def _entry(r: tuple[Any, ...]) -> model.Entry:
         created_at=_dt(r[23]),
         updated_at=_dt(r[24]),
         session_retries=r[25],
-        version=r[27],
+        **_requests(r[27]),
+        version=r[28],
     )
+
+
+def _requests_json(e: model.Entry) -> str:
+    """An entry's pending operator requests as JSON ('' when there are none)."""
+    found: dict[str, Any] = {}
+    if e.trigger is not None:
+        t = e.trigger
+        found["trigger"] = [t.by, _us(t.at), t.status.value, _us(t.next_run)]
+    if e.cancel:
+        found["cancel"] = e.cancel
+    return json.dumps(found, separators=(",", ":")) if found else ""
+
+
+def _requests(text: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    found = json.loads(text)
+    fields: dict[str, Any] = {"cancel": found.get("cancel", "")}
+    if "trigger" in found:
+        by, at, status, next_run = found["trigger"]
+        fields["trigger"] = model.Trigger(
+            by=by, at=_dt(at) or _EPOCH, status=model.EntryStatus(status), next_run=_dt(next_run)
+        )
+    return fields
 
 
 def _log_row(log: model.LogEntry) -> tuple[Any, ...]:

@@ -99,7 +99,8 @@ def test_a_version_1_file_is_migrated_with_the_queue_order_kept(tmp_path):
     db.executescript(
         "DROP INDEX tasks_queue; ALTER TABLE tasks DROP COLUMN rank; "
         "ALTER TABLE tasks DROP COLUMN seq; "
-        "CREATE INDEX tasks_due ON tasks (ready, session_id, not_before); PRAGMA user_version = 1;"
+        "CREATE INDEX tasks_due ON tasks (ready, session_id, not_before); "
+        "ALTER TABLE entries DROP COLUMN requests; DROP TABLE pauses; PRAGMA user_version = 1;"
     )
     db.close()
     again = sqlite_store.SqliteStore(path)
@@ -276,3 +277,33 @@ def test_the_store_never_drops_sqlites_locks(tmp_path):
     assert store.checkpoint()
     assert (_locks_held(shm), _locks_held(path)) == held
     store.close()
+
+
+def test_a_version_3_file_is_migrated_and_pauses_and_requests_persist(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path)
+    store.commit(model.Transition(reason="t", put=(entry("a"),)))
+    store.close()
+    db = sqlite3.connect(path)  # back to the version 3 layout
+    db.executescript(
+        "ALTER TABLE entries DROP COLUMN requests; DROP TABLE pauses; PRAGMA user_version = 3;"
+    )
+    db.close()
+    again = sqlite_store.SqliteStore(path)
+    assert again.schema_version == sqlite_store.LATEST
+    stored = again.get_entry("a")
+    assert (stored.trigger, stored.cancel) == (None, "")
+    when = utc(2026, 1, 1)
+    trigger = model.Trigger(by="alice", at=when, status=model.EntryStatus.ON_HOLD)
+    again.commit(
+        model.Transition(
+            reason="t",
+            put=(dataclasses.replace(stored, trigger=trigger),),
+            pause_put=(model.Pause(category="CRM", by="bob", at=when),),
+        )
+    )
+    again.close()
+    reopened = sqlite_store.SqliteStore(path)
+    assert reopened.get_entry("a").trigger == trigger
+    assert reopened.pauses() == [model.Pause(category="CRM", by="bob", at=when)]
+    reopened.close()

@@ -355,3 +355,40 @@ def test_a_jittered_entry_is_due_at_its_delayed_start(store):
     assert store.due_tasks(T0, 10) == []
     assert store.next_task_due() == due
     assert [t.entry_id for t in store.due_tasks(due, 10)] == ["j"]
+
+
+def test_an_entry_keeps_its_trigger_and_cancel_requests(store):
+    (stored,) = put(store, entry("a"))
+    trigger = model.Trigger(by="alice", at=T0, status=S.READY, next_run=T0 + timedelta(hours=1))
+    asked = dataclasses.replace(stored, trigger=trigger, cancel="bob")
+    store.commit(model.Transition(reason="test", put=(asked,)))
+    again = store.get_entry("a")
+    assert (again.trigger, again.cancel) == (trigger, "bob")
+    cleared = dataclasses.replace(again, trigger=None, cancel="")
+    store.commit(model.Transition(reason="test", put=(cleared,)))
+    again = store.get_entry("a")
+    assert (again.trigger, again.cancel) == (None, "")
+
+
+def test_pauses_are_kept_replaced_and_lifted(store):
+    assert store.pauses() == []
+    runner = model.Pause(category=None, by="alice", at=T0)
+    crm = model.Pause(category="CRM", by="bob", at=T0 + timedelta(seconds=1))
+    store.commit(model.Transition(reason="pause", pause_put=(crm, runner)))
+    assert store.pauses() == [runner, crm]
+    later = dataclasses.replace(crm, by="carol")
+    store.commit(model.Transition(reason="pause", pause_put=(later,)))
+    assert store.pauses() == [runner, later]
+    store.commit(model.Transition(reason="resume", pause_delete=(None,)))
+    assert store.pauses() == [later]
+    store.commit(model.Transition(reason="resume", pause_delete=("CRM", "other")))
+    assert store.pauses() == []
+
+
+def test_a_pause_is_not_written_when_its_transition_conflicts(store):
+    (stored,) = put(store, entry("a"))
+    pause = model.Pause(category=None, by="alice", at=T0)
+    stale = dataclasses.replace(stored, version=stored.version + 5)
+    with pytest.raises(StoreConflict):
+        store.commit(model.Transition(reason="pause", put=(stale,), pause_put=(pause,)))
+    assert store.pauses() == []
