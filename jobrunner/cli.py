@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -663,25 +663,28 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _writable(cfg: config.Config) -> store.Store:
+@contextlib.contextmanager
+def _writing(cfg: config.Config) -> Iterator[store.Store]:
+    """The existing state store, open for the block (a command that changes it)."""
     path = cfg.state_dir / FILE_NAME
     if not sqlite_store.state_exists(path):
         raise errors.JobRunnerError(
             f"no state in {cfg.state_dir} yet: start the runner once (jobrunner run)"
         )
-    return SqliteStore(path)
+    db = SqliteStore(path)
+    try:
+        yield db
+    finally:
+        db.close()
 
 
 def cmd_set_status(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = _writable(cfg)
-    try:
+    with _writing(cfg) as db:
         changed, message = operate.set_status(
             cfg, db, args.entry_id, model.EntryStatus(args.status)
         )
         entry = db.get_entry(args.entry_id)
-    finally:
-        db.close()
     if args.json:
         assert entry is not None
         print(
@@ -697,11 +700,8 @@ def cmd_set_status(args: argparse.Namespace) -> int:
 
 def cmd_trigger(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = _writable(cfg)
-    try:
+    with _writing(cfg) as db:
         entry, woken = operate.trigger(cfg, db, args.entry_id)
-    finally:
-        db.close()
     assert entry.trigger is not None
     if args.json:
         print(json.dumps(control.trigger_json(entry, woken), indent=2))
@@ -714,11 +714,8 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = _writable(cfg)
-    try:
+    with _writing(cfg) as db:
         entry = operate.cancel(cfg, db, args.entry_id)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(control.cancel_json(entry), indent=2))
     else:
@@ -728,11 +725,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_pause(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = _writable(cfg)
-    try:
+    with _writing(cfg) as db:
         p = operate.pause(cfg, db, args.category)
-    finally:
-        db.close()
     if args.json:
         print(json.dumps(control.pause_json(p), indent=2))
     else:
@@ -743,12 +737,9 @@ def cmd_pause(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = _writable(cfg)
-    try:
+    with _writing(cfg) as db:
         operate.resume(cfg, db, args.category)
         left = db.pauses()
-    finally:
-        db.close()
     if args.json:
         print(
             json.dumps(
@@ -798,11 +789,8 @@ def _run_once_spec(cfg: config.Config, target: str) -> model.JobSpec:
 
 def cmd_mark_error(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = _writable(cfg)
-    try:
+    with _writing(cfg) as db:
         print(operate.mark_error(cfg, db, args.log_no))
-    finally:
-        db.close()
     return 0
 
 
@@ -812,11 +800,8 @@ def cmd_prune_log(args: argparse.Namespace) -> int:
         older = spec.parse_duration(args.older_than) if args.older_than else cfg.log_retention
     except ValueError as exc:
         raise errors.JobRunnerError(f"--older-than: {exc}") from None
-    db = _writable(cfg)
-    try:
+    with _writing(cfg) as db:
         removed = operate.prune_log(db, older)
-    finally:
-        db.close()
     print(
         f"{removed} log entries and session events older than "
         f"{spec.format_duration(older)} deleted (none in process)"
@@ -858,8 +843,8 @@ def _tasks_api(args: argparse.Namespace) -> tuple[config.Config, Any]:
     cfg = _config(args)
     # the same message as other acting commands when no state yet; another account's
     # state: tasks.create_task asks its runner (taskgate)
-    with contextlib.suppress(sqlite_store.StateAccessDenied):
-        _writable(cfg).close()
+    with contextlib.suppress(sqlite_store.StateAccessDenied), _writing(cfg):
+        pass
     tasks.configure(cfg.path)
     return cfg, tasks
 
