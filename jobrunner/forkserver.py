@@ -39,6 +39,7 @@ process is unsafe): the fork server replaces itself without it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import os
@@ -117,6 +118,9 @@ PRELOAD_TIMEOUT = 2.0  # seconds a job module's import may take in the fork serv
 REHEARSE_AFTER = 0.02
 END_WITHIN = 5.0  # seconds this process spends ending its sessions when the runner dies
 FINISH_WITHIN = 2.0  # of which a session writing its result may take this many
+# and a session still in its job this many to return first (a job that has done its last
+# instruction is not killed between it and its result: that run is finished, not lost)
+RETURN_WITHIN = 0.05
 
 
 class _TooSlow(BaseException):
@@ -272,6 +276,18 @@ class Server:
         for pid in session.descendants(self.me, spare=forked):
             _kill(pid)
 
+    def _let_return(self) -> None:
+        """Give the sessions still in their job RETURN_WITHIN seconds to return (or end),
+        reaping those that end."""
+        start = time.monotonic()
+        while time.monotonic() - start < RETURN_WITHIN:
+            with contextlib.suppress(ChildProcessError):
+                while (pid := os.waitpid(-1, os.WNOHANG)[0]) != 0:
+                    self.sessions.discard(pid)
+            if all(session.finishing(pid) for pid in self.sessions):
+                return
+            time.sleep(0.002)
+
     def _on_term(self, *_: object) -> None:
         """The runner died (or this process was told to stop): SIGKILL every session and
         everything below them, reap them all (within END_WITHIN seconds), exit. A
@@ -284,6 +300,7 @@ class Server:
             return
         self.ending = True
         self._retire()
+        self._let_return()
         spared = frozenset(pid for pid in self.sessions if session.finishing(pid))
         for pid in self.sessions - spared:
             _kill(pid, group=True)
