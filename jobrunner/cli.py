@@ -38,9 +38,8 @@ from jobrunner import (
     views,
     wallclock,
 )
-from jobrunner.store import sqlite as sqlite_store
-from jobrunner.store.memory import MemoryStore
-from jobrunner.store.sqlite import FILE_NAME, SqliteStore
+from jobrunner.store import open as store_open
+from jobrunner.store.sqlite import StateAccessDenied
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -257,11 +256,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def _kept_entries(cfg: config.Config, problems: Sequence[model.Problem]) -> list[str]:
     """For each rejected file, the entry that keeps running its last good definition."""
-    path = cfg.state_dir / FILE_NAME
     files = sorted({p.file for p in problems})
-    if not files or not sqlite_store.state_exists(path):
+    if not files or not store_open.has_state(cfg):
         return []
-    db = SqliteStore(path)
+    db = store_open.open_store(cfg)
     try:
         kept = db.entries_by_source(files)
     finally:
@@ -351,12 +349,6 @@ def cmd_next(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_store(cfg: config.Config) -> store.Store:
-    """The state store for reading; an empty one when no runner has written any yet."""
-    path = cfg.state_dir / FILE_NAME
-    return SqliteStore(path) if sqlite_store.state_exists(path) else MemoryStore()
-
-
 def _short(value: datetime | None) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d %H:%M:%S} UTC"
 
@@ -406,7 +398,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if not cfg.jobs_dir.is_dir():
         raise errors.JobRunnerError(f"the jobs folder {cfg.jobs_dir} does not exist")
-    db = open_store(cfg)
+    db = store_open.open_for_reading(cfg)
     try:
         stored = {e.id: e for e in db.list_entries()}
     finally:
@@ -509,7 +501,7 @@ def _width() -> int | None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = open_store(cfg)
+    db = store_open.open_for_reading(cfg)
     try:
         status = model.EntryStatus(args.status) if args.status else None
         entries = db.list_entries(status=status, category=args.category)
@@ -552,7 +544,7 @@ def _paused_lines(
 
 def cmd_show(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = open_store(cfg)
+    db = store_open.open_for_reading(cfg)
     try:
         entry = db.get_entry(args.entry_id)
         if entry is None:
@@ -579,7 +571,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_log(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = open_store(cfg)
+    db = store_open.open_for_reading(cfg)
     status = model.LogStatus(args.status) if args.status else None
     try:
         if args.entry_id is not None:
@@ -651,7 +643,7 @@ def _print_log(
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     cfg = _config(args)
-    db = open_store(cfg)
+    db = store_open.open_for_reading(cfg)
     try:
         found = db.list_sessions(since=_since(args.since, cfg), limit=args.limit)
     finally:
@@ -666,12 +658,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _writing(cfg: config.Config) -> Iterator[store.Store]:
     """The existing state store, open for the block (a command that changes it)."""
-    path = cfg.state_dir / FILE_NAME
-    if not sqlite_store.state_exists(path):
-        raise errors.JobRunnerError(
-            f"no state in {cfg.state_dir} yet: start the runner once (jobrunner run)"
-        )
-    db = SqliteStore(path)
+    db = store_open.open_existing(cfg)
     try:
         yield db
     finally:
@@ -756,7 +743,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_run_once(args: argparse.Namespace) -> int:
     cfg = _config(args)
     definition = _run_once_spec(cfg, args.entry_id)
-    db = SqliteStore(cfg.state_dir / FILE_NAME)  # the first one makes the store
+    db = store_open.open_store(cfg)  # the first one makes the store
     try:
         outcome = operate.run_once(cfg, db, definition)
     finally:
@@ -775,10 +762,9 @@ def _run_once_spec(cfg: config.Config, target: str) -> model.JobSpec:
     else the job file of that id."""
     if Path(target).is_file():
         return find_spec(cfg, target)
-    path = cfg.state_dir / FILE_NAME
-    if not path.exists():
+    if not store_open.has_state(cfg):
         return find_spec(cfg, target)
-    db = SqliteStore(path)
+    db = store_open.open_store(cfg)
     try:
         entry = db.get_entry(target)
         known = [e.id for e in db.list_entries()] if entry is None else []
@@ -843,7 +829,7 @@ def _tasks_api(args: argparse.Namespace) -> tuple[config.Config, Any]:
     cfg = _config(args)
     # the same message as other acting commands when no state yet; another account's
     # state: tasks.create_task asks its runner (taskgate)
-    with contextlib.suppress(sqlite_store.StateAccessDenied), _writing(cfg):
+    with contextlib.suppress(StateAccessDenied), _writing(cfg):
         pass
     tasks.configure(cfg.path)
     return cfg, tasks

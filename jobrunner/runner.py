@@ -53,7 +53,8 @@ from jobrunner import (
 )
 from jobrunner.lock import RunnerLock
 from jobrunner.store import StoreConflict, StoreUnwritable
-from jobrunner.store.sqlite import FILE_NAME, SqliteStore, StoreFileLost
+from jobrunner.store import open as store_open
+from jobrunner.store.sqlite import StoreFileLost
 from jobrunner.syncer import Syncer, SyncFailed
 
 S = model.EntryStatus
@@ -151,7 +152,7 @@ class Runner:
 
     def run(self) -> int:
         with RunnerLock(self.cfg.state_dir):
-            self.store = SqliteStore(self.cfg.state_dir / FILE_NAME, background_checkpoints=True)
+            self.store = store_open.open_store(self.cfg, background_checkpoints=True)
             statedir.make_dir(self.sessions_dir)
             # sessions find their runner's store through these (jobrunner.tasks)
             os.environ["JOBRUNNER_STATE_DIR"] = str(self.cfg.state_dir)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import config, errors, lifecycle, model, permissions, store, taskgate, wake
-from jobrunner.store.sqlite import FILE_NAME, SqliteStore, StateAccessDenied
+from jobrunner.store import open as store_open
+from jobrunner.store.sqlite import StateAccessDenied
 
 CONFIG_ENV = "JOBRUNNER_CONFIG"
 STATE_ENV = "JOBRUNNER_STATE_DIR"
@@ -48,7 +49,7 @@ def configure(config_path: Path | None = None) -> None:
     cfg = config.load(config_path)
     state = Path(os.environ.get(STATE_ENV) or cfg.state_dir)
     try:
-        db: store.Store | StateAccessDenied = SqliteStore(state / FILE_NAME)
+        db: store.Store | StateAccessDenied = store_open.open_at(state)
     except StateAccessDenied as exc:  # another account's: tasks go through its runner
         db = exc
     _opened = (cfg, state, db)
