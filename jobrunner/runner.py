@@ -52,9 +52,8 @@ from jobrunner import (
     wallclock,
 )
 from jobrunner.lock import RunnerLock
-from jobrunner.store import StoreConflict, StoreUnwritable
+from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable
 from jobrunner.store import open as store_open
-from jobrunner.store.sqlite import StoreFileLost
 from jobrunner.syncer import Syncer, SyncFailed
 
 S = model.EntryStatus
@@ -164,10 +163,10 @@ class Runner:
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
             self.pruner = pruning.Pruner(self.store, self.cfg, self.log)
             self.alerts = delivery.Alerts(self._alert_settings(), self.store, self.wake, self.log)
-            self._syncer = Syncer(self.store.sync, self.wake, after=self.store.checkpoint)
+            self._syncer = Syncer(self.store.sync, self.wake, after=self.store.upkeep)
             try:
                 return self._serve()
-            except StoreFileLost as exc:
+            except StoreLost as exc:
                 return self._store_lost(exc)
             finally:
                 self._syncer.close()
@@ -479,7 +478,7 @@ class Runner:
         written (those before them are committed and carried out)."""
         if not steps:
             return
-        self.store.check_file()  # never a run into a file nobody else sees
+        self.store.check_alive()  # never a run into a file nobody else sees
         try:
             numbers = self.store.commit(
                 model.merge(reason, [s.transition for s in steps]), durable=False
@@ -595,8 +594,8 @@ class Runner:
         self._sync(now=True)
         self.notifier.send(self._status())
 
-    def _store_lost(self, exc: StoreFileLost) -> int:
-        self.log.error("store_lost", error=str(exc), path=str(self.store.path))
+    def _store_lost(self, exc: StoreLost) -> int:
+        self.log.error("store_lost", error=str(exc), path=self.store.where)
         print(f"jobrunner: {exc}; stopped", file=sys.stderr)
         self.notifier.send(f"STATUS=stopped: {exc}")
         return EXIT_STORE_LOST

@@ -25,7 +25,18 @@ class StoreUnwritable(errors.JobRunnerError, OSError):
     written, and the same commit may succeed later."""
 
 
+class StoreLost(errors.JobRunnerError):
+    """The store this process opened is gone (SQLite: its file was deleted, or another
+    file put in its place): what it writes from then on is lost to everyone else."""
+
+
 class Store(Protocol):
+    @property
+    def where(self) -> str:
+        """Where the store is, for messages (a file's path; a database's host, never
+        its password)."""
+        ...
+
     def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
         """Apply every write of `transition` in one transaction, or none of them.
 
@@ -138,6 +149,20 @@ class Store(Protocol):
     def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:
         """For each entry id and ended status (success, error) with a log entry: the
         earliest end among them (when the oldest of them reaches a retention)."""
+        ...
+
+    def probe(self) -> None:
+        """Raise StoreUnwritable unless a write can be committed now (nothing changes)."""
+        ...
+
+    def check_alive(self) -> None:
+        """Raise StoreLost when the store this object opened is gone (cheap: called
+        before each group commit)."""
+        ...
+
+    def upkeep(self) -> bool:
+        """Housekeeping that may take a while, safe from another thread while commits go
+        on (SQLite: a passive WAL checkpoint). Whether it did any."""
         ...
 
     def close(self) -> None:

@@ -231,6 +231,19 @@ class MemoryStore:
     def sync(self) -> None:
         pass
 
+    @property
+    def where(self) -> str:
+        return "memory"
+
+    def probe(self) -> None:
+        pass
+
+    def check_alive(self) -> None:
+        pass
+
+    def upkeep(self) -> bool:
+        return False
+
     def close(self) -> None:
         pass
 

@@ -22,17 +22,17 @@ def has_state(cfg: config.Config) -> bool:
     return state_exists(state_file(cfg.state_dir))
 
 
-def open_store(cfg: config.Config, *, background_checkpoints: bool = False) -> SqliteStore:
+def open_store(cfg: config.Config, *, background_checkpoints: bool = False) -> Store:
     """The store of `cfg`, made when it does not exist yet (the runner, run-once)."""
     return open_at(cfg.state_dir, background_checkpoints=background_checkpoints)
 
 
-def open_at(state_dir: Path, *, background_checkpoints: bool = False) -> SqliteStore:
+def open_at(state_dir: Path, *, background_checkpoints: bool = False) -> Store:
     """The store kept in `state_dir` (a session finds its runner's state by folder)."""
     return SqliteStore(state_file(state_dir), background_checkpoints=background_checkpoints)
 
 
-def open_existing(cfg: config.Config) -> SqliteStore:
+def open_existing(cfg: config.Config) -> Store:
     """The store of `cfg` for a command that changes it; an error when no runner has
     written any state yet."""
     if not has_state(cfg):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import errors, lifecycle, model, permissions, spec, statedir
-from jobrunner.store import StoreConflict, StoreUnwritable
+from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable
 
 FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
@@ -178,9 +178,9 @@ def state_exists(path: Path) -> bool:
         raise access_denied(path.parent) from None
 
 
-class StoreFileLost(errors.JobRunnerError):
+class StoreFileLost(StoreLost):
     """The state file was deleted, or another file put in its place, while this store
-    had it open: what this store writes from then on is lost to everyone else."""
+    had it open."""
 
 
 # SQLite's primary result codes of a write that failed but may succeed later
@@ -671,7 +671,7 @@ class SqliteStore:
         with self._transaction() as db:
             db.execute("UPDATE counters SET value = value WHERE name = 'entry_no'")
 
-    def check_file(self) -> None:
+    def check_alive(self) -> None:
         """Raise StoreFileLost when the store's path no longer names the file it opened
         (deleted, or another file renamed over it). A stat of the path, never an open."""
         try:
@@ -682,6 +682,13 @@ class SqliteStore:
             raise StoreFileLost(
                 f"{self.path} was replaced (another file put in its place) while in use"
             )
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    def upkeep(self) -> bool:
+        return self.checkpoint()
 
     def checkpoint(self, pages: int = CHECKPOINT_PAGES) -> bool:
         """Copy the WAL into the database when more than `pages` pages of it are not there
