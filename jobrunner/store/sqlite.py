@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import errors, lifecycle, model, permissions, spec, statedir
+from jobrunner.items import schema as items_schema
 from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable
 
 FILE_NAME = "jobrunner.sqlite3"
@@ -96,6 +97,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         """CREATE TABLE pauses (
             scope TEXT PRIMARY KEY, by_user TEXT NOT NULL, at INTEGER NOT NULL)""",
     ),
+    5: items_schema.MIGRATION,  # work items (jobrunner/items)
 }
 LATEST = max(MIGRATIONS)
 
