@@ -51,6 +51,7 @@ from jobrunner import (
     wake,
     wallclock,
 )
+from jobrunner.items import shell as items_shell
 from jobrunner.lock import RunnerLock
 from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable
 from jobrunner.store import open as store_open
@@ -942,6 +943,7 @@ class Runner:
         self._commit("run_finished", [self._plan_end(run, result, status)])
 
     def _plan_end(self, run: Running, result: model.Outcome, status: int | None = None) -> Step:
+        items_shell.session_ended(self.store, run.session_id, self.now(), self.log)
         if run.task is not None:
             return self._plan_end_task(run, result)
         return self._plan_finish(run, result, status)
@@ -1189,6 +1191,7 @@ class Runner:
                 )
                 self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
         self._close_sessions(now)
+        items_shell.recovered(self.store, now, self.log)
         with os.scandir(self.sessions_dir) as leftovers:  # no session runs yet
             for leftover in leftovers:
                 with contextlib.suppress(OSError):

@@ -70,6 +70,10 @@ EVENTS: dict[str, str | None] = {
     "runner_resumed": None,
     "category_paused": None,
     "category_resumed": None,
+    "item_failed": None,
+    "item_failed_finally": None,
+    "items_pruned": None,
+    "items_store_failed": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named

@@ -47,6 +47,11 @@ class MemoryItems:
                 self._t.__dict__.update(before.__dict__)
                 raise
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[_MemoryTx]:
+        with self._lock:
+            yield _MemoryTx(self._t)
+
     def close(self) -> None:
         pass
 

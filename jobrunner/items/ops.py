@@ -115,6 +115,9 @@ def end_sessions(st: ItemStore, session_ids: Iterable[str], now: datetime) -> En
     ids = sorted(set(session_ids))
     if not ids:
         return Ended()
+    with st.reading() as tx:  # most sessions use no items: no write for them
+        if not tx.counts(ids) and not tx.held_by(ids):
+            return Ended()
     with st.transaction() as tx:
         for item in tx.held_by(ids):
             attempts = _queue(tx, item.entry_id, item.queue).max_attempts
@@ -135,7 +138,7 @@ def end_sessions(st: ItemStore, session_ids: Iterable[str], now: datetime) -> En
 
 def held_sessions(st: ItemStore) -> set[str]:
     """The sessions that hold items in process."""
-    with st.transaction() as tx:
+    with st.reading() as tx:
         return tx.held_sessions()
 
 
@@ -174,13 +177,13 @@ def prune(st: ItemStore, now: datetime) -> tuple[int, datetime | None]:
 
 def listed(st: ItemStore, page: model.Page) -> list[Item]:
     """The items of `page`."""
-    with st.transaction() as tx:
+    with st.reading() as tx:
         return tx.items(page)
 
 
 def detail(st: ItemStore, page: model.Page) -> list[tuple[Item, list[model.Failure]]]:
     """The items of `page`, each with its failures."""
-    with st.transaction() as tx:
+    with st.reading() as tx:
         return [(i, tx.failures(item=(i.entry_id, i.queue, i.key))) for i in tx.items(page)]
 
 
@@ -189,7 +192,7 @@ def status_counts(
 ) -> dict[str, dict[str, int]]:
     """entry id -> status value -> how many items."""
     counts: dict[str, dict[str, int]] = {}
-    with st.transaction() as tx:
+    with st.reading() as tx:
         for (entry_id, status), n in tx.status_counts(entry_ids).items():
             counts.setdefault(entry_id, {})[status] = n
     return counts
@@ -198,7 +201,7 @@ def status_counts(
 def run_counts(st: ItemStore, session_ids: Iterable[str]) -> dict[str, list[model.RunCount]]:
     """session id -> its counts, one per queue it opened."""
     found: dict[str, list[model.RunCount]] = {}
-    with st.transaction() as tx:
+    with st.reading() as tx:
         for c in tx.counts(session_ids):
             found.setdefault(c.session_id, []).append(c)
     return found

@@ -143,11 +143,20 @@ class SqliteItems:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_SqliteTx]:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise model.ItemError(f"{self.path}: {exc}") from exc
+        with self._lock, self._begin("BEGIN IMMEDIATE") as tx:
+            yield tx
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[_SqliteTx]:
+        with self._lock, self._begin("BEGIN") as tx:
+            yield tx
+
+    @contextlib.contextmanager
+    def _begin(self, begin: str) -> Iterator[_SqliteTx]:
+        """One transaction; SQLite's errors become ItemError (disk full, a lock held
+        beyond the busy timeout, tables missing)."""
+        try:
+            self._db.execute(begin)
             try:
                 yield _SqliteTx(self._db)
                 self._db.execute("COMMIT")
@@ -155,6 +164,8 @@ class SqliteItems:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise
+        except sqlite3.Error as exc:
+            raise model.ItemError(f"{self.path}: {exc}") from exc
 
     def close(self) -> None:
         self._db.close()

@@ -127,6 +127,10 @@ class ItemStore(Protocol):
         normally, and undone when it raised. Writers of one item never overlap."""
         ...
 
+    def reading(self) -> AbstractContextManager[ItemTx]:
+        """A transaction that only reads (one consistent view; it takes no write lock)."""
+        ...
+
     def close(self) -> None:
         """Release the item store's resources (not the state store's)."""
         ...
