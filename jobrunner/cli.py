@@ -38,6 +38,7 @@ from jobrunner import (
     views,
     wallclock,
 )
+from jobrunner.items import commands as item_commands
 from jobrunner.store import open as store_open
 from jobrunner.store.sqlite import StateAccessDenied
 
@@ -150,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prune_log)
 
     _task_parsers(sub)
+    item_commands.add_parsers(sub)
 
     p = sub.add_parser("plan", help="show what a reconcile would change, without writing")
     p.add_argument("--json", action="store_true")
@@ -163,7 +165,7 @@ that SIGPIPE ended (128 + 13), so `set -o pipefail` sees it as other tools."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(_glued(sys.argv[1:] if argv is None else argv))
+    args = _parser().parse_args(item_commands.argv(_glued(sys.argv[1:] if argv is None else argv)))
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
@@ -506,13 +508,18 @@ def cmd_list(args: argparse.Namespace) -> int:
         status = model.EntryStatus(args.status) if args.status else None
         entries = db.list_entries(status=status, category=args.category)
         paused = db.pauses()
+        counts = item_commands.entry_counts(db, None)
     finally:
         db.close()
     if not args.json:
         for line in _paused_lines(paused, args.category, everything=args.category is None):
             print(line)
     if args.json:
-        print(json.dumps([views.entry_json(e) for e in entries], indent=2))
+        print(
+            json.dumps(
+                [item_commands.with_counts(views.entry_json(e), counts) for e in entries], indent=2
+            )
+        )
     elif entries:
         print(
             views.entries_table(entries, _tz(cfg), _colour(), now=datetime.now(UTC), width=_width())
@@ -523,6 +530,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 f"\n! {len(rejected)} entr{'y has' if len(rejected) == 1 else 'ies have'} a "
                 "rejected job file and keep their last good definition (jobrunner show ID)"
             )
+        item_commands.print_counts([e.id for e in entries], counts)
     else:
         print("no entries", file=sys.stderr)
     return 0
@@ -551,6 +559,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             raise errors.UnknownEntry(args.entry_id, [e.id for e in db.list_entries()])
         logs = db.list_log(entry_id=entry.id, limit=5)
         paused = db.pauses()
+        counts = item_commands.entry_counts(db, [entry.id])
+        runs = item_commands.log_counts(db, [row.session_id for row in logs])
     finally:
         db.close()
     if not args.json:
@@ -562,10 +572,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         data = views.entry_json(entry)
         data["next_runs"] = [wallclock.iso(t) for t in views.next_runs(entry, 3)]
-        data["log"] = [views.log_json(row) for row in logs]
-        print(json.dumps(data, indent=2))
+        data["log"] = [item_commands.log_with_items(views.log_json(row), runs) for row in logs]
+        print(json.dumps(item_commands.with_counts(data, counts), indent=2))
     else:
         print(views.show_text(entry, logs, _tz(cfg), _colour()))
+        item_commands.print_counts([entry.id], counts)
+        item_commands.print_run_counts(logs, runs)
     return 0
 
 
@@ -582,7 +594,8 @@ def cmd_log(args: argparse.Namespace) -> int:
         if args.follow:
             _follow_log(args, cfg, db, rows, status)
         else:
-            _print_log(rows, cfg, args.json)
+            runs = item_commands.log_counts(db, [row.session_id for row in rows])
+            _print_log(rows, cfg, args.json, runs=runs)
     finally:
         db.close()
     return 0
@@ -631,14 +644,20 @@ def _print_log(
     *,
     widths: Sequence[int] | None = None,
     header: bool | None = None,
+    runs: dict[str, list[Any]] | None = None,
 ) -> None:
-    """`header` None: a table with its header when there are rows."""
+    """`header` None: a table with its header when there are rows. `runs`: what the
+    rows' sessions did with work items."""
     if as_json:
         for row in rows:
-            print(json.dumps(views.log_json(row)), flush=True)
+            print(
+                json.dumps(item_commands.log_with_items(views.log_json(row), runs or {})),
+                flush=True,
+            )
     elif rows or header:
         text = views.log_table(rows, _tz(cfg), _colour(), widths=widths)
         print(text if header is not False else "\n".join(text.splitlines()[1:]), flush=True)
+        item_commands.print_run_counts(rows, runs or {})
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:

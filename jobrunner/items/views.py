@@ -1,0 +1,113 @@
+"""How work items look to an operator: JSON shapes and text for `jobrunner items`,
+and the counts `list`, `show` and `log` add. Pure: no store, no clock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from jobrunner import views, wallclock
+from jobrunner.items import model
+
+HEADERS = ("QUEUE", "KEY", "STATUS", "ATTEMPTS", "UPDATED", "NOTES", "ERROR")
+
+
+def item_json(item: model.Item) -> dict[str, Any]:
+    """An item as `items --json` lists it."""
+    return {
+        "entry_id": item.entry_id,
+        "queue": item.queue,
+        "key": item.key,
+        "status": item.status.value,
+        "attempts": item.attempts,
+        "error": item.error_message or None,
+        "created_at": wallclock.iso(item.created_at),
+        "updated_at": wallclock.iso(item.updated_at),
+        "claimed_at": wallclock.iso(item.claimed_at),
+        "done_at": wallclock.iso(item.done_at),
+        "notes": json.loads(item.notes),
+        "discarded_by": item.discarded_by or None,
+    }
+
+
+def failure_json(f: model.Failure) -> dict[str, Any]:
+    return {
+        "at": wallclock.iso(f.at),
+        "session_id": f.session_id,
+        "attempt": f.attempt,
+        "error": f.message,
+        "final": f.final,
+    }
+
+
+def detail_json(item: model.Item, failures: Sequence[model.Failure]) -> dict[str, Any]:
+    """An item as `items show --json` gives it: with its payload, call stack, failures."""
+    return {
+        **item_json(item),
+        "payload": json.loads(item.payload),
+        "error_call_stack": item.error_stack or None,
+        "failures": [failure_json(f) for f in failures],
+    }
+
+
+def items_table(items: Sequence[model.Item]) -> str:
+    rows = [
+        (
+            i.queue,
+            i.key,
+            i.status.value,
+            str(i.attempts),
+            wallclock.iso(i.updated_at) or "",
+            "" if i.notes == "{}" else i.notes,
+            i.error_message,
+        )
+        for i in items
+    ]
+    return views.table(HEADERS, rows, colour=False)
+
+
+def detail_text(item: model.Item, failures: Sequence[model.Failure]) -> str:
+    data = detail_json(item, failures)
+    skip = {"payload", "error_call_stack", "failures"}
+    width = max(len(k) for k in data)
+    lines = [
+        f"{k.ljust(width)}  {'-' if v is None else v}" for k, v in data.items() if k not in skip
+    ]
+    lines += [
+        "",
+        "payload:",
+        *("  " + x for x in json.dumps(data["payload"], indent=2).splitlines()),
+    ]
+    if item.error_stack:
+        lines += ["", "last error call stack:", *("  " + x for x in item.error_stack.splitlines())]
+    if failures:
+        lines += ["", "failures:"]
+        lines += [f"  {wallclock.iso(f.at)}  attempt {f.attempt}  {f.message}" for f in failures]
+    return "\n".join(lines)
+
+
+def counts_json(counts: dict[str, int]) -> dict[str, int]:
+    """An entry's item counts by status (every status, 0 when none)."""
+    return {s.value: counts.get(s.value, 0) for s in model.ItemStatus}
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """`3 pending, 1 failed, 7 done`: pending and failed always, then the others held."""
+    first = (model.ItemStatus.PENDING, model.ItemStatus.FAILED)
+    rest = [s for s in model.ItemStatus if s not in first and counts.get(s.value)]
+    return ", ".join(f"{counts.get(s.value, 0)} {s.value}" for s in (*first, *rest))
+
+
+def run_json(counts: Sequence[model.RunCount]) -> list[dict[str, Any]]:
+    """What a run's session did with each queue (a log entry's `items`)."""
+    return [{"queue": c.queue, "done": c.done, "failed": c.failed, "left": c.left} for c in counts]
+
+
+def run_text(counts: Sequence[model.RunCount]) -> str:
+    return "; ".join(
+        f"{c.queue}: {c.done} done, {c.failed} failed, "
+        + ("?" if c.left is None else str(c.left))
+        + " left"
+        for c in counts
+    )
