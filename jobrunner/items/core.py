@@ -81,16 +81,23 @@ def claimable(item: Item, session_id: str) -> bool:
 
 
 def claimed(item: Item, session_id: str, now: datetime) -> Item:
-    """The item held by `session_id`: in process, its attempt counted."""
+    """The item held by `session_id`: in process, not started yet (a claimed item whose
+    session dies before its block began goes back to pending as it was)."""
     return dataclasses.replace(
         item,
         status=ItemStatus.IN_PROCESS,
-        attempts=item.attempts + 1,
+        started=False,
         session_id=session_id,
         last_session=session_id,
         claimed_at=now,
         updated_at=now,
     )
+
+
+def started(item: Item, session_id: str, now: datetime) -> Item:
+    """The item's block begins in `session_id`: its attempt is counted."""
+    _held(item, session_id)
+    return dataclasses.replace(item, started=True, attempts=item.attempts + 1, updated_at=now)
 
 
 def _held(item: Item, session_id: str) -> None:
@@ -108,6 +115,7 @@ def finished(item: Item, session_id: str, notes: str, now: datetime) -> Item:
     return dataclasses.replace(
         item,
         status=ItemStatus.DONE,
+        started=False,
         session_id=None,
         done_at=now,
         updated_at=now,
@@ -145,6 +153,7 @@ def _fail(
     after = dataclasses.replace(
         item,
         status=ItemStatus.FAILED if final else ItemStatus.PENDING,
+        started=False,
         session_id=None,
         updated_at=now,
         error_message=message,
@@ -164,9 +173,14 @@ def _fail(
     return after, failure
 
 
-def released(item: Item, max_attempts: int, now: datetime) -> tuple[Item, model.Failure]:
+def released(item: Item, max_attempts: int, now: datetime) -> tuple[Item, model.Failure | None]:
     """An item whose session ended while it was in process (killed, timed out, or its
-    runner died): pending again with the attempt counted, or failed after the last."""
+    runner died): when its block had begun, pending again with that attempt counted
+    (failed after the last); when it had not, pending as it was, with no failure."""
+    if not item.started:
+        return dataclasses.replace(
+            item, status=ItemStatus.PENDING, session_id=None, updated_at=now
+        ), None
     return _fail(item, RELEASED, "", max_attempts, now, None)
 
 

@@ -35,15 +35,15 @@ def _now() -> datetime:
 
 class WorkItem:
     """One claimed item: `key`, `payload` (the JSON value staged), `attempt` (1 on the
-    first try) and `notes`. Use it as a context manager: done when the block returns,
-    failed (pending again while attempts are left) when it raises an Exception, which
-    the block then swallows so the next item goes on."""
+    first try; counted when the block begins) and `notes`. Use it as a context manager:
+    done when the block returns, failed (pending again while attempts are left) when it
+    raises an Exception, which the block then swallows so the next item goes on."""
 
     def __init__(self, queue: Queue, item: model.Item) -> None:
         self._queue, self._item = queue, item
         self.key: str = item.key
         self.payload: Any = json.loads(item.payload)
-        self.attempt: int = item.attempts
+        self.attempt: int = item.attempts + 1
         self.notes: dict[str, Any] = json.loads(item.notes)
         self.status = item.status
 
@@ -54,6 +54,8 @@ class WorkItem:
         self.notes = merged
 
     def __enter__(self) -> WorkItem:
+        self._item = self._queue._start(self._item)
+        self.attempt = self._item.attempts
         return self
 
     def __exit__(
@@ -113,6 +115,10 @@ class Queue:
             raise model.ItemError("only a session (a job or a task) can claim items")
         found = ops.claim(self._items, self.queue, self._session, limit, self._now())
         return [WorkItem(self, i) for i in found]
+
+    def _start(self, item: model.Item) -> model.Item:
+        assert self._session is not None
+        return ops.start(self._items, item, self._session, self._now())
 
     def _finish(self, item: model.Item, notes: dict[str, Any]) -> model.Item:
         assert self._session is not None

@@ -38,7 +38,7 @@ class MemoryItems:
         self._lock = threading.RLock()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[_MemoryTx]:
+    def transaction(self, *, durable: bool = True) -> Iterator[_MemoryTx]:
         with self._lock:
             before = self._t.copy()
             try:

@@ -52,8 +52,9 @@ class Queue:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Item:
-    """One work item. `session_id` is the session that holds it while in process;
-    `last_session` the one that last claimed it. `payload` and `notes` are JSON text.
+    """One work item. `session_id` is the session that holds it while in process
+    (`started` once its block began: its attempt is counted then); `last_session` the
+    one that last claimed it. `payload` and `notes` are JSON text.
     `number` orders items (oldest first) and identifies one in a store; 0: not stored."""
 
     entry_id: str
@@ -63,6 +64,7 @@ class Item:
     payload: str = "null"
     notes: str = "{}"
     attempts: int = 0
+    started: bool = False
     created_at: datetime
     updated_at: datetime
     claimed_at: datetime | None = None

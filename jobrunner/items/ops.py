@@ -61,6 +61,16 @@ def claim(
         return [tx.put(core.claimed(i, session_id, now)) for i in found]
 
 
+def start(st: ItemStore, item: Item, session_id: str, now: datetime) -> Item:
+    """The item's block begins: its attempt counted (not durable by itself: a power loss
+    may take it, and the attempt then goes uncounted; a kill -9 does not)."""
+    with st.transaction(durable=False) as tx:
+        stored = tx.get_number(item.number)
+        if stored is None:
+            raise model.ItemNotHeld(f"item {item.key!r} of queue {item.queue!r} is gone")
+        return tx.put(core.started(stored, session_id, now))
+
+
 def _count(tx: ItemTx, session_id: str, item: Item, *, done: int = 0, failed: int = 0) -> None:
     count = tx.get_count(session_id, item.entry_id, item.queue) or model.RunCount(
         session_id=session_id, entry_id=item.entry_id, queue=item.queue
@@ -123,8 +133,9 @@ def end_sessions(st: ItemStore, session_ids: Iterable[str], now: datetime) -> En
             attempts = _queue(tx, item.entry_id, item.queue).max_attempts
             after, failure = core.released(item, attempts, now)
             tx.put(after)
-            tx.add_failure(failure)
-            _count(tx, failure.session_id, after, failed=1)
+            if failure is not None:
+                tx.add_failure(failure)
+                _count(tx, failure.session_id, after, failed=1)
         counts = []
         for c in tx.counts(ids):
             if c.ended_at is None:

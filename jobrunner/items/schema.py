@@ -15,6 +15,7 @@ MIGRATION: tuple[str, ...] = (
         number INTEGER PRIMARY KEY AUTOINCREMENT, entry_id TEXT NOT NULL,
         queue TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
         payload TEXT NOT NULL, notes TEXT NOT NULL, attempts INTEGER NOT NULL,
+        started INTEGER NOT NULL,
         created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, claimed_at INTEGER,
         done_at INTEGER, session_id TEXT, last_session TEXT,
         error_message TEXT NOT NULL, error_stack TEXT NOT NULL,

@@ -25,7 +25,7 @@ BUSY_TIMEOUT_MS = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 _ITEM = (
-    "number, entry_id, queue, key, status, payload, notes, attempts, created_at, "
+    "number, entry_id, queue, key, status, payload, notes, attempts, started, created_at, "
     "updated_at, claimed_at, done_at, session_id, last_session, error_message, "
     "error_stack, discarded_by"
 )
@@ -59,6 +59,7 @@ def _row(i: Item) -> tuple[Any, ...]:
         i.payload,
         i.notes,
         i.attempts,
+        i.started,
         _us(i.created_at),
         _us(i.updated_at),
         _us(i.claimed_at),
@@ -81,15 +82,16 @@ def _item(r: tuple[Any, ...]) -> Item:
         payload=r[5],
         notes=r[6],
         attempts=r[7],
-        created_at=_at(r[8]),
-        updated_at=_at(r[9]),
-        claimed_at=_dt(r[10]),
-        done_at=_dt(r[11]),
-        session_id=r[12],
-        last_session=r[13],
-        error_message=r[14],
-        error_stack=r[15],
-        discarded_by=r[16],
+        started=bool(r[8]),
+        created_at=_at(r[9]),
+        updated_at=_at(r[10]),
+        claimed_at=_dt(r[11]),
+        done_at=_dt(r[12]),
+        session_id=r[13],
+        last_session=r[14],
+        error_message=r[15],
+        error_stack=r[16],
+        discarded_by=r[17],
     )
 
 
@@ -138,13 +140,18 @@ class SqliteItems:
             raise model.ItemError(f"{path}: cannot open the state file: {exc}") from None
         self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._db.execute("PRAGMA synchronous = FULL")
+        self._full = True
         self._lock = threading.RLock()
         self.path = path
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[_SqliteTx]:
-        with self._lock, self._begin("BEGIN IMMEDIATE") as tx:
-            yield tx
+    def transaction(self, *, durable: bool = True) -> Iterator[_SqliteTx]:
+        with self._lock:
+            if durable != self._full:
+                self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+                self._full = durable
+            with self._begin("BEGIN IMMEDIATE") as tx:
+                yield tx
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[_SqliteTx]:
@@ -230,7 +237,7 @@ class _SqliteTx:
             return item
         try:
             cur = self.db.execute(
-                f"INSERT INTO items ({_ITEM.partition(', ')[2]}) VALUES ({', '.join('?' * 16)})",
+                f"INSERT INTO items ({_ITEM.partition(', ')[2]}) VALUES ({', '.join('?' * 17)})",
                 _row(item),
             )
         except sqlite3.IntegrityError:

@@ -122,9 +122,12 @@ class ItemTx(Protocol):
 
 
 class ItemStore(Protocol):
-    def transaction(self) -> AbstractContextManager[ItemTx]:
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[ItemTx]:
         """A transaction that writes: what it did is durable once the block ended
-        normally, and undone when it raised. Writers of one item never overlap."""
+        normally, and undone when it raised. Writers of one item never overlap. With
+        `durable=False` it is still atomic and survives the process (a kill -9), but a
+        power loss may take it until a later durable one (SQLite: synchronous=NORMAL;
+        PostgreSQL: synchronous_commit off)."""
         ...
 
     def reading(self) -> AbstractContextManager[ItemTx]:

@@ -35,6 +35,11 @@ def stage(items, *keys, queue=Q, at=T0):
     return ops.add(items, queue, [(k, f'{{"id":"{k}"}}') for k in keys], at)
 
 
+def take(items, session, limit, queue=Q):
+    """Claim, and begin each item's block (as `with item:` does)."""
+    return [ops.start(items, i, session, T0) for i in ops.claim(items, queue, session, limit, T0)]
+
+
 def status(items, key, queue=Q):
     (found,) = ops.listed(items, model.Page(entry_id=queue.entry_id, queue=queue.name, keys=(key,)))
     return found
@@ -63,7 +68,9 @@ def test_claim_takes_oldest_pending_first_and_never_twice(items):
     assert [i.key for i in second] == ["c"]
     assert ops.claim(items, Q, "s3", 5, T0) == []
     assert {i.session_id for i in first} == {"s1"}
-    assert all(i.attempts == 1 and i.status is ItemStatus.IN_PROCESS for i in first + second)
+    assert all(i.attempts == 0 and i.status is ItemStatus.IN_PROCESS for i in first + second)
+    assert ops.start(items, first[0], "s1", T0).attempts == 1
+    assert status(items, "a").started
 
 
 def test_queues_are_separate(items):
@@ -93,7 +100,7 @@ def test_fail_until_max_attempts_then_failed_for_good(items):
     ops.open_queue(items, model.Queue(entry_id="import", name="orders", max_attempts=2), None)
     stage(items, "a")
     for n, session in enumerate(["s1", "s2"], 1):
-        (a,) = ops.claim(items, Q, session, 1, T0)
+        (a,) = take(items, session, 1)
         assert a.attempts == n
         _, failure = ops.fail(items, a, session, ("boom", "stack"), "{}", T0)
         assert failure.final == (n == 2)
@@ -120,15 +127,16 @@ def test_a_session_does_not_reclaim_its_own_failure(items):
 
 def test_end_sessions_releases_with_the_attempt_counted(items):
     ops.open_queue(items, Q, "s1")
-    stage(items, "a", "b", "c")
-    a, _ = ops.claim(items, Q, "s1", 2, T0)
+    stage(items, "a", "b", "c", "d")
+    a, _, _ = take(items, "s1", 2) + ops.claim(items, Q, "s1", 1, T0)  # c: never begun
     ops.finish(items, a, "s1", "{}", T0)
     ended = ops.end_sessions(items, ["s1"], T0 + timedelta(seconds=5))
     assert [(f.key, f.attempt, f.final, f.message) for f in ended.failures] == [
         ("b", 1, False, "The session ended while the item was in process.")
     ]
-    assert [(c.done, c.failed, c.left) for c in ended.counts] == [(1, 1, 2)]
+    assert [(c.done, c.failed, c.left) for c in ended.counts] == [(1, 1, 3)]
     assert (status(items, "b").status, status(items, "b").attempts) == (ItemStatus.PENDING, 1)
+    assert (status(items, "c").status, status(items, "c").attempts) == (ItemStatus.PENDING, 0)
     assert ops.held_sessions(items) == set()
     assert ops.end_sessions(items, ["s1"], T0) == ops.Ended(failures=ended.failures)
 
@@ -148,7 +156,7 @@ def test_a_released_item_cannot_be_finished_by_its_old_session(items):
 def test_release_after_the_last_attempt_fails_the_item(items):
     ops.open_queue(items, model.Queue(entry_id="import", name="orders", max_attempts=1), None)
     stage(items, "a")
-    ops.claim(items, Q, "s1", 1, T0)
+    take(items, "s1", 1)
     (failure,) = ops.end_sessions(items, ["s1"], T0).failures
     assert failure.final
     assert status(items, "a").status is ItemStatus.FAILED

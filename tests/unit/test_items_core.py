@@ -21,7 +21,8 @@ def pending(**fields) -> Item:
 
 
 def held(session: str = "s1", attempts: int = 1) -> Item:
-    return core.claimed(pending(attempts=attempts - 1), session, T0)
+    """Claimed by `session`, its block begun (the attempt'th)."""
+    return core.started(core.claimed(pending(attempts=attempts - 1), session, T0), session, T0)
 
 
 def test_staged_new_item_is_pending():
@@ -57,15 +58,20 @@ def test_staged_same_payload_changes_nothing():
     assert core.staged(old, QUEUE, "SO-1", '{"a":1}', T0, update=True) is None
 
 
-def test_claimed_counts_the_attempt_and_holds():
+def test_claimed_holds_and_started_counts_the_attempt():
     item = core.claimed(pending(attempts=1), "s1", T0)
     assert (item.status, item.attempts, item.session_id, item.last_session, item.claimed_at) == (
         ItemStatus.IN_PROCESS,
-        2,
+        1,
         "s1",
         "s1",
         T0,
     )
+    assert not item.started
+    begun = core.started(item, "s1", T0)
+    assert (begun.attempts, begun.started) == (2, True)
+    with pytest.raises(model.ItemNotHeld):
+        core.started(item, "s2", T0)
 
 
 @pytest.mark.parametrize(
@@ -145,6 +151,17 @@ def test_released_counts_the_attempt_as_failed():
     )
     after, failure = core.released(held(attempts=1), 3, T0)
     assert (after.status, after.attempts, failure.final) == (ItemStatus.PENDING, 1, False)
+
+
+def test_released_before_its_block_began_is_pending_as_it_was():
+    claimed = core.claimed(pending(attempts=2), "s1", T0)
+    after, failure = core.released(claimed, 3, T0)
+    assert (after.status, after.attempts, after.session_id, failure) == (
+        ItemStatus.PENDING,
+        2,
+        None,
+        None,
+    )
 
 
 def test_retried_only_failed_items_start_over():
