@@ -51,11 +51,27 @@ def run_floor(path: Path, n: int, tag: str) -> tuple[float, float]:
     """The same inserts and updates in a bare loop."""
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA synchronous = FULL")
-    entry, session, now = f"floor-{tag}", f"f-{tag}", int(time.time() * _EPOCH_US)
+    entry, session = f"floor-{tag}", f"f-{tag}"
     db.execute("INSERT INTO item_queues VALUES (?, 'q', 3, ?)", (entry, 30 * 86400 * _EPOCH_US))
     db.execute("INSERT INTO item_runs VALUES (?, ?, 'q', 0, 0, NULL, NULL)", (session, entry))
     t0 = time.perf_counter()
+    _floor_stage(db, entry, n)
+    t1 = time.perf_counter()
+    while numbers := _floor_claim(db, entry, session):
+        for x in numbers:
+            _floor_item(db, session, x)
+    t2 = time.perf_counter()
+    db.close()
+    return t1 - t0, t2 - t1
+
+
+def _now_us() -> int:
+    return int(time.time() * _EPOCH_US)
+
+
+def _floor_stage(db: sqlite3.Connection, entry: str, n: int) -> None:
     for k in range(n):
+        now = _now_us()
         db.execute("BEGIN IMMEDIATE")
         db.execute(
             "SELECT * FROM items WHERE entry_id = ? AND queue = 'q' AND key = ?", (entry, f"k{k}")
@@ -68,46 +84,40 @@ def run_floor(path: Path, n: int, tag: str) -> tuple[float, float]:
             (entry, f"k{k}", json.dumps({"n": k}), now, now),
         )
         db.execute("COMMIT")
-    t1 = time.perf_counter()
-    while True:
-        db.execute("BEGIN IMMEDIATE")
-        numbers = [
-            r[0]
-            for r in db.execute(
-                "SELECT * FROM items WHERE entry_id = ? AND queue = 'q' AND status = 'pending' "
-                "ORDER BY number LIMIT ?",
-                (entry, CHUNK),
-            ).fetchall()
-        ]
-        db.executemany(
-            "UPDATE items SET status = 'in_process', session_id = ?, last_session = ?, "
-            "claimed_at = ? WHERE number = ?",
-            [(session, session, now, x) for x in numbers],
-        )
-        db.execute("COMMIT")
-        if not numbers:
-            break
-        for x in numbers:
-            db.execute("PRAGMA synchronous = NORMAL")
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("SELECT * FROM items WHERE number = ?", (x,)).fetchone()
-            db.execute(
-                "UPDATE items SET started = 1, attempts = attempts + 1 WHERE number = ?", (x,)
-            )
-            db.execute("COMMIT")
-            db.execute("PRAGMA synchronous = FULL")
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("SELECT * FROM items WHERE number = ?", (x,)).fetchone()
-            db.execute(
-                "UPDATE items SET status = 'done', session_id = NULL, done_at = ? WHERE number = ?",
-                (now, x),
-            )
-            db.execute("SELECT * FROM item_runs WHERE session_id = ?", (session,)).fetchone()
-            db.execute("UPDATE item_runs SET done = done + 1 WHERE session_id = ?", (session,))
-            db.execute("COMMIT")
-    t2 = time.perf_counter()
-    db.close()
-    return t1 - t0, t2 - t1
+
+
+def _floor_claim(db: sqlite3.Connection, entry: str, session: str) -> list[int]:
+    db.execute("BEGIN IMMEDIATE")
+    rows = db.execute(
+        "SELECT * FROM items WHERE entry_id = ? AND queue = 'q' AND status = 'pending' "
+        "ORDER BY number LIMIT ?",
+        (entry, CHUNK),
+    ).fetchall()
+    db.executemany(
+        "UPDATE items SET status = 'in_process', session_id = ?, last_session = ?, "
+        "claimed_at = ? WHERE number = ?",
+        [(session, session, _now_us(), r[0]) for r in rows],
+    )
+    db.execute("COMMIT")
+    return [r[0] for r in rows]
+
+
+def _floor_item(db: sqlite3.Connection, session: str, number: int) -> None:
+    db.execute("PRAGMA synchronous = NORMAL")  # the start, as `with item:` begins
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("SELECT * FROM items WHERE number = ?", (number,)).fetchone()
+    db.execute("UPDATE items SET started = 1, attempts = attempts + 1 WHERE number = ?", (number,))
+    db.execute("COMMIT")
+    db.execute("PRAGMA synchronous = FULL")  # the done mark, durable
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("SELECT * FROM items WHERE number = ?", (number,)).fetchone()
+    db.execute(
+        "UPDATE items SET status = 'done', session_id = NULL, done_at = ? WHERE number = ?",
+        (_now_us(), number),
+    )
+    db.execute("SELECT * FROM item_runs WHERE session_id = ?", (session,)).fetchone()
+    db.execute("UPDATE item_runs SET done = done + 1 WHERE session_id = ?", (session,))
+    db.execute("COMMIT")
 
 
 def measure(n: int, rounds: int) -> dict[str, object]:

@@ -198,3 +198,29 @@ def test_kill_9_while_items_are_in_process_loses_none_and_does_none_twice(env):
     # never begun items went back as they were: no attempt counted for them
     assert max(i.attempts for i in items.values()) <= 4
     assert len(named(found, "item_failed")) == 0  # the final run failed none
+
+
+def test_a_timeout_releases_the_item_in_process_with_its_attempt_counted(env):
+    env.job("stuck", f"object_id: {J}:stuck\ntimeout: 1s\n")
+    _, found, _ = env.run()
+    (row,) = env.log("stuck")
+    assert row.status is model.LogStatus.ERROR
+    assert [(e["key"], e["attempt"]) for e in named(found, "item_failed")] == [("a", 1)]
+    items = items_json(env, "stuck")
+    assert {k: (i["status"], i["attempts"]) for k, i in items.items()} == {
+        "a": ("pending", 1),
+        "b": ("pending", 0),  # claimed, never begun: back as it was
+        "c": ("pending", 0),
+    }
+    assert items["a"]["error"] == "The session ended while the item was in process."
+
+
+def test_an_item_its_job_left_in_process_is_released_when_the_run_ends(env):
+    env.job("keeps", f"object_id: {J}:keeps_one\n")
+    _, found, _ = env.run()
+    assert env.log("keeps")[0].status is model.LogStatus.SUCCESS
+    assert [e["key"] for e in named(found, "item_failed")] == ["b"]
+    items = items_json(env, "keeps")
+    assert (items["a"]["status"], items["b"]["status"]) == ("done", "pending")
+    (log,) = [json.loads(x) for x in cli(env, "log", "--json").stdout.splitlines()]
+    assert log["items"] == [{"queue": "work", "done": 1, "failed": 1, "left": 1}]

@@ -52,3 +52,22 @@ def too_large(ctx) -> None:
 def no_entry(ctx) -> None:
     """A task without a record names no entry: ctx.items refuses."""
     ctx.items("work")
+
+
+def stuck(ctx) -> None:
+    """Claims three items and hangs in the first block (its timeout ends the session)."""
+    work = ctx.items("work")
+    work.add_many((k, None) for k in ("a", "b", "c"))
+    for item in work.claim(limit=3):
+        with item:
+            time.sleep(30)
+
+
+def keeps_one(ctx) -> None:
+    """Claims two items and returns having finished only the first."""
+    work = ctx.items("work")
+    work.add_many((k, None) for k in ("a", "b"))
+    first, second = work.claim(limit=2)
+    with first:
+        pass
+    second.__enter__()  # begun, never ended: its session's end releases it
