@@ -76,7 +76,7 @@ class _MemoryTx:
     def get_number(self, number: int) -> Item | None:
         return self.t.items.get(number)
 
-    def put(self, item: Item) -> Item:
+    def put(self, item: Item, *, was: Item | None = None) -> Item:
         if item.number == 0:
             ident = (item.entry_id, item.queue, item.key)
             if ident in self.t.keys:

@@ -47,7 +47,7 @@ def add(
             old = tx.get(queue.entry_id, queue.name, key)
             new = core.staged(old, queue, key, payload, now, update=update)
             if new is not None:
-                tx.put(new)
+                tx.put(new, was=old)
                 written += 1
     return written
 
@@ -58,7 +58,7 @@ def claim(
     """Up to `limit` pending items of the queue, oldest first, now held by `session_id`."""
     with st.transaction() as tx:
         found = tx.pending(queue.entry_id, queue.name, limit, session_id)
-        return [tx.put(core.claimed(i, session_id, now)) for i in found]
+        return [tx.put(core.claimed(i, session_id, now), was=i) for i in found]
 
 
 def start(st: ItemStore, item: Item, session_id: str, now: datetime) -> Item:
@@ -68,7 +68,7 @@ def start(st: ItemStore, item: Item, session_id: str, now: datetime) -> Item:
         stored = tx.get_number(item.number)
         if stored is None:
             raise model.ItemNotHeld(f"item {item.key!r} of queue {item.queue!r} is gone")
-        return tx.put(core.started(stored, session_id, now))
+        return tx.put(core.started(stored, session_id, now), was=stored)
 
 
 def _count(tx: ItemTx, session_id: str, item: Item, *, done: int = 0, failed: int = 0) -> None:
@@ -84,7 +84,7 @@ def finish(st: ItemStore, item: Item, session_id: str, notes: str, now: datetime
         stored = tx.get_number(item.number)
         if stored is None:
             raise model.ItemNotHeld(f"item {item.key!r} of queue {item.queue!r} is gone")
-        done = tx.put(core.finished(stored, session_id, notes, now))
+        done = tx.put(core.finished(stored, session_id, notes, now), was=stored)
         _count(tx, session_id, done, done=1)
     return done
 
@@ -105,7 +105,7 @@ def fail(
             raise model.ItemNotHeld(f"item {item.key!r} of queue {item.queue!r} is gone")
         attempts = _queue(tx, item.entry_id, item.queue).max_attempts
         after, failure = core.failed(stored, session_id, *error, attempts, now, notes=notes)
-        tx.put(after)
+        tx.put(after, was=stored)
         tx.add_failure(failure)
         _count(tx, session_id, after, failed=1)
     return after, failure
@@ -132,7 +132,7 @@ def end_sessions(st: ItemStore, session_ids: Iterable[str], now: datetime) -> En
         for item in tx.held_by(ids):
             attempts = _queue(tx, item.entry_id, item.queue).max_attempts
             after, failure = core.released(item, attempts, now)
-            tx.put(after)
+            tx.put(after, was=item)
             if failure is not None:
                 tx.add_failure(failure)
                 _count(tx, failure.session_id, after, failed=1)

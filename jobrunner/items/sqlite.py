@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -31,11 +32,16 @@ _ITEM = (
 )
 _FAILURE = "entry_id, queue, key, session_id, at, message, attempt, final, seq"
 _COUNT = "session_id, entry_id, queue, done, failed, left_pending, ended_at"
-_UPDATE_ITEM = (
-    "UPDATE items SET "
-    + ", ".join(f"{c.strip()} = ?" for c in _ITEM.split(",")[1:])
-    + " WHERE number = ?"
-)
+_VALUES = tuple(c.strip() for c in _ITEM.split(",")[1:])
+_ALL = tuple(range(len(_VALUES)))
+
+
+@functools.lru_cache(maxsize=64)
+def _update_sql(changed: tuple[int, ...]) -> str:
+    """The update of an item's columns at these indexes of _VALUES."""
+    return (
+        "UPDATE items SET " + ", ".join(f"{_VALUES[i]} = ?" for i in changed) + " WHERE number = ?"
+    )
 
 
 def _us(value: datetime | None) -> int | None:
@@ -119,6 +125,10 @@ def _count(r: tuple[Any, ...]) -> model.RunCount:
         left=r[5],
         ended_at=_dt(r[6]),
     )
+
+
+def _changed(was: Item, values: tuple[Any, ...]) -> tuple[int, ...]:
+    return tuple(i for i, (a, b) in enumerate(zip(_row(was), values, strict=True)) if a != b)
 
 
 def _marks(values: Iterable[Any]) -> tuple[str, list[Any]]:
@@ -231,9 +241,13 @@ class _SqliteTx:
         found = self._items("number = ?", (number,))
         return found[0] if found else None
 
-    def put(self, item: Item) -> Item:
+    def put(self, item: Item, *, was: Item | None = None) -> Item:
         if item.number:
-            self.db.execute(_UPDATE_ITEM, (*_row(item), item.number))
+            values = _row(item)
+            changed = _ALL if was is None or was.number != item.number else _changed(was, values)
+            if changed:  # (an index is rewritten only when a column of it is written)
+                params = (*(values[i] for i in changed), item.number)
+                self.db.execute(_update_sql(changed), params)
             return item
         try:
             cur = self.db.execute(
@@ -320,7 +334,10 @@ class _SqliteTx:
 
     def put_count(self, c: model.RunCount) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO item_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO item_runs VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (session_id, entry_id, queue) DO UPDATE SET done = excluded.done, "
+            "failed = excluded.failed, left_pending = excluded.left_pending, "
+            "ended_at = excluded.ended_at",
             (c.session_id, c.entry_id, c.queue, c.done, c.failed, c.left, _us(c.ended_at)),
         )
 

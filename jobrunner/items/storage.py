@@ -51,10 +51,11 @@ class ItemTx(Protocol):
         """The item with this number, or None (it was deleted)."""
         ...
 
-    def put(self, item: Item) -> Item:
+    def put(self, item: Item, *, was: Item | None = None) -> Item:
         """Insert an item of number 0 (returned with its new number, greater than every
         number given before; ItemError when its key exists in its queue), else replace
-        the stored item of that number."""
+        the stored item of that number. `was`: the item as read in this transaction
+        (a store may then write only what changed)."""
         ...
 
     def pending(self, entry_id: str, queue: str, limit: int, session_id: str) -> list[Item]:
