@@ -943,7 +943,9 @@ class Runner:
         self._commit("run_finished", [self._plan_end(run, result, status)])
 
     def _plan_end(self, run: Running, result: model.Outcome, status: int | None = None) -> Step:
-        items_shell.session_ended(self.store, run.session_id, self.now(), self.log)
+        items_shell.session_ended(
+            self.store, run.session_id, self.now(), self.log, self.alerts.item_failed_finally
+        )
         if run.task is not None:
             return self._plan_end_task(run, result)
         return self._plan_finish(run, result, status)
@@ -1191,7 +1193,7 @@ class Runner:
                 )
                 self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
         self._close_sessions(now)
-        items_shell.recovered(self.store, now, self.log)
+        items_shell.recovered(self.store, now, self.log, self.alerts.item_failed_finally)
         with os.scandir(self.sessions_dir) as leftovers:  # no session runs yet
             for leftover in leftovers:
                 with contextlib.suppress(OSError):

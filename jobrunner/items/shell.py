@@ -12,7 +12,7 @@ runner before.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -33,12 +33,18 @@ def items_of(st: store.Store) -> storage.ItemStore:
     return found
 
 
-def session_ended(st: store.Store, session_id: str, now: datetime, log: Any) -> None:
+Notify = Callable[[dict[str, Any]], None]
+"""Where a final failure also goes (the runner's alerts): its event's fields and `at`."""
+
+
+def session_ended(
+    st: store.Store, session_id: str, now: datetime, log: Any, notify: Notify | None = None
+) -> None:
     """A session ended: release its items in process and log its items' failures."""
-    _end(st, [session_id], now, log)
+    _end(st, [session_id], now, log, notify)
 
 
-def recovered(st: store.Store, now: datetime, log: Any) -> None:
+def recovered(st: store.Store, now: datetime, log: Any, notify: Notify | None = None) -> None:
     """At start, after the runs of the runner before were closed: release the items
     held by sessions that are over (every one with a logoff, and every one never logged
     on: its logon was lost with the runner)."""
@@ -51,10 +57,12 @@ def recovered(st: store.Store, now: datetime, log: Any) -> None:
         events = st.list_sessions()
         over = {e.session_id for e in events if e.event == "logoff"}
         open_ = {e.session_id for e in events if e.event == "logon"} - over
-        _end(st, held - open_, now, log)
+        _end(st, held - open_, now, log, notify)
 
 
-def _end(st: store.Store, session_ids: Iterable[str], now: datetime, log: Any) -> None:
+def _end(
+    st: store.Store, session_ids: Iterable[str], now: datetime, log: Any, notify: Notify | None
+) -> None:
     try:
         ended = ops.end_sessions(items_of(st), session_ids, now)
     except model.ItemError as exc:  # released at the next start instead
@@ -71,6 +79,8 @@ def _end(st: store.Store, session_ids: Iterable[str], now: datetime, log: Any) -
         }
         if f.final:
             log.error("item_failed_finally", **fields)
+            if notify is not None:
+                notify({**fields, "at": f.at})
         else:
             log.warning("item_failed", **fields)
 

@@ -71,3 +71,12 @@ def keeps_one(ctx) -> None:
     with first:
         pass
     second.__enter__()  # begun, never ended: its session's end releases it
+
+
+def fails_once_for_good(ctx) -> None:
+    """An item of a queue with one attempt, whose block raises."""
+    orders = ctx.items("orders", max_attempts=1)
+    orders.add("SO-1")
+    for item in orders.claim():
+        with item:
+            raise ValueError("bad order")
