@@ -17,8 +17,6 @@ from typing import Any
 
 from jobrunner import errors, lifecycle, model
 
-S = model.EntryStatus
-
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FileResult:
@@ -211,7 +209,7 @@ def _compared(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> 
 
 
 def _remove(entry: model.Entry, now: datetime) -> Change:
-    if entry.status is S.IN_PROCESS:
+    if entry.status is model.EntryStatus.IN_PROCESS:
         after = dataclasses.replace(entry, remove_after_run=True, updated_at=now)
         return Change(
             kind="remove", entry_id=entry.id, path=entry.spec.source, before=entry, after=after

@@ -14,7 +14,6 @@ from jobrunner import config, jobfiles, model, reconcile, store, telemetry, wall
 
 ATTEMPTS = 3
 BULK = 500  # past this many files, one full read beats many small ones
-S = model.EntryStatus
 
 
 class Reconciler:
@@ -102,7 +101,11 @@ class Reconciler:
             level = "warning" if change.kind == "reject" else "info"
             getattr(self.log, level)(names[change.kind], **fields)
             after = change.after
-            if change.kind in ("add", "change") and after and after.status is S.READY:
+            if (
+                change.kind in ("add", "change")
+                and after
+                and after.status is model.EntryStatus.READY
+            ):
                 self.log.info(
                     "entry_enqueued",
                     entry_id=after.id,
