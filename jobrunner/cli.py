@@ -375,7 +375,7 @@ def plan_json(plan: reconcile.Plan) -> dict[str, object]:
                 {
                     "id": c.entry_id,
                     "file": c.path,
-                    "reason": c.kind,
+                    "reason": c.kind.value,
                     "keys": {k: {"old": old, "new": new} for k, (old, new) in c.keys.items()},
                     "status": c.after.status.value,
                     "next_run": wallclock.iso(c.after.earliest_start),
@@ -410,7 +410,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
     else:
         _print_plan(data, plan)
-    if plan.of("reject"):
+    if plan.of(reconcile.ChangeKind.REJECT):
         return 1
     return 2 if plan.has_changes else 0
 
