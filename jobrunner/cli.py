@@ -668,21 +668,19 @@ def _writing(cfg: config.Config) -> Iterator[store.Store]:
 def cmd_set_status(args: argparse.Namespace) -> int:
     cfg = _config(args)
     with _writing(cfg) as db:
-        changed, message = operate.set_status(
-            cfg, db, args.entry_id, model.EntryStatus(args.status)
-        )
+        decided = operate.set_status(cfg, db, args.entry_id, model.EntryStatus(args.status))
         entry = db.get_entry(args.entry_id)
     if args.json:
         assert entry is not None
-        print(
-            json.dumps(
-                {"changed": changed, "message": message, "entry": views.entry_json(entry)}, indent=2
-            )
-        )
+        shown = {
+            "changed": decided.changed,
+            "message": decided.message,
+            "entry": views.entry_json(entry),
+        }
+        print(json.dumps(shown, indent=2))
     else:
-        print(message)
-    refused = not changed and "file wins" in message
-    return 1 if refused else 0
+        print(decided.message)
+    return 1 if decided.refused else 0
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:

@@ -77,34 +77,56 @@ def redefine(entry: model.Entry, spec: model.JobSpec, now: datetime) -> model.En
     return ready(changed, now)
 
 
-def set_status(
-    entry: model.Entry, wanted: model.EntryStatus, now: datetime
-) -> tuple[model.Entry | None, str]:
-    """BC's SetStatus from the CLI: the new entry (None: nothing to write) and what
-    happened, in words. Ready from Error is BC's Restart: attempts 0, the error kept
-    until the next run, the next run recomputed."""
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+class StatusChange:
+    """What `set_status` decided: the entry to write (None: nothing to write), what
+    happened in words, and whether the job file refused the status (its `status:
+    on_hold` wins over the command)."""
+
+    entry: model.Entry | None
+    message: str
+    refused: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.entry is not None
+
+
+def set_status(entry: model.Entry, wanted: model.EntryStatus, now: datetime) -> StatusChange:
+    """BC's SetStatus from the CLI. Ready from Error is BC's Restart: attempts 0, the
+    error kept until the next run, the next run recomputed."""
     if wanted is entry.status:
-        return None, f"{entry.id} is already {wanted.value}; nothing changed"
-    if wanted is model.EntryStatus.READY:
-        if entry.spec.status is model.DesiredStatus.ON_HOLD:
-            return None, (
-                f"{entry.id} stays on hold: its job file {entry.spec.source} says "
-                "status: on_hold, and the file wins"
-            )
-        if entry.status is model.EntryStatus.IN_PROCESS:
-            return None, f"{entry.id} is in process; it goes on by itself when the run ends"
-        restarted = ready(entry, now)
-        return (
-            restarted,
-            f"{entry.id} is ready; next run {restarted.earliest_start:%Y-%m-%d %H:%M:%S} UTC",
+        return StatusChange(
+            entry=None, message=f"{entry.id} is already {wanted.value}; nothing changed"
         )
+    if wanted is model.EntryStatus.READY:
+        return _set_ready(entry, now)
     if wanted is model.EntryStatus.ON_HOLD:
         if entry.status is model.EntryStatus.IN_PROCESS:
-            return dataclasses.replace(entry, status=model.EntryStatus.ON_HOLD, updated_at=now), (
+            held = dataclasses.replace(entry, status=model.EntryStatus.ON_HOLD, updated_at=now)
+            message = (
                 f"{entry.id} is on hold; its run in process goes on and it stays on hold after"
             )
-        return hold(entry, now), f"{entry.id} is on hold; its pending run is cancelled"
+            return StatusChange(entry=held, message=message)
+        return StatusChange(
+            entry=hold(entry, now), message=f"{entry.id} is on hold; its pending run is cancelled"
+        )
     raise ValueError(f"cannot set status {wanted.value}")
+
+
+def _set_ready(entry: model.Entry, now: datetime) -> StatusChange:
+    if entry.spec.status is model.DesiredStatus.ON_HOLD:
+        message = (
+            f"{entry.id} stays on hold: its job file {entry.spec.source} says "
+            "status: on_hold, and the file wins"
+        )
+        return StatusChange(entry=None, message=message, refused=True)
+    if entry.status is model.EntryStatus.IN_PROCESS:
+        message = f"{entry.id} is in process; it goes on by itself when the run ends"
+        return StatusChange(entry=None, message=message)
+    restarted = ready(entry, now)
+    message = f"{entry.id} is ready; next run {restarted.earliest_start:%Y-%m-%d %H:%M:%S} UTC"
+    return StatusChange(entry=restarted, message=message)
 
 
 MARKED = "Marked as an error by {user}."

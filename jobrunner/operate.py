@@ -33,21 +33,22 @@ def _now() -> datetime:
 
 def set_status(
     cfg: config.Config, db: store.Store, entry_id: str, wanted: model.EntryStatus
-) -> tuple[bool, str]:
-    """(changed, message). Retries once if the runner wrote the entry meanwhile."""
+) -> lifecycle.StatusChange:
+    """What was decided (and written, when it changed the entry). Retries once if the
+    runner wrote the entry meanwhile."""
     for _ in range(3):
         entry = db.get_entry(entry_id)
         if entry is None:
             raise errors.UnknownEntry(entry_id, [e.id for e in db.list_entries()])
-        changed, message = lifecycle.set_status(entry, wanted, _now())
-        if changed is None:
-            return False, message
+        decided = lifecycle.set_status(entry, wanted, _now())
+        if decided.entry is None:
+            return decided
         try:
-            db.commit(model.Transition(reason="set_status", put=(changed,)))
+            db.commit(model.Transition(reason="set_status", put=(decided.entry,)))
         except store.StoreConflict:
             continue
         wake.send(cfg.state_dir)
-        return True, message
+        return decided
     raise errors.JobRunnerError(f"{entry_id} kept changing; try again")
 
 
