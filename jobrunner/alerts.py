@@ -193,4 +193,3 @@ def text(msg: dict[str, Any]) -> str:
     if msg["held_back"]:
         lines.append(f"held back since the last message: {msg['held_back']}")
     return "\n".join(lines) + "\n"
-

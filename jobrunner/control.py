@@ -7,9 +7,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from jobrunner import model, wallclock
+from jobrunner import model
 
 CANCELLED = "Cancelled by {user}."
 # a run is (or may be) scheduled
@@ -118,32 +117,3 @@ def paused_categories(paused: Sequence[model.Pause]) -> frozenset[str]:
 def runner_paused(paused: Sequence[model.Pause]) -> model.Pause | None:
     return next((p for p in paused if p.category is None), None)
 
-
-def trigger_json(entry: model.Entry, woken: bool) -> dict[str, Any]:
-    """`trigger --json`: what was asked for."""
-    t = entry.trigger
-    assert t is not None
-    return {
-        "requested": "trigger",
-        "entry_id": entry.id,
-        "by": t.by,
-        "at": wallclock.iso(t.at),
-        "status": t.status.value,
-        "next_run": wallclock.iso(t.next_run),
-        "runner": woken,
-    }
-
-
-def cancel_json(entry: model.Entry) -> dict[str, Any]:
-    """`cancel --json`: what was asked for."""
-    return {
-        "requested": "cancel",
-        "entry_id": entry.id,
-        "session_id": entry.session_id,
-        "by": entry.cancel,
-    }
-
-
-def pause_json(p: model.Pause) -> dict[str, Any]:
-    """A pause in `pause --json`, `resume --json` and `list`/`show`'s `paused`."""
-    return {"category": p.category, "by": p.by, "since": wallclock.iso(p.at)}
