@@ -116,4 +116,3 @@ def paused_categories(paused: Sequence[model.Pause]) -> frozenset[str]:
 
 def runner_paused(paused: Sequence[model.Pause]) -> model.Pause | None:
     return next((p for p in paused if p.category is None), None)
-
