@@ -15,17 +15,16 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from jobrunner import config, errors, model, spec, store, wallclock
 from jobrunner.store import open as store_open
 
-Subparsers = Any
-"""What `ArgumentParser.add_subparsers` returns (argparse keeps its type private)."""
-Command = Callable[[argparse.Namespace], int]
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What `ArgumentParser.add_subparsers` returns (argparse names its type private)."""
 
 READER_GONE = 141
 """The exit status when stdout's reader went away: what a shell reports for a command
