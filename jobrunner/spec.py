@@ -925,51 +925,14 @@ def job_files(jobs_dir: Path) -> list[Path]:
     )
 
 
-_Key = tuple[str, str, str, str, str, str]
-_BUILT: dict[_Key, model.JobSpec] = {}  # oldest first
-BUILT_KEPT = 4096
-
-
-def from_definition(
-    definition: str, source: str, entry_id: str, timezone: str, digest: str = "", stamp: str = ""
+def from_raw(
+    raw: dict[str, Any], source: str, entry_id: str, timezone: str, digest: str = ""
 ) -> model.JobSpec:
-    """Rebuild a JobSpec from its stored definition (the JSON of a validated file), read
-    in the entry's `timezone`; `digest` is the one computed when the file was read and
-    `stamp` that file's stamp. The specs built or `remember`ed last are kept."""
-    key = (definition, source, entry_id, timezone, digest, stamp)
-    found = _BUILT.get(key)
-    if found is not None:
-        return found
-    raw = json.loads(definition)
+    """The JobSpec of a mapping validated before (a stored definition), read in
+    `timezone`; `digest` is the one computed when its file was read. SpecError when it no
+    longer builds."""
     builder = _Builder("", source, raw, timezone)
     built = builder.build(entry_id, digest=digest)
     if built is None:
         raise errors.SpecError(builder.problems)
-    built = dataclasses.replace(built, stamp=stamp) if stamp else built
-    _keep(key, built)
     return built
-
-
-def remember(written: model.JobSpec) -> None:
-    """A spec as it is being stored: reading it back needs no rebuild (a spec is a
-    function of the key, so this holds whether or not the write commits)."""
-    key = (
-        definition_json(written),
-        written.source,
-        written.id,
-        written.timezone,
-        written.digest,
-        written.stamp,
-    )
-    _keep(key, written)
-
-
-def _keep(key: _Key, built: model.JobSpec) -> None:
-    _BUILT[key] = built
-    if len(_BUILT) > BUILT_KEPT:
-        _BUILT.pop(next(iter(_BUILT)), None)
-
-
-def definition_json(entry: model.JobSpec) -> str:
-    """The stored form of a definition: its file's mapping as canonical JSON."""
-    return entry.definition or canonical_json(entry.raw)

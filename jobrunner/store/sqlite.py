@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from jobrunner import errors, lifecycle, model, permissions, spec, statedir
-from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable
+from jobrunner import errors, lifecycle, model, permissions, statedir
+from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable, codec
 
 FILE_NAME = "jobrunner.sqlite3"
 BUSY_TIMEOUT_MS = 10_000
@@ -351,7 +351,7 @@ class SqliteStore:
         ).fetchone()
         rows, tasks, no_tasks = [], [], []
         for number, e in enumerate(entries, last - len(entries) + 1):
-            spec.remember(e.spec)
+            codec.remember(e.spec)
             task = lifecycle.platform_task(e)
             values = _entry_values(e, task)
             rows.append((e.id, number, *values))
@@ -376,7 +376,7 @@ class SqliteStore:
             raise StoreConflict(f"entry {rows[done][0]!r} already exists") from None
 
     def _update_entry(self, db: sqlite3.Connection, e: model.Entry) -> None:
-        spec.remember(e.spec)
+        codec.remember(e.spec)
         task = lifecycle.platform_task(e)
         values = _entry_values(e, task)
         known = self._rows.get(e.id)
@@ -806,7 +806,7 @@ def _entry_values(e: model.Entry, task: model.Task | None) -> tuple[Any, ...]:
     """An entry's columns after its id and number, in _ENTRY_COLUMNS order."""
     s = e.spec
     return (
-        spec.definition_json(s),
+        codec.definition_json(s),
         s.digest,
         s.source,
         s.timezone,
@@ -842,7 +842,7 @@ def _entry_task_row(task: model.Task, rank: int, seq: int) -> tuple[Any, ...]:
 
 def _entry(r: tuple[Any, ...]) -> model.Entry:
     return model.Entry(
-        spec=spec.from_definition(r[2], r[4], r[0], r[5], r[3], r[26]),
+        spec=codec.from_definition(r[2], r[4], r[0], r[5], r[3], r[26]),
         entry_no=r[1],
         status=model.EntryStatus(r[8]),
         earliest_start=_dt(r[9]),

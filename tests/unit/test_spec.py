@@ -3,7 +3,6 @@ bad input (never a traceback)."""
 
 from __future__ import annotations
 
-import dataclasses
 import textwrap
 from datetime import time, timedelta
 
@@ -331,38 +330,6 @@ def test_parse_duration_rejects(text):
 
 
 @pytest.mark.parametrize(
-    "text",
-    [
-        "object_id: 50100\n",
-        "object_id: acme.jobs:post\nparameter_string: batch 7\n"
-        "earliest_start: '2026-03-29 01:30'\n",
-        "object_id: 1\nrecurrence:\n  every: 5m\n  starting_time: '08:00'\n"
-        "  timezone: Asia/Tokyo\n",
-        "object_id: 1\nrecurrence:\n  cron: '0 3 * * *'\npriority: high\ncategory: CRM\n",
-    ],
-)
-def test_a_remembered_spec_is_the_one_its_definition_rebuilds(text):
-    written = spec.parse_spec(
-        text, "jobs.d/a.yaml", default_id="a", timezone="Europe/Berlin", stamp="1:2:3:4"
-    )
-    spec.remember(written)
-    key = (
-        written.definition,
-        written.source,
-        written.id,
-        written.timezone,
-        written.digest,
-        written.stamp,
-    )
-    assert spec.from_definition(*key) is written  # read back without a rebuild
-    del spec._BUILT[key]
-    rebuilt = spec.from_definition(*key)
-    assert rebuilt is not written
-    for f in dataclasses.fields(model.JobSpec):  # also the fields equality skips
-        assert getattr(rebuilt, f.name) == getattr(written, f.name), f.name
-
-
-@pytest.mark.parametrize(
     ("text", "expected"),
     [pytest.param(text, want, id=name) for name, text, want in malformed.JOB_FILES if want],
 )
@@ -471,9 +438,3 @@ def test_the_accounts_own_variables_cannot_be_set(name):
         f"jobs.d/job.yaml:3: environment.{name}: {name} is the account's own "
         "(set from the user database) and cannot be set here"
     ]
-
-
-def test_a_rebuilt_definition_keeps_its_environment():
-    written = parse("object_id: 1\nenvironment: {A: x, PATH: /bin}\n")
-    rebuilt = spec.from_definition(written.definition, written.source, "job", "UTC")
-    assert rebuilt.environment == {"A": "x", "PATH": "/bin"}
