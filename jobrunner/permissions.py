@@ -6,7 +6,7 @@ The config's `users:` maps a user to the objects it may run (object ids or
 `users:` section everyone may run everything (a single-user install).
 
 `run_as` decides who a job file runs as from who owns it, its symlink and its folders
-(cron's rule); `jobrunner.spec.load_file` does the stats.
+(cron's rule); `jobrunner.ownership` does the stats.
 """
 
 from __future__ import annotations

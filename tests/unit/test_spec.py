@@ -9,6 +9,7 @@ from datetime import time, timedelta
 import pytest
 
 from jobrunner import errors, model, spec
+from jobrunner import problems as problems_module
 from jobrunner.testing import utc
 from tests import malformed
 
@@ -308,29 +309,6 @@ def test_empty_file_lacks_object_id():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [
-        ("30s", timedelta(seconds=30)),
-        ("5m", timedelta(minutes=5)),
-        ("1h30m", timedelta(minutes=90)),
-        ("2d", timedelta(days=2)),
-        ("250ms", timedelta(milliseconds=250)),
-        ("1m30s", timedelta(seconds=90)),
-        (0, timedelta(0)),
-    ],
-)
-def test_parse_duration(text, expected):
-    assert spec.parse_duration(text) == expected
-    assert spec.parse_duration(spec.format_duration(expected)) == expected
-
-
-@pytest.mark.parametrize("text", ["", "5", "5 min", "m5", "1h1h", "-5m", "1.5h"])
-def test_parse_duration_rejects(text):
-    with pytest.raises(ValueError, match="is not a duration"):
-        spec.parse_duration(text)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
     [pytest.param(text, want, id=name) for name, text, want in malformed.JOB_FILES if want],
 )
 def test_malformed_file_is_one_located_problem(text, expected):
@@ -353,7 +331,7 @@ def test_plain_floats_and_explicit_core_tags_are_read():
 
 def test_problems_past_the_limit_are_counted_in_one_line():
     found = problems("object_id: 1\n" + "".join(f"k{i}: 1\n" for i in range(50)))
-    assert len(found) == spec.MAX_PROBLEMS + 1
+    assert len(found) == problems_module.MAX_PROBLEMS + 1
     more = "30 more problems not listed (fix these first)"
     assert found[-1] == f"jobs.d/job.yaml:1: <document>: {more}"
 
