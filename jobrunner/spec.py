@@ -182,26 +182,10 @@ class _Builder:
 
     def build(self, default_id: str, *, stamp: str = "", digest: str = "") -> model.JobSpec | None:
         raw = self.raw
-        entry_id = raw.get("id", default_id)
-        if "id" not in raw and not ID_PATTERN.match(entry_id):
-            self.problem(
-                ["id"], f"the file name {entry_id!r} is not a valid id; set id: explicitly"
-            )
+        entry_id = self.entry_id(default_id)
         recurrence = self.recurrence(raw["recurrence"]) if "recurrence" in raw else None
         tz_name = recurrence.timezone if recurrence else self.timezone
-        earliest, expiration = (
-            self.instant("earliest_start", tz_name),
-            self.instant("expiration", tz_name),
-        )
-        if earliest and expiration and expiration <= earliest:
-            self.problem(["expiration"], "must be later than earliest_start")
-        rerun_delay = self.duration("rerun_delay", timedelta(0))
-        if rerun_delay > timedelta(hours=1):
-            shown_delay = problems.shown(raw["rerun_delay"])
-            self.problem(["rerun_delay"], f"{shown_delay} is more than the maximum 1h")
-        timeout = self.duration("timeout", timedelta(hours=12))
-        if timeout <= timedelta(0):
-            self.problem(["timeout"], "must be longer than 0")
+        (earliest, expiration), (rerun_delay, timeout) = self.window(tz_name), self.delays()
         environment = self.environment(raw.get("environment", {}))
         history = self.history(raw["history"]) if "history" in raw else None
         if self.problems:
@@ -236,6 +220,35 @@ class _Builder:
             stamp=stamp,
             raw=raw,
         )
+
+    def entry_id(self, default_id: str) -> str:
+        entry_id: str = self.raw.get("id", default_id)
+        if "id" not in self.raw and not ID_PATTERN.match(entry_id):
+            self.problem(
+                ["id"], f"the file name {entry_id!r} is not a valid id; set id: explicitly"
+            )
+        return entry_id
+
+    def window(self, tz_name: str) -> tuple[datetime | None, datetime | None]:
+        """The earliest start and the expiration, read in `tz_name`."""
+        earliest, expiration = (
+            self.instant("earliest_start", tz_name),
+            self.instant("expiration", tz_name),
+        )
+        if earliest and expiration and expiration <= earliest:
+            self.problem(["expiration"], "must be later than earliest_start")
+        return earliest, expiration
+
+    def delays(self) -> tuple[timedelta, timedelta]:
+        """The rerun delay and the timeout."""
+        rerun_delay = self.duration("rerun_delay", timedelta(0))
+        if rerun_delay > timedelta(hours=1):
+            shown_delay = problems.shown(self.raw["rerun_delay"])
+            self.problem(["rerun_delay"], f"{shown_delay} is more than the maximum 1h")
+        timeout = self.duration("timeout", timedelta(hours=12))
+        if timeout <= timedelta(0):
+            self.problem(["timeout"], "must be longer than 0")
+        return rerun_delay, timeout
 
     def environment(self, variables: dict[str, str]) -> dict[str, str]:
         for name, value in variables.items():
