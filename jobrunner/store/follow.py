@@ -4,13 +4,12 @@ writes (`Store.list_tasks`), written once. Pure: a store calls it and writes the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from jobrunner import lifecycle, model
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class EntryTask:
+class EntryTask(NamedTuple):
     """What a write of an entry does to the task backing it: `task` is stored under
     `task_id` in its place (None: no task backs it now, and a stored one goes), in the
     dispatch order `rank` (the entry's priority), then `seq` (the entry's number). The

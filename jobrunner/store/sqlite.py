@@ -15,7 +15,7 @@ from pathlib import Path
 from jobrunner import errors, model, permissions, statedir
 from jobrunner.store import StoreLost, StoreUnwritable
 from jobrunner.store.sql import migrations
-from jobrunner.store.sql.base import SqlStore, locked
+from jobrunner.store.sql.base import Locked, SqlStore
 from jobrunner.store.sql.dialect import Connection, Dialect
 from jobrunner.store.sql.migrations import LATEST, NewerStateFile
 
@@ -96,6 +96,7 @@ class SqliteStore(SqlStore):
         super().__init__(SQLITE)
         self.path = path
         self._db = _connect(path)
+        self._reader = Locked(self._lock, self._db)
         self._checkpointer: sqlite3.Connection | None = None
         self._full = True  # the connection's synchronous mode: FULL (else NORMAL)
         self._configure(background_checkpoints)
@@ -143,7 +144,7 @@ class SqliteStore(SqlStore):
                 raise
 
     def _reading(self) -> contextlib.AbstractContextManager[Connection]:
-        return locked(self._lock, self._db)
+        return self._reader
 
     def _committed(self, transition: model.Transition) -> None:
         self._written += _weight(transition, self._page)

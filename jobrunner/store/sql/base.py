@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -87,13 +87,17 @@ class SqlStore:
 
     def _entries(self, sql: str, params: tuple[Any, ...]) -> list[model.Entry]:
         with self._reading() as db:
-            found = rows.named(db.execute(sql, params))
-            self._memo.read(found)
-        return [rows.entry(r) for r in found]
+            cursor = db.execute(sql, params)
+            found = cursor.fetchall()
+            reader = rows.entry_reader(cursor.description)
+            self._memo.read(found, reader)
+        return list(map(reader.entry, found))
 
-    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    def _read(
+        self, sql: str, params: tuple[Any, ...], reader: Callable[[rows.Description], rows.Reader]
+    ) -> list[Any]:
         with self._reading() as db:
-            return rows.named(db.execute(sql, params))
+            return rows.read(db.execute(sql, params), reader)
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         with self._reading() as db:
@@ -131,8 +135,8 @@ class SqlStore:
         return self._entries(self._q.waiting_entries, (category,))
 
     def get_log(self, entry_no: int) -> model.LogEntry | None:
-        found = self._rows(self._q.get_log, (entry_no,))
-        return rows.log(found[0]) if found else None
+        found = self._read(self._q.get_log, (entry_no,), rows.log_reader)
+        return found[0] if found else None
 
     def list_log(
         self,
@@ -152,34 +156,33 @@ class SqlStore:
         params = [value for _, value in filters if value is not None]
         tail = [q.log_order] if limit is None else [q.log_order, q.limit]
         sql = queries.filtered(q.log, clauses, *tail)
-        found = self._rows(sql, (*params, *([] if limit is None else [int(limit)])))
-        return [rows.log(r) for r in found]
+        bounds = () if limit is None else (int(limit),)
+        return self._read(sql, (*params, *bounds), rows.log_reader)
 
     def list_sessions(
         self, *, since: datetime | None = None, limit: int | None = None
     ) -> list[model.SessionEvent]:
         at = rows.us(since) if since else _LONG_AGO
         if limit is None:
-            found = self._rows(self._q.sessions, (at,))
-        else:
-            found = self._rows(f"{self._q.sessions} {self._q.limit}", (at, int(limit)))
-        return [rows.event(r) for r in found]
+            return self._read(self._q.sessions, (at,), rows.event_reader)
+        sql = f"{self._q.sessions} {self._q.limit}"
+        return self._read(sql, (at, int(limit)), rows.event_reader)
 
     def get_task(self, task_id: str) -> model.Task | None:
-        found = self._rows(self._q.get_task, (task_id,))
-        return rows.task(found[0]) if found else None
+        found = self._read(self._q.get_task, (task_id,), rows.task_reader)
+        return found[0] if found else None
 
     def list_tasks(self) -> list[model.Task]:
-        return [rows.task(r) for r in self._rows(self._q.list_tasks)]
+        return self._read(self._q.list_tasks, (), rows.task_reader)
 
     def due_tasks(self, now: datetime, limit: int) -> list[model.Task]:
-        return [rows.task(r) for r in self._rows(self._q.due_tasks, (rows.us(now), limit))]
+        return self._read(self._q.due_tasks, (rows.us(now), limit), rows.task_reader)
 
     def next_task_due(self) -> datetime | None:
         return rows.dt(self._one(self._q.next_task_due)[0])
 
     def pauses(self) -> list[model.Pause]:
-        return [rows.pause(r) for r in self._rows(self._q.pauses)]
+        return self._read(self._q.pauses, (), rows.pause_reader)
 
     def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:
         with self._reading() as db:
@@ -192,8 +195,18 @@ class SqlStore:
         return ends
 
 
-@contextlib.contextmanager
-def locked(lock: threading.RLock, db: Connection) -> Iterator[Connection]:
-    """A single connection, read under the store's lock."""
-    with lock:
-        yield db
+class Locked:
+    """A single connection, read under the store's lock (`with` it as often as wanted:
+    one object, no allocation per read)."""
+
+    __slots__ = ("_db", "_lock")
+
+    def __init__(self, lock: threading.RLock, db: Connection) -> None:
+        self._lock, self._db = lock, db
+
+    def __enter__(self) -> Connection:
+        self._lock.acquire()
+        return self._db
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()

@@ -2,18 +2,20 @@
 value it reads back. Instants are stored as microseconds since the epoch (UTC),
 booleans as 0/1, durations as milliseconds, an entry's definition as its JSON (`codec`).
 
-A read's rows are named tuples of the columns its cursor reports (`named`), so the
-order of a SELECT list is never relied on; what a statement writes is the tuple of
-values in its own column list (`queries`, which names them).
+A read is decoded by the names of the columns its cursor reports: each reader looks
+up, once per shape of result (`cursor.description`), where each column it needs is,
+so the order of a SELECT list is never relied on and a row is read at the speed of a
+plain tuple. What a statement writes is the tuple of values in its own column list
+(`queries`, which names them).
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import json
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,8 +25,6 @@ from jobrunner.store.sql.queries import ENTRY_VALUES
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-entry_values_of: Callable[[Any], tuple[Any, ...]] = operator.attrgetter(*ENTRY_VALUES)
-"""A read entry row's ENTRY_VALUES, in order (what `entry_values` writes)."""
 
 
 def us(value: datetime | None) -> int | None:
@@ -35,17 +35,20 @@ def dt(value: int | None) -> datetime | None:
     return None if value is None else EPOCH + timedelta(microseconds=value)
 
 
-@functools.lru_cache(maxsize=64)
-def _row_type(names: tuple[str, ...]) -> Callable[[Any], Any]:
-    row: Any = collections.namedtuple("Row", names)  # type: ignore[misc]  # the cursor's
-    make: Callable[[Any], Any] = row._make
-    return make
+Description = tuple[tuple[Any, ...], ...]
+"""A cursor's `description`: a (name, ...) tuple per column of its rows."""
+Reader = Callable[[Sequence[Any]], Any]
 
 
-def named(cursor: Any) -> list[Any]:
-    """A cursor's rows as named tuples of its columns."""
-    make = _row_type(tuple(d[0] for d in cursor.description))
-    return [make(r) for r in cursor.fetchall()]
+def at(description: Description, names: Sequence[str]) -> tuple[int, ...]:
+    """Where the columns `names` are in the rows of a cursor of this `description`."""
+    found = {d[0]: i for i, d in enumerate(description)}
+    return tuple(found[n] for n in names)
+
+
+def read(cursor: Any, reader: Callable[[Description], Reader]) -> list[Any]:
+    """A cursor's rows as values, by the reader made for its columns."""
+    return list(map(reader(cursor.description), cursor.fetchall()))
 
 
 # --- entries -------------------------------------------------------------------------
@@ -84,31 +87,57 @@ def entry_values(e: model.Entry, task: model.Task | None) -> tuple[Any, ...]:
     )
 
 
-def entry(r: Any) -> model.Entry:
-    return model.Entry(
-        spec=codec.from_definition(r.definition, r.source, r.id, r.timezone, r.digest, r.stamp),
-        entry_no=r.entry_no,
-        status=model.EntryStatus(r.status),
-        earliest_start=dt(r.earliest_start),
-        attempts=r.attempts,
-        error_message=r.error_message,
-        error_call_stack=r.error_call_stack,
-        last_ready_state=dt(r.last_ready_state),
-        session_id=r.session_id,
-        session_pid=r.session_pid,
-        session_started=r.session_started,
-        runner_id=r.runner_id,
-        system_task_id=r.system_task_id,
-        rejected=r.rejected,
-        remove_after_run=bool(r.remove_after_run),
-        last_run_at=dt(r.last_run_at),
-        last_result=r.last_result,
-        created_at=dt(r.created_at),
-        updated_at=dt(r.updated_at),
-        session_retries=r.session_retries,
-        **requests(r.requests),
-        version=r.version,
-    )
+ENTRY_COLUMNS = ("id", "entry_no", *ENTRY_VALUES, "version")
+
+
+@dataclass(frozen=True, slots=True)
+class EntryReader:
+    """How rows of entries of one shape are read: `entry(row)`, and the row's id,
+    version and ENTRY_VALUES (what `Memo` compares with the next write)."""
+
+    entry: Reader
+    id: int
+    version: int
+    values: Callable[[Sequence[Any]], tuple[Any, ...]]
+
+
+@functools.lru_cache(maxsize=16)
+def entry_reader(description: Description) -> EntryReader:
+    (i, no, definition, digest, source, zone, _category, _priority, status, earliest,
+     attempts, message, stack, ready_at, session, pid, started, runner, task, rejected,
+     remove, run_at, result, created, updated, retries, stamp, requested,
+     version) = at(description, ENTRY_COLUMNS)  # fmt: skip
+
+    def entry(r: Sequence[Any]) -> model.Entry:
+        return model.Entry(
+            spec=codec.from_definition(
+                r[definition], r[source], r[i], r[zone], r[digest], r[stamp]
+            ),
+            entry_no=r[no],
+            status=model.EntryStatus(r[status]),
+            earliest_start=dt(r[earliest]),
+            attempts=r[attempts],
+            error_message=r[message],
+            error_call_stack=r[stack],
+            last_ready_state=dt(r[ready_at]),
+            session_id=r[session],
+            session_pid=r[pid],
+            session_started=r[started],
+            runner_id=r[runner],
+            system_task_id=r[task],
+            rejected=r[rejected],
+            remove_after_run=bool(r[remove]),
+            last_run_at=dt(r[run_at]),
+            last_result=r[result],
+            created_at=dt(r[created]),
+            updated_at=dt(r[updated]),
+            session_retries=r[retries],
+            **requests(r[requested]),
+            version=r[version],
+        )
+
+    values = operator.itemgetter(*at(description, ENTRY_VALUES))
+    return EntryReader(entry=entry, id=i, version=version, values=values)
 
 
 def requests_json(e: model.Entry) -> str:
@@ -164,23 +193,48 @@ def entry_task_row(backing: follow.EntryTask) -> tuple[Any, ...] | None:
     return (backing.task_id, *task_values(backing.task), backing.rank, backing.seq)
 
 
-def task(r: Any) -> model.Task:
-    return model.Task(
-        id=r.id,
-        object=r.object,
-        failure_object=r.failure_object,
-        ready=bool(r.ready),
-        not_before=dt(r.not_before),
-        entry_id=r.entry_id,
-        timeout=None if r.timeout_ms is None else timedelta(milliseconds=r.timeout_ms),
-        parameter=r.parameter,
-        user=r.user,
-        attempts=r.attempts,
-        created_at=dt(r.created_at),
-        phase=r.phase,
-        session_id=r.session_id,
-        version=r.version,
-    )
+TASK_COLUMNS = (
+    "id",
+    "object",
+    "failure_object",
+    "ready",
+    "not_before",
+    "entry_id",
+    "timeout_ms",
+    "parameter",
+    "user",
+    "attempts",
+    "created_at",
+    "phase",
+    "session_id",
+    "version",
+)
+
+
+@functools.lru_cache(maxsize=16)
+def task_reader(description: Description) -> Reader:
+    (i, obj, failure, ready, not_before, entry, timeout, parameter, user, attempts, created,
+     phase, session, version) = at(description, TASK_COLUMNS)  # fmt: skip
+
+    def task(r: Sequence[Any]) -> model.Task:
+        return model.Task(
+            id=r[i],
+            object=r[obj],
+            failure_object=r[failure],
+            ready=bool(r[ready]),
+            not_before=dt(r[not_before]),
+            entry_id=r[entry],
+            timeout=None if r[timeout] is None else timedelta(milliseconds=r[timeout]),
+            parameter=r[parameter],
+            user=r[user],
+            attempts=r[attempts],
+            created_at=dt(r[created]),
+            phase=r[phase],
+            session_id=r[session],
+            version=r[version],
+        )
+
+    return task
 
 
 # --- the log, session events and pauses ----------------------------------------------
@@ -209,27 +263,56 @@ def log_values(log: model.LogEntry) -> tuple[Any, ...]:
     )
 
 
-def log(r: Any) -> model.LogEntry:
-    return model.LogEntry(
-        entry_no=r.entry_no,
-        entry_id=r.entry_id,
-        user=r.user,
-        start_at=dt(r.start_at) or EPOCH,
-        end_at=dt(r.end_at),
-        object_type=r.object_type,
-        object_id=r.object_id,
-        parameter_string=r.parameter_string,
-        description=r.description,
-        category=r.category,
-        status=model.LogStatus(r.status),
-        error_message=r.error_message,
-        error_call_stack=r.error_call_stack,
-        session_id=r.session_id,
-        attempt=r.attempt,
-        system_task_id=r.system_task_id,
-        output=r.output,
-        client_type=model.ClientType(r.client_type),
-    )
+LOG_COLUMNS = (
+    "entry_no",
+    "entry_id",
+    "user",
+    "start_at",
+    "end_at",
+    "object_type",
+    "object_id",
+    "parameter_string",
+    "description",
+    "category",
+    "status",
+    "error_message",
+    "error_call_stack",
+    "session_id",
+    "attempt",
+    "system_task_id",
+    "output",
+    "client_type",
+)
+
+
+@functools.lru_cache(maxsize=16)
+def log_reader(description: Description) -> Reader:
+    (no, entry, user, start, end, kind, obj, parameter, text, category, status, message,
+     stack, session, attempt, task, output, client) = at(description, LOG_COLUMNS)  # fmt: skip
+
+    def log(r: Sequence[Any]) -> model.LogEntry:
+        return model.LogEntry(
+            entry_no=r[no],
+            entry_id=r[entry],
+            user=r[user],
+            start_at=dt(r[start]) or EPOCH,
+            end_at=dt(r[end]),
+            object_type=r[kind],
+            object_id=r[obj],
+            parameter_string=r[parameter],
+            description=r[text],
+            category=r[category],
+            status=model.LogStatus(r[status]),
+            error_message=r[message],
+            error_call_stack=r[stack],
+            session_id=r[session],
+            attempt=r[attempt],
+            system_task_id=r[task],
+            output=r[output],
+            client_type=model.ClientType(r[client]),
+        )
+
+    return log
 
 
 def event_values(e: model.SessionEvent) -> tuple[Any, ...]:
@@ -247,19 +330,41 @@ def event_values(e: model.SessionEvent) -> tuple[Any, ...]:
     )
 
 
-def event(r: Any) -> model.SessionEvent:
-    return model.SessionEvent(
-        seq=r.seq,
-        session_id=r.session_id,
-        event=r.event,
-        at=dt(r.at) or EPOCH,
-        user=r.user,
-        runner_id=r.runner_id,
-        client_type=model.ClientType(r.client_type),
-        entry_id=r.entry_id,
-        pid=r.pid,
-        comment=r.comment,
+EVENT_COLUMNS = (
+    "seq",
+    "session_id",
+    "event",
+    "at",
+    "user",
+    "runner_id",
+    "client_type",
+    "entry_id",
+    "pid",
+    "comment",
+)
+
+
+@functools.lru_cache(maxsize=16)
+def event_reader(description: Description) -> Reader:
+    seq, session, event, when, user, runner, client, entry, pid, comment = at(
+        description, EVENT_COLUMNS
     )
+
+    def session_event(r: Sequence[Any]) -> model.SessionEvent:
+        return model.SessionEvent(
+            seq=r[seq],
+            session_id=r[session],
+            event=r[event],
+            at=dt(r[when]) or EPOCH,
+            user=r[user],
+            runner_id=r[runner],
+            client_type=model.ClientType(r[client]),
+            entry_id=r[entry],
+            pid=r[pid],
+            comment=r[comment],
+        )
+
+    return session_event
 
 
 def scope(category: str | None) -> str:
@@ -271,5 +376,11 @@ def pause_values(p: model.Pause) -> tuple[Any, ...]:
     return (scope(p.category), p.by, us(p.at))
 
 
-def pause(r: Any) -> model.Pause:
-    return model.Pause(category=r.scope or None, by=r.by_user, at=dt(r.at) or EPOCH)
+@functools.lru_cache(maxsize=16)
+def pause_reader(description: Description) -> Reader:
+    key, by, when = at(description, ("scope", "by_user", "at"))
+
+    def pause(r: Sequence[Any]) -> model.Pause:
+        return model.Pause(category=r[key] or None, by=r[by], at=dt(r[when]) or EPOCH)
+
+    return pause

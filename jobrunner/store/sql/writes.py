@@ -49,12 +49,12 @@ class Memo:
         _settle(self.tasks, self._tasks, TASKS_KEPT)
         _settle(self.rows, self._rows, ROWS_KEPT)
 
-    def read(self, found: list[Any]) -> None:
+    def read(self, found: list[Any], reader: rows.EntryReader) -> None:
         """Entry rows read: remembered when a single one was read, or one known already."""
-        one, known = len(found) == 1, self.rows
+        one, known, key, version = len(found) == 1, self.rows, reader.id, reader.version
         for r in found:
-            if one or r.id in known:
-                known[r.id] = (r.version, rows.entry_values_of(r))
+            if one or r[key] in known:
+                known[r[key]] = (r[version], reader.values(r))
 
 
 def _settle(known: dict[str, Any], written: dict[str, Any], kept: int) -> None:
