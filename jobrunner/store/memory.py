@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobrunner import model
-from jobrunner.store import StoreConflict, follow
+from jobrunner.store import StoreConflict, entrytask
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -40,19 +40,19 @@ class MemoryStore:
     def _apply(self, t: model.Transition) -> list[int]:
         for entry_id, _ in t.delete:
             del self._entries[entry_id]
-            self._tasks.pop(follow.removed_entry_task(entry_id), None)
+            self._tasks.pop(entrytask.removed(entry_id), None)
         for entry in t.put:
             entry_no = entry.entry_no
             if entry.version == 0:
                 entry_no, self._next_entry_no = self._next_entry_no, self._next_entry_no + 1
-            backing = follow.entry_task(entry, entry_no)
+            backing = entrytask.of(entry, entry_no)
             self._entries[entry.id] = dataclasses.replace(
                 entry,
                 version=entry.version + 1,
                 entry_no=entry_no,
                 system_task_id=backing.task_id if backing.task else None,
             )
-            self._follow(backing)
+            self._put_entry_task(backing)
         numbers = []
         for log in t.log_insert:
             numbers.append(self._next_log_no)
@@ -75,7 +75,7 @@ class MemoryStore:
         for pause in t.pause_put:
             self._pauses[pause.category] = pause
 
-    def _follow(self, backing: follow.EntryTask) -> None:
+    def _put_entry_task(self, backing: entrytask.EntryTask) -> None:
         if backing.task is None:
             self._tasks.pop(backing.task_id, None)
             return

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jobrunner import model
-from jobrunner.store import codec, follow
+from jobrunner.store import codec, entrytask
 from jobrunner.store.sql.queries import ENTRY_VALUES
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -186,7 +186,7 @@ def task_values(t: model.Task) -> tuple[Any, ...]:
     )
 
 
-def entry_task_row(backing: follow.EntryTask) -> tuple[Any, ...] | None:
+def entry_task_row(backing: entrytask.EntryTask) -> tuple[Any, ...] | None:
     """The row `put_entry_task` writes for the task backing an entry (None: none)."""
     if backing.task is None:
         return None

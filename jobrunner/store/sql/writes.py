@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from jobrunner import model
-from jobrunner.store import StoreConflict, codec, follow
+from jobrunner.store import StoreConflict, codec, entrytask
 from jobrunner.store.sql import queries, rows
 from jobrunner.store.sql.dialect import Connection, Dialect
 
@@ -78,7 +78,7 @@ def write(db: Connection, dialect: Dialect, memo: Memo, t: model.Transition) -> 
     memo.begin(t)
     for key, version in t.delete:
         _delete(db, q.delete_entry, "entry", key, version)
-        db.execute(q.drop_task, (follow.removed_entry_task(key),))  # its task goes too
+        db.execute(q.drop_task, (entrytask.removed(key),))  # its task goes too
     _insert_entries(db, dialect, memo, [e for e in t.put if e.version == 0])
     for entry in t.put:
         if entry.version:
@@ -117,7 +117,7 @@ def _insert_entries(
     added, tasks, no_tasks = [], [], []
     for number, e in enumerate(entries, first):
         codec.remember(e.spec)
-        backing = follow.entry_task(e, number)
+        backing = entrytask.of(e, number)
         values = rows.entry_values(e, backing.task)
         added.append((e.id, number, *values))
         row = rows.entry_task_row(backing)
@@ -139,7 +139,7 @@ def _insert_entries(
 
 def _update_entry(db: Connection, dialect: Dialect, memo: Memo, e: model.Entry) -> None:
     codec.remember(e.spec)
-    backing = follow.entry_task(e, e.entry_no)
+    backing = entrytask.of(e, e.entry_no)
     values = rows.entry_values(e, backing.task)
     known = memo.rows.get(e.id)
     if known is not None and known[0] == e.version:

@@ -21,7 +21,7 @@ class EntryTask(NamedTuple):
     seq: int
 
 
-def entry_task(entry: model.Entry, entry_no: int) -> EntryTask:
+def of(entry: model.Entry, entry_no: int) -> EntryTask:
     """The task that follows `entry`, stored with the number `entry_no`."""
     task = lifecycle.platform_task(entry)
     return EntryTask(
@@ -32,6 +32,6 @@ def entry_task(entry: model.Entry, entry_no: int) -> EntryTask:
     )
 
 
-def removed_entry_task(entry_id: str) -> str:
+def removed(entry_id: str) -> str:
     """The id of the task that goes with a removed entry."""
     return lifecycle.system_task_id(entry_id)
