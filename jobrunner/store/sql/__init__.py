@@ -14,6 +14,7 @@ How a store for another database plugs in (PostgreSQL with psycopg 3, `store/pos
   `version_query`/`version_update` on a one-row table; `unique_violation=
   (psycopg.errors.UniqueViolation,)`; `savepoint=lambda cur: cur.connection.transaction()`
   (a failed statement aborts a PostgreSQL transaction; a savepoint keeps it going);
+  `shape=lambda cur: tuple((c.name,) for c in cur.description)` (the readers' cache key);
 - a subclass of `base.SqlStore` that opens the connection (`open.py` hands it the DSN)
   and implements `_transaction(durable=...)` as `with conn.transaction(): yield
   conn.cursor()` (with `SET LOCAL synchronous_commit = off` when `durable` is False) and

@@ -89,7 +89,7 @@ class SqlStore:
         with self._reading() as db:
             cursor = db.execute(sql, params)
             found = cursor.fetchall()
-            reader = rows.entry_reader(cursor.description)
+            reader = rows.entry_reader(self.dialect.shape(cursor))
             self._memo.read(found, reader)
         return list(map(reader.entry, found))
 
@@ -97,7 +97,8 @@ class SqlStore:
         self, sql: str, params: tuple[Any, ...], reader: Callable[[rows.Description], rows.Reader]
     ) -> list[Any]:
         with self._reading() as db:
-            return rows.read(db.execute(sql, params), reader)
+            cursor = db.execute(sql, params)
+            return rows.read(cursor, self.dialect.shape(cursor), reader)
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         with self._reading() as db:

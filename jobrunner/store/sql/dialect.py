@@ -44,6 +44,12 @@ def no_savepoint(db: Connection) -> Iterator[None]:
     yield
 
 
+def described(cursor: Any) -> Any:
+    """A result's columns as a hashable key whose items' [0] are the names (sqlite3's
+    `description` is a tuple of tuples already)."""
+    return cursor.description
+
+
 def last_row_id(cursor: Any) -> int:
     """The number an insert gave its row (SQLite's lastrowid)."""
     return int(cursor.lastrowid or 0)
@@ -60,7 +66,9 @@ class Dialect:
     list as the one parameter of `entries_by_source`; `savepoint(db)` guards a
     statement that may fail so that the transaction can go on (PostgreSQL aborts the
     whole transaction otherwise); `inserted_id(cursor)` is the number `insert_log`
-    gave its row (with RETURNING: the row it returned)."""
+    gave its row (with RETURNING: the row it returned); `shape(cursor)` is the result's
+    columns as a hashable key of (name, ...) items (readers are cached by it; psycopg:
+    `tuple((c.name,) for c in cursor.description)`)."""
 
     name: str
     migrations: Mapping[int, tuple[str, ...]]
@@ -71,3 +79,4 @@ class Dialect:
     many: Callable[[Sequence[str]], Any] = json_list
     savepoint: Callable[[Connection], contextlib.AbstractContextManager[None]] = no_savepoint
     inserted_id: Callable[[Any], int] = last_row_id
+    shape: Callable[[Any], Any] = described

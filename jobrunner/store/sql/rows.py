@@ -46,9 +46,10 @@ def at(description: Description, names: Sequence[str]) -> tuple[int, ...]:
     return tuple(found[n] for n in names)
 
 
-def read(cursor: Any, reader: Callable[[Description], Reader]) -> list[Any]:
-    """A cursor's rows as values, by the reader made for its columns."""
-    return list(map(reader(cursor.description), cursor.fetchall()))
+def read(cursor: Any, shape: Description, reader: Callable[[Description], Reader]) -> list[Any]:
+    """A cursor's rows as values, by the reader made for its columns (`shape`: as
+    `Dialect.shape` gives them)."""
+    return list(map(reader(shape), cursor.fetchall()))
 
 
 # --- entries -------------------------------------------------------------------------
