@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jobrunner import config, errors, model, operate, spec, wallclock
+from jobrunner import config, errors, model, operate, timetext, wallclock
 from jobrunner.cli import common
 from jobrunner.store import open as store_open
 from jobrunner.views import queries, shapes
@@ -206,6 +206,6 @@ def prune_log_command(args: argparse.Namespace) -> int:
         removed = operate.prune_log(db, older)
     print(
         f"{removed} log entries and session events older than "
-        f"{spec.format_duration(older)} deleted (none in process)"
+        f"{timetext.format_duration(older)} deleted (none in process)"
     )
     return 0
