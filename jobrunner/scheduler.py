@@ -7,16 +7,16 @@ event name to log; the runner carries them out. No clock, no I/O, no logging.
 from __future__ import annotations
 
 import dataclasses
-import json
+import enum
 from collections.abc import Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import control, errors, lifecycle, model, recurrence, retry
+from jobrunner import control, errors, lifecycle, model, recurrence, retry, taskflow
 
-S = model.EntryStatus
-RUNNABLE = (S.READY, S.WAITING, S.ON_HOLD_INACTIVITY)
+Status = model.EntryStatus
+RUNNABLE = (Status.READY, Status.WAITING, Status.ON_HOLD_INACTIVITY)
 DELETED = "The job queue entry has been deleted."
 CRASHED = "The runner stopped while the job was running."
 MESSAGE_LIMIT = 2048
@@ -31,11 +31,23 @@ class Settings:
     on_final_failure: str | None = None
 
 
+class Act(enum.StrEnum):
+    """What a dispatch decision does with a due entry (its value is the transition's
+    reason)."""
+
+    SKIP = "skip"
+    EXPIRE = "expire"
+    RESCHEDULE = "reschedule"
+    MISFIRE = "misfire"
+    WAIT = "wait"
+    START = "start"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Decision:
-    """kind: skip | expire | reschedule | misfire | wait | start."""
+    """What to do with a due entry: `entry` as it is to be written, the event to log."""
 
-    kind: str
+    kind: Act
     entry: model.Entry
     event: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
@@ -46,17 +58,17 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
     with a run in process."""
     spec = entry.spec
     if entry.status not in RUNNABLE:
-        return Decision(kind="skip", entry=entry)
+        return Decision(kind=Act.SKIP, entry=entry)
     if spec.expiration is not None and spec.expiration < now:
         done = dataclasses.replace(
-            entry, status=S.FINISHED, earliest_start=None, trigger=None, updated_at=now
+            entry, status=Status.FINISHED, earliest_start=None, trigger=None, updated_at=now
         )
-        return Decision(kind="expire", entry=done, event="entry_expired")
+        return Decision(kind=Act.EXPIRE, entry=done, event="entry_expired")
     if entry.trigger is not None:  # asked for now: neither late nor outside its window
         if spec.category and spec.category in busy:
-            waiting = dataclasses.replace(entry, status=S.WAITING, updated_at=now)
-            return Decision(kind="wait", entry=waiting, event="entry_waiting")
-        return Decision(kind="start", entry=entry)
+            waiting = dataclasses.replace(entry, status=Status.WAITING, updated_at=now)
+            return Decision(kind=Act.WAIT, entry=waiting, event="entry_waiting")
+        return Decision(kind=Act.START, entry=entry)
     grace = spec.recurrence.misfire_grace if spec.recurrence else None
     due = lifecycle.due_at(entry)  # (jittered: the grace counts from the delayed start)
     if grace is not None and entry.earliest_start and due and now - due > grace:
@@ -64,7 +76,7 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
         missed = missed_runs(spec, entry.earliest_start, now)
         moved = _at(entry, recurrence.next_run(spec, entry.earliest_start, now), now)
         return Decision(
-            kind="misfire",
+            kind=Act.MISFIRE,
             entry=moved,
             event="misfire",
             fields={"skipped": missed, "late_by_s": _secs(now - due)},
@@ -74,17 +86,17 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
         if not recurrence.within_window(spec, when):  # (formula entries get no window
             when = recurrence.next_run(spec, entry.earliest_start, now)  # adjustment)
         moved = _at(entry, when, now)
-        return Decision(kind="reschedule", entry=moved, event="rescheduled_for_window")
+        return Decision(kind=Act.RESCHEDULE, entry=moved, event="rescheduled_for_window")
     if spec.category and spec.category in busy:
-        waiting = dataclasses.replace(entry, status=S.WAITING, updated_at=now)
-        return Decision(kind="wait", entry=waiting, event="entry_waiting")
-    return Decision(kind="start", entry=entry)
+        waiting = dataclasses.replace(entry, status=Status.WAITING, updated_at=now)
+        return Decision(kind=Act.WAIT, entry=waiting, event="entry_waiting")
+    return Decision(kind=Act.START, entry=entry)
 
 
 def _at(entry: model.Entry, when: datetime, now: datetime) -> model.Entry:
     return dataclasses.replace(
         entry,
-        status=S.READY if entry.status is S.WAITING else entry.status,
+        status=Status.READY if entry.status is Status.WAITING else entry.status,
         earliest_start=recurrence.enqueue_time(when, now),
         updated_at=now,
     )
@@ -112,7 +124,7 @@ def started(
     spec = entry.spec
     running = dataclasses.replace(
         entry,
-        status=S.IN_PROCESS,
+        status=Status.IN_PROCESS,
         session_id=session_id,
         session_pid=None,
         session_started=None,
@@ -163,7 +175,7 @@ def finished(
         return Finish(
             entry=None, delete=False, log=closed, events=(("run_failed", {"error": DELETED}),)
         )
-    if outcome.cause == "cancelled" or (stored.cancel and not outcome.ok):
+    if outcome.cause is model.Cause.CANCELLED or (stored.cancel and not outcome.ok):
         finish = _cancelled(stored, log, outcome, now)
     else:
         finish = _ended(stored, log, outcome, now, settings)
@@ -209,7 +221,7 @@ def _cancelled(
     if stored.spec.recurring:
         entry = _next(base, log.start_at, now)
     else:
-        entry = dataclasses.replace(base, status=S.ERROR, earliest_start=None)
+        entry = dataclasses.replace(base, status=Status.ERROR, earliest_start=None)
     return Finish(
         entry=entry,
         delete=False,
@@ -253,15 +265,15 @@ def _succeeded(
     )
     entry = dataclasses.replace(_idle(stored, now), last_result="success")
     activate = spec.category
-    if stored.status is S.ON_HOLD or spec.manual_recurrence:
-        held = dataclasses.replace(entry, status=S.ON_HOLD, earliest_start=None)
+    if stored.status is Status.ON_HOLD or spec.manual_recurrence:
+        held = dataclasses.replace(entry, status=Status.ON_HOLD, earliest_start=None)
         return Finish(entry=held, delete=False, log=closed, events=events, activate=activate)
     if outcome.no_activity and spec.recurring:
         entry = _inactive(entry, now)
     elif spec.recurring:
         entry = _next(entry, log.start_at, now)
     else:
-        entry = dataclasses.replace(entry, status=S.FINISHED, earliest_start=None, attempts=0)
+        entry = dataclasses.replace(entry, status=Status.FINISHED, earliest_start=None, attempts=0)
     return Finish(entry=entry, delete=False, log=closed, events=events, activate=activate)
 
 
@@ -272,11 +284,15 @@ def _ms(delta: timedelta) -> int:
 def _inactive(entry: model.Entry, now: datetime) -> model.Entry:
     if entry.spec.inactivity_timeout <= timedelta(0):
         return dataclasses.replace(
-            entry, status=S.ON_HOLD_INACTIVITY, earliest_start=None, attempts=0
+            entry, status=Status.ON_HOLD_INACTIVITY, earliest_start=None, attempts=0
         )
     when = recurrence.enqueue_time(recurrence.inactivity_rerun(entry.spec, now), now)
     return dataclasses.replace(
-        entry, status=S.ON_HOLD_INACTIVITY, earliest_start=when, attempts=0, last_ready_state=now
+        entry,
+        status=Status.ON_HOLD_INACTIVITY,
+        earliest_start=when,
+        attempts=0,
+        last_ready_state=now,
     )
 
 
@@ -286,10 +302,10 @@ def _next(entry: model.Entry, ran_at: datetime, now: datetime) -> model.Entry:
         when = recurrence.next_run(entry.spec, scheduled, now)
     except errors.RecurrenceError as exc:
         return dataclasses.replace(
-            entry, status=S.ERROR, error_message=str(exc), earliest_start=None
+            entry, status=Status.ERROR, error_message=str(exc), earliest_start=None
         )
     return dataclasses.replace(
-        entry, status=S.READY, attempts=0, earliest_start=recurrence.enqueue_time(when, now)
+        entry, status=Status.READY, attempts=0, earliest_start=recurrence.enqueue_time(when, now)
     )
 
 
@@ -303,7 +319,7 @@ def _platform_retry(
     retries = stored.session_retries + 1
     entry = dataclasses.replace(
         lifecycle.without_session(stored, now),
-        status=S.READY,
+        status=Status.READY,
         earliest_start=recurrence.enqueue_time(now + delay, now),
         session_retries=retries,
     )
@@ -343,7 +359,7 @@ def _failed(
         attempts = stored.attempts + 1
         entry = dataclasses.replace(
             base,
-            status=S.READY,
+            status=Status.READY,
             attempts=attempts,
             earliest_start=recurrence.enqueue_time(now + delay, now),
         )
@@ -364,7 +380,7 @@ def _failed(
         {"error": message, "attempts": stored.attempts, "stacktrace": outcome.stack},
     )
     policy = spec.raw.get("on_final_failure") or settings.on_final_failure or "error"
-    entry = dataclasses.replace(base, status=S.ERROR, earliest_start=None)
+    entry = dataclasses.replace(base, status=Status.ERROR, earliest_start=None)
     if policy == "next_recurrence" and spec.recurring:
         entry = _next(base, log.start_at, now)
     return Finish(
@@ -388,15 +404,70 @@ def activation(
         if entry.spec.expiration is not None and entry.spec.expiration < now:
             expired.append(
                 dataclasses.replace(
-                    entry, status=S.FINISHED, earliest_start=None, trigger=None, updated_at=now
+                    entry, status=Status.FINISHED, earliest_start=None, trigger=None, updated_at=now
                 )
             )
             continue
-        return dataclasses.replace(entry, status=S.READY, updated_at=now), expired
+        return dataclasses.replace(entry, status=Status.READY, updated_at=now), expired
     return None, expired
 
 
-INTERRUPTED = model.Outcome(ok=False, message=CRASHED, cause="interrupted", retriable=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunEnd:
+    """The whole end of a run: its Finish, the entry its category activates (with the
+    waiting ones that expired meanwhile), its failure-handler task, and the entries it
+    writes (`put`) and deletes (id, expected version)."""
+
+    finish: Finish
+    activated: model.Entry | None = None
+    expired: tuple[model.Entry, ...] = ()
+    handler: model.Task | None = None
+    put: tuple[model.Entry, ...] = ()
+    delete: tuple[tuple[str, int], ...] = ()
+
+
+def run_end(
+    stored: model.Entry | None,
+    log: model.LogEntry,
+    outcome: model.Outcome,
+    now: datetime,
+    settings: Settings,
+    *,
+    waiting: Sequence[model.Entry] | None = None,
+) -> RunEnd:
+    """`finished`, made whole: `waiting` holds the waiting entries of the run's category
+    in activation order when the category may activate one (no other run of it in
+    process, not paused), else None."""
+    finish = finished(stored, log, outcome, now, settings)
+    activated, expired = None, list[model.Entry]()
+    if finish.activate and waiting is not None:
+        activated, expired = activation(waiting, now)
+    handler = None
+    if finish.handler and stored is not None:
+        handler = taskflow.handler_task(
+            stored, finish.log, outcome, last_attempt=finish.last_attempt
+        )
+    put: list[model.Entry] = []
+    delete: tuple[tuple[str, int], ...] = ()
+    if finish.entry is not None and stored is not None:
+        if finish.delete:
+            delete = ((stored.id, stored.version),)
+        else:
+            put.append(finish.entry)
+    put += expired + ([activated] if activated else [])
+    return RunEnd(
+        finish=finish,
+        activated=activated,
+        expired=tuple(expired),
+        handler=handler,
+        put=tuple(put),
+        delete=delete,
+    )
+
+
+INTERRUPTED = model.Outcome(
+    ok=False, message=CRASHED, cause=model.Cause.INTERRUPTED, retriable=True
+)
 """The outcome of a run whose session is gone because the runner stopped."""
 
 
@@ -410,30 +481,20 @@ def task_ended(
     if outcome.ok:
         return None, "task_finished"
     idle = dataclasses.replace(task, session_id=None)
-    if outcome.retriable or task.phase == "failure":
+    if outcome.retriable or task.phase == model.Phase.FAILURE:
         delay = retry.platform_delay(profile, task.attempts)
         if delay is not None:
             return dataclasses.replace(
                 idle, attempts=task.attempts + 1, not_before=now + delay
             ), "task_retry_scheduled"
-    if task.phase == "main" and task.failure_object:
-        error = {
-            "task_id": task.id,
-            "entry_id": task.entry_id,
-            "message": first_line(outcome.message),
-            "stack": outcome.stack,
-            "attempt": task.attempts + 1,
-            "last_attempt": True,
-            "parameter": task.parameter,
-        }
-        handed = dataclasses.replace(
-            idle,
-            object=task.failure_object,
-            failure_object=None,
-            phase="failure",
-            attempts=0,
-            not_before=now,
-            parameter=json.dumps(error),
+    if task.phase == model.Phase.MAIN and task.failure_object:
+        error = taskflow.failure_error(
+            entry_id=task.entry_id,
+            message=first_line(outcome.message),
+            stack=outcome.stack,
+            attempt=task.attempts + 1,
+            last_attempt=True,
+            task=task,
         )
-        return handed, "task_failure_object_scheduled"
+        return taskflow.handed_to_failure_object(task, error, now), "task_failure_object_scheduled"
     return None, "task_failed"
