@@ -15,8 +15,11 @@ from typing import Any
 
 from jobrunner import control, errors, lifecycle, model, recurrence, retry, taskflow
 
-Status = model.EntryStatus
-RUNNABLE = (Status.READY, Status.WAITING, Status.ON_HOLD_INACTIVITY)
+RUNNABLE = (
+    model.EntryStatus.READY,
+    model.EntryStatus.WAITING,
+    model.EntryStatus.ON_HOLD_INACTIVITY,
+)
 DELETED = "The job queue entry has been deleted."
 CRASHED = "The runner stopped while the job was running."
 MESSAGE_LIMIT = 2048
@@ -61,12 +64,16 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
         return Decision(kind=Act.SKIP, entry=entry)
     if spec.expiration is not None and spec.expiration < now:
         done = dataclasses.replace(
-            entry, status=Status.FINISHED, earliest_start=None, trigger=None, updated_at=now
+            entry,
+            status=model.EntryStatus.FINISHED,
+            earliest_start=None,
+            trigger=None,
+            updated_at=now,
         )
         return Decision(kind=Act.EXPIRE, entry=done, event="entry_expired")
     if entry.trigger is not None:  # asked for now: neither late nor outside its window
         if spec.category and spec.category in busy:
-            waiting = dataclasses.replace(entry, status=Status.WAITING, updated_at=now)
+            waiting = dataclasses.replace(entry, status=model.EntryStatus.WAITING, updated_at=now)
             return Decision(kind=Act.WAIT, entry=waiting, event="entry_waiting")
         return Decision(kind=Act.START, entry=entry)
     grace = spec.recurrence.misfire_grace if spec.recurrence else None
@@ -88,7 +95,7 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
         moved = _at(entry, when, now)
         return Decision(kind=Act.RESCHEDULE, entry=moved, event="rescheduled_for_window")
     if spec.category and spec.category in busy:
-        waiting = dataclasses.replace(entry, status=Status.WAITING, updated_at=now)
+        waiting = dataclasses.replace(entry, status=model.EntryStatus.WAITING, updated_at=now)
         return Decision(kind=Act.WAIT, entry=waiting, event="entry_waiting")
     return Decision(kind=Act.START, entry=entry)
 
@@ -96,7 +103,9 @@ def dispatch(entry: model.Entry, now: datetime, busy: Set[str]) -> Decision:
 def _at(entry: model.Entry, when: datetime, now: datetime) -> model.Entry:
     return dataclasses.replace(
         entry,
-        status=Status.READY if entry.status is Status.WAITING else entry.status,
+        status=model.EntryStatus.READY
+        if entry.status is model.EntryStatus.WAITING
+        else entry.status,
         earliest_start=recurrence.enqueue_time(when, now),
         updated_at=now,
     )
@@ -124,7 +133,7 @@ def started(
     spec = entry.spec
     running = dataclasses.replace(
         entry,
-        status=Status.IN_PROCESS,
+        status=model.EntryStatus.IN_PROCESS,
         session_id=session_id,
         session_pid=None,
         session_started=None,
@@ -221,7 +230,7 @@ def _cancelled(
     if stored.spec.recurring:
         entry = _next(base, log.start_at, now)
     else:
-        entry = dataclasses.replace(base, status=Status.ERROR, earliest_start=None)
+        entry = dataclasses.replace(base, status=model.EntryStatus.ERROR, earliest_start=None)
     return Finish(
         entry=entry,
         delete=False,
@@ -265,15 +274,17 @@ def _succeeded(
     )
     entry = dataclasses.replace(_idle(stored, now), last_result="success")
     activate = spec.category
-    if stored.status is Status.ON_HOLD or spec.manual_recurrence:
-        held = dataclasses.replace(entry, status=Status.ON_HOLD, earliest_start=None)
+    if stored.status is model.EntryStatus.ON_HOLD or spec.manual_recurrence:
+        held = dataclasses.replace(entry, status=model.EntryStatus.ON_HOLD, earliest_start=None)
         return Finish(entry=held, delete=False, log=closed, events=events, activate=activate)
     if outcome.no_activity and spec.recurring:
         entry = _inactive(entry, now)
     elif spec.recurring:
         entry = _next(entry, log.start_at, now)
     else:
-        entry = dataclasses.replace(entry, status=Status.FINISHED, earliest_start=None, attempts=0)
+        entry = dataclasses.replace(
+            entry, status=model.EntryStatus.FINISHED, earliest_start=None, attempts=0
+        )
     return Finish(entry=entry, delete=False, log=closed, events=events, activate=activate)
 
 
@@ -284,12 +295,12 @@ def _ms(delta: timedelta) -> int:
 def _inactive(entry: model.Entry, now: datetime) -> model.Entry:
     if entry.spec.inactivity_timeout <= timedelta(0):
         return dataclasses.replace(
-            entry, status=Status.ON_HOLD_INACTIVITY, earliest_start=None, attempts=0
+            entry, status=model.EntryStatus.ON_HOLD_INACTIVITY, earliest_start=None, attempts=0
         )
     when = recurrence.enqueue_time(recurrence.inactivity_rerun(entry.spec, now), now)
     return dataclasses.replace(
         entry,
-        status=Status.ON_HOLD_INACTIVITY,
+        status=model.EntryStatus.ON_HOLD_INACTIVITY,
         earliest_start=when,
         attempts=0,
         last_ready_state=now,
@@ -302,10 +313,13 @@ def _next(entry: model.Entry, ran_at: datetime, now: datetime) -> model.Entry:
         when = recurrence.next_run(entry.spec, scheduled, now)
     except errors.RecurrenceError as exc:
         return dataclasses.replace(
-            entry, status=Status.ERROR, error_message=str(exc), earliest_start=None
+            entry, status=model.EntryStatus.ERROR, error_message=str(exc), earliest_start=None
         )
     return dataclasses.replace(
-        entry, status=Status.READY, attempts=0, earliest_start=recurrence.enqueue_time(when, now)
+        entry,
+        status=model.EntryStatus.READY,
+        attempts=0,
+        earliest_start=recurrence.enqueue_time(when, now),
     )
 
 
@@ -319,7 +333,7 @@ def _platform_retry(
     retries = stored.session_retries + 1
     entry = dataclasses.replace(
         lifecycle.without_session(stored, now),
-        status=Status.READY,
+        status=model.EntryStatus.READY,
         earliest_start=recurrence.enqueue_time(now + delay, now),
         session_retries=retries,
     )
@@ -356,31 +370,13 @@ def _failed(
     )
     delay = retry.bc_retry(spec.max_retries, stored.attempts, spec.rerun_delay)
     if delay is not None:
-        attempts = stored.attempts + 1
-        entry = dataclasses.replace(
-            base,
-            status=Status.READY,
-            attempts=attempts,
-            earliest_start=recurrence.enqueue_time(now + delay, now),
-        )
-        retry_event = (
-            "retry_scheduled",
-            {"attempt": attempts, "delay_s": _secs(delay), "kind": "job_queue"},
-        )
-        return Finish(
-            entry=entry,
-            delete=False,
-            log=closed,
-            events=(failed_event, retry_event),
-            handler=True,
-            activate=spec.category,
-        )
+        return _bc_retry(base, stored.attempts + 1, closed, failed_event, now, delay)
     final = (
         "run_failed_finally",
         {"error": message, "attempts": stored.attempts, "stacktrace": outcome.stack},
     )
     policy = spec.raw.get("on_final_failure") or settings.on_final_failure or "error"
-    entry = dataclasses.replace(base, status=Status.ERROR, earliest_start=None)
+    entry = dataclasses.replace(base, status=model.EntryStatus.ERROR, earliest_start=None)
     if policy == "next_recurrence" and spec.recurring:
         entry = _next(base, log.start_at, now)
     return Finish(
@@ -394,6 +390,35 @@ def _failed(
     )
 
 
+def _bc_retry(
+    base: model.Entry,
+    attempts: int,
+    closed: model.LogEntry,
+    failed_event: tuple[str, dict[str, Any]],
+    now: datetime,
+    delay: timedelta,
+) -> Finish:
+    """A failure with retries left (BC's Maximum No. of Attempts to Run)."""
+    entry = dataclasses.replace(
+        base,
+        status=model.EntryStatus.READY,
+        attempts=attempts,
+        earliest_start=recurrence.enqueue_time(now + delay, now),
+    )
+    retry_event = (
+        "retry_scheduled",
+        {"attempt": attempts, "delay_s": _secs(delay), "kind": "job_queue"},
+    )
+    return Finish(
+        entry=entry,
+        delete=False,
+        log=closed,
+        events=(failed_event, retry_event),
+        handler=True,
+        activate=base.spec.category,
+    )
+
+
 def activation(
     waiting: Sequence[model.Entry], now: datetime
 ) -> tuple[model.Entry | None, list[model.Entry]]:
@@ -404,11 +429,15 @@ def activation(
         if entry.spec.expiration is not None and entry.spec.expiration < now:
             expired.append(
                 dataclasses.replace(
-                    entry, status=Status.FINISHED, earliest_start=None, trigger=None, updated_at=now
+                    entry,
+                    status=model.EntryStatus.FINISHED,
+                    earliest_start=None,
+                    trigger=None,
+                    updated_at=now,
                 )
             )
             continue
-        return dataclasses.replace(entry, status=Status.READY, updated_at=now), expired
+        return dataclasses.replace(entry, status=model.EntryStatus.READY, updated_at=now), expired
     return None, expired
 
 

@@ -75,7 +75,16 @@ class Runner:
         self.dispatcher = Dispatcher(self.shared, self.sessions)
         self.endings = Endings(self.shared, self.sessions)
         self.reconciler = reconciler.Reconciler(cfg, store, clock.now, self.log)
-        self.timing = timing.Timing(
+        self.timing, self.housekeeping = self._timekeepers(until_idle, horizon)
+        self.stopping = False
+        self.reload = False
+        self._asked = False  # a command woke the runner: read its requests
+        self._files: set[Path] = set()
+
+    def _timekeepers(
+        self, until_idle: bool, horizon: timedelta
+    ) -> tuple[timing.Timing, housekeeping.Housekeeping]:
+        clock = timing.Timing(
             self.shared,
             self.sessions,
             self.commits,
@@ -84,20 +93,17 @@ class Runner:
             until_idle=until_idle,
             horizon=horizon,
         )
-        self.housekeeping = housekeeping.Housekeeping(
+        keeper = housekeeping.Housekeeping(
             self.shared,
             self.sessions,
             self.commits,
-            self.timing,
+            clock,
             reconciler=self.reconciler,
             pruner=self.pruner,
             alerts=self.alerts,
             notifier=self.notifier,
         )
-        self.stopping = False
-        self.reload = False
-        self._asked = False  # a command woke the runner: read its requests
-        self._files: set[Path] = set()
+        return clock, keeper
 
     @property
     def cfg(self) -> config.Config:
@@ -195,6 +201,7 @@ class Runner:
         now = now or self.clock.now()
         mono = self.clock.monotonic()
         if self.reload:
+            self.reload = False
             self.housekeeping.reload()
         if self.commits.unwritable and mono >= (self.commits.retry_at_mono or 0.0):
             self.commits.retry(mono)
