@@ -7,10 +7,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import model
+from jobrunner import finishing, model, retry
 
 DESCRIPTION_LIMIT = 250
 
@@ -116,3 +117,32 @@ def fields(task: model.Task, session_id: str) -> dict[str, Any]:
         "entry_id": task.entry_id,
         "session_id": session_id,
     }
+
+
+def task_ended(
+    task: model.Task, outcome: model.Outcome, now: datetime, profile: Sequence[timedelta]
+) -> tuple[model.Task | None, str]:
+    """The Task Scheduler's end of a task session (BC §7.2): the task as it goes on (None:
+    it is gone) and the event to log. Success removes it; a retriable failure (and any
+    failure of a failure object) is re-run on the platform profile; any other failure
+    of the main object hands the task to its failure object, with the error."""
+    if outcome.ok:
+        return None, "task_finished"
+    idle = dataclasses.replace(task, session_id=None)
+    if outcome.retriable or task.phase == model.Phase.FAILURE:
+        delay = retry.platform_delay(profile, task.attempts)
+        if delay is not None:
+            return dataclasses.replace(
+                idle, attempts=task.attempts + 1, not_before=now + delay
+            ), "task_retry_scheduled"
+    if task.phase == model.Phase.MAIN and task.failure_object:
+        error = failure_error(
+            entry_id=task.entry_id,
+            message=finishing.first_line(outcome.message),
+            stack=outcome.stack,
+            attempt=task.attempts + 1,
+            last_attempt=True,
+            task=task,
+        )
+        return handed_to_failure_object(task, error, now), "task_failure_object_scheduled"
+    return None, "task_failed"

@@ -53,11 +53,11 @@ class Dispatcher:
         if entry is None or entry.system_task_id != task.id:
             return None
         decision = scheduler.dispatch(entry, now, busy)
-        if decision.kind is scheduler.Act.START:
+        if decision.kind == scheduler.Act.START:
             if entry.spec.category:
                 busy.add(entry.spec.category)
             return self._plan_start(entry, now, mono)
-        if decision.kind is scheduler.Act.SKIP:
+        if decision.kind == scheduler.Act.SKIP:
             return None
         log = self.shared.log
 

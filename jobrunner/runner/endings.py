@@ -1,6 +1,6 @@
 """Endings: what the session table reports (logons, ends) -> Steps. The end of an
 entry's run is decided whole by `scheduler.run_end`, of a task's by
-`scheduler.task_ended`; this part reads what they need and carries out what follows."""
+`taskflow.task_ended`; this part reads what they need and carries out what follows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobrunner import control, executor, model, scheduler, taskflow, telemetry
+from jobrunner import control, executor, finishing, model, scheduler, taskflow, telemetry
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import Step
 from jobrunner.runner.dispatch import dims
@@ -183,8 +183,8 @@ class Endings:
     def plan_task_end(self, run: sessions.Running, result: model.Outcome, now: datetime) -> Step:
         task = run.task
         assert task is not None
-        closed = scheduler.close_log(self._log_of(run, fresh=False), now, result)
-        after, event = scheduler.task_ended(task, result, now, self.shared.cfg.retry_profile)
+        closed = finishing.close_log(self._log_of(run, fresh=False), now, result)
+        after, event = taskflow.task_ended(task, result, now, self.shared.cfg.retry_profile)
         fields = taskflow.fields(task, run.session_id)
         if not result.ok:
             fields["error"] = closed.error_message
@@ -236,4 +236,4 @@ def exit_comment(result: model.Outcome, status: int | None) -> str:
     cause = result.cause or "error"
     if status is not None and os.WIFSIGNALED(status):
         return f"{cause}: signal {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"{cause}: {scheduler.first_line(result.message)}"[:250]
+    return f"{cause}: {finishing.first_line(result.message)}"[:250]
