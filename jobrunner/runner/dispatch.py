@@ -23,7 +23,7 @@ from jobrunner import (
 )
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import Step
-from jobrunner.runner.shared import Shared
+from jobrunner.runner.shared import Shared, dims
 
 
 class Dispatcher:
@@ -201,21 +201,3 @@ def _first_triggered(entry: model.Entry, t: model.Trigger) -> bool:
     """Whether the run about to start is the one `jobrunner trigger` asked for (not a
     retry of it: a run started since)."""
     return entry.last_run_at is None or entry.last_run_at < t.at
-
-
-def dims(entry: model.Entry) -> dict[str, Any]:
-    """The standard dimensions of an entry's events (BC's SetJobQueueTelemetryDimensions)."""
-    spec = entry.spec
-    return {
-        "entry_id": spec.id,
-        "object_type": spec.object_type,
-        "object_id": str(spec.object_id),  # one JSON type for codeunits and refs
-        "status": entry.status.value,
-        "recurring": spec.recurring,
-        "earliest_start": wallclock.iso(entry.earliest_start),
-        "attempts": entry.attempts,
-        "max_retries": spec.max_retries,
-        "category": spec.category,
-        "session_id": entry.session_id,
-        "system_task_id": entry.system_task_id,
-    }

@@ -14,8 +14,7 @@ from typing import Any
 from jobrunner import control, executor, finishing, model, scheduler, taskflow, telemetry
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import Step
-from jobrunner.runner.dispatch import dims
-from jobrunner.runner.shared import Shared
+from jobrunner.runner.shared import Shared, dims
 
 
 class Endings:

@@ -16,9 +16,8 @@ from datetime import datetime
 from jobrunner import executor, lifecycle, model, scheduler
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import GroupCommit
-from jobrunner.runner.dispatch import dims
 from jobrunner.runner.endings import Endings
-from jobrunner.runner.shared import Shared
+from jobrunner.runner.shared import Shared, dims
 
 
 class Recovery:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobrunner import config, model, scheduler
+from jobrunner import config, model, scheduler, wallclock
 from jobrunner.store import Store
 
 RunEnded = Callable[[str, model.Entry | None, model.LogEntry, bool], None]
@@ -40,3 +40,21 @@ class Shared:
 
     def reconfigure(self, cfg: config.Config) -> None:
         self.cfg, self.settings = cfg, settings(cfg)
+
+
+def dims(entry: model.Entry) -> dict[str, Any]:
+    """The standard dimensions of an entry's events (BC's SetJobQueueTelemetryDimensions)."""
+    spec = entry.spec
+    return {
+        "entry_id": spec.id,
+        "object_type": spec.object_type,
+        "object_id": str(spec.object_id),  # one JSON type for codeunits and refs
+        "status": entry.status.value,
+        "recurring": spec.recurring,
+        "earliest_start": wallclock.iso(entry.earliest_start),
+        "attempts": entry.attempts,
+        "max_retries": spec.max_retries,
+        "category": spec.category,
+        "session_id": entry.session_id,
+        "system_task_id": entry.system_task_id,
+    }
