@@ -9,6 +9,7 @@ Its parts, each importing only those below it:
   commits     Step, the group commit and the sync thread, a store that cannot be written
   sessions    the table of running sessions: launch, collect (reports ends), timeouts
   wakeup      self-pipe, wake and task sockets, executor fds
+  shared      the config, store, logger and pauses the parts share
 `build(cfg)` is the one place that makes the store, the executor and the clock.
 """
 
@@ -20,6 +21,7 @@ from datetime import timedelta
 from jobrunner import config, executor, statedir
 from jobrunner.clock import SystemClock
 from jobrunner.lock import RunnerLock
+from jobrunner.runner import sessions
 from jobrunner.runner.loop import EXIT_STORE_LOST, Runner
 from jobrunner.runner.wakeup import Wakeup
 from jobrunner.store import open as store_open
@@ -33,7 +35,7 @@ def build(
     """A runner of `cfg` with its real parts: the state store, a fork-server executor,
     the system clock and the wakeup's sockets (call with the runner lock held)."""
     store = store_open.open_store(cfg, background_checkpoints=True)
-    statedir.make_dir(cfg.state_dir / "sessions")
+    statedir.make_dir(sessions.sessions_dir(cfg.state_dir))
     # sessions find their runner's store through these (jobrunner.tasks)
     os.environ["JOBRUNNER_STATE_DIR"] = str(cfg.state_dir)
     if cfg.path is not None:

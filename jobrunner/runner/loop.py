@@ -343,15 +343,17 @@ class Runner:
             return
         grace = self.cfg.shutdown_grace.total_seconds()
         self.log.info("runner_draining", running=len(self.sessions), grace_s=grace)
-        deadline = self.clock.monotonic() + grace
-        while self.sessions and self.clock.monotonic() < deadline:
-            self.wait(max(0.0, deadline - self.clock.monotonic()))
+        graced_mono = self.clock.monotonic() + grace
+        while self.sessions and self.clock.monotonic() < graced_mono:
+            self.wait(max(0.0, graced_mono - self.clock.monotonic()))
             self._commit_collected()
         self._commit_collected()  # the pids of sessions that started meanwhile
         self.sessions.kill_all()
-        deadline = self.clock.monotonic() + KILL_WAIT
+        killed_mono = self.clock.monotonic() + KILL_WAIT
         while (
-            self.sessions and self.clock.monotonic() < deadline and self.sessions.executor.alive()
+            self.sessions
+            and self.clock.monotonic() < killed_mono
+            and self.sessions.executor.alive()
         ):
             self.wait(0.2)
             self._commit_collected(forced=scheduler.INTERRUPTED)

@@ -16,6 +16,11 @@ from pathlib import Path
 from jobrunner import executor, model, spec
 
 
+def sessions_dir(state_dir: Path) -> Path:
+    """The folder of the files the sessions write."""
+    return state_dir / "sessions"
+
+
 def session_file(sessions_dir: Path, session_id: str, kind: str) -> Path:
     """Where a session writes its `out`put or its `result`."""
     return sessions_dir / f"{session_id}.{kind}"

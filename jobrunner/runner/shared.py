@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import config, model, scheduler, wallclock
+from jobrunner.runner import sessions
 from jobrunner.store import Store
 
 RunEnded = Callable[[str, model.Entry | None, model.LogEntry, bool], None]
@@ -36,7 +37,7 @@ class Shared:
 
     @property
     def sessions_dir(self) -> Path:
-        return self.cfg.state_dir / "sessions"
+        return sessions.sessions_dir(self.cfg.state_dir)
 
     def reconfigure(self, cfg: config.Config) -> None:
         self.cfg, self.settings = cfg, settings(cfg)

@@ -12,8 +12,8 @@ import jobrunner.runner
 
 PARTS = Path(jobrunner.runner.__file__).parent
 LAYERS = [
-    {"shared", "sessions", "wakeup"},
-    {"commits"},
+    {"sessions", "wakeup"},
+    {"shared", "commits"},
     {"dispatch"},
     {"endings"},
     {"recovery", "timing"},
