@@ -248,3 +248,21 @@ def test_tick_session_past_its_timeout_is_ended_and_fails(harness):
     (log,) = h.logs()
     assert log.status is model.LogStatus.ERROR
     assert log.error_message == "The job ran longer than its timeout of 30s and was ended."
+
+
+def test_tick_cancelled_run_is_ended_and_not_retried(harness):
+    h = harness()
+    h.add(job(max_retries=3))
+    h.tick()
+    h.tick(SECOND)  # logged on
+    pid = h.entry().session_pid
+    h.change(cancel="alice")
+    h.runner.housekeeping.requests(h.clock.monotonic())  # as a command's wake asks
+    assert h.executor.signals == [(pid, signal.SIGTERM)]
+    h.tick(SECOND)
+    entry = h.entry()
+    assert (entry.status, entry.attempts, entry.error_message) == (
+        Status.ERROR,
+        0,
+        "Cancelled by alice.",
+    )
