@@ -46,7 +46,7 @@ def run_command(args: argparse.Namespace) -> int:
     )
     for path, old, new in tightened:
         telemetry.get_logger().warning("state_mode_tightened", path=path, mode=old, now=new)
-    return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
+    return runner.run(cfg, until_idle=args.until_idle, horizon=horizon)
 
 
 def configure_set_status_parser(sub: common.Subparsers) -> None:
