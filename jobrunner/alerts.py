@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import spec
+from jobrunner import finishing, timetext
 
 FINAL_FAILURE, FAILURES, RECOVERY, SUCCESS = "final_failure", "failures", "recovery", "success"
 ITEM_FAILED_FINALLY = "item_failed_finally"  # a work item failed for good (jobrunner.items)
@@ -96,7 +96,7 @@ def settings(raw: dict[str, Any] | None, host: str) -> Settings:
 
 
 def _duration(value: Any, default: timedelta) -> timedelta:
-    return default if value is None else spec.parse_duration(value)
+    return default if value is None else timetext.parse_duration(value)
 
 
 def _channel(name: str, raw: dict[str, Any], throttle: timedelta, host: str) -> Channel:
@@ -153,7 +153,7 @@ def item_message(failure: dict[str, Any], host: str, held_back: int = 0) -> dict
         "entry_id": failure["entry_id"],
         "description": "",
         "status": "failed",
-        "error": spec_first_line(failure["error"]),
+        "error": finishing.first_line(failure["error"]),
         "attempt": failure["attempt"],
         "log_entry_no": None,
         "consecutive_failures": 0,
@@ -182,7 +182,7 @@ def message(run: RunEnd, why: str, host: str, held_back: int = 0) -> dict[str, A
         "entry_id": run.entry_id,
         "description": run.description,
         "status": "success" if run.ok else "error",
-        "error": spec_first_line(run.error),
+        "error": finishing.first_line(run.error),
         "attempt": run.attempt,
         "log_entry_no": run.log_no,
         "consecutive_failures": 0 if run.ok else run.failed_before + 1,
@@ -225,8 +225,3 @@ def text(msg: dict[str, Any]) -> str:
     if msg["held_back"]:
         lines.append(f"held back since the last message: {msg['held_back']}")
     return "\n".join(lines) + "\n"
-
-
-def spec_first_line(error: str) -> str:
-    """The error's first line (the log entry keeps BC's first line already)."""
-    return (error.strip().splitlines() or [""])[0]

@@ -12,12 +12,16 @@ Layout (imports flow downwards only):
   release of a dead session's items, retry, discard, what may be pruned, payloads);
 - `storage`: the ItemStore protocol, the few reads and writes the operations need inside
   one transaction, documented once, and `for_store`, which picks the implementation of a
-  state store; `memory` (the reference) and `sqlite` implement it (`schema`: the tables,
-  one migration of the state file);
+  state store; `memory` (the reference) and `sqlite` implement it (the tables are one
+  migration of the state file, in `jobrunner.store.sql.migrations`);
 - `ops`: every operation written once over a transaction of any ItemStore;
 - `job` (the job's API: Queue and WorkItem), `shell` (what the runner does when a session
-  ends, at recovery and on a pruning pass), `views` and `commands` (the `jobrunner
-  items` CLI and the counts other commands add), `demo`.
+  ends, at recovery and on a pruning pass: `runner.endings`, `runner.recovery` and
+  `pruning` call it), `demo`.
+
+The operator's side is outside the package: `cli.items` (the `jobrunner items`
+commands), `views.items` (their shapes and text, and what `list`, `show` and `log`
+add) and `views.queries` (the counts those read).
 
 A store of its own plugs in with one class that implements `storage.ItemStore` and one
 branch in `storage.for_store` (see there).

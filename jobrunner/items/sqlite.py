@@ -1,5 +1,5 @@
-"""SqliteItems: work items in the state file (the tables of `schema`, made by the state
-store's migrations), on a connection of their own.
+"""SqliteItems: work items in the state file (their tables are made by the state store's
+migrations, `jobrunner.store.sql.migrations`), on a connection of their own.
 
 Every write is one `BEGIN IMMEDIATE` transaction: SQLite lets one writer at a time into
 the file, so two sessions' claims never overlap and never take one item twice (the

@@ -1,5 +1,5 @@
 """The runner's side of work items over the memory store: the pruning pass, the end of
-a session, recovery, and the CLI's `items ENTRY` rewriting. No files, no clock."""
+a session, recovery; and how the CLI parses `items ENTRY`. No files, no clock."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from jobrunner import model
-from jobrunner.items import commands, ops, shell
+from jobrunner import cli, model
+from jobrunner.cli import items as item_commands
 from jobrunner.items import model as items_model
+from jobrunner.items import ops, shell
 from jobrunner.pruning import Pruner
 from jobrunner.store.memory import MemoryStore
 from tests.unit.test_history import DAY, NOW, _cfg
@@ -83,21 +84,34 @@ def test_recovered_releases_only_sessions_that_are_over():
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        pytest.param(["items", "e"], ["items", "list", "e"], id="entry"),
-        pytest.param(["items", "show", "e", "k"], ["items", "show", "e", "k"], id="verb"),
+        pytest.param(["items", "e"], ("list", "e", None), id="entry"),
+        pytest.param(["items", "list", "e"], ("list", "e", None), id="list"),
+        pytest.param(["items", "show", "e", "k"], ("show", "e", None), id="verb"),
+        pytest.param(["--config", "c.yaml", "items", "e"], ("list", "e", None), id="config"),
+        pytest.param(["--config=c", "items", "e", "q"], ("list", "e", "q"), id="config="),
         pytest.param(
-            ["--config", "c.yaml", "items", "e"],
-            ["--config", "c.yaml", "items", "list", "e"],
-            id="config",
+            ["items", "e", "q", "--status", "done", "--json"], ("list", "e", "q"), id="options"
         ),
-        pytest.param(
-            ["--config=c", "items", "e", "q"],
-            ["--config=c", "items", "list", "e", "q"],
-            id="config=",
-        ),
-        pytest.param(["items", "--help"], ["items", "--help"], id="help"),
-        pytest.param(["log", "items"], ["log", "items"], id="another-command"),
     ],
 )
-def test_items_argv(argv, expected):
-    assert commands.argv(argv) == expected
+def test_items_entry_is_items_list_entry(argv, expected):
+    args = cli.parser().parse_args(argv)
+    assert (args.items_command, args.entry_id, getattr(args, "queue", None)) == expected
+    verb = expected[0]
+    assert args.func is getattr(item_commands, f"items_{verb}_command")
+
+
+def test_items_words_that_are_not_items_stay_as_they_are(capsys):
+    args = cli.parser().parse_args(["log", "items"])
+    assert (args.command, args.entry_id) == ("log", "items")
+    with pytest.raises(SystemExit) as ended:
+        cli.parser().parse_args(["items", "--help"])
+    assert ended.value.code == 0
+    shown = capsys.readouterr().out
+    assert "jobrunner items ENTRY [QUEUE]" in shown
+    assert [v for v in ("list", "show", "retry", "discard") if f"\n    {v} " in shown] == [
+        "list",
+        "show",
+        "retry",
+        "discard",
+    ]

@@ -1,5 +1,6 @@
-"""How work items look to an operator: JSON shapes and text for `jobrunner items`,
-and the counts `list`, `show` and `log` add. Pure: no store, no clock."""
+"""How work items look to a reader: the JSON shapes and text of `jobrunner items`, and
+what `list`, `show` and `log` add (an entry's item counts, what a run's chunk did; the
+counts come from `queries`). Pure: values in, plain dicts and text out."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from jobrunner import views, wallclock
+from jobrunner import model as jr_model
+from jobrunner import wallclock
 from jobrunner.items import model
+from jobrunner.views import text
 
 HEADERS = ("QUEUE", "KEY", "STATUS", "ATTEMPTS", "UPDATED", "NOTES", "ERROR")
 
@@ -64,7 +67,7 @@ def items_table(items: Sequence[model.Item]) -> str:
         )
         for i in items
     ]
-    return views.table(HEADERS, rows, colour=False)
+    return text.table(HEADERS, rows, colour=False)
 
 
 def detail_text(item: model.Item, failures: Sequence[model.Failure]) -> str:
@@ -111,3 +114,41 @@ def run_text(counts: Sequence[model.RunCount]) -> str:
         + " left"
         for c in counts
     )
+
+
+# --- what `list`, `show` and `log` add --------------------------------------------------
+
+
+def with_counts(data: dict[str, Any], counts: dict[str, dict[str, int]]) -> dict[str, Any]:
+    """An entry's JSON with its work items' counts (`items`), when it has items."""
+    if data["id"] in counts:
+        data["items"] = counts_json(counts[data["id"]])
+    return data
+
+
+def log_with_items(data: dict[str, Any], runs: dict[str, list[model.RunCount]]) -> dict[str, Any]:
+    """A log entry's JSON with what its session did with work items (`items`), when it
+    did."""
+    if data["session_id"] in runs:
+        data["items"] = run_json(runs[data["session_id"]])
+    return data
+
+
+def counts_lines(entry_ids: Sequence[str], counts: dict[str, dict[str, int]]) -> list[str]:
+    """The lines below an entry table: these entries' item counts (none without items)."""
+    shown = [i for i in entry_ids if i in counts]
+    if not shown:
+        return []
+    lines = ["", "work items (jobrunner items ID):"]
+    return lines + [f"  {entry_id}: {counts_text(counts[entry_id])}" for entry_id in shown]
+
+
+def run_lines(
+    rows: Sequence[jr_model.LogEntry], runs: dict[str, list[model.RunCount]]
+) -> list[str]:
+    """The lines below a log table: what each row's run did with work items."""
+    shown = [r for r in rows if r.session_id in runs]
+    if not shown:
+        return []
+    lines = ["", "work items:"]
+    return lines + [f"  log entry {r.entry_no}: {run_text(runs[r.session_id])}" for r in shown]
