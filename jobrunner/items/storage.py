@@ -4,15 +4,16 @@
 inside one transaction; an implementation provides those and nothing else (no policy).
 Implementations: `memory.MemoryItems` (the reference, for unit tests and the memory
 state store) and `sqlite.SqliteItems` (tables of their own in the state file, created
-by the state store's migrations). The contract suite in tests/contract/test_items.py
-runs against both.
+by migration 5 of `jobrunner.store.sql.migrations.SQLITE`). The contract suite in
+tests/contract/test_items.py runs against both.
 
 How a store plugs in: implement ItemStore for it (PostgreSQL: the same tables and
 statements as `sqlite`, with `pending` as `SELECT ... FOR UPDATE SKIP LOCKED`, so
 runners sharing one database never claim one item twice and never wait for each
-other's claims; `transaction` as one `BEGIN ... COMMIT` on a connection of the pool),
-add one branch to `for_store` below, its tables to the store's migrations, and its
-fixture to the contract suite.
+other's claims; `transaction` as one `BEGIN ... COMMIT` on a connection of its own),
+add one branch to `for_store` below, the item tables to that dialect's schema in
+`jobrunner.store.sql.migrations` (one version means the same tables in every
+dialect), and its fixture to the contract suite.
 """
 
 from __future__ import annotations
