@@ -154,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plan", help="show what a reconcile would change, without writing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_plan)
+    _web_parser(sub)
     return parser
 
 
@@ -560,13 +561,18 @@ def cmd_show(args: argparse.Namespace) -> int:
             at = wallclock.iso(entry.trigger.at)
             print(f"run asked for by {entry.trigger.by} at {at} (jobrunner trigger)")
     if args.json:
-        data = views.entry_json(entry)
-        data["next_runs"] = [wallclock.iso(t) for t in views.next_runs(entry, 3)]
-        data["log"] = [views.log_json(row) for row in logs]
-        print(json.dumps(data, indent=2))
+        print(json.dumps(show_json(entry, logs), indent=2))
     else:
         print(views.show_text(entry, logs, _tz(cfg), _colour()))
     return 0
+
+
+def show_json(entry: model.Entry, logs: Sequence[model.LogEntry]) -> dict[str, Any]:
+    """`show --json`: the entry, its next 3 runs and its last log entries."""
+    data = views.entry_json(entry)
+    data["next_runs"] = [wallclock.iso(t) for t in views.next_runs(entry, 3)]
+    data["log"] = [views.log_json(row) for row in logs]
+    return data
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -933,3 +939,26 @@ def cmd_task_cancel(args: argparse.Namespace) -> int:
         why = "is running and cannot be cancelled"
     print(f"task {args.task_id} {why}", file=sys.stderr)
     return 1
+
+
+def _web_parser(sub: Any) -> None:
+    p = sub.add_parser("web", help="serve the dashboard, the JSON API and /metrics")
+    p.add_argument("--listen", metavar="HOST:PORT", help="default: web.listen, else 127.0.0.1:8750")
+    hashes = p.add_mutually_exclusive_group()
+    hashes.add_argument(
+        "--hash-password", action="store_true", help="print the hash of a password for web.users"
+    )
+    hashes.add_argument(
+        "--hash-token", action="store_true", help="make a token and print its hash for web.tokens"
+    )
+    p.set_defaults(func=cmd_web)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from jobrunner.web import server
+
+    if args.hash_password:
+        return server.hash_password()
+    if args.hash_token:
+        return server.hash_token()
+    return server.serve(_config(args), args.listen)

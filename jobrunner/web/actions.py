@@ -1,0 +1,130 @@
+"""The changes a dashboard user may make, each through the function the CLI's command
+calls (`operate`, `tasks`), so each is a real change of the store exactly as the CLI
+makes it and wakes the runner as the CLI does; each checked against the user's rights
+first and logged with the user (`web_action_done`, `web_action_refused`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from jobrunner import control, errors, model, objects, operate, store, telemetry, views
+from jobrunner.web import auth, source
+
+ENTRY_ACTIONS = ("ready", "on_hold", "run_now", "cancel")
+_tasks_lock = threading.Lock()
+_tasks_configured = False
+
+
+class ActionError(errors.JobRunnerError):
+    """An action that was not carried out; `status` is its HTTP status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _ref(object_id: int | str, cfg_objects: dict[int, str]) -> str:
+    try:
+        return objects.resolve_ref(object_id, cfg_objects)
+    except errors.JobRunnerError:
+        return ""
+
+
+def _check(src: source.Source, user: str, object_id: int | str | None, what: str) -> None:
+    ref = "" if object_id is None else _ref(object_id, src.cfg.objects)
+    refused = auth.refusal(src.cfg.users, user, object_id=object_id, ref=ref)
+    if refused:
+        telemetry.get_logger().warning("web_action_refused", user=user, action=what, why=refused)
+        raise ActionError(refused, 403)
+
+
+def _done(user: str, action: str, **fields: Any) -> None:
+    telemetry.get_logger().info("web_action_done", user=user, action=action, **fields)
+
+
+def _carried_out(call: Callable[[], Any]) -> Any:
+    """The CLI's errors as HTTP statuses: unknown 404, refused or changing 409."""
+    try:
+        return call()
+    except errors.UnknownEntry as exc:
+        raise ActionError(str(exc), 404) from None
+    except store.StoreUnwritable as exc:
+        raise ActionError(str(exc), 503) from None
+    except errors.JobRunnerError as exc:
+        raise ActionError(str(exc), 409) from None
+
+
+def entry_action(src: source.Source, user: str, action: str, entry_id: str) -> dict[str, Any]:
+    """`ready` / `on_hold` (set-status), `run_now` (trigger), `cancel`: the JSON the
+    CLI's command prints with --json."""
+    entry = src.reader().get_entry(entry_id)
+    if entry is None:
+        raise ActionError(f"no entry {entry_id!r}", 404)
+    _check(src, user, entry.spec.object_id, action)
+    cfg = src.cfg
+
+    def act(db: store.Store) -> dict[str, Any]:
+        if action in ("ready", "on_hold"):
+            changed, message = operate.set_status(cfg, db, entry_id, model.EntryStatus(action))
+            now = db.get_entry(entry_id)
+            assert now is not None
+            return {"changed": changed, "message": message, "entry": views.entry_json(now)}
+        if action == "run_now":
+            asked, woken = operate.trigger(cfg, db, entry_id, by=user)
+            return control.trigger_json(asked, woken)
+        if action == "cancel":
+            return control.cancel_json(operate.cancel(cfg, db, entry_id, by=user))
+        raise ActionError(f"no action {action!r}", 404)
+
+    result: dict[str, Any] = _carried_out(lambda: _with_writer(src, act))
+    _done(user, action, entry_id=entry_id)
+    return result
+
+
+def _with_writer(src: source.Source, act: Callable[[store.Store], Any]) -> Any:
+    with src.writer() as db:
+        return act(db)
+
+
+def mark_error(src: source.Source, user: str, log_no: int) -> dict[str, Any]:
+    """A log entry stuck in process closed as an error (`jobrunner mark-error`)."""
+    row = src.reader().get_log(log_no)
+    if row is None:
+        raise ActionError(f"no log entry number {log_no}", 404)
+    _check(src, user, _object_id(row.object_id), "mark_error")
+    message = _carried_out(
+        lambda: _with_writer(src, lambda db: operate.mark_error(src.cfg, db, log_no, by=user))
+    )
+    _done(user, "mark_error", log_entry_no=log_no, entry_id=row.entry_id)
+    return {"entry_no": log_no, "message": message}
+
+
+def _object_id(text: str) -> int | str:
+    return int(text) if text.isdigit() else text
+
+
+def cancel_task(src: source.Source, user: str, task_id: str) -> dict[str, Any]:
+    """A pending task removed (`jobrunner task cancel`)."""
+    from jobrunner import lifecycle, tasks
+
+    found = src.reader().get_task(task_id)
+    if found is None:
+        raise ActionError(f"no task {task_id!r}", 404)
+    _check(src, user, None, "cancel_task")
+    if found.entry_id and found.object == lifecycle.DISPATCH:
+        raise ActionError(
+            f"task {task_id} backs job queue entry {found.entry_id!r}; set the entry on hold",
+            409,
+        )
+    global _tasks_configured
+    with _tasks_lock:
+        if not _tasks_configured:
+            tasks.configure(src.cfg.path)
+            _tasks_configured = True
+        cancelled = tasks.cancel_task(task_id)
+    if not cancelled:
+        raise ActionError(f"task {task_id} is running and cannot be cancelled", 409)
+    _done(user, "cancel_task", task_id=task_id)
+    return {"task_id": task_id, "cancelled": True}
