@@ -1,11 +1,10 @@
 """The changes a dashboard user may make, each through the function the CLI's command
-calls (`operate`, `tasks`), so each is a real change of the store exactly as the CLI
+calls (`operate`), so each is a real change of the store exactly as the CLI
 makes it and wakes the runner as the CLI does; each checked against the user's rights
 first and logged with the user (`web_action_done`, `web_action_refused`)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +12,6 @@ from jobrunner import control, errors, model, objects, operate, store, telemetry
 from jobrunner.web import auth, source
 
 ENTRY_ACTIONS = ("ready", "on_hold", "run_now", "cancel")
-_tasks_lock = threading.Lock()
-_tasks_configured = False
 
 
 class ActionError(errors.JobRunnerError):
@@ -84,8 +81,7 @@ def entry_action(src: source.Source, user: str, action: str, entry_id: str) -> d
 
 
 def _with_writer(src: source.Source, act: Callable[[store.Store], Any]) -> Any:
-    with src.writer() as db:
-        return act(db)
+    return act(src.writer())
 
 
 def mark_error(src: source.Source, user: str, log_no: int) -> dict[str, Any]:
@@ -103,28 +99,3 @@ def mark_error(src: source.Source, user: str, log_no: int) -> dict[str, Any]:
 
 def _object_id(text: str) -> int | str:
     return int(text) if text.isdigit() else text
-
-
-def cancel_task(src: source.Source, user: str, task_id: str) -> dict[str, Any]:
-    """A pending task removed (`jobrunner task cancel`)."""
-    from jobrunner import lifecycle, tasks
-
-    found = src.reader().get_task(task_id)
-    if found is None:
-        raise ActionError(f"no task {task_id!r}", 404)
-    _check(src, user, None, "cancel_task")
-    if found.entry_id and found.object == lifecycle.DISPATCH:
-        raise ActionError(
-            f"task {task_id} backs job queue entry {found.entry_id!r}; set the entry on hold",
-            409,
-        )
-    global _tasks_configured
-    with _tasks_lock:
-        if not _tasks_configured:
-            tasks.configure(src.cfg.path)
-            _tasks_configured = True
-        cancelled = tasks.cancel_task(task_id)
-    if not cancelled:
-        raise ActionError(f"task {task_id} is running and cannot be cancelled", 409)
-    _done(user, "cancel_task", task_id=task_id)
-    return {"task_id": task_id, "cancelled": True}

@@ -41,7 +41,6 @@ def routes(web: Web) -> list[BaseRoute]:
         route("/logout", lambda r: logout(web, r), ["POST"]),
         route("/entries/{entry_id}/{action}", lambda r: entry_action(web, r), ["POST"]),
         route("/log/{entry_no:int}/mark-error", lambda r: mark_error(web, r), ["POST"]),
-        route("/tasks/{task_id}/cancel", lambda r: cancel_task(web, r), ["POST"]),
     ]
 
 
@@ -240,10 +239,3 @@ def mark_error(web: Web, request: Request) -> Response:
     user = web.acting_user(request, _form(request).get("csrf"))
     result = actions.mark_error(web.source, user, entry_no)
     return _back(web, "/log", f"log entry {entry_no}: {result['message']}")
-
-
-def cancel_task(web: Web, request: Request) -> Response:
-    task_id = request.path_params["task_id"]
-    user = web.acting_user(request, _form(request).get("csrf"))
-    actions.cancel_task(web.source, user, task_id)
-    return _back(web, "/tasks", f"task {task_id} cancelled")

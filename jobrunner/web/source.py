@@ -6,15 +6,13 @@ since when (the runner writes its pid into it when it takes it)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobrunner import config, lock, store
+from jobrunner import config, errors, lock, store
 from jobrunner.store import open as store_open
 
 PROC_LOCKS = Path("/proc/locks")
@@ -55,8 +53,8 @@ def holder(table: str, major: int, minor: int, inode: int) -> int | None:
 
 
 class Source:
-    """The store for reading, shared by every request (the SQLite store serialises its
-    calls itself), and a fresh one for each change, as the CLI's commands open it."""
+    """The store, shared by every request (the SQLite store serialises its calls
+    itself)."""
 
     def __init__(self, cfg: config.Config) -> None:
         self.cfg = cfg
@@ -78,13 +76,17 @@ class Source:
         self.reader()
         return self._real
 
-    @contextlib.contextmanager
-    def writer(self) -> Iterator[store.Store]:
-        db = store_open.open_existing(self.cfg)
-        try:
-            yield db
-        finally:
-            db.close()
+    def writer(self) -> store.Store:
+        """The store for a change: the reading one, once a runner has made the state
+        (as `store.open.open_existing` requires). One store per process: opening a
+        second SQLite store here would open and close a descriptor of its file, which
+        drops the POSIX locks the first one holds on it, and another process could then
+        checkpoint and reset the WAL under it."""
+        if not self.has_state:
+            raise errors.JobRunnerError(
+                f"no state in {self.cfg.state_dir} yet: start the runner once (jobrunner run)"
+            )
+        return self.reader()
 
     def runner(self) -> RunnerState:
         return runner_state(self.cfg.state_dir)
