@@ -49,6 +49,6 @@ def since(query: QueryParams, cfg: config.Config) -> datetime | None:
 
 def text(query: QueryParams, name: str, limit: int = 200) -> str | None:
     value = query.get(name) or None
-    if value is not None and (len(value) > limit or "\x00" in value):
-        raise HTTPException(400, f"{name}: longer than {limit} characters or not text")
+    if value is not None and len(value) > limit:
+        raise HTTPException(400, f"{name}: longer than {limit} characters")
     return value
