@@ -49,13 +49,24 @@
     });
   }
 
+  let source = null;
+
   function follow() {
-    if (!window.EventSource) return;
-    const source = new EventSource("/events");
+    if (!window.EventSource || source !== null) return;
+    source = new EventSource("/events");
     source.addEventListener("hello", () => { const s = stateLabel(); if (s) s.textContent = "live"; });
     source.addEventListener("change", () => schedule());
     source.onerror = () => { const s = stateLabel(); if (s) s.textContent = "reconnecting…"; };
   }
+
+  // A page left behind (kept in the back-forward cache) must not hold its stream open:
+  // browsers allow a handful of connections per host, and the next page would wait.
+  window.addEventListener("pagehide", () => {
+    if (source !== null) { source.close(); source = null; }
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) { follow(); schedule(); }
+  });
 
   document.addEventListener("DOMContentLoaded", () => {
     bind(document);
