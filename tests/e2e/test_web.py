@@ -5,6 +5,9 @@ live event stream."""
 from __future__ import annotations
 
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -252,6 +255,38 @@ def test_web_beyond_the_loopback_reads_need_a_login(site):
         assert logged_in(wide).get("/").status_code == 200
     finally:
         wide.stop()
+
+
+def test_web_with_a_runner_up(site):
+    """Health and metrics see the runner; run once now goes through it at once."""
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "jobrunner", "run"],
+        cwd=site.root,
+        env=site.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        api = site.client()
+        deadline = time.monotonic() + 20
+        while api.get("/healthz").status_code != 200:
+            assert time.monotonic() < deadline, "the runner never came up"
+            time.sleep(0.05)
+        assert api.get("/healthz").json()["runner"]["pid"] == runner.pid
+        families = {f.name: f for f in text_string_to_metric_families(api.get("/metrics").text)}
+        assert families["jobrunner_runner_up"].samples[0].value == 1
+        assert families["jobrunner_runner_start_time_seconds"].samples[0].value > time.time() - 60
+        asked = api.post("/api/entries/month-end-close/trigger")
+        assert asked.json()["runner"] is True
+        while not site.json_lines("log", "month-end-close"):
+            assert time.monotonic() < deadline + 20, "the triggered run never ran"
+            time.sleep(0.1)
+    finally:
+        runner.send_signal(signal.SIGTERM)
+        _, err = runner.communicate(timeout=30)
+    assert "Traceback" not in err
+    assert site.client().get("/healthz").status_code == 503
 
 
 def test_web_logs_each_action_with_its_user(site):
