@@ -57,7 +57,7 @@ def routes(web: Web) -> list[BaseRoute]:
 def list_entries(web: Web, request: Request) -> list[dict[str, Any]]:
     q = request.query_params
     found = queries.entries(
-        web.source.reader(),
+        web.source.reader().list_entries(),
         q=params.text(q, "q") or "",
         status=params.choice(q, "status", model.EntryStatus),
         category=params.text(q, "category"),

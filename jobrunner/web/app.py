@@ -151,10 +151,20 @@ def ago(value: datetime | None, now: datetime) -> str:
 
 
 def _headers(app: ASGIApp) -> ASGIApp:
+    """The security headers, and Server-Timing: how long the server took until it
+    answered (`app;dur=` milliseconds, shown by browsers' developer tools)."""
+
     async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.2f}".encode()
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *HEADERS,
+                    (b"server-timing", took),
+                ]
             await send(message)
 
         await app(scope, receive, sending)

@@ -60,18 +60,17 @@ def _pager(request: Request, page: queries.Page[Any]) -> dict[str, Any]:
 
 def entries(web: Web, request: Request) -> Response:
     q = request.query_params
-    db = web.source.reader()
     status = params.choice(q, "status", model.EntryStatus)
     category = params.text(q, "category")
+    every = web.source.reader().list_entries()
     found = queries.entries(
-        db,
+        every,
         q=params.text(q, "q") or "",
         status=status,
         category=category,
         offset=params.integer(q, "offset", 0, 0, 10**9),
         limit=params.integer(q, "limit", PAGE, 1, queries.MAX_PAGE),
     )
-    every = db.list_entries()
     return web.render(
         request,
         "entries.html",

@@ -28,7 +28,7 @@ class Page(Generic[T]):
 
 
 def entries(
-    db: store.Store,
+    every: Sequence[model.Entry],
     *,
     q: str = "",
     status: model.EntryStatus | None = None,
@@ -36,11 +36,16 @@ def entries(
     offset: int = 0,
     limit: int = 100,
 ) -> Page[model.Entry]:
-    """Entries matching `q` (in the id, description, category or file, any case)."""
-    found = db.list_entries(status=status, category=category)
-    if q:
-        needle = q.casefold()
-        found = [e for e in found if needle in _haystack(e)]
+    """Of `every` entry (`Store.list_entries()`, read once per page), those of `status`
+    and `category` matching `q` (in the id, description, category or file, any case)."""
+    needle = q.casefold()
+    found = [
+        e
+        for e in every
+        if (status is None or e.status is status)
+        and (category is None or e.spec.category == category)
+        and (not needle or needle in _haystack(e))
+    ]
     rows = found[offset : offset + limit]
     return Page(
         rows=rows,
