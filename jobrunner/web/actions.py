@@ -81,7 +81,10 @@ def entry_action(src: source.Source, user: str, action: str, entry_id: str) -> d
 
 
 def _with_writer(src: source.Source, act: Callable[[store.Store], Any]) -> Any:
-    return act(src.writer())
+    try:
+        return act(src.writer())
+    finally:
+        src.touch()  # the next page shows it, before the watcher has seen the commit
 
 
 def mark_error(src: source.Source, user: str, log_no: int) -> dict[str, Any]:

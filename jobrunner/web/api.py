@@ -57,7 +57,7 @@ def routes(web: Web) -> list[BaseRoute]:
 def list_entries(web: Web, request: Request) -> list[dict[str, Any]]:
     q = request.query_params
     found = queries.entries(
-        web.source.reader().list_entries(),
+        web.source.entries(),
         q=params.text(q, "q") or "",
         status=params.choice(q, "status", model.EntryStatus),
         category=params.text(q, "category"),
@@ -109,7 +109,7 @@ def list_tasks(web: Web, request: Request) -> list[dict[str, Any]]:
 
 
 def list_categories(web: Web, request: Request) -> list[dict[str, Any]]:
-    return queries.categories(web.source.reader())
+    return queries.categories(web.source.reader(), web.source.entries())
 
 
 def status(web: Web, request: Request) -> dict[str, Any]:
@@ -119,7 +119,7 @@ def status(web: Web, request: Request) -> dict[str, Any]:
         "store": db.where,
         "has_state": web.source.has_state,
         "paused": [control.pause_json(p) for p in db.pauses()],
-        "entries": queries.counts(db.list_entries()),
+        "entries": queries.counts(web.source.entries()),
     }
 
 

@@ -46,7 +46,7 @@ class Web:
         self.settings = cfg_web
         self.source = source.Source(cfg)
         self.signer = auth.Signer()
-        self.changes = live.Changes(cfg.state_dir)
+        self.changes = live.Changes(cfg.state_dir, self.source.touch)
         self.metrics = metrics.Collector(self.source)
         self.tz = wallclock.zone(cfg.timezone)
         self.templates = jinja2.Environment(

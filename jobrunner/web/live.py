@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -24,8 +24,9 @@ class Changes:
     """A counter of changes in the state folder, bumped from the watcher's thread, and
     the waiters in the server's event loop."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, on_change: Callable[[], None]) -> None:
         self.state_dir = state_dir
+        self.on_change = on_change  # called first, from the watcher's thread
         self.generation = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: set[asyncio.Event] = set()
@@ -65,6 +66,7 @@ class Changes:
 
     def bump(self) -> None:
         """One change (from any thread)."""
+        self.on_change()
         self.generation += 1
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wake)

@@ -62,7 +62,7 @@ def entries(web: Web, request: Request) -> Response:
     q = request.query_params
     status = params.choice(q, "status", model.EntryStatus)
     category = params.text(q, "category")
-    every = web.source.reader().list_entries()
+    every = web.source.entries()
     found = queries.entries(
         every,
         q=params.text(q, "q") or "",
@@ -158,7 +158,9 @@ def tasks(web: Web, request: Request) -> Response:
 
 def categories(web: Web, request: Request) -> Response:
     return web.render(
-        request, "categories.html", categories=queries.categories(web.source.reader())
+        request,
+        "categories.html",
+        categories=queries.categories(web.source.reader(), web.source.entries()),
     )
 
 

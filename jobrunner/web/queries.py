@@ -92,12 +92,12 @@ def sessions(
     return Page(rows=rows, offset=offset, limit=limit, total=None, more=len(found) > offset + limit)
 
 
-def categories(db: store.Store) -> list[dict[str, Any]]:
+def categories(db: store.Store, every: Sequence[model.Entry]) -> list[dict[str, Any]]:
     """Each category: whether it is paused, the entries in process (at most one runs at
     a time) and those waiting, in the order they will run."""
     paused = {p.category: p for p in db.pauses()}
     by_category: dict[str, list[model.Entry]] = {}
-    for e in db.list_entries():
+    for e in every:
         if e.spec.category:
             by_category.setdefault(e.spec.category, []).append(e)
     out = []

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobrunner import config, errors, lock, store
+from jobrunner import config, errors, lock, model, store
 from jobrunner.store import open as store_open
 
 PROC_LOCKS = Path("/proc/locks")
@@ -61,6 +61,8 @@ class Source:
         self._lock = threading.Lock()
         self._db: store.Store | None = None
         self._real = False
+        self.version = 0  # bumped at each change of the store (`touch`)
+        self._entries: tuple[int, list[model.Entry]] | None = None
 
     def reader(self) -> store.Store:
         with self._lock:
@@ -69,7 +71,24 @@ class Source:
                     self._db.close()
                 self._real = store_open.has_state(self.cfg)
                 self._db = store_open.open_for_reading(self.cfg)
+                self.touch()
             return self._db
+
+    def touch(self) -> None:
+        """The store changed (the watcher saw a commit, or this process made one)."""
+        self.version += 1
+
+    def entries(self) -> list[model.Entry]:
+        """`list_entries()`, read again only after a change: building 10,000 entries
+        takes the store a third of a second, and most pages and scrapes come while
+        nothing changed. The list is shared: never change it."""
+        seen = self.version  # before the read: a change during it reads again next time
+        cached = self._entries
+        if cached is not None and cached[0] == seen:
+            return cached[1]
+        found = self.reader().list_entries()
+        self._entries = (seen, found)
+        return found
 
     @property
     def has_state(self) -> bool:
