@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import spec
+from jobrunner import scheduler, spec
 
 FINAL_FAILURE, FAILURES, RECOVERY, SUCCESS = "final_failure", "failures", "recovery", "success"
 ON = (FINAL_FAILURE, RECOVERY, SUCCESS)
@@ -154,7 +154,7 @@ def message(run: RunEnd, why: str, host: str, held_back: int = 0) -> dict[str, A
         "entry_id": run.entry_id,
         "description": run.description,
         "status": "success" if run.ok else "error",
-        "error": spec_first_line(run.error),
+        "error": scheduler.first_line(run.error),
         "attempt": run.attempt,
         "log_entry_no": run.log_no,
         "consecutive_failures": 0 if run.ok else run.failed_before + 1,
@@ -193,8 +193,3 @@ def text(msg: dict[str, Any]) -> str:
     if msg["held_back"]:
         lines.append(f"held back since the last message: {msg['held_back']}")
     return "\n".join(lines) + "\n"
-
-
-def spec_first_line(error: str) -> str:
-    """The error's first line (the log entry keeps BC's first line already)."""
-    return (error.strip().splitlines() or [""])[0]

@@ -33,21 +33,22 @@ def _now() -> datetime:
 
 def set_status(
     cfg: config.Config, db: store.Store, entry_id: str, wanted: model.EntryStatus
-) -> tuple[bool, str]:
-    """(changed, message). Retries once if the runner wrote the entry meanwhile."""
+) -> lifecycle.StatusChange:
+    """What was decided (and written, when it changed the entry). Retries once if the
+    runner wrote the entry meanwhile."""
     for _ in range(3):
         entry = db.get_entry(entry_id)
         if entry is None:
             raise errors.UnknownEntry(entry_id, [e.id for e in db.list_entries()])
-        changed, message = lifecycle.set_status(entry, wanted, _now())
-        if changed is None:
-            return False, message
+        decided = lifecycle.set_status(entry, wanted, _now())
+        if decided.entry is None:
+            return decided
         try:
-            db.commit(model.Transition(reason="set_status", put=(changed,)))
+            db.commit(model.Transition(reason="set_status", put=(decided.entry,)))
         except store.StoreConflict:
             continue
         wake.send(cfg.state_dir)
-        return True, message
+        return decided
     raise errors.JobRunnerError(f"{entry_id} kept changing; try again")
 
 
@@ -177,26 +178,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     ref = objects.resolve_ref(spec.object_id, cfg.objects)
     refusal = permissions.run_refusal(cfg.users, user, spec.object_id, ref)
     session_id = uuid.uuid4().hex
-    fg = model.ClientType.FOREGROUND
-    start = _now()
-    log = model.LogEntry(
-        entry_id=spec.id,
-        start_at=start,
-        user=user,
-        object_id=str(spec.object_id),
-        parameter_string=spec.parameter_string,
-        description=spec.description,
-        session_id=session_id,
-        attempt=1,
-        client_type=fg,
-    )
-    (number,) = db.commit(
-        model.Transition(
-            reason="run_once",
-            log_insert=(log,),
-            events=(_foreground(session_id, "logon", start, user, spec.id),),
-        )
-    )
+    log = _foreground_started(db, spec, session_id, user)
     result: dict[str, Any]
     if refusal:
         result = {"ok": False, "message": refusal, "stack": ""}
@@ -211,33 +193,55 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
                     "entry": {"id": spec.id, "description": spec.description},
                 }
             )
-    end = _now()
     outcome = model.Outcome(
         ok=bool(result["ok"]),
         message=result.get("message", ""),
         stack=result.get("stack", ""),
         cause="exception",
     )
-    closed = dataclasses.replace(
-        log,
-        entry_no=number,
-        end_at=end,
-        status=model.LogStatus.SUCCESS if outcome.ok else model.LogStatus.ERROR,
-        error_message="" if outcome.ok else outcome.message.strip().splitlines()[0][:2048],
-        error_call_stack="" if outcome.ok else outcome.stack,
+    _foreground_ended(db, log, outcome)
+    return outcome
+
+
+def _foreground_started(
+    db: store.Store, spec: model.JobSpec, session_id: str, user: str
+) -> model.LogEntry:
+    """The foreground run's log entry, written (numbered) with its session's logon."""
+    start = _now()
+    log = model.LogEntry(
+        entry_id=spec.id,
+        start_at=start,
+        user=user,
+        object_id=str(spec.object_id),
+        parameter_string=spec.parameter_string,
+        description=spec.description,
+        session_id=session_id,
+        attempt=1,
+        client_type=model.ClientType.FOREGROUND,
     )
-    db.commit(
+    (number,) = db.commit(
         model.Transition(
             reason="run_once",
-            log_update=(closed,),
-            events=(
-                _foreground(
-                    session_id, "logoff", end, user, spec.id, "success" if outcome.ok else "error"
-                ),
-            ),
+            log_insert=(log,),
+            events=(_foreground(session_id, "logon", start, user, spec.id),),
         )
     )
-    return outcome
+    return dataclasses.replace(log, entry_no=number)
+
+
+def _foreground_ended(db: store.Store, log: model.LogEntry, outcome: model.Outcome) -> None:
+    """The foreground run's log entry closed, with its session's logoff."""
+    end = _now()
+    closed = dataclasses.replace(
+        log,
+        end_at=end,
+        status=model.LogStatus.SUCCESS if outcome.ok else model.LogStatus.ERROR,
+        error_message="" if outcome.ok else scheduler.first_line(outcome.message),
+        error_call_stack="" if outcome.ok else outcome.stack,
+    )
+    result = "success" if outcome.ok else "error"
+    logoff = _foreground(log.session_id, "logoff", end, log.user, log.entry_id, result)
+    db.commit(model.Transition(reason="run_once", log_update=(closed,), events=(logoff,)))
 
 
 @contextlib.contextmanager

@@ -108,3 +108,18 @@ def _line(s: model.JobSpec, key: str) -> int:
         return spec.locate(Path(s.source).read_text(encoding="utf-8"), [key])
     except (OSError, ValueError):  # gone or changed since it was read
         return 1
+
+
+def start_problems(cfg: config.Config) -> list[model.Problem]:
+    """What `run` refuses to start without; job files are not read (a rejected one keeps
+    its entry's last good definition and never stops the runner)."""
+    if cfg.jobs_dir.is_dir():
+        return []
+    return [
+        model.Problem(
+            file=str(cfg.path or "jobrunner.yaml"),
+            line=1,
+            path="jobs_dir",
+            message=f"the jobs folder {cfg.jobs_dir} does not exist",
+        )
+    ]

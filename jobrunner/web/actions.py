@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jobrunner import control, errors, model, objects, operate, store, telemetry, views
+from jobrunner import errors, model, objects, operate, store, telemetry
+from jobrunner.views import shapes
 from jobrunner.web import auth, source
 
 ENTRY_ACTIONS = ("ready", "on_hold", "run_now", "cancel")
@@ -64,15 +65,15 @@ def entry_action(src: source.Source, user: str, action: str, entry_id: str) -> d
 
     def act(db: store.Store) -> dict[str, Any]:
         if action in ("ready", "on_hold"):
-            changed, message = operate.set_status(cfg, db, entry_id, model.EntryStatus(action))
+            decided = operate.set_status(cfg, db, entry_id, model.EntryStatus(action))
             now = db.get_entry(entry_id)
             assert now is not None
-            return {"changed": changed, "message": message, "entry": views.entry_json(now)}
+            return shapes.set_status_json(decided, now)
         if action == "run_now":
             asked, woken = operate.trigger(cfg, db, entry_id, by=user)
-            return control.trigger_json(asked, woken)
+            return shapes.trigger_json(asked, woken)
         if action == "cancel":
-            return control.cancel_json(operate.cancel(cfg, db, entry_id, by=user))
+            return shapes.cancel_json(operate.cancel(cfg, db, entry_id, by=user))
         raise ActionError(f"no action {action!r}", 404)
 
     result: dict[str, Any] = _carried_out(lambda: _with_writer(src, act))

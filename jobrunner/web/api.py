@@ -12,7 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from jobrunner import control, lifecycle, model, views
+from jobrunner import lifecycle, model
+from jobrunner.views import shapes
 from jobrunner.web import actions, metrics, params, queries
 from jobrunner.web.app import Web, route
 
@@ -64,7 +65,7 @@ def list_entries(web: Web, request: Request) -> list[dict[str, Any]]:
         offset=params.integer(q, "offset", 0, 0, 10**9),
         limit=params.integer(q, "limit", queries.MAX_PAGE, 1, queries.MAX_PAGE),
     )
-    return [views.entry_json(e) for e in found.rows]
+    return [shapes.entry_json(e) for e in found.rows]
 
 
 def show_entry(web: Web, request: Request) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def list_log(web: Web, request: Request) -> list[dict[str, Any]]:
         offset=params.integer(q, "offset", 0, 0, 10**6),
         limit=params.integer(q, "limit", 20, 1, queries.MAX_PAGE),
     )
-    return [views.log_json(row) for row in found.rows]
+    return [shapes.log_json(row) for row in found.rows]
 
 
 def list_sessions(web: Web, request: Request) -> list[dict[str, Any]]:
@@ -99,13 +100,13 @@ def list_sessions(web: Web, request: Request) -> list[dict[str, Any]]:
         offset=params.integer(q, "offset", 0, 0, 10**6),
         limit=params.integer(q, "limit", 50, 1, queries.MAX_PAGE),
     )
-    return [views.session_json(e) for e in found.rows]
+    return [shapes.session_json(e) for e in found.rows]
 
 
 def list_tasks(web: Web, request: Request) -> list[dict[str, Any]]:
     every = params.integer(request.query_params, "all", 0, 0, 1) == 1
     found = web.source.reader().list_tasks()
-    return [queries.task(t) for t in found if every or t.object != lifecycle.DISPATCH]
+    return [shapes.task_json(t) for t in found if every or t.object != lifecycle.DISPATCH]
 
 
 def list_categories(web: Web, request: Request) -> list[dict[str, Any]]:
@@ -118,7 +119,7 @@ def status(web: Web, request: Request) -> dict[str, Any]:
         "runner": _runner(web),
         "store": db.where,
         "has_state": web.source.has_state,
-        "paused": [control.pause_json(p) for p in db.pauses()],
+        "paused": [shapes.pause_json(p) for p in db.pauses()],
         "entries": queries.counts(web.source.entries()),
     }
 

@@ -21,7 +21,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from jobrunner import config, telemetry, views, wallclock
+from jobrunner import config, telemetry, wallclock
+from jobrunner.views import times
 from jobrunner.web import actions, auth, live, metrics, source
 from jobrunner.web import settings as web_settings
 
@@ -57,7 +58,7 @@ class Web:
         self.templates.filters.update(zoned=self.zoned, ago=ago)
 
     def zoned(self, value: datetime | None) -> str:
-        return views.zoned(value, self.tz)
+        return times.zoned(value, self.tz)
 
     def identity(self, request: Request) -> auth.Identity:
         found = getattr(request.state, "identity", None)
@@ -146,7 +147,7 @@ class Web:
 
 def ago(value: datetime | None, now: datetime) -> str:
     """`in 4min 10s`, `2h ago`."""
-    text = views.relative(value, now)
+    text = times.relative(value, now)
     return f"in {text.removesuffix(' left')}" if text.endswith(" left") else text
 
 

@@ -13,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute
 
-from jobrunner import lifecycle, model, telemetry, views
+from jobrunner import lifecycle, model, telemetry
+from jobrunner.views import shapes
 from jobrunner.web import actions, auth, params, queries
 from jobrunner.web.app import Web, route
 
@@ -95,10 +96,10 @@ def entry(web: Web, request: Request) -> Response:
         request,
         "entry.html",
         entry=found,
-        data=views.entry_json(found),
-        next_runs=views.next_runs(found, 5),
+        data=shapes.entry_json(found),
+        next_runs=shapes.next_runs(found, 5),
         logs=logs,
-        log_rows=[(row, views.log_json(row)) for row in logs],
+        log_rows=[(row, shapes.log_json(row)) for row in logs],
         sessions=queries.sessions(db, entry_id=entry_id, limit=20).rows,
         definition=_definition(found),
     )
@@ -126,7 +127,7 @@ def log(web: Web, request: Request) -> Response:
         "log.html",
         page=found,
         paging=_pager(request, found),
-        rows=[(row, views.log_json(row)) for row in found.rows],
+        rows=[(row, shapes.log_json(row)) for row in found.rows],
         statuses=[s.value for s in model.LogStatus],
         query={k: q.get(k, "") for k in ("entry", "status", "since")},
     )

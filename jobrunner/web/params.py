@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 
-from jobrunner import config, errors
+from jobrunner import config, spec
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -35,16 +35,23 @@ def choice(query: QueryParams, name: str, kind: type[E]) -> E | None:
 
 
 def since(query: QueryParams, cfg: config.Config) -> datetime | None:
-    """`since`: an ISO-8601 time or how long ago (`-1h`, `2d`), as `jobrunner log --since`."""
-    from jobrunner import cli
-
+    """`since`: how long ago (`-1h`, `2d`, `1h30m`; the sign optional) or an ISO-8601
+    time (wall time in the configured zone without an offset): `jobrunner log --since`'s
+    rules."""
     text = query.get("since") or None
+    if text is None:
+        return None
     try:
-        return cli._since(text, cfg)
-    except errors.JobRunnerError as exc:
-        raise HTTPException(400, str(exc).replace("--since", "since")) from None
+        return datetime.now(UTC) - spec.parse_duration(text.removeprefix("-"))
     except (ValueError, OverflowError):
-        raise HTTPException(400, f"since: {text!r} is out of range") from None
+        pass
+    try:
+        return spec.parse_instant(text, cfg.timezone)
+    except (ValueError, OverflowError):
+        raise HTTPException(
+            400,
+            f"since: {text!r} is neither a time ago (-1h, 2d, 30m) nor an ISO-8601 date and time",
+        ) from None
 
 
 def text(query: QueryParams, name: str, limit: int = 200) -> str | None:

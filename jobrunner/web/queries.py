@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from jobrunner import control, model, store
+from jobrunner import model, store
+from jobrunner.views import shapes
 
 MAX_PAGE = 500
 SESSIONS_SCANNED = 5000  # an entry's sessions are looked for among the newest events
@@ -107,7 +108,7 @@ def categories(db: store.Store, every: Sequence[model.Entry]) -> list[dict[str, 
             {
                 "category": name,
                 "entries": len(members),
-                "paused": None if pause is None else control.pause_json(pause),
+                "paused": None if pause is None else shapes.pause_json(pause),
                 "in_process": [e.id for e in members if e.status is model.EntryStatus.IN_PROCESS],
                 "waiting": [e.id for e in db.waiting_entries(name)],
             }
@@ -117,16 +118,7 @@ def categories(db: store.Store, every: Sequence[model.Entry]) -> list[dict[str, 
 
 def show(db: store.Store, entry: model.Entry, log_limit: int = 5) -> dict[str, Any]:
     """`jobrunner show --json`: the entry, its next runs and its last log entries."""
-    from jobrunner import cli  # the shape lives there (the CLI imports this package lazily)
-
-    return cli.show_json(entry, db.list_log(entry_id=entry.id, limit=log_limit))
-
-
-def task(t: model.Task) -> dict[str, Any]:
-    """A task as `jobrunner task list --json` prints it."""
-    from jobrunner import cli
-
-    return cli._task_json(t)
+    return shapes.show_json(entry, db.list_log(entry_id=entry.id, limit=log_limit))
 
 
 def counts(found: Sequence[model.Entry]) -> dict[str, int]:
