@@ -23,11 +23,11 @@ def serve(cfg: config.Config, listen: str | None) -> int:
         )
     import uvicorn
 
-    from jobrunner.web import app
+    from jobrunner.web import asgi
 
     chosen = web_settings.load(cfg, listen)
     telemetry.configure(None, log_format=cfg.log_format, log_level=cfg.log_level)
-    application = app.build(cfg, chosen)
+    application = asgi.build(cfg, chosen)
     telemetry.get_logger().info(
         "web_started",
         listen=f"{chosen.host}:{chosen.port}",
@@ -41,6 +41,9 @@ def serve(cfg: config.Config, listen: str | None) -> int:
         log_level="warning",
         access_log=False,
         server_header=False,
+        # the peer is the peer: X-Forwarded-For never renames it (web.trusted_proxies
+        # are believed by their own address)
+        proxy_headers=False,
         timeout_graceful_shutdown=GRACE_S,
         lifespan="on",
     )

@@ -292,6 +292,32 @@ def test_web_with_a_runner_up(site):
     assert site.client().get("/healthz").status_code == 503
 
 
+def test_web_trusts_the_proxy_header_only_from_a_trusted_proxy(tmp_path):
+    proxied = Site(tmp_path, config="timezone: UTC\nweb:\n  proxy_user_header: X-Remote-User\n")
+    proxied.cli("run", "--until-idle")
+    proxied.start()
+    try:
+        client = proxied.client(token=None)
+        # a proxy on this host that says who the user is and whom it forwards for
+        named = {"x-remote-user": "dana", "x-forwarded-for": "203.0.113.5"}
+        assert "<span>dana</span>" in client.get("/", headers=named).text
+        refused = client.post("/api/entries/report-rotation/trigger", headers=named)
+        assert refused.status_code == 403  # a browser's credentials need the form token
+    finally:
+        proxied.stop()
+    wide = Site(tmp_path, copy=False)
+    wide.url = f"http://127.0.0.1:{wide.port}"
+    (tmp_path / "jobrunner.yaml").write_text(
+        "timezone: UTC\nweb:\n  proxy_user_header: X-Remote-User\n  trusted_proxies: [192.0.2.1]\n"
+    )
+    wide.start()
+    try:
+        page = wide.client(token=None).get("/", headers={"x-remote-user": "dana"}).text
+        assert "<span>dana</span>" not in page
+    finally:
+        wide.stop()
+
+
 def test_web_logs_each_action_with_its_user(site):
     site.client().post("/api/entries/month-end-close/status", json={"status": "ready"})
     out = site.stop()
