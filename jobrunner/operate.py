@@ -16,6 +16,8 @@ from jobrunner import (
     config,
     control,
     errors,
+    executor,
+    finishing,
     lifecycle,
     model,
     objects,
@@ -176,31 +178,33 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     left as it is."""
     user = permissions.current_user()
     ref = objects.resolve_ref(spec.object_id, cfg.objects)
-    refusal = permissions.run_refusal(cfg.users, user, spec.object_id, ref)
-    session_id = uuid.uuid4().hex
-    log = _foreground_started(db, spec, session_id, user)
+    request = executor.SessionRequest(
+        session_id=uuid.uuid4().hex,
+        ref=ref,
+        refusal=permissions.run_refusal(cfg.users, user, spec.object_id, ref) or "",
+        parameter=spec.parameter_string,
+        entry={"id": spec.id, "description": spec.description},
+    )
+    log = _foreground_started(db, spec, request.session_id, user)
+    outcome = _run_here(request, spec.environment)
+    _foreground_ended(db, log, outcome)
+    return outcome
+
+
+def _run_here(request: executor.SessionRequest, environment: dict[str, str]) -> model.Outcome:
+    """The job of `request` run in this process (a refused one does not run)."""
     result: dict[str, Any]
-    if refusal:
-        result = {"ok": False, "message": refusal, "stack": ""}
+    if request.refusal:
+        result = {"ok": False, "message": request.refusal, "stack": ""}
     else:
-        with _environment(spec.environment):
-            result = session.execute(
-                {
-                    "session_id": session_id,
-                    "ref": ref,
-                    "parameter": spec.parameter_string,
-                    "attempt": 1,
-                    "entry": {"id": spec.id, "description": spec.description},
-                }
-            )
-    outcome = model.Outcome(
+        with _environment(environment):
+            result = session.execute(request.wire())
+    return model.Outcome(
         ok=bool(result["ok"]),
         message=result.get("message", ""),
         stack=result.get("stack", ""),
-        cause="exception",
+        cause=model.Cause.EXCEPTION,
     )
-    _foreground_ended(db, log, outcome)
-    return outcome
 
 
 def _foreground_started(
@@ -236,7 +240,7 @@ def _foreground_ended(db: store.Store, log: model.LogEntry, outcome: model.Outco
         log,
         end_at=end,
         status=model.LogStatus.SUCCESS if outcome.ok else model.LogStatus.ERROR,
-        error_message="" if outcome.ok else scheduler.first_line(outcome.message),
+        error_message="" if outcome.ok else finishing.first_line(outcome.message),
         error_call_stack="" if outcome.ok else outcome.stack,
     )
     result = "success" if outcome.ok else "error"

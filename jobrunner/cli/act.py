@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jobrunner import config, errors, model, operate, spec, wallclock
+from jobrunner import config, errors, model, operate, timetext, wallclock
 from jobrunner.cli import common
 from jobrunner.store import open as store_open
 from jobrunner.views import queries, shapes
@@ -46,7 +46,7 @@ def run_command(args: argparse.Namespace) -> int:
     )
     for path, old, new in tightened:
         telemetry.get_logger().warning("state_mode_tightened", path=path, mode=old, now=new)
-    return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
+    return runner.run(cfg, until_idle=args.until_idle, horizon=horizon)
 
 
 def configure_set_status_parser(sub: common.Subparsers) -> None:
@@ -206,6 +206,6 @@ def prune_log_command(args: argparse.Namespace) -> int:
         removed = operate.prune_log(db, older)
     print(
         f"{removed} log entries and session events older than "
-        f"{spec.format_duration(older)} deleted (none in process)"
+        f"{timetext.format_duration(older)} deleted (none in process)"
     )
     return 0

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from jobrunner import config, errors, model, spec, store, wallclock
+from jobrunner import config, errors, model, store, timetext, wallclock
 from jobrunner.store import open as store_open
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -137,7 +137,7 @@ def width() -> int | None:
 
 def parse_when(text: str, tz_name: str, option: str = "--from") -> datetime:
     try:
-        return spec.parse_instant(text, tz_name)
+        return timetext.parse_instant(text, tz_name)
     except ValueError:
         raise errors.JobRunnerError(
             f"{option}: {text!r} is not an ISO-8601 date and time"
@@ -150,13 +150,13 @@ def since(text: str | None, cfg: config.Config, now: datetime | None = None) -> 
     if text is None:
         return None
     try:
-        ago = spec.parse_duration(text.removeprefix("-"))
+        ago = timetext.parse_duration(text.removeprefix("-"))
     except ValueError:
         pass
     else:
         return (now or datetime.now(UTC)) - ago
     try:
-        return spec.parse_instant(text, cfg.timezone)
+        return timetext.parse_instant(text, cfg.timezone)
     except ValueError:
         raise errors.JobRunnerError(
             f"--since: {text!r} is neither a time ago (-1h, 2d, 30m) nor an ISO-8601 date and time"
@@ -166,6 +166,6 @@ def since(text: str | None, cfg: config.Config, now: datetime | None = None) -> 
 def duration(text: str, option: str) -> timedelta:
     """A duration option's value (`30s`, `1h30m`); a bad one is a usage error."""
     try:
-        return spec.parse_duration(text)
+        return timetext.parse_duration(text)
     except ValueError as exc:
         raise errors.JobRunnerError(f"{option}: {exc}") from None

@@ -8,7 +8,7 @@ import contextlib
 import sys
 from datetime import datetime
 
-from jobrunner import config, errors, lifecycle, model, spec, tasks
+from jobrunner import config, errors, lifecycle, model, tasks, timetext
 from jobrunner.cli import common
 from jobrunner.store.sqlite import StateAccessDenied
 from jobrunner.views import shapes, text
@@ -65,7 +65,7 @@ def create_command(args: argparse.Namespace) -> int:
     cfg = _configured(args)
     not_before = _not_before(args, cfg)
     try:
-        timeout = spec.parse_duration(args.timeout) if args.timeout else None
+        timeout = timetext.parse_duration(args.timeout) if args.timeout else None
         task_id = tasks.create_task(
             args.object,
             args.failure,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from jobrunner import config, errors, jobfiles, model, reconcile, spec, store
+from jobrunner import config, errors, jobfiles, model, reconcile, store
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -95,17 +95,17 @@ def find_spec(cfg: config.Config, target: str, known: Sequence[str] = ()) -> mod
     names the nearest of the files' ids and `known`; the id of an invalid file (by its
     name) raises that file's problems."""
     path = Path(target)
-    if path.is_file() or (path.suffix in spec.JOB_SUFFIXES and os.sep in target):
-        return spec.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
+    if path.is_file() or (path.suffix in jobfiles.JOB_SUFFIXES and os.sep in target):
+        return jobfiles.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
     ids, invalid = list(known), None
     if cfg.jobs_dir.is_dir():
-        for candidate in spec.job_files(cfg.jobs_dir):
+        for candidate in jobfiles.job_files(cfg.jobs_dir):
             try:
-                loaded = spec.load_file(
+                loaded = jobfiles.load_file(
                     candidate, timezone=cfg.timezone, display=jobfiles.display(candidate)
                 )
             except errors.SpecError as exc:
-                if spec.default_id(candidate) == target:
+                if jobfiles.default_id(candidate) == target:
                     invalid = exc
                 continue
             if loaded.id == target:

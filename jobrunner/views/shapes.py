@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobrunner import lifecycle, model, reconcile, recurrence, spec, wallclock
+from jobrunner import lifecycle, model, reconcile, recurrence, timetext, wallclock
 
 
 def duration(log: model.LogEntry) -> timedelta | None:
@@ -150,7 +150,7 @@ def next_json(
 ) -> list[dict[str, str]]:
     """`next --json`: each run time in the entry's zone and in UTC (and the jitter each
     may start later by)."""
-    extra = {"jitter": spec.format_duration(jitter)} if jitter else {}
+    extra = {"jitter": timetext.format_duration(jitter)} if jitter else {}
     return [
         {
             "local": t.astimezone(tz).isoformat(),

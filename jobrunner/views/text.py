@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobrunner import model, reconcile, spec, wallclock
+from jobrunner import model, reconcile, timetext, wallclock
 from jobrunner.views import shapes, times
 
 _COLOURS = {
@@ -275,7 +275,7 @@ def next_text(
     """`next`: each run time in the entry's zone and in UTC."""
     lines = [f"{entry.id} ({entry.timezone})"]
     if jitter:
-        shown = spec.format_duration(jitter)
+        shown = timetext.format_duration(jitter)
         lines.append(f"  jitter: each run starts up to {shown} later than shown")
     if not runs:
         lines.append("  no further runs (expired)")

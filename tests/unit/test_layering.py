@@ -18,6 +18,8 @@ CORE = (
     "retry",
     "lifecycle",
     "scheduler",
+    "finishing",
+    "taskflow",
     "reconcile",
     "model",
     "dateformula",
