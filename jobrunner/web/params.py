@@ -9,7 +9,7 @@ from typing import TypeVar
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 
-from jobrunner import config, spec
+from jobrunner import config, timetext
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -42,11 +42,11 @@ def since(query: QueryParams, cfg: config.Config) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.now(UTC) - spec.parse_duration(text.removeprefix("-"))
+        return datetime.now(UTC) - timetext.parse_duration(text.removeprefix("-"))
     except (ValueError, OverflowError):
         pass
     try:
-        return spec.parse_instant(text, cfg.timezone)
+        return timetext.parse_instant(text, cfg.timezone)
     except (ValueError, OverflowError):
         raise HTTPException(
             400,
