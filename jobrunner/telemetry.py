@@ -70,6 +70,9 @@ EVENTS: dict[str, str | None] = {
     "runner_resumed": None,
     "category_paused": None,
     "category_resumed": None,
+    "web_started": None,
+    "web_action_done": None,
+    "web_action_refused": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named
