@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import floors
+from bench import floors, web
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_ENV = ROOT / "bench" / ".venv-peer"
@@ -465,6 +465,8 @@ def _measure(quick: bool, log: Callable[[str], None], figures: list[Figure]) -> 
             "reference: croniter",
         )
     )
+    log("the dashboard: 10,000 entries, 100,000 log entries")
+    figures += web.figures(quick, make_files, Figure)
 
 
 def _latency(samples: int, rounds: int, log: Callable[[str], None]) -> tuple[list[Figure], float]:

@@ -44,6 +44,7 @@ class Config:
     history: model.History = field(default_factory=model.History)
     notify: dict[str, Any] | None = None
     users: dict[str, Any] | None = None
+    web: dict[str, Any] | None = None
     log_format: str = "auto"
     log_level: str = "info"
     log_file: bool = True
@@ -165,6 +166,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         history=_history(raw.get("history", {})),
         notify=raw.get("notify"),
         users=raw.get("users"),
+        web=raw.get("web"),
         log_format=raw.get("log_format", "auto"),
         log_level=raw.get("log_level", "info"),
         log_file=raw.get("log_file", True),

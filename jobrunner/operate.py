@@ -61,13 +61,16 @@ def _entry(db: store.Store, entry_id: str) -> model.Entry:
     return entry
 
 
-def trigger(cfg: config.Config, db: store.Store, entry_id: str) -> tuple[model.Entry, bool]:
+def trigger(
+    cfg: config.Config, db: store.Store, entry_id: str, *, by: str | None = None
+) -> tuple[model.Entry, bool]:
     """Ask for a run of the entry now (the running runner's, or the next one's); its
-    schedule is kept. Returns the entry as stored and whether a runner was woken."""
+    schedule is kept. Returns the entry as stored and whether a runner was woken. `by`:
+    who asks (default: this process's account)."""
     for _ in range(3):
         entry = _entry(db, entry_id)
         try:
-            asked = control.trigger(entry, permissions.current_user(), _now())
+            asked = control.trigger(entry, by or permissions.current_user(), _now())
         except control.Refused as exc:
             raise errors.JobRunnerError(str(exc)) from None
         try:
@@ -79,9 +82,12 @@ def trigger(cfg: config.Config, db: store.Store, entry_id: str) -> tuple[model.E
     raise errors.JobRunnerError(f"{entry_id} kept changing; try again")
 
 
-def cancel(cfg: config.Config, db: store.Store, target: str) -> model.Entry:
+def cancel(
+    cfg: config.Config, db: store.Store, target: str, *, by: str | None = None
+) -> model.Entry:
     """Ask the running runner to end the run in process of an entry (by its id or its
-    session's id). Refused when no runner is running (none could end it)."""
+    session's id). Refused when no runner is running (none could end it). `by`: who
+    asks (default: this process's account)."""
     for _ in range(3):
         entry = db.get_entry(target)
         if entry is None:
@@ -90,7 +96,7 @@ def cancel(cfg: config.Config, db: store.Store, target: str) -> model.Entry:
             known = [e.id for e in db.list_entries()]
             raise errors.UnknownEntry(target, known)
         try:
-            asked = control.cancel(entry, permissions.current_user(), _now())
+            asked = control.cancel(entry, by or permissions.current_user(), _now())
         except control.Refused as exc:
             raise errors.JobRunnerError(str(exc)) from None
         if not wake.send(cfg.state_dir):
@@ -144,13 +150,15 @@ def resume(cfg: config.Config, db: store.Store, category: str | None) -> None:
     raise errors.JobRunnerError("the entries kept changing; try again")
 
 
-def mark_error(cfg: config.Config, db: store.Store, log_no: int) -> str:
+def mark_error(cfg: config.Config, db: store.Store, log_no: int, *, by: str | None = None) -> str:
+    """Close a log entry stuck in process as an error (BC's MarkAsError); `by`: who asks
+    (default: this process's account). Returns the error message written."""
     log = db.get_log(log_no)
     if log is None:
         raise errors.JobRunnerError(f"no log entry number {log_no}")
     entry = db.get_entry(log.entry_id)
     try:
-        closed, failed = lifecycle.mark_error(log, entry, permissions.current_user(), _now())
+        closed, failed = lifecycle.mark_error(log, entry, by or permissions.current_user(), _now())
     except ValueError as exc:
         raise errors.JobRunnerError(str(exc)) from None
     db.commit(

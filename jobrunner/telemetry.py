@@ -74,6 +74,9 @@ EVENTS: dict[str, str | None] = {
     "item_failed_finally": None,
     "items_pruned": None,
     "items_store_failed": None,
+    "web_started": None,
+    "web_action_done": None,
+    "web_action_refused": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named

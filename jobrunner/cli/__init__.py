@@ -2,8 +2,8 @@
 commands declares its own subcommands (`configure_*_parser(sub)`) and their functions:
 `check` (validate, schema, next, plan), `status` (list, show, log, sessions), `act`
 (run, set-status, run-once, trigger, cancel, pause, resume, mark-error, prune-log),
-`task` and `items` (work items); `common` holds what they share, exit codes among it.
-Nothing imports this package but `python -m jobrunner` and the `jobrunner` console
+`task`, `items` (work items) and `web`; `common` holds what they share, exit codes among
+it. Nothing imports this package but `python -m jobrunner` and the `jobrunner` console
 script."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from jobrunner import __version__
-from jobrunner.cli import act, check, common, items, status, task
+from jobrunner.cli import act, check, common, items, status, task, web
 
 # the order `jobrunner --help` lists the commands in
 _COMMANDS: tuple[Callable[[common.Subparsers], None], ...] = (
@@ -36,6 +36,7 @@ _COMMANDS: tuple[Callable[[common.Subparsers], None], ...] = (
     task.configure_task_parser,
     items.configure_items_parser,
     check.configure_plan_parser,
+    web.configure_web_parser,
 )
 
 
