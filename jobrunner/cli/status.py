@@ -67,8 +67,7 @@ def show_command(args: argparse.Namespace) -> int:
         found = queries.detail(db, args.entry_id)
     if args.json:
         data = shapes.show_json(found.entry, found.logs)
-        data["log"] = [items.log_with_items(row, found.runs) for row in data["log"]]
-        common.print_json(items.with_counts(data, found.items))
+        common.print_json(items.show_with_items(data, found.items, found.runs))
         return 0
     for line in text.show_notes(found.entry, found.paused):
         print(line)

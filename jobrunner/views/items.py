@@ -134,6 +134,15 @@ def log_with_items(data: dict[str, Any], runs: dict[str, list[model.RunCount]]) 
     return data
 
 
+def show_with_items(
+    data: dict[str, Any], counts: dict[str, dict[str, int]], runs: dict[str, list[model.RunCount]]
+) -> dict[str, Any]:
+    """`show --json` (`shapes.show_json`) with the entry's item counts and what the runs
+    of its log entries did with work items."""
+    data["log"] = [log_with_items(row, runs) for row in data["log"]]
+    return with_counts(data, counts)
+
+
 def counts_lines(entry_ids: Sequence[str], counts: dict[str, dict[str, int]]) -> list[str]:
     """The lines below an entry table: these entries' item counts (none without items)."""
     shown = [i for i in entry_ids if i in counts]
