@@ -15,7 +15,8 @@ from typing import Any
 from jobrunner import finishing, timetext
 
 FINAL_FAILURE, FAILURES, RECOVERY, SUCCESS = "final_failure", "failures", "recovery", "success"
-ON = (FINAL_FAILURE, RECOVERY, SUCCESS)
+ITEM_FAILED_FINALLY = "item_failed_finally"  # a work item failed for good (jobrunner.items)
+ON = (FINAL_FAILURE, RECOVERY, SUCCESS, ITEM_FAILED_FINALLY)
 """The values of a channel's `on` list (and `after_failures: N` for FAILURES)."""
 DEFAULT_THROTTLE = timedelta(minutes=10)
 DEFAULT_RETRIES = 3
@@ -137,6 +138,33 @@ def reason(channel: Channel, run: RunEnd) -> str | None:
     return SUCCESS if SUCCESS in channel.on else None
 
 
+def item_wanted(channel: Channel, entry_id: str) -> bool:
+    """Whether `channel` is sent the final failures of this entry's work items."""
+    if channel.entries and not any(fnmatch.fnmatchcase(entry_id, p) for p in channel.entries):
+        return False
+    return ITEM_FAILED_FINALLY in channel.on
+
+
+def item_message(failure: dict[str, Any], host: str, held_back: int = 0) -> dict[str, Any]:
+    """The message of a work item's final failure (`failure`: the fields of its
+    item_failed_finally event, `at` an aware datetime): a run's keys, and queue and key."""
+    return {
+        "event": ITEM_FAILED_FINALLY,
+        "entry_id": failure["entry_id"],
+        "description": "",
+        "status": "failed",
+        "error": finishing.first_line(failure["error"]),
+        "attempt": failure["attempt"],
+        "log_entry_no": None,
+        "consecutive_failures": 0,
+        "host": host,
+        "at": failure["at"].isoformat().replace("+00:00", "Z"),
+        "held_back": held_back,
+        "queue": failure["queue"],
+        "key": failure["key"],
+    }
+
+
 def throttle(gate: Gate | None, now: datetime, period: timedelta) -> tuple[bool, Gate]:
     """Whether a message may go now (at most one per `period` for an entry and channel)
     and the gate after it; a message held back is counted, and the next one sent says
@@ -169,12 +197,15 @@ _SUBJECTS = {
     FAILURES: "failed {n} times in a row",
     RECOVERY: "succeeded again",
     SUCCESS: "succeeded",
+    ITEM_FAILED_FINALLY: "item {key} of queue {queue} failed (no attempt left)",
 }
 
 
 def subject(msg: dict[str, Any]) -> str:
     """A one-line summary: the email's subject, the first line of a text body."""
-    what = _SUBJECTS[msg["event"]].format(n=msg["consecutive_failures"])
+    what = _SUBJECTS[msg["event"]].format(
+        n=msg["consecutive_failures"], key=msg.get("key"), queue=msg.get("queue")
+    )
     return f"jobrunner: {msg['entry_id']} {what} on {msg['host']}"
 
 
@@ -185,8 +216,9 @@ def text(msg: dict[str, Any]) -> str:
         lines.append(f"error: {msg['error']}")
     lines += [
         f"entry: {msg['entry_id']}" + (f" ({msg['description']})" if msg["description"] else ""),
+        *([f"item: {msg['key']} (queue {msg['queue']})"] if "key" in msg else []),
         f"attempt: {msg['attempt']}",
-        f"log entry: {msg['log_entry_no']}",
+        *([f"log entry: {msg['log_entry_no']}"] if msg["log_entry_no"] is not None else []),
         f"host: {msg['host']}",
         f"at: {msg['at']}",
     ]

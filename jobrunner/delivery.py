@@ -76,6 +76,20 @@ class Alerts:
                 msg = alerts.message(run, why, self.settings.host, held)
                 self._submit(_Job(channel, msg))
 
+    def item_failed_finally(self, failure: dict[str, Any]) -> None:
+        """A work item failed for good (its event's fields, with `at`): the channels
+        whose `on` has item_failed_finally get it, throttled per entry and channel."""
+        for channel in self.settings.channels:
+            if not alerts.item_wanted(channel, failure["entry_id"]):
+                continue
+            key = (f"{failure['entry_id']}\0items", channel.name)
+            before = self._gates.get(key)
+            send, self._gates[key] = alerts.throttle(before, failure["at"], channel.throttle)
+            if send:
+                held = before.held if before else 0
+                msg = alerts.item_message(failure, self.settings.host, held)
+                self._submit(_Job(channel, msg))
+
     def _failed_before(self, log: model.LogEntry) -> int:
         earlier = self.store.list_log(entry_id=log.entry_id, limit=self.settings.lookback + 1)
         count = 0

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jobrunner import config, history, store
+from jobrunner.items import shell as items_shell
 
 MIN_GAP = timedelta(hours=1)
 """Passes are at least this far apart: a log entry goes at most this late."""
@@ -73,6 +74,8 @@ class Pruner:
         self._trim(trims)
         self._recount = False
         due = history.next_pass(self.store.log_ends() if trims else ends, policies, lost)
+        items_due = items_shell.prune(self.store, now, self.log)
+        due = min(due, items_due) if due and items_due else due or items_due
         self._next = min(max(due or now + MAX_GAP, now + MIN_GAP), now + MAX_GAP)
 
     def _trim(self, trims: list[history.Trim]) -> None:

@@ -35,7 +35,7 @@ END_DESCENDANTS_WITHIN = 5.0  # seconds a session spends ending what its job lef
 class Context:
     """What a job receives: the entry record, its parameter string, a logger, the
     session id and the attempt number. `no_activity()` reports that the run found no
-    work (BC's On Hold with Inactivity Timeout)."""
+    work (BC's On Hold with Inactivity Timeout); `items(name)` is a queue of work items."""
 
     def __init__(self, request: dict[str, Any]) -> None:
         self.entry: dict[str, Any] = request.get("entry", {})
@@ -48,6 +48,13 @@ class Context:
 
     def no_activity(self) -> None:
         self._no_activity = True
+
+    def items(self, name: str, **settings: Any) -> Any:
+        """The named queue of this entry's work items (`jobrunner.items.job.Queue`;
+        settings: entry, max_attempts, done_retention), imported on first use."""
+        from jobrunner.items import job
+
+        return job.for_context(self, name, **settings)
 
     @property
     def log(self) -> Any:

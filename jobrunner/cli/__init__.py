@@ -1,9 +1,10 @@
 """The command line: parses, composes, calls one function per command. Each group of
 commands declares its own subcommands (`configure_*_parser(sub)`) and their functions:
 `check` (validate, schema, next, plan), `status` (list, show, log, sessions), `act`
-(run, set-status, run-once, trigger, cancel, pause, resume, mark-error, prune-log) and
-`task`, and `web`; `common` holds what they share, exit codes among it. Nothing imports this
-package but `python -m jobrunner` and the `jobrunner` console script."""
+(run, set-status, run-once, trigger, cancel, pause, resume, mark-error, prune-log),
+`task`, `items` (work items) and `web`; `common` holds what they share, exit codes among
+it. Nothing imports this package but `python -m jobrunner` and the `jobrunner` console
+script."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from jobrunner import __version__
-from jobrunner.cli import act, check, common, status, task, web
+from jobrunner.cli import act, check, common, items, status, task, web
 
 # the order `jobrunner --help` lists the commands in
 _COMMANDS: tuple[Callable[[common.Subparsers], None], ...] = (
@@ -33,6 +34,7 @@ _COMMANDS: tuple[Callable[[common.Subparsers], None], ...] = (
     act.configure_mark_error_parser,
     act.configure_prune_log_parser,
     task.configure_task_parser,
+    items.configure_items_parser,
     check.configure_plan_parser,
     web.configure_web_parser,
 )

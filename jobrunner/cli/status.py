@@ -1,4 +1,5 @@
-"""The commands that show the state: list, show, log (and log --follow), sessions."""
+"""The commands that show the state: list, show, log (and log --follow), sessions; list,
+show and log say what the entries' work items hold and what each run's chunk did."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 
 from jobrunner import config, follow, model, store
 from jobrunner.cli import common
-from jobrunner.views import queries, shapes, text
+from jobrunner.views import items, queries, shapes, text
 
 _SINCE = "a time, or how long ago: -1h, 2d"
 
@@ -29,7 +30,9 @@ def list_command(args: argparse.Namespace) -> int:
     with common.reading(cfg) as db:
         found = queries.listing(db, status=status, category=args.category)
     if args.json:
-        common.print_json([shapes.entry_json(e) for e in found.entries])
+        common.print_json(
+            [items.with_counts(shapes.entry_json(e), found.items) for e in found.entries]
+        )
         return 0
     for line in text.paused_lines(found.paused, args.category, everything=args.category is None):
         print(line)
@@ -42,7 +45,13 @@ def list_command(args: argparse.Namespace) -> int:
     note = text.rejected_note(found.entries)
     if note:
         print(note)
+    _print_lines(items.counts_lines([e.id for e in found.entries], found.items))
     return 0
+
+
+def _print_lines(lines: Sequence[str]) -> None:
+    if lines:
+        print("\n".join(lines))
 
 
 def configure_show_parser(sub: common.Subparsers) -> None:
@@ -57,11 +66,14 @@ def show_command(args: argparse.Namespace) -> int:
     with common.reading(cfg) as db:
         found = queries.detail(db, args.entry_id)
     if args.json:
-        common.print_json(shapes.show_json(found.entry, found.logs))
+        data = shapes.show_json(found.entry, found.logs)
+        common.print_json(items.show_with_items(data, found.items, found.runs))
         return 0
     for line in text.show_notes(found.entry, found.paused):
         print(line)
     print(text.show_text(found.entry, found.logs, common.tz(cfg), common.colour()))
+    _print_lines(items.counts_lines([found.entry.id], found.items))
+    _print_lines(items.run_lines(found.logs, found.runs))
     return 0
 
 
@@ -92,7 +104,7 @@ def log_command(args: argparse.Namespace) -> int:
         if args.follow:
             _follow_log(args, cfg, db, rows, status)
         else:
-            _print_log(rows, cfg, args.json)
+            _print_log(rows, cfg, args.json, runs=queries.item_runs(db, rows))
     return 0
 
 
@@ -126,15 +138,19 @@ def _print_log(
     *,
     widths: Sequence[int] | None = None,
     header: bool | None = None,
+    runs: queries.RunCounts | None = None,
 ) -> None:
-    """`header` None: a table with its header when there are rows."""
+    """`header` None: a table with its header when there are rows. `runs`: what the
+    rows' runs did with work items."""
+    runs = runs or {}
     if as_json:
         for row in rows:
-            print(json.dumps(shapes.log_json(row)), flush=True)
+            print(json.dumps(items.log_with_items(shapes.log_json(row), runs)), flush=True)
     elif rows or header:
         table = text.log_table(rows, common.tz(cfg), common.colour(), widths=widths)
         shown = table if header is not False else "\n".join(table.splitlines()[1:])
         print(shown, flush=True)
+        _print_lines(items.run_lines(rows, runs))
 
 
 def configure_sessions_parser(sub: common.Subparsers) -> None:

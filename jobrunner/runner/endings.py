@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import control, executor, finishing, model, scheduler, taskflow, telemetry
+from jobrunner.items import shell as items_shell
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import Step
 from jobrunner.runner.shared import Shared, dims
@@ -130,7 +131,13 @@ class Endings:
     def plan_end(
         self, run: sessions.Running, result: model.Outcome, now: datetime, status: int | None
     ) -> Step:
-        """The end of a run: an entry's or a task's."""
+        """The end of a run: an entry's or a task's. Every end comes here (a session
+        that ended, timed out, was killed or went with the fork server): the work items
+        its session still held go back to pending first."""
+        shared = self.shared
+        items_shell.session_ended(
+            shared.store, run.session_id, now, shared.log, shared.item_failed_finally
+        )
         if run.task is not None:
             return self.plan_task_end(run, result, now)
         return self.plan_run_end(run, result, now, status)

@@ -69,6 +69,7 @@ class Runner:
             runner_id=self.runner_id,
             user=permissions.current_user(),
             run_ended=self._run_ended,
+            item_failed_finally=self.alerts.item_failed_finally,
         )
         self.sessions = SessionTable(executors())
         self.commits = GroupCommit(store, self.log, self.wake, self._announce)

@@ -3,8 +3,9 @@
 A run whose session left a whole result ends as that result says, exactly as if this
 runner had seen the session end; any other was killed while its job was working: its
 log entry becomes an error, with what its session wrote, and its entry (or task) takes
-the retriable-failure path, once. Every session left open gets its logoff. Then the
-sessions' files of the runner before go."""
+the retriable-failure path, once. Every session left open gets its logoff, and the
+work items of sessions that are over go back to pending. Then the sessions' files of
+the runner before go."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import os
 from datetime import datetime
 
 from jobrunner import executor, lifecycle, model, scheduler
+from jobrunner.items import shell as items_shell
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import GroupCommit
 from jobrunner.runner.endings import Endings
@@ -41,6 +43,8 @@ class Recovery:
                 )
                 store.commit(model.Transition(reason="recovered", log_update=(closed,)))
         self._close_sessions(now)
+        shared = self.shared  # the sessions now over may still hold work items
+        items_shell.recovered(store, now, shared.log, shared.item_failed_finally)
         with (
             contextlib.suppress(FileNotFoundError),
             os.scandir(self.shared.sessions_dir) as leftovers,  # no session runs yet

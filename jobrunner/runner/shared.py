@@ -1,5 +1,6 @@
 """What the runner's parts share: the config (replaced on a reload), the store, the
-logger, who the runner is, the scheduler settings and the pauses as last read."""
+logger, who the runner is, where ends go (pruning, alerts), the scheduler settings and
+the pauses as last read."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from jobrunner.runner import sessions
 from jobrunner.store import Store
 
 RunEnded = Callable[[str, model.Entry | None, model.LogEntry, bool], None]
+ItemFailed = Callable[[dict[str, Any]], None]
 
 
 def settings(cfg: config.Config) -> scheduler.Settings:
@@ -29,6 +31,7 @@ class Shared:
     runner_id: str
     user: str  # the runner's account (the kernel's word, not $LOGNAME's)
     run_ended: RunEnded  # (entry id, entry, closed log, last attempt): pruning, alerts
+    item_failed_finally: ItemFailed | None = None  # a work item's final failure: alerts
     paused: list[model.Pause] = field(default_factory=list)  # as the store says
     settings: scheduler.Settings = field(default_factory=scheduler.Settings)
 

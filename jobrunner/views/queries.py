@@ -1,41 +1,55 @@
 """What readers ask of the state and of the job files: the entries and what is paused,
-one entry in full, the log, session events, what a reconcile would change, a job's
-definition by id or file. Each takes an open Store (the caller opens and closes it)
-and only reads."""
+one entry in full, the log, session events, the work items' counts, what a reconcile
+would change, a job's definition by id or file. Each takes an open Store (the caller
+opens and closes it) and only reads."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from jobrunner import config, errors, jobfiles, model, reconcile, store
+from jobrunner.items import model as items_model
+from jobrunner.items import ops as items_ops
+from jobrunner.items import storage as items_storage
+
+ItemCounts = dict[str, dict[str, int]]
+"""Entry id -> work item status -> how many, for the entries that have items."""
+RunCounts = dict[str, list[items_model.RunCount]]
+"""Session id -> what it did with each queue of work items it opened."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Listing:
-    """The entries asked for, and every pause (of the runner and of categories)."""
+    """The entries asked for, every pause (of the runner and of categories) and the
+    entries' work item counts."""
 
     entries: list[model.Entry]
     paused: list[model.Pause]
+    items: ItemCounts = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Detail:
-    """One entry, its last log entries (newest first) and every pause."""
+    """One entry, its last log entries (newest first), every pause, the entry's work
+    item counts and what the runs of those log entries did with work items."""
 
     entry: model.Entry
     logs: list[model.LogEntry]
     paused: list[model.Pause]
+    items: ItemCounts = field(default_factory=dict)
+    runs: RunCounts = field(default_factory=dict)
 
 
 def listing(
     db: store.Store, *, status: model.EntryStatus | None = None, category: str | None = None
 ) -> Listing:
     entries = db.list_entries(status=status, category=category)
-    return Listing(entries=entries, paused=db.pauses())
+    return Listing(entries=entries, paused=db.pauses(), items=item_counts(db))
 
 
 def known_ids(db: store.Store) -> list[str]:
@@ -48,7 +62,14 @@ def detail(db: store.Store, entry_id: str, *, logs: int = 5) -> Detail:
     entry = db.get_entry(entry_id)
     if entry is None:
         raise errors.UnknownEntry(entry_id, known_ids(db))
-    return Detail(entry=entry, logs=db.list_log(entry_id=entry.id, limit=logs), paused=db.pauses())
+    rows = db.list_log(entry_id=entry.id, limit=logs)
+    return Detail(
+        entry=entry,
+        logs=rows,
+        paused=db.pauses(),
+        items=item_counts(db, [entry.id]),
+        runs=item_runs(db, rows),
+    )
 
 
 def check_log_id(db: store.Store, entry_id: str) -> None:
@@ -75,6 +96,34 @@ def sessions(
 ) -> list[model.SessionEvent]:
     """Session events (logon, logoff), newest first."""
     return db.list_sessions(since=since, limit=limit)
+
+
+@contextlib.contextmanager
+def _items(db: store.Store) -> Iterator[items_storage.ItemStore]:
+    items = items_storage.for_store(db)
+    try:
+        yield items
+    finally:
+        items.close()
+
+
+def item_counts(db: store.Store, entry_ids: Iterable[str] | None = None) -> ItemCounts:
+    """The work item counts of these entries (default: every entry); none for a state
+    file without the item tables yet."""
+    try:
+        with _items(db) as items:
+            return items_ops.status_counts(items, entry_ids)
+    except items_model.ItemError:
+        return {}
+
+
+def item_runs(db: store.Store, rows: Iterable[model.LogEntry]) -> RunCounts:
+    """What the runs of these log entries did with work items (by their session ids)."""
+    try:
+        with _items(db) as items:
+            return items_ops.run_counts(items, [row.session_id for row in rows])
+    except items_model.ItemError:
+        return {}
 
 
 def kept(db: store.Store, files: Sequence[str]) -> list[model.Entry]:

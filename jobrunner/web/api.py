@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from jobrunner import lifecycle, model
-from jobrunner.views import shapes
+from jobrunner.views import items, shapes
+from jobrunner.views import queries as views_queries
 from jobrunner.web import actions, metrics, params, queries
 from jobrunner.web.app import Web, route
 
@@ -65,7 +66,8 @@ def list_entries(web: Web, request: Request) -> list[dict[str, Any]]:
         offset=params.integer(q, "offset", 0, 0, 10**9),
         limit=params.integer(q, "limit", queries.MAX_PAGE, 1, queries.MAX_PAGE),
     )
-    return [shapes.entry_json(e) for e in found.rows]
+    counts = views_queries.item_counts(web.source.reader())  # as `list --json` has them
+    return [items.with_counts(shapes.entry_json(e), counts) for e in found.rows]
 
 
 def show_entry(web: Web, request: Request) -> dict[str, Any]:
@@ -80,15 +82,17 @@ def show_entry(web: Web, request: Request) -> dict[str, Any]:
 
 def list_log(web: Web, request: Request) -> list[dict[str, Any]]:
     q = request.query_params
+    db = web.source.reader()
     found = queries.log(
-        web.source.reader(),
+        db,
         entry_id=params.text(q, "entry"),
         status=params.choice(q, "status", model.LogStatus),
         since=params.since(q, web.cfg),
         offset=params.integer(q, "offset", 0, 0, 10**6),
         limit=params.integer(q, "limit", 20, 1, queries.MAX_PAGE),
     )
-    return [shapes.log_json(row) for row in found.rows]
+    runs = views_queries.item_runs(db, found.rows)  # as `log --json` has them
+    return [items.log_with_items(shapes.log_json(row), runs) for row in found.rows]
 
 
 def list_sessions(web: Web, request: Request) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from jobrunner import model, store
-from jobrunner.views import shapes
+from jobrunner.views import items, shapes
+from jobrunner.views import queries as views_queries
 
 MAX_PAGE = 500
 SESSIONS_SCANNED = 5000  # an entry's sessions are looked for among the newest events
@@ -117,8 +118,13 @@ def categories(db: store.Store, every: Sequence[model.Entry]) -> list[dict[str, 
 
 
 def show(db: store.Store, entry: model.Entry, log_limit: int = 5) -> dict[str, Any]:
-    """`jobrunner show --json`: the entry, its next runs and its last log entries."""
-    return shapes.show_json(entry, db.list_log(entry_id=entry.id, limit=log_limit))
+    """`jobrunner show --json`: the entry, its next runs and its last log entries (and
+    its work items' counts, what those runs did with work items)."""
+    logs = db.list_log(entry_id=entry.id, limit=log_limit)
+    counts = views_queries.item_counts(db, [entry.id])
+    return items.show_with_items(
+        shapes.show_json(entry, logs), counts, views_queries.item_runs(db, logs)
+    )
 
 
 def counts(found: Sequence[model.Entry]) -> dict[str, int]:

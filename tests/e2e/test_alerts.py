@@ -143,3 +143,47 @@ def test_consecutive_failures_recovery_and_throttle(env, hook):
     # hook: the 2nd failure, then the recovery; quiet: the 1st failure only (then held back)
     assert sorted(by) == sorted([("failures", 2, 0), ("recovery", 0, 0), ("failures", 1, 0)])
     assert len(named(found, "notify_sent")) == 3
+
+
+def test_a_work_item_failed_for_good_goes_to_the_channels_that_ask(env, hook, smtp):
+    url, posted = hook
+    server, mails = smtp
+    env.configure(
+        "notify:\n"
+        "  host: web-01\n"
+        "  channels:\n"
+        f"    hook: {{webhook: '{url}', on: [item_failed_finally]}}\n"
+        f"    mail: {{email: {{to: ops@example.com, server: '{server}'}},"
+        " on: [final_failure, item_failed_finally]}\n"
+    )
+    env.job(
+        "orders",
+        "object_id: tests.entrypoints.items_jobs:fails_once_for_good\n",
+    )
+    code, found, _ = env.run()
+    assert code == 0
+    (msg,) = posted
+    assert msg == {
+        "event": "item_failed_finally",
+        "entry_id": "orders",
+        "description": "",
+        "status": "failed",
+        "error": "bad order",
+        "attempt": 1,
+        "log_entry_no": None,
+        "consecutive_failures": 0,
+        "host": "web-01",
+        "at": msg["at"],
+        "held_back": 0,
+        "queue": "orders",
+        "key": "SO-1",
+    }
+    ((_, _, text),) = mails
+    assert "Subject: jobrunner: orders item SO-1 of queue orders failed (no attempt left)" in text
+    assert "item: SO-1 (queue orders)" in text
+    assert "log entry:" not in text
+    sent = named(found, "notify_sent")
+    assert {(e["channel"], e["reason"]) for e in sent} == {
+        ("hook", "item_failed_finally"),
+        ("mail", "item_failed_finally"),
+    }

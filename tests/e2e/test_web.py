@@ -109,7 +109,14 @@ def test_web_categories_show_who_runs_and_waits(site):
             "paused": None,
             "in_process": [],
             "waiting": [],
-        }
+        },
+        {
+            "category": "SALES",  # the order-import demo
+            "entries": 1,
+            "paused": None,
+            "in_process": [],
+            "waiting": [],
+        },
     ]
 
 

@@ -160,3 +160,34 @@ def test_settings_from_the_config():
 @pytest.mark.parametrize("raw", [None, {}])
 def test_no_notify_section_no_channels(raw):
     assert alerts.settings(raw, "h").channels == ()
+
+
+def test_item_final_failures_go_only_to_channels_that_ask():
+    assert not alerts.item_wanted(channel(), "orders")  # default [final_failure]
+    asks = channel(on=frozenset({alerts.ITEM_FAILED_FINALLY}))
+    assert alerts.item_wanted(asks, "orders")
+    only = channel(on=frozenset({alerts.ITEM_FAILED_FINALLY}), entries=("nightly-*",))
+    assert not alerts.item_wanted(only, "orders")
+
+
+def test_item_message_subject_and_text():
+    failure = {
+        "entry_id": "orders",
+        "queue": "q",
+        "key": "SO-1",
+        "error": "bad\nmore",
+        "attempt": 3,
+        "at": utc(2026, 3, 2, 9),
+    }
+    msg = alerts.item_message(failure, "web-01", held_back=2)
+    assert (msg["event"], msg["error"], msg["at"], msg["held_back"]) == (
+        "item_failed_finally",
+        "bad",
+        "2026-03-02T09:00:00Z",
+        2,
+    )
+    assert alerts.subject(msg) == (
+        "jobrunner: orders item SO-1 of queue q failed (no attempt left) on web-01"
+    )
+    assert "item: SO-1 (queue q)" in alerts.text(msg)
+    assert "log entry" not in alerts.text(msg)
