@@ -38,6 +38,7 @@ from jobrunner import (
     views,
     wallclock,
 )
+from jobrunner.reports import reading as report_reading
 from jobrunner.store import open as store_open
 from jobrunner.store.sqlite import StateAccessDenied
 
@@ -106,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="then print new ones as they come")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_log)
+
+    _output_parser(sub)
 
     p = sub.add_parser("sessions", help="session events (logon, logoff), newest first")
     p.add_argument("--since", metavar="ISO|AGO", help="a time, or how long ago: -1h, 2d")
@@ -562,10 +565,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         data = views.entry_json(entry)
         data["next_runs"] = [wallclock.iso(t) for t in views.next_runs(entry, 3)]
-        data["log"] = [views.log_json(row) for row in logs]
+        docs = report_reading.described(cfg)
+        data["log"] = [views.log_json(row, docs.get(row.entry_no)) for row in logs]
         print(json.dumps(data, indent=2))
     else:
-        print(views.show_text(entry, logs, _tz(cfg), _colour()))
+        marks = report_reading.marks(cfg)
+        print(views.show_text(entry, logs, _tz(cfg), _colour(), marks))
     return 0
 
 
@@ -609,7 +614,7 @@ def _follow_log(
     _print_log(history, cfg, args.json, widths=widths, header=True)
 
     def emit(new: list[model.LogEntry]) -> None:
-        needed = views.log_widths(new, _tz(cfg))
+        needed = views.log_widths(new, _tz(cfg), report_reading.marks(cfg))
         grown = any(n > w for n, w in zip(needed, widths, strict=True))
         widths[:] = [max(n, w) for n, w in zip(needed, widths, strict=True)]
         _print_log(new, cfg, args.json, widths=widths, header=grown)
@@ -634,10 +639,12 @@ def _print_log(
 ) -> None:
     """`header` None: a table with its header when there are rows."""
     if as_json:
+        docs = report_reading.described(cfg)
         for row in rows:
-            print(json.dumps(views.log_json(row)), flush=True)
+            print(json.dumps(views.log_json(row, docs.get(row.entry_no))), flush=True)
     elif rows or header:
-        text = views.log_table(rows, _tz(cfg), _colour(), widths=widths)
+        marks = report_reading.marks(cfg)
+        text = views.log_table(rows, _tz(cfg), _colour(), widths=widths, marks=marks)
         print(text if header is not False else "\n".join(text.splitlines()[1:]), flush=True)
 
 
@@ -652,6 +659,33 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print(json.dumps([views.session_json(e) for e in found], indent=2))
     elif found:
         print(views.sessions_table(found, _tz(cfg)))
+    return 0
+
+
+def _output_parser(sub: Any) -> None:
+    p = sub.add_parser("output", help="print or save the document of a report's run")
+    p.add_argument("log_no", type=int, metavar="LOG_ENTRY_NO")
+    p.add_argument("--save", type=Path, metavar="DIR", help="write it into DIR, under its name")
+    p.set_defaults(func=cmd_output)
+
+
+def cmd_output(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    db = store_open.open_for_reading(cfg)
+    try:
+        kept = report_reading.document(cfg, db, args.log_no)
+    finally:
+        db.close()
+    if args.save is not None:
+        print(report_reading.save(kept, args.save))
+        return 0
+    if kept.format != "csv" and sys.stdout.isatty():
+        raise errors.JobRunnerError(
+            f"log entry {args.log_no}'s output is a {kept.format} file ({kept.name}); "
+            "save it with --save DIR, or redirect the output"
+        )
+    sys.stdout.flush()
+    sys.stdout.buffer.write(kept.path.read_bytes())
     return 0
 
 
@@ -787,7 +821,7 @@ def cmd_prune_log(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise errors.JobRunnerError(f"--older-than: {exc}") from None
     with _writing(cfg) as db:
-        removed = operate.prune_log(db, older)
+        removed = operate.prune_log(cfg, db, older)
     print(
         f"{removed} log entries and session events older than "
         f"{spec.format_duration(older)} deleted (none in process)"

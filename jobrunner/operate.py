@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from jobrunner import (
@@ -20,11 +21,15 @@ from jobrunner import (
     model,
     objects,
     permissions,
+    pruning,
     scheduler,
     session,
+    statedir,
     store,
     wake,
 )
+from jobrunner.reports import outputs as reports_outputs
+from jobrunner.reports import runs as reports_runs
 
 
 def _now() -> datetime:
@@ -157,8 +162,11 @@ def mark_error(cfg: config.Config, db: store.Store, log_no: int) -> str:
     return closed.error_message
 
 
-def prune_log(db: store.Store, older_than: timedelta) -> int:
-    return db.prune(_now() - older_than)
+def prune_log(cfg: config.Config, db: store.Store, older_than: timedelta) -> int:
+    removed = db.prune(_now() - older_than)
+    if removed:
+        pruning.prune_outputs(cfg, db)  # report documents go with their log entries
+    return removed
 
 
 def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.Outcome:
@@ -175,6 +183,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
         entry_id=spec.id,
         start_at=start,
         user=user,
+        object_type=spec.object_type,
         object_id=str(spec.object_id),
         parameter_string=spec.parameter_string,
         description=spec.description,
@@ -201,6 +210,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
                     "parameter": spec.parameter_string,
                     "attempt": 1,
                     "entry": {"id": spec.id, "description": spec.description},
+                    **_report_request(cfg, spec, session_id),
                 }
             )
     end = _now()
@@ -210,6 +220,10 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
         stack=result.get("stack", ""),
         cause="exception",
     )
+    if spec.object_type == "report":  # its document goes with the foreground log entry
+        numbered = dataclasses.replace(log, entry_no=number)
+        docs = reports_outputs.of(cfg)
+        outcome = reports_runs.kept(docs, _sessions(cfg), session_id, numbered, outcome)
     closed = dataclasses.replace(
         log,
         entry_no=number,
@@ -230,6 +244,19 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
         )
     )
     return outcome
+
+
+def _sessions(cfg: config.Config) -> Path:
+    return cfg.state_dir / "sessions"
+
+
+def _report_request(cfg: config.Config, spec: model.JobSpec, session_id: str) -> dict[str, Any]:
+    """A report entry's `report` for a foreground session (its document in `sessions/`)."""
+    report = reports_runs.request(spec, _sessions(cfg), session_id, cfg.report_output_limit)
+    if report is None:
+        return {}
+    statedir.make_dir(_sessions(cfg))
+    return {"report": report}
 
 
 @contextlib.contextmanager

@@ -52,6 +52,8 @@ from jobrunner import (
     wallclock,
 )
 from jobrunner.lock import RunnerLock
+from jobrunner.reports import outputs as reports_outputs
+from jobrunner.reports import runs as reports_runs
 from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable
 from jobrunner.store import open as store_open
 from jobrunner.syncer import Syncer, SyncFailed
@@ -139,6 +141,7 @@ class Runner:
         os.set_blocking(self._wake_w, False)
         os.set_blocking(self._wake_r, False)
         self.sessions_dir = cfg.state_dir / "sessions"
+        self.outputs = reports_outputs.of(cfg)  # report documents (report_dir: a restart)
         self.notifier = notify.Notifier()
         self._paused: list[model.Pause] = []  # as the store says (read when asked)
         self._asked = False  # a command woke the runner: read its requests
@@ -162,7 +165,9 @@ class Runner:
             self.executor = self._executor()
             self.reconciler = reconciler.Reconciler(self.cfg, self.store, self.now, self.log)
             self.pruner = pruning.Pruner(self.store, self.cfg, self.log)
-            self.alerts = delivery.Alerts(self._alert_settings(), self.store, self.wake, self.log)
+            self.alerts = delivery.Alerts(
+                self._alert_settings(), self.store, self.wake, self.log, outputs=self.outputs
+            )
             self._syncer = Syncer(self.store.sync, self.wake, after=self.store.upkeep)
             try:
                 return self._serve()
@@ -751,7 +756,14 @@ class Runner:
             "result_path": str(run.result_path),
             "output_path": str(run.output_path),
             "ref": self._ref(spec.object_id, run.user),
+            **self._report_request(spec, run),
         }
+
+    def _report_request(self, spec: model.JobSpec, run: Running) -> dict[str, Any]:
+        """A report entry's `report` (where its session writes the document), else none."""
+        limit = self.cfg.report_output_limit
+        report = reports_runs.request(spec, self.sessions_dir, run.session_id, limit)
+        return {} if report is None else {"report": report}
 
     def _ref(self, object_id: int | str, user: str) -> str:
         try:
@@ -952,6 +964,8 @@ class Runner:
         now = self.now()
         stored = self._entry_of(run, fresh)
         log = self._log_of(run, fresh)
+        if log.object_type == "report":  # its document goes with the log entry (or away)
+            result = reports_runs.kept(self.outputs, self.sessions_dir, run.session_id, log, result)
         finish = scheduler.finished(stored, log, result, now, self.settings)
         puts: list[model.Entry] = []
         deletes: tuple[tuple[str, int], ...] = ()

@@ -43,11 +43,21 @@ class Context:
         self.session_id: str = request["session_id"]
         self.attempt: int = request.get("attempt", 1)
         self.error: dict[str, Any] | None = request.get("error")
+        self._report: dict[str, Any] | None = request.get("report")
+        self.report_parameters: dict[str, Any] = dict((self._report or {}).get("parameters", {}))
+        """A report's `report_parameters` (its saved request-page options)."""
         self._no_activity = False
         self._log: Any = None
 
     def no_activity(self) -> None:
         self._no_activity = True
+
+    def report_file(self) -> Any:
+        """A report's document, open for binary writing, for a layout of its own (the
+        report then returns None rather than rows)."""
+        from jobrunner.reports import produce
+
+        return produce.own_file(self._report)
 
     @property
     def log(self) -> Any:
@@ -315,13 +325,22 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Run the job of `request` in this process; the result as a JSON-able dict."""
     ctx = Context(request)
     try:
-        load(request["ref"])(ctx)
+        returned = load(request["ref"])(ctx)
+        if ctx._report is not None:  # a report: what it returned becomes its document
+            from jobrunner.reports import produce
+
+            produce.finish(ctx._report, returned)
     except SystemExit as exc:
         if exc.code in (0, None):
             return {"ok": True, "no_activity": ctx._no_activity}
         return _failure(exc, f"The job called sys.exit({exc.code!r}).")
     except BaseException as exc:
         return _failure(exc, str(exc) or type(exc).__name__)
+    finally:
+        if ctx._report is not None:
+            from jobrunner.reports import produce
+
+            produce.close(ctx._report)
     return {"ok": True, "no_activity": ctx._no_activity}
 
 
@@ -343,6 +362,9 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     _redirect(request["output_path"])  # first: fds 0-2 must not be taken by the result file
     user = request.get("user")
     result_fd = _open_result(request) if user else -1
+    report = request.get("report")
+    if report and "path" in report:  # a report's document: opened before a user switch too
+        report["fd"] = os.open(report["path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         switch_user(user, request.get("keep", ()))
         os.environ.update(request.get("environment") or {})

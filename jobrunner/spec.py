@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from jobrunner import cron, dateformula, errors, model, permissions, schemas, wallclock
+from jobrunner import cron, dateformula, errors, model, permissions, reports, schemas, wallclock
 
 SCHEMA = "job.schema.json"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -557,6 +557,7 @@ class _Builder:
             self.problem(["timeout"], "must be longer than 0")
         environment = self.environment(raw.get("environment", {}))
         history = self.history(raw["history"]) if "history" in raw else None
+        report_output, report_parameters = report_keys(raw)
         if self.problems:
             return None
         canonical = canonical_json(raw)
@@ -584,6 +585,8 @@ class _Builder:
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
             environment=environment,
             history=history,
+            report_output=report_output,
+            report_parameters=report_parameters,
             digest=digest or definition_hash(raw, self.timezone, canonical),
             definition=canonical,
             stamp=stamp,
@@ -690,6 +693,14 @@ class _Builder:
         except error as exc:
             self.problem(["recurrence", key], str(exc))
             return None
+
+
+def report_keys(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """A report entry's format (the default when it names none) and parameters; (None,
+    {}) for a codeunit (the schema refuses the report keys there)."""
+    if raw.get("object_type", "codeunit") != "report":
+        return None, {}
+    return raw.get("report_output", reports.DEFAULT_OUTPUT), dict(raw.get("report_parameters", {}))
 
 
 def history_of(value: dict[str, Any], failed_retention: timedelta | None) -> model.History:

@@ -3,7 +3,7 @@ tables with times in the configured zone, coloured only on a terminal."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -126,7 +126,8 @@ def entry_json(entry: model.Entry) -> dict[str, Any]:
     }
 
 
-def log_json(log: model.LogEntry) -> dict[str, Any]:
+def log_json(log: model.LogEntry, output: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`output`: the run's report document (`file`, `format`, `bytes`), if it has one."""
     took = duration(log)
     return {
         "entry_no": log.entry_no,
@@ -148,6 +149,7 @@ def log_json(log: model.LogEntry) -> dict[str, Any]:
         "error_message": log.error_message or None,
         "error_call_stack": log.error_call_stack or None,
         "output": log.output,
+        "report_output": output,
     }
 
 
@@ -263,12 +265,17 @@ def entries_table(
 LOG_HEADERS = ("NO", "ENTRY", "STATUS", "KIND", "START", "DURATION", "ATTEMPT", "ERROR")
 
 
-def _log_cells(r: model.LogEntry, tz: ZoneInfo) -> tuple[str, ...]:
+Marks = Mapping[int, str]
+"""A mark for the log entries (by number) whose run kept a report document: its format."""
+
+
+def _log_cells(r: model.LogEntry, tz: ZoneInfo, marks: Marks) -> tuple[str, ...]:
+    mark = f" ({marks[r.entry_no]})" if r.entry_no in marks else ""
     return (
         str(r.entry_no),
         r.entry_id,
         r.status.value,
-        log_kind(r).replace("_", " "),
+        log_kind(r).replace("_", " ") + mark,
         local(r.start_at, tz),
         _seconds(duration(r)),
         str(r.attempt),
@@ -282,19 +289,23 @@ def log_table(
     colour: bool,
     *,
     widths: Sequence[int] | None = None,
+    marks: Marks | None = None,
 ) -> str:
+    """`marks`: the runs with a report document, marked in the KIND column."""
     return table(
         LOG_HEADERS,
-        [_log_cells(r, tz) for r in rows],
+        [_log_cells(r, tz, marks or {}) for r in rows],
         colour=colour,
         status_column=2,
         widths=widths,
     )
 
 
-def log_widths(rows: Sequence[model.LogEntry], tz: ZoneInfo) -> list[int]:
+def log_widths(
+    rows: Sequence[model.LogEntry], tz: ZoneInfo, marks: Marks | None = None
+) -> list[int]:
     """The width each column of `log_table` needs for `rows` (the last, the error, 0)."""
-    cells = [_log_cells(r, tz) for r in rows]
+    cells = [_log_cells(r, tz, marks or {}) for r in rows]
     found = [max((len(c[i]) for c in cells), default=0) for i in range(len(LOG_HEADERS))]
     return [*found[:-1], 0]
 
@@ -343,7 +354,11 @@ def sessions_table(events: Sequence[model.SessionEvent], tz: ZoneInfo) -> str:
 
 
 def show_text(
-    entry: model.Entry, logs: Sequence[model.LogEntry], tz: ZoneInfo, colour: bool
+    entry: model.Entry,
+    logs: Sequence[model.LogEntry],
+    tz: ZoneInfo,
+    colour: bool,
+    marks: Marks | None = None,
 ) -> str:
     data = entry_json(entry)
     skip = {"definition", "error_call_stack"}
@@ -357,7 +372,10 @@ def show_text(
             "last error call stack:",
             *("  " + x for x in entry.error_call_stack.splitlines()),
         ]
-    lines += ["", "last log entries:", log_table(logs, tz, colour)]
+    lines += ["", "last log entries:", log_table(logs, tz, colour, marks=marks)]
+    kept = [r.entry_no for r in logs if r.entry_no in (marks or {})]
+    if kept:  # a report's runs
+        lines += ["", f"report output of log entry {kept[0]}: jobrunner output {kept[0]}"]
     if logs:
         last = logs[0]
         lines += ["", f"last run's output (log entry {last.entry_no}):"]
