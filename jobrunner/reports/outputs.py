@@ -103,6 +103,7 @@ class FolderOutputs:
             if exc.errno != errno.EXDEV:  # report_dir is on another file system
                 raise
             self._copy(source, target)
+        os.chmod(target, statedir.FILE_MODE)  # private whatever wrote it
         _sync_folder(self.root)
         return self._kept(target)
 

@@ -47,3 +47,9 @@ def big(ctx):
 
 def fail(ctx):
     raise RuntimeError("no data")
+
+
+def both(ctx):
+    """Wrong: writes its own file and returns rows as well."""
+    ctx.report_file().write(b"x")
+    return ROWS
