@@ -114,7 +114,9 @@ def test_log_and_show_say_which_runs_have_a_document(env):
         re.search(rf"^{no['weekly']}\s+weekly\s+success\s+job \(xlsx\)\s", line) for line in table
     )
     assert any(re.search(rf"^{no['plain']}\s+plain\s+success\s+job\s", line) for line in table)
-    rows = {r["entry_id"]: r for r in map(json.loads, cli(env, "log", "--json").stdout.splitlines())}
+    rows = {
+        r["entry_id"]: r for r in map(json.loads, cli(env, "log", "--json").stdout.splitlines())
+    }
     assert rows["plain"]["report_output"] is None
     assert rows["weekly"]["object_type"] == "report"
     document = rows["weekly"]["report_output"]
@@ -175,7 +177,9 @@ def test_history_limits_prune_the_documents_of_the_runs_they_remove(env):
     (kept,) = env.log("weekly")
     (document,) = (env.root / ".jobrunner" / "reports").iterdir()
     assert int(NAME.match(document.name)["no"]) == kept.entry_no
-    assert {"event": "outputs_pruned", "files": 1}.items() <= named(found, "outputs_pruned")[0].items()
+    assert {"event": "outputs_pruned", "files": 1}.items() <= named(found, "outputs_pruned")[
+        0
+    ].items()
 
 
 def test_validate_locates_report_keys_where_they_do_not_belong(env):
@@ -186,8 +190,7 @@ def test_validate_locates_report_keys_where_they_do_not_belong(env):
     assert proc.stdout.decode().splitlines()[:2] == [
         "jobs.d/cu.yaml:2: report_output: only a report entry (object_type: report) takes "
         "this key; this one runs a codeunit",
-        "jobs.d/fmt.yaml:3: report_output: 'docx' is not a report output (csv, xlsx, pdf or "
-        "none)",
+        "jobs.d/fmt.yaml:3: report_output: 'docx' is not a report output (csv, xlsx, pdf or none)",
     ]
 
 

@@ -20,7 +20,7 @@ TABLE = Table(
     rows=(
         ("North", 3, Decimal("1250.50"), True, dt.datetime(2026, 11, 30, 8, tzinfo=dt.UTC)),
         ("Süd", 0, 0.5, False, None),
-        ("East, \"quoted\"", 12, 99.25, None, dt.date(2026, 12, 1)),
+        ('East, "quoted"', 12, 99.25, None, dt.date(2026, 12, 1)),
     ),
 )
 
