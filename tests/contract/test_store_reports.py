@@ -34,7 +34,8 @@ def test_a_report_entry_is_read_back_from_a_reopened_sqlite_file(tmp_path):
         weekly, plain = db.get_entry("weekly"), db.get_entry("plain")
     finally:
         db.close()
-    assert weekly is not None and plain is not None
+    assert weekly is not None
+    assert plain is not None
     assert weekly.spec.report_output == "pdf"
     assert weekly.spec.report_parameters == REPORT["report_parameters"]
     assert json.loads(spec.definition_json(weekly.spec))["report_output"] == "pdf"

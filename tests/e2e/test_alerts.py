@@ -178,7 +178,8 @@ def test_a_channel_that_attaches_sends_a_reports_document(env, smtp, tmp_path):
     mail = email.message_from_string(by_rcpt[("sales@example.com",)], policy=email.policy.default)
     (attachment,) = mail.iter_attachments()
     name = attachment.get_filename()
-    assert name.startswith(f"weekly_{log.entry_no}_") and name.endswith(".xlsx")
+    assert name.startswith(f"weekly_{log.entry_no}_")
+    assert name.endswith(".xlsx")
     assert attachment.get_content_type() == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )

@@ -5,7 +5,6 @@ them, each format's document is kept with its log entry and read back with its l
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 import stat

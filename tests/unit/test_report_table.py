@@ -53,6 +53,6 @@ def test_table_of_the_shapes_a_report_returns(value, expected):
     ],
 )
 def test_table_of_anything_else_says_what_a_report_returns(value, message):
-    with pytest.raises(ReportError, match="a report returns its rows|row|column") as caught:
+    with pytest.raises(ReportError) as caught:
         table_of(value)
     assert message in str(caught.value)
