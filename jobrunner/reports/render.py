@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import importlib.util
 import io
 from decimal import Decimal
 from typing import Any, Protocol
@@ -130,6 +131,25 @@ class PdfRenderer:
 
 def _latin(value: str) -> str:
     return value.encode("latin-1", "replace").decode("latin-1")
+
+
+LIBRARIES = {"xlsx": ("openpyxl", "openpyxl", "xlsx"), "pdf": ("fpdf", "fpdf2", "pdf")}
+"""Each format's library: (module, package, extra)."""
+
+
+def missing(fmt: str) -> str | None:
+    """What `validate` says of a format whose library is not installed (found without
+    importing it), or None."""
+    if fmt not in LIBRARIES:
+        return None
+    module, package, extra = LIBRARIES[fmt]
+    try:
+        found = importlib.util.find_spec(module)
+    except ValueError:  # in sys.modules as None: taken for missing
+        found = None
+    if found is not None:
+        return None
+    return str(MissingLibrary(fmt, package, extra)).removeprefix("report_output: ")
 
 
 RENDERERS: dict[str, Renderer] = {
