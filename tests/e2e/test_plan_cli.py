@@ -27,6 +27,7 @@ def test_plan_on_empty_store_adds_everything(cli):
         "nightly-customer-sync",
         "reminder-once",
         "report-rotation",
+        "weekly-run-stats",
     ]
     assert set(data["add"][0]) == {"id", "file", "status", "next_run"}
     assert (data["change"], data["remove"], data["rejected"], data["unchanged"]) == ([], [], [], 0)
