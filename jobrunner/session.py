@@ -365,6 +365,10 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     report = request.get("report")
     if report and "path" in report:  # a report's document: opened before a user switch too
         report["fd"] = os.open(report["path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        if user:  # and its renderer loaded: the account may not read the library's files
+            from jobrunner.reports import produce
+
+            produce.preload(report["format"])
     try:
         switch_user(user, request.get("keep", ()))
         os.environ.update(request.get("environment") or {})

@@ -10,6 +10,7 @@ the session writes its result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, BinaryIO
 
@@ -25,6 +26,15 @@ def open_target(report: dict[str, Any]) -> int:
         report["fd"] = os.open(report["path"], flags, 0o600)
     fd: int = report["fd"]
     return fd
+
+
+def preload(fmt: str) -> None:
+    """Import everything rendering `fmt` needs, by rendering a one-cell table: a session
+    that switches to another account does this first, as that account may not be able to
+    read the interpreter's or the library's files (a missing library is reported when the
+    real document is rendered)."""
+    with contextlib.suppress(ReportError):
+        render.render(fmt, table.Table(columns=("a",), rows=((1,),)), title="a")
 
 
 def own_file(report: dict[str, Any] | None) -> BinaryIO:

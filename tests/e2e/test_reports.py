@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import pwd
 import re
 import stat
 import subprocess
+import tempfile
+from pathlib import Path
 
 import openpyxl
 import pypdf
+import pytest
 
 from tests.e2e.runner_env import named
 
@@ -213,3 +218,54 @@ def test_the_demo_report_counts_the_runs_of_the_other_demo_entries(cli, tmp_path
     by_entry = {row[0]: row for row in rows}
     assert by_entry["reminder-once"][1:5] == (1, 1, 0, 100)
     assert book.properties.title == "Run statistics of the week"
+
+
+@pytest.mark.parametrize("mode", ["fork", "spawn"])
+def test_a_report_in_either_session_mode(env, tmp_path, mode):
+    env.configure(f"session_mode: {mode}\n")
+    report(env, "weekly", "sales", "xlsx", "report_parameters: {rows: 1}\n")
+    code, _, _ = env.run()
+    assert code == 0
+    (log,) = env.log("weekly")
+    book = openpyxl.load_workbook(saved(env, log.entry_no, tmp_path))
+    assert list(book.active.values)[1] == ("North", 3, 1250.5, True)
+
+
+REPORT_AS_ANYONE = """\
+def sales(ctx):
+    return [{"user": __import__("os").getuid(), "text": "Süd"}]
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switching to another account needs root")
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "pdf"])
+def test_a_report_run_as_another_account_keeps_the_runners_private_document(env, tmp_path, fmt):
+    """The account need not reach the state folder nor read the interpreter's files: the
+    document is opened and its renderer loaded before the session switches."""
+    folder = Path(tempfile.mkdtemp(prefix="jobrunner-any-user-", dir="/tmp"))
+    env.cleanup.append(folder)
+    folder.chmod(0o755)
+    module = folder / f"{folder.name.replace('-', '_')}.py"
+    module.write_text(REPORT_AS_ANYONE)
+    module.chmod(0o644)
+    env.env["PYTHONPATH"] = f"{folder}{os.pathsep}{env.env['PYTHONPATH']}"
+    env.job(
+        "weekly",
+        f"object_type: report\nobject_id: {module.stem}:sales\nreport_output: {fmt}\n"
+        "user: nobody\n",
+    )
+    code, _, _ = env.run()
+    assert code == 0
+    (log,) = env.log("weekly")
+    assert log.status.value == "success", log.error_message
+    path = saved(env, log.entry_no, tmp_path)
+    nobody = str(pwd.getpwnam("nobody").pw_uid)
+    if fmt == "csv":
+        assert path.read_text(encoding="utf-8").splitlines() == ["user,text", f"{nobody},Süd"]
+    elif fmt == "xlsx":
+        rows = list(openpyxl.load_workbook(path).active.values)
+        assert rows == [("user", "text"), (int(nobody), "Süd")]
+    else:
+        assert f"{nobody} Süd" in pypdf.PdfReader(path).pages[0].extract_text()
+    kept = (env.root / ".jobrunner" / "reports" / path.name).stat()
+    assert (kept.st_uid, stat.S_IMODE(kept.st_mode)) == (os.geteuid(), 0o600)
