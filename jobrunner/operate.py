@@ -221,9 +221,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
         cause="exception",
     )
     if spec.object_type == "report":  # its document goes with the foreground log entry
-        numbered = dataclasses.replace(log, entry_no=number)
-        docs = reports_outputs.of(cfg)
-        outcome = reports_runs.kept(docs, _sessions(cfg), session_id, numbered, outcome)
+        outcome = _report_kept(cfg, dataclasses.replace(log, entry_no=number), outcome)
     closed = dataclasses.replace(
         log,
         entry_no=number,
@@ -257,6 +255,11 @@ def _report_request(cfg: config.Config, spec: model.JobSpec, session_id: str) ->
         return {}
     statedir.make_dir(_sessions(cfg))
     return {"report": report}
+
+
+def _report_kept(cfg: config.Config, log: model.LogEntry, outcome: model.Outcome) -> model.Outcome:
+    docs = reports_outputs.of(cfg)
+    return reports_runs.kept(docs, _sessions(cfg), log.session_id, log, outcome)
 
 
 @contextlib.contextmanager

@@ -362,13 +362,7 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     _redirect(request["output_path"])  # first: fds 0-2 must not be taken by the result file
     user = request.get("user")
     result_fd = _open_result(request) if user else -1
-    report = request.get("report")
-    if report and "path" in report:  # a report's document: opened before a user switch too
-        report["fd"] = os.open(report["path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        if user:  # and its renderer loaded: the account may not read the library's files
-            from jobrunner.reports import produce
-
-            produce.preload(report["format"])
+    _open_report(request.get("report"), switching=bool(user))
     try:
         switch_user(user, request.get("keep", ()))
         os.environ.update(request.get("environment") or {})
@@ -393,6 +387,18 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
         with contextlib.suppress(OSError):
             write_result(result_fd if result_fd >= 0 else _open_result(request), result)
     os._exit(0 if result["ok"] and not result.get("no_activity") else 1)
+
+
+def _open_report(report: dict[str, Any] | None, *, switching: bool) -> None:
+    """A report's document file, opened before a user switch as the result file is; and
+    (`switching`) its renderer loaded, as the account may not read the library's files."""
+    if not report or "path" not in report:
+        return
+    report["fd"] = os.open(report["path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if switching:
+        from jobrunner.reports import produce
+
+        produce.preload(report["format"])
 
 
 def _open_result(request: dict[str, Any]) -> int:
