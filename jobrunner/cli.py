@@ -681,7 +681,7 @@ def cmd_output(args: argparse.Namespace) -> int:
         return 0
     if kept.format != "csv" and sys.stdout.isatty():
         raise errors.JobRunnerError(
-            f"log entry {args.log_no}'s output is a {kept.format} file ({kept.name}); "
+            f"log entry {args.log_no}'s output {kept.name} is not text; "
             "save it with --save DIR, or redirect the output"
         )
     sys.stdout.flush()

@@ -269,3 +269,42 @@ def test_a_report_run_as_another_account_keeps_the_runners_private_document(env,
         assert f"{nobody} Süd" in pypdf.PdfReader(path).pages[0].extract_text()
     kept = (env.root / ".jobrunner" / "reports" / path.name).stat()
     assert (kept.st_uid, stat.S_IMODE(kept.st_mode)) == (os.geteuid(), 0o600)
+
+
+def test_report_dir_keeps_the_documents_elsewhere(env, tmp_path):
+    env.configure("report_dir: shared/reports\n")
+    report(env, "weekly", "sales", "pdf")
+    env.run()
+    (log,) = env.log("weekly")
+    (document,) = (env.root / "shared" / "reports").iterdir()
+    assert int(NAME.match(document.name)["no"]) == log.entry_no
+    assert stat.S_IMODE((env.root / "shared" / "reports").stat().st_mode) == 0o700
+    assert not (env.root / ".jobrunner" / "reports").exists()
+    assert saved(env, log.entry_no, tmp_path).read_bytes().startswith(b"%PDF-")
+
+
+def test_output_does_not_print_a_binary_document_on_a_terminal(env):
+    import pty
+
+    report(env, "weekly", "sales", "xlsx")
+    env.run()
+    (log,) = env.log("weekly")
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run(
+            env.command("output", str(log.entry_no)),
+            cwd=env.root,
+            env=env.env,
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (
+        f"jobrunner: log entry {log.entry_no}'s output weekly_{log.entry_no}_"
+        f"{log.start_at:%Y%m%dT%H%M%SZ}.xlsx is not text; save it with --save DIR, or "
+        "redirect the output\n"
+    )
