@@ -700,7 +700,8 @@ def report_keys(raw: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
     {}) for a codeunit (the schema refuses the report keys there)."""
     if raw.get("object_type", "codeunit") != "report":
         return None, {}
-    return raw.get("report_output", reports.DEFAULT_OUTPUT), dict(raw.get("report_parameters", {}))
+    parameters = dict(raw.get("report_parameters") or {})
+    return raw.get("report_output", reports.DEFAULT_OUTPUT), parameters
 
 
 def history_of(value: dict[str, Any], failed_retention: timedelta | None) -> model.History:

@@ -38,7 +38,7 @@ def test_plan_after_reconcile_is_empty(cli):
     result = cli("plan")
     assert result.code == 0
     assert result.out.strip() == (
-        "Plan: 0 to add, 0 to change, 0 to remove, 0 rejected, 5 unchanged."
+        "Plan: 0 to add, 0 to change, 0 to remove, 0 rejected, 6 unchanged."
     )
 
 
@@ -58,7 +58,7 @@ def test_plan_shows_changed_keys_and_removals(cli):
     assert data["remove"] == [
         {"id": "reminder-once", "file": "jobs.d/reminder-once.yaml", "after_run": False}
     ]
-    assert data["unchanged"] == 3
+    assert data["unchanged"] == 4
 
 
 def test_plan_rejected_file_exits_1_and_names_the_kept_entry(cli):
