@@ -685,7 +685,7 @@ def cmd_output(args: argparse.Namespace) -> int:
             "save it with --save DIR, or redirect the output"
         )
     sys.stdout.flush()
-    sys.stdout.buffer.write(kept.path.read_bytes())
+    sys.stdout.buffer.write(report_reading.content(kept))
     return 0
 
 
