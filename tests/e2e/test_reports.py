@@ -308,3 +308,42 @@ def test_output_does_not_print_a_binary_document_on_a_terminal(env):
         f"{log.start_at:%Y%m%dT%H%M%SZ}.xlsx is not text; save it with --save DIR, or "
         "redirect the output\n"
     )
+
+
+def test_a_report_run_the_runner_did_not_see_end_keeps_its_document_at_the_next_start(
+    env, tmp_path
+):
+    """The session wrote its document and result while the runner was stopped, then the
+    runner was killed: the next start ends the run as the session said, document kept."""
+    import signal
+    import time
+
+    from tests.e2e.test_recovery import _gone, _logged_on
+
+    report(env, "j", "late", "xlsx")
+    proc = env.start()
+    try:
+        env.wait_for_mark("j", "late")
+        session_pid = int(env.marks_of("j")[0].split(" ")[2])
+        deadline = time.monotonic() + 10
+        while not _logged_on(env):
+            assert time.monotonic() < deadline, "the session's logon was never committed"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGSTOP)
+        while not _gone(session_pid):
+            assert time.monotonic() < deadline, "the session did not end"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert not (env.root / ".jobrunner" / "reports").exists()
+    code, _, _ = env.run()
+    assert code == 0
+    (log,) = env.log("j")
+    assert log.status.value == "success"
+    book = openpyxl.load_workbook(saved(env, log.entry_no, tmp_path))
+    assert len(list(book.active.values)) == 4
+    assert len(env.marks_of("j")) == 1  # never run again
+    assert list((env.root / ".jobrunner" / "sessions").iterdir()) == []

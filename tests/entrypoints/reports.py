@@ -53,3 +53,14 @@ def both(ctx):
     """Wrong: writes its own file and returns rows as well."""
     ctx.report_file().write(b"x")
     return ROWS
+
+
+def late(ctx):
+    """Marks `late` (with its pid), sleeps a little, then returns the rows."""
+    import time
+
+    from tests.entrypoints.jobs import _mark
+
+    _mark(ctx, "late")
+    time.sleep(0.3)
+    return ROWS
