@@ -69,6 +69,14 @@ def test_a_document_over_the_limit_fails_the_run_and_is_not_kept(tmp_path):
     assert (tmp_path / "s.report.csv").stat().st_size == 0
 
 
+def test_a_layout_of_its_own_over_the_limit_fails_too(tmp_path):
+    result = session.execute(request(tmp_path, "own", limit=10))
+    assert result["message"] == (
+        "The report's output is 20 bytes, over the limit of 10 bytes (report_output_limit)."
+    )
+    assert (tmp_path / "s.report.csv").stat().st_size == 0
+
+
 def test_a_result_that_is_not_rows_fails_with_what_a_report_returns(tmp_path):
     result = session.execute(request(tmp_path, "number"))
     assert result["message"].startswith("a report returns its rows as a list of mappings")
