@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import spec
+from jobrunner import finishing, timetext
 
 FINAL_FAILURE, FAILURES, RECOVERY, SUCCESS = "final_failure", "failures", "recovery", "success"
 ON = (FINAL_FAILURE, RECOVERY, SUCCESS)
@@ -97,7 +97,7 @@ def settings(raw: dict[str, Any] | None, host: str) -> Settings:
 
 
 def _duration(value: Any, default: timedelta) -> timedelta:
-    return default if value is None else spec.parse_duration(value)
+    return default if value is None else timetext.parse_duration(value)
 
 
 def _channel(name: str, raw: dict[str, Any], throttle: timedelta, host: str) -> Channel:
@@ -157,7 +157,7 @@ def message(run: RunEnd, why: str, host: str, held_back: int = 0) -> dict[str, A
         "entry_id": run.entry_id,
         "description": run.description,
         "status": "success" if run.ok else "error",
-        "error": spec_first_line(run.error),
+        "error": finishing.first_line(run.error),
         "attempt": run.attempt,
         "log_entry_no": run.log_no,
         "consecutive_failures": 0 if run.ok else run.failed_before + 1,
@@ -198,8 +198,3 @@ def text(msg: dict[str, Any]) -> str:
     if msg.get("output"):
         lines.append(f"output: {msg['output']} (attached)")
     return "\n".join(lines) + "\n"
-
-
-def spec_first_line(error: str) -> str:
-    """The error's first line (the log entry keeps BC's first line already)."""
-    return (error.strip().splitlines() or [""])[0]

@@ -7,13 +7,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from jobrunner import model, wallclock
+from jobrunner import model
 
-S = model.EntryStatus
 CANCELLED = "Cancelled by {user}."
-_PENDING = (S.READY, S.WAITING, S.ON_HOLD_INACTIVITY)  # a run is (or may be) scheduled
+# a run is (or may be) scheduled
+_PENDING = (
+    model.EntryStatus.READY,
+    model.EntryStatus.WAITING,
+    model.EntryStatus.ON_HOLD_INACTIVITY,
+)
 
 
 class Refused(ValueError):
@@ -24,9 +27,10 @@ def trigger(entry: model.Entry, by: str, now: datetime) -> model.Entry:
     """The entry with a run asked for now (`kubectl create job --from=cronjob/x`): due at
     once, in its category like any run; its status and next run are kept and it goes
     back to them after that run (see `after_trigger`)."""
-    if entry.status is S.IN_PROCESS:
+    if entry.status is model.EntryStatus.IN_PROCESS:
         raise Refused(f"{entry.id} is in process; an entry never runs beside itself")
-    if entry.trigger is not None and entry.status in (S.READY, S.WAITING):
+    waiting = entry.status is model.EntryStatus.WAITING
+    if entry.trigger is not None and (waiting or entry.status is model.EntryStatus.READY):
         raise Refused(
             f"{entry.id} already has a run asked for by {entry.trigger.by} "
             f"at {entry.trigger.at:%Y-%m-%d %H:%M:%S} UTC"
@@ -34,12 +38,12 @@ def trigger(entry: model.Entry, by: str, now: datetime) -> model.Entry:
     kept = model.Trigger(
         by=by,
         at=now,
-        status=S.READY if entry.status is S.WAITING else entry.status,
+        status=model.EntryStatus.READY if waiting else entry.status,
         next_run=entry.earliest_start if entry.status in _PENDING else None,
     )
     return dataclasses.replace(
         entry,
-        status=S.WAITING if entry.status is S.WAITING else S.READY,
+        status=model.EntryStatus.WAITING if waiting else model.EntryStatus.READY,
         earliest_start=now,
         trigger=kept,
         updated_at=now,
@@ -56,9 +60,13 @@ def after_trigger(ended: model.Entry, retried: bool, now: datetime) -> model.Ent
     if kept is None or retried:
         return ended
     cleared = dataclasses.replace(ended, trigger=None)
-    if ended.status not in (S.READY, S.FINISHED, S.ON_HOLD_INACTIVITY):
+    if ended.status not in (
+        model.EntryStatus.READY,
+        model.EntryStatus.FINISHED,
+        model.EntryStatus.ON_HOLD_INACTIVITY,
+    ):
         return cleared
-    if kept.status in (S.ON_HOLD, S.FINISHED):
+    if kept.status in (model.EntryStatus.ON_HOLD, model.EntryStatus.FINISHED):
         return dataclasses.replace(cleared, status=kept.status, earliest_start=None)
     if kept.status in _PENDING and kept.next_run is not None and kept.next_run > now:
         return dataclasses.replace(cleared, status=kept.status, earliest_start=kept.next_run)
@@ -67,7 +75,7 @@ def after_trigger(ended: model.Entry, retried: bool, now: datetime) -> model.Ent
 
 def cancel(entry: model.Entry, by: str, now: datetime) -> model.Entry:
     """The entry in process with its run asked to end (the runner ends the session)."""
-    if entry.status is not S.IN_PROCESS or entry.session_id is None:
+    if entry.status is not model.EntryStatus.IN_PROCESS or entry.session_id is None:
         raise Refused(f"{entry.id} has no run in process (it is {entry.status.value})")
     if entry.cancel:
         raise Refused(f"{entry.id}: its run is being cancelled already (by {entry.cancel})")
@@ -77,7 +85,7 @@ def cancel(entry: model.Entry, by: str, now: datetime) -> model.Entry:
 def cancelled(by: str, output: str = "") -> model.Outcome:
     """The outcome of a run ended by `jobrunner cancel`: a failure that is never retried."""
     return model.Outcome(
-        ok=False, message=CANCELLED.format(user=by), cause="cancelled", output=output
+        ok=False, message=CANCELLED.format(user=by), cause=model.Cause.CANCELLED, output=output
     )
 
 
@@ -108,33 +116,3 @@ def paused_categories(paused: Sequence[model.Pause]) -> frozenset[str]:
 
 def runner_paused(paused: Sequence[model.Pause]) -> model.Pause | None:
     return next((p for p in paused if p.category is None), None)
-
-
-def trigger_json(entry: model.Entry, woken: bool) -> dict[str, Any]:
-    """`trigger --json`: what was asked for."""
-    t = entry.trigger
-    assert t is not None
-    return {
-        "requested": "trigger",
-        "entry_id": entry.id,
-        "by": t.by,
-        "at": wallclock.iso(t.at),
-        "status": t.status.value,
-        "next_run": wallclock.iso(t.next_run),
-        "runner": woken,
-    }
-
-
-def cancel_json(entry: model.Entry) -> dict[str, Any]:
-    """`cancel --json`: what was asked for."""
-    return {
-        "requested": "cancel",
-        "entry_id": entry.id,
-        "session_id": entry.session_id,
-        "by": entry.cancel,
-    }
-
-
-def pause_json(p: model.Pause) -> dict[str, Any]:
-    """A pause in `pause --json`, `resume --json` and `list`/`show`'s `paused`."""
-    return {"category": p.category, "by": p.by, "since": wallclock.iso(p.at)}

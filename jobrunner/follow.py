@@ -10,14 +10,17 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from jobrunner import config, model, store
+from jobrunner.store import open as store_open
 
 
 class _Changed(FileSystemEventHandler):
-    def __init__(self, changed: threading.Event) -> None:
-        self.changed = changed
+    """Sets `changed` when the state file (or its WAL) is written."""
+
+    def __init__(self, changed: threading.Event, name: str) -> None:
+        self.changed, self.name = changed, name
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if "jobrunner.sqlite3" in str(event.src_path) and event.event_type != "opened":
+        if self.name in str(event.src_path) and event.event_type != "opened":
             self.changed.set()
 
 
@@ -35,7 +38,8 @@ def log(
     changed = threading.Event()
     seen: set[int] = set()
     observer = Observer()
-    observer.schedule(_Changed(changed), str(cfg.state_dir), recursive=False)
+    state = store_open.state_file(cfg.state_dir)
+    observer.schedule(_Changed(changed, state.name), str(state.parent), recursive=False)
     observer.start()
     try:
         while True:

@@ -12,8 +12,6 @@ from datetime import datetime
 
 from jobrunner import model, recurrence
 
-S = model.EntryStatus
-
 
 def first_run(spec: model.JobSpec, now: datetime) -> datetime:
     """Enqueue's earliest start: the initial run time, never sooner than now + 1 s."""
@@ -23,10 +21,12 @@ def first_run(spec: model.JobSpec, now: datetime) -> datetime:
 def new_entry(spec: model.JobSpec, now: datetime) -> model.Entry:
     """Insert(true) then Enqueue: a new file's entry, ready at its first run (or on hold)."""
     if spec.status is model.DesiredStatus.ON_HOLD:
-        return model.Entry(spec=spec, status=S.ON_HOLD, created_at=now, updated_at=now)
+        return model.Entry(
+            spec=spec, status=model.EntryStatus.ON_HOLD, created_at=now, updated_at=now
+        )
     return model.Entry(
         spec=spec,
-        status=S.READY,
+        status=model.EntryStatus.READY,
         earliest_start=first_run(spec, now),
         last_ready_state=now,
         created_at=now,
@@ -51,7 +51,7 @@ def ready(entry: model.Entry, now: datetime) -> model.Entry:
     session values cleared; the last error text stays until the next run."""
     return dataclasses.replace(
         without_session(entry, now),
-        status=S.READY,
+        status=model.EntryStatus.READY,
         attempts=0,
         earliest_start=first_run(entry.spec, now),
         last_ready_state=now,
@@ -62,7 +62,7 @@ def ready(entry: model.Entry, now: datetime) -> model.Entry:
 def hold(entry: model.Entry, now: datetime) -> model.Entry:
     """SetStatus(On Hold): the pending run is cancelled."""
     return dataclasses.replace(
-        entry, status=S.ON_HOLD, earliest_start=None, trigger=None, updated_at=now
+        entry, status=model.EntryStatus.ON_HOLD, earliest_start=None, trigger=None, updated_at=now
     )
 
 
@@ -70,41 +70,63 @@ def redefine(entry: model.Entry, spec: model.JobSpec, now: datetime) -> model.En
     """A changed job file: the new definition, back through the Ready path, or on hold
     when the file says so. A run in process keeps running; its end uses the new one."""
     changed = dataclasses.replace(entry, spec=spec, rejected="", updated_at=now)
-    if entry.status is S.IN_PROCESS:
+    if entry.status is model.EntryStatus.IN_PROCESS:
         return changed
     if spec.status is model.DesiredStatus.ON_HOLD:
         return hold(changed, now)
     return ready(changed, now)
 
 
-def set_status(
-    entry: model.Entry, wanted: model.EntryStatus, now: datetime
-) -> tuple[model.Entry | None, str]:
-    """BC's SetStatus from the CLI: the new entry (None: nothing to write) and what
-    happened, in words. Ready from Error is BC's Restart: attempts 0, the error kept
-    until the next run, the next run recomputed."""
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+class StatusChange:
+    """What `set_status` decided: the entry to write (None: nothing to write), what
+    happened in words, and whether the job file refused the status (its `status:
+    on_hold` wins over the command)."""
+
+    entry: model.Entry | None
+    message: str
+    refused: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.entry is not None
+
+
+def set_status(entry: model.Entry, wanted: model.EntryStatus, now: datetime) -> StatusChange:
+    """BC's SetStatus from the CLI. Ready from Error is BC's Restart: attempts 0, the
+    error kept until the next run, the next run recomputed."""
     if wanted is entry.status:
-        return None, f"{entry.id} is already {wanted.value}; nothing changed"
-    if wanted is S.READY:
-        if entry.spec.status is model.DesiredStatus.ON_HOLD:
-            return None, (
-                f"{entry.id} stays on hold: its job file {entry.spec.source} says "
-                "status: on_hold, and the file wins"
-            )
-        if entry.status is S.IN_PROCESS:
-            return None, f"{entry.id} is in process; it goes on by itself when the run ends"
-        restarted = ready(entry, now)
-        return (
-            restarted,
-            f"{entry.id} is ready; next run {restarted.earliest_start:%Y-%m-%d %H:%M:%S} UTC",
+        return StatusChange(
+            entry=None, message=f"{entry.id} is already {wanted.value}; nothing changed"
         )
-    if wanted is S.ON_HOLD:
-        if entry.status is S.IN_PROCESS:
-            return dataclasses.replace(entry, status=S.ON_HOLD, updated_at=now), (
+    if wanted is model.EntryStatus.READY:
+        return _set_ready(entry, now)
+    if wanted is model.EntryStatus.ON_HOLD:
+        if entry.status is model.EntryStatus.IN_PROCESS:
+            held = dataclasses.replace(entry, status=model.EntryStatus.ON_HOLD, updated_at=now)
+            message = (
                 f"{entry.id} is on hold; its run in process goes on and it stays on hold after"
             )
-        return hold(entry, now), f"{entry.id} is on hold; its pending run is cancelled"
+            return StatusChange(entry=held, message=message)
+        return StatusChange(
+            entry=hold(entry, now), message=f"{entry.id} is on hold; its pending run is cancelled"
+        )
     raise ValueError(f"cannot set status {wanted.value}")
+
+
+def _set_ready(entry: model.Entry, now: datetime) -> StatusChange:
+    if entry.spec.status is model.DesiredStatus.ON_HOLD:
+        message = (
+            f"{entry.id} stays on hold: its job file {entry.spec.source} says "
+            "status: on_hold, and the file wins"
+        )
+        return StatusChange(entry=None, message=message, refused=True)
+    if entry.status is model.EntryStatus.IN_PROCESS:
+        message = f"{entry.id} is in process; it goes on by itself when the run ends"
+        return StatusChange(entry=None, message=message)
+    restarted = ready(entry, now)
+    message = f"{entry.id} is ready; next run {restarted.earliest_start:%Y-%m-%d %H:%M:%S} UTC"
+    return StatusChange(entry=restarted, message=message)
 
 
 MARKED = "Marked as an error by {user}."
@@ -124,7 +146,7 @@ def mark_error(
         return closed, None
     failed = dataclasses.replace(
         without_session(entry, now),
-        status=S.ERROR,
+        status=model.EntryStatus.ERROR,
         error_message=text,
         earliest_start=None,
         trigger=None,
@@ -159,7 +181,7 @@ def due_at(entry: model.Entry) -> datetime | None:
     rec = entry.spec.recurrence
     if at is None or rec is None or rec.jitter is None:
         return at
-    if entry.status is not S.READY or entry.attempts or entry.session_retries:
+    if entry.status is not model.EntryStatus.READY or entry.attempts or entry.session_retries:
         return at
     salt = entry.created_at.isoformat() if entry.created_at else ""
     return at + recurrence.jitter_offset(entry.spec, at, salt)
@@ -170,9 +192,12 @@ def platform_task(entry: model.Entry) -> model.Task | None:
     entry is Scheduled): not before its earliest start (`due_at`: jittered); not ready
     while it waits for its category; running while in process. None when nothing is
     pending."""
-    waiting = entry.status is S.WAITING
-    running = entry.status is S.IN_PROCESS
-    scheduled = entry.status in (S.READY, S.ON_HOLD_INACTIVITY) and entry.earliest_start
+    waiting = entry.status is model.EntryStatus.WAITING
+    running = entry.status is model.EntryStatus.IN_PROCESS
+    scheduled = (
+        entry.status in (model.EntryStatus.READY, model.EntryStatus.ON_HOLD_INACTIVITY)
+        and entry.earliest_start
+    )
     if not (waiting or running or scheduled):
         return None
     return model.Task(

@@ -17,11 +17,14 @@ from jobrunner import (
     config,
     control,
     errors,
+    executor,
+    finishing,
     lifecycle,
     model,
     objects,
     permissions,
     pruning,
+    reports,
     scheduler,
     session,
     statedir,
@@ -38,21 +41,22 @@ def _now() -> datetime:
 
 def set_status(
     cfg: config.Config, db: store.Store, entry_id: str, wanted: model.EntryStatus
-) -> tuple[bool, str]:
-    """(changed, message). Retries once if the runner wrote the entry meanwhile."""
+) -> lifecycle.StatusChange:
+    """What was decided (and written, when it changed the entry). Retries once if the
+    runner wrote the entry meanwhile."""
     for _ in range(3):
         entry = db.get_entry(entry_id)
         if entry is None:
             raise errors.UnknownEntry(entry_id, [e.id for e in db.list_entries()])
-        changed, message = lifecycle.set_status(entry, wanted, _now())
-        if changed is None:
-            return False, message
+        decided = lifecycle.set_status(entry, wanted, _now())
+        if decided.entry is None:
+            return decided
         try:
-            db.commit(model.Transition(reason="set_status", put=(changed,)))
+            db.commit(model.Transition(reason="set_status", put=(decided.entry,)))
         except store.StoreConflict:
             continue
         wake.send(cfg.state_dir)
-        return True, message
+        return decided
     raise errors.JobRunnerError(f"{entry_id} kept changing; try again")
 
 
@@ -175,9 +179,43 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     left as it is."""
     user = permissions.current_user()
     ref = objects.resolve_ref(spec.object_id, cfg.objects)
-    refusal = permissions.run_refusal(cfg.users, user, spec.object_id, ref)
     session_id = uuid.uuid4().hex
-    fg = model.ClientType.FOREGROUND
+    request = executor.SessionRequest(
+        session_id=session_id,
+        ref=ref,
+        refusal=permissions.run_refusal(cfg.users, user, spec.object_id, ref) or "",
+        parameter=spec.parameter_string,
+        entry={"id": spec.id, "description": spec.description},
+        report=_report_request(cfg, spec, session_id),
+    )
+    log = _foreground_started(db, spec, request.session_id, user)
+    outcome = _run_here(request, spec.environment)
+    if spec.object_type == "report":  # its document goes with the foreground log entry
+        outcome = _report_kept(cfg, log, outcome)
+    _foreground_ended(db, log, outcome)
+    return outcome
+
+
+def _run_here(request: executor.SessionRequest, environment: dict[str, str]) -> model.Outcome:
+    """The job of `request` run in this process (a refused one does not run)."""
+    result: dict[str, Any]
+    if request.refusal:
+        result = {"ok": False, "message": request.refusal, "stack": ""}
+    else:
+        with _environment(environment):
+            result = session.execute(request.wire())
+    return model.Outcome(
+        ok=bool(result["ok"]),
+        message=result.get("message", ""),
+        stack=result.get("stack", ""),
+        cause=model.Cause.EXCEPTION,
+    )
+
+
+def _foreground_started(
+    db: store.Store, spec: model.JobSpec, session_id: str, user: str
+) -> model.LogEntry:
+    """The foreground run's log entry, written (numbered) with its session's logon."""
     start = _now()
     log = model.LogEntry(
         entry_id=spec.id,
@@ -189,7 +227,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
         description=spec.description,
         session_id=session_id,
         attempt=1,
-        client_type=fg,
+        client_type=model.ClientType.FOREGROUND,
     )
     (number,) = db.commit(
         model.Transition(
@@ -198,63 +236,36 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
             events=(_foreground(session_id, "logon", start, user, spec.id),),
         )
     )
-    result: dict[str, Any]
-    if refusal:
-        result = {"ok": False, "message": refusal, "stack": ""}
-    else:
-        with _environment(spec.environment):
-            result = session.execute(
-                {
-                    "session_id": session_id,
-                    "ref": ref,
-                    "parameter": spec.parameter_string,
-                    "attempt": 1,
-                    "entry": {"id": spec.id, "description": spec.description},
-                    **_report_request(cfg, spec, session_id),
-                }
-            )
+    return dataclasses.replace(log, entry_no=number)
+
+
+def _foreground_ended(db: store.Store, log: model.LogEntry, outcome: model.Outcome) -> None:
+    """The foreground run's log entry closed, with its session's logoff."""
     end = _now()
-    outcome = model.Outcome(
-        ok=bool(result["ok"]),
-        message=result.get("message", ""),
-        stack=result.get("stack", ""),
-        cause="exception",
-    )
-    if spec.object_type == "report":  # its document goes with the foreground log entry
-        outcome = _report_kept(cfg, dataclasses.replace(log, entry_no=number), outcome)
     closed = dataclasses.replace(
         log,
-        entry_no=number,
         end_at=end,
         status=model.LogStatus.SUCCESS if outcome.ok else model.LogStatus.ERROR,
-        error_message="" if outcome.ok else outcome.message.strip().splitlines()[0][:2048],
+        error_message="" if outcome.ok else finishing.first_line(outcome.message),
         error_call_stack="" if outcome.ok else outcome.stack,
     )
-    db.commit(
-        model.Transition(
-            reason="run_once",
-            log_update=(closed,),
-            events=(
-                _foreground(
-                    session_id, "logoff", end, user, spec.id, "success" if outcome.ok else "error"
-                ),
-            ),
-        )
-    )
-    return outcome
+    result = "success" if outcome.ok else "error"
+    logoff = _foreground(log.session_id, "logoff", end, log.user, log.entry_id, result)
+    db.commit(model.Transition(reason="run_once", log_update=(closed,), events=(logoff,)))
 
 
 def _sessions(cfg: config.Config) -> Path:
     return cfg.state_dir / "sessions"
 
 
-def _report_request(cfg: config.Config, spec: model.JobSpec, session_id: str) -> dict[str, Any]:
+def _report_request(
+    cfg: config.Config, spec: model.JobSpec, session_id: str
+) -> reports.ReportRequest | None:
     """A report entry's `report` for a foreground session (its document in `sessions/`)."""
     report = reports_runs.request(spec, _sessions(cfg), session_id, cfg.report_output_limit)
-    if report is None:
-        return {}
-    statedir.make_dir(_sessions(cfg))
-    return {"report": report}
+    if report is not None:
+        statedir.make_dir(_sessions(cfg))
+    return report
 
 
 def _report_kept(cfg: config.Config, log: model.LogEntry, outcome: model.Outcome) -> model.Outcome:

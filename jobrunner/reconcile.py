@@ -10,14 +10,13 @@ unchanged definition changes nothing. Runtime state is never overwritten otherwi
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from jobrunner import errors, lifecycle, model
-
-S = model.EntryStatus
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -30,12 +29,29 @@ class FileResult:
     deleted: bool = False
 
 
+class ChangeKind(enum.StrEnum):
+    """What a change does to an entry (the value is what `plan --json` and the log show)."""
+
+    ADD = "add"
+    CHANGE = "change"
+    REMOVE = "remove"
+    REJECT = "reject"
+    ACCEPT = "accept"  # a rejected file parses again, with the stored definition
+    MOVE = "move"  # the same definition, from another file
+    RESTAMP = "restamp"  # the same definition in a touched file: only its stamp is written
+
+
+CHANGING = frozenset(
+    {ChangeKind.ADD, ChangeKind.CHANGE, ChangeKind.REMOVE, ChangeKind.MOVE, ChangeKind.ACCEPT}
+)
+"""The kinds a reconcile writes for (a reject marks its entry; a restamp only its stamp)."""
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Change:
-    """One decision. kind: add | change | remove | reject | accept | move | restamp
-    (the same definition in a touched file: only its stamp is written)."""
+    """One decision of a reconcile about one file or entry."""
 
-    kind: str
+    kind: ChangeKind
     entry_id: str | None
     path: str
     before: model.Entry | None = None
@@ -46,7 +62,7 @@ class Change:
     @property
     def deferred(self) -> bool:
         """A removal that waits for the entry's run in process to end."""
-        return self.kind == "remove" and self.after is not None
+        return self.kind is ChangeKind.REMOVE and self.after is not None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -54,19 +70,19 @@ class Plan:
     changes: tuple[Change, ...]
     unchanged: int
 
-    def of(self, kind: str) -> list[Change]:
+    def of(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
 
     @property
     def has_changes(self) -> bool:
-        return any(c.kind in ("add", "change", "remove", "move", "accept") for c in self.changes)
+        return any(c.kind in CHANGING for c in self.changes)
 
     def transition(self) -> model.Transition:
         puts = tuple(c.after for c in self.changes if c.after is not None)
         deletes = tuple(
             (c.before.id, c.before.version)
             for c in self.changes
-            if c.kind == "remove" and c.after is None and c.before is not None
+            if c.kind is ChangeKind.REMOVE and c.after is None and c.before is not None
         )
         return model.Transition(reason="reconcile", put=puts, delete=deletes)
 
@@ -93,11 +109,11 @@ def diff(
             changes.extend(_reject(result, claimed, stored, by_source))
             continue
         change = _compare(result.spec, stored.get(result.spec.id), now)
-        if change is None or change.kind == "restamp":
+        if change is None or change.kind is ChangeKind.RESTAMP:
             unchanged += 1
         if change is not None:
             changes.append(change)
-    rejected_paths = {c.path for c in changes if c.kind == "reject"}
+    rejected_paths = {c.path for c in changes if c.kind is ChangeKind.REJECT}
     for entry in stored.values():
         source = entry.spec.source
         if entry.id in claimed or source in rejected_paths:
@@ -154,11 +170,13 @@ def _reject(
     message = "\n".join(p.format() for p in problems)
     if entry is None or entry.rejected == message:
         entry_id = entry.id if entry else None
-        return [Change(kind="reject", entry_id=entry_id, path=result.path, problems=problems)]
+        return [
+            Change(kind=ChangeKind.REJECT, entry_id=entry_id, path=result.path, problems=problems)
+        ]
     marked = dataclasses.replace(entry, rejected=message)
     return [
         Change(
-            kind="reject",
+            kind=ChangeKind.REJECT,
             entry_id=entry.id,
             path=result.path,
             before=entry,
@@ -181,27 +199,30 @@ def _compare(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> C
 def _compared(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> Change | None:
     if entry is None:
         return Change(
-            kind="add", entry_id=spec.id, path=spec.source, after=lifecycle.new_entry(spec, now)
+            kind=ChangeKind.ADD,
+            entry_id=spec.id,
+            path=spec.source,
+            after=lifecycle.new_entry(spec, now),
         )
     if entry.spec.digest == spec.digest:
         if entry.spec.source == spec.source and not entry.rejected:
             if spec.stamp and spec.stamp != entry.spec.stamp:  # touched, not changed
                 return Change(
-                    kind="restamp",
+                    kind=ChangeKind.RESTAMP,
                     entry_id=spec.id,
                     path=spec.source,
                     before=entry,
                     after=dataclasses.replace(entry, spec=spec),
                 )
             return None
-        kind = "accept" if entry.rejected else "move"
+        kind = ChangeKind.ACCEPT if entry.rejected else ChangeKind.MOVE
         after = dataclasses.replace(entry, spec=spec, rejected="")
-        keys = {"source": (entry.spec.source, spec.source)} if kind == "move" else {}
+        keys = {"source": (entry.spec.source, spec.source)} if kind is ChangeKind.MOVE else {}
         return Change(
             kind=kind, entry_id=spec.id, path=spec.source, before=entry, after=after, keys=keys
         )
     return Change(
-        kind="change",
+        kind=ChangeKind.CHANGE,
         entry_id=spec.id,
         path=spec.source,
         before=entry,
@@ -211,12 +232,16 @@ def _compared(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> 
 
 
 def _remove(entry: model.Entry, now: datetime) -> Change:
-    if entry.status is S.IN_PROCESS:
+    if entry.status is model.EntryStatus.IN_PROCESS:
         after = dataclasses.replace(entry, remove_after_run=True, updated_at=now)
         return Change(
-            kind="remove", entry_id=entry.id, path=entry.spec.source, before=entry, after=after
+            kind=ChangeKind.REMOVE,
+            entry_id=entry.id,
+            path=entry.spec.source,
+            before=entry,
+            after=after,
         )
-    return Change(kind="remove", entry_id=entry.id, path=entry.spec.source, before=entry)
+    return Change(kind=ChangeKind.REMOVE, entry_id=entry.id, path=entry.spec.source, before=entry)
 
 
 def changed_keys(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

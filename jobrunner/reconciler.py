@@ -14,7 +14,6 @@ from jobrunner import config, jobfiles, model, reconcile, store, telemetry, wall
 
 ATTEMPTS = 3
 BULK = 500  # past this many files, one full read beats many small ones
-S = model.EntryStatus
 
 
 class Reconciler:
@@ -78,31 +77,17 @@ class Reconciler:
         return True
 
     def _log(self, plan: reconcile.Plan) -> None:
-        names = {
-            "add": "entry_added",
-            "change": "entry_changed",
-            "remove": "entry_removed",
-            "reject": "job_file_rejected",
-            "accept": "job_file_accepted",
-            "move": "entry_changed",
-        }
         for change in plan.changes:
-            if change.kind == "restamp":
+            if change.kind is reconcile.ChangeKind.RESTAMP:
                 continue
-            fields: dict[str, Any] = {"entry_id": change.entry_id, "file": change.path}
-            if change.keys:
-                fields["keys"] = {k: [old, new] for k, (old, new) in change.keys.items()}
-            if change.problems:
-                fields["problems"] = [p.format() for p in change.problems]
-            if change.after is not None and change.kind in ("add", "change"):
-                fields["status"] = change.after.status.value
-                fields["earliest_start"] = wallclock.iso(change.after.earliest_start)
-            if change.deferred:
-                fields["after_run"] = True
-            level = "warning" if change.kind == "reject" else "info"
-            getattr(self.log, level)(names[change.kind], **fields)
+            level = "warning" if change.kind is reconcile.ChangeKind.REJECT else "info"
+            getattr(self.log, level)(_EVENTS[change.kind], **_fields(change))
             after = change.after
-            if change.kind in ("add", "change") and after and after.status is S.READY:
+            if (
+                change.kind in _REDEFINED
+                and after is not None
+                and after.status is model.EntryStatus.READY
+            ):
                 self.log.info(
                     "entry_enqueued",
                     entry_id=after.id,
@@ -128,3 +113,29 @@ class Reconciler:
         if self._watcher is not None:
             self._watcher.stop()
             self._watcher = None
+
+
+_EVENTS = {
+    reconcile.ChangeKind.ADD: "entry_added",
+    reconcile.ChangeKind.CHANGE: "entry_changed",
+    reconcile.ChangeKind.REMOVE: "entry_removed",
+    reconcile.ChangeKind.REJECT: "job_file_rejected",
+    reconcile.ChangeKind.ACCEPT: "job_file_accepted",
+    reconcile.ChangeKind.MOVE: "entry_changed",
+}
+_REDEFINED = (reconcile.ChangeKind.ADD, reconcile.ChangeKind.CHANGE)
+
+
+def _fields(change: reconcile.Change) -> dict[str, Any]:
+    """The log event's fields for one change."""
+    fields: dict[str, Any] = {"entry_id": change.entry_id, "file": change.path}
+    if change.keys:
+        fields["keys"] = {k: [old, new] for k, (old, new) in change.keys.items()}
+    if change.problems:
+        fields["problems"] = [p.format() for p in change.problems]
+    if change.after is not None and change.kind in _REDEFINED:
+        fields["status"] = change.after.status.value
+        fields["earliest_start"] = wallclock.iso(change.after.earliest_start)
+    if change.deferred:
+        fields["after_run"] = True
+    return fields

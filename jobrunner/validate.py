@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobrunner import config, jobfiles, model, objects, permissions, spec
+from jobrunner import config, jobfiles, model, objects, permissions, problems, yamltext
 from jobrunner.reports import render
 
 
@@ -27,7 +27,7 @@ class Report:
 def expand(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
-        out.extend(spec.job_files(p) if p.is_dir() else [p])
+        out.extend(jobfiles.job_files(p) if p.is_dir() else [p])
     return out
 
 
@@ -40,7 +40,7 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
                 model.Problem(
                     file=jobfiles.display(cfg.jobs_dir),
                     line=1,
-                    path=spec.DOCUMENT,
+                    path=problems.DOCUMENT,
                     message="the jobs folder does not exist",
                 )
             )
@@ -55,7 +55,7 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
         if result.deleted:  # gone since it was listed
             report.problems.append(
                 model.Problem(
-                    file=result.path, line=1, path=spec.DOCUMENT, message="cannot read: deleted"
+                    file=result.path, line=1, path=problems.DOCUMENT, message="cannot read: deleted"
                 )
             )
     report.problems.extend(duplicate_ids(report.specs))
@@ -113,6 +113,21 @@ def _refusal(s: model.JobSpec, object_id: int | str, cfg: config.Config) -> str 
 
 def _line(s: model.JobSpec, key: str) -> int:
     try:
-        return spec.locate(Path(s.source).read_text(encoding="utf-8"), [key])
+        return yamltext.locate(Path(s.source).read_text(encoding="utf-8"), [key])
     except (OSError, ValueError):  # gone or changed since it was read
         return 1
+
+
+def start_problems(cfg: config.Config) -> list[model.Problem]:
+    """What `run` refuses to start without; job files are not read (a rejected one keeps
+    its entry's last good definition and never stops the runner)."""
+    if cfg.jobs_dir.is_dir():
+        return []
+    return [
+        model.Problem(
+            file=str(cfg.path or "jobrunner.yaml"),
+            line=1,
+            path="jobs_dir",
+            message=f"the jobs folder {cfg.jobs_dir} does not exist",
+        )
+    ]

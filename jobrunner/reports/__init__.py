@@ -6,10 +6,14 @@ The package's modules, each with one job: `table` (a report's rows as a Table, p
 session side: the object's result written as the document), `outputs` (where documents
 are kept, their names, reading back and pruning), `runs` (the runner side: the request
 a session gets, the document kept when a run ends). Imports only `errors` here, so the
-spec reader and the session can name the formats without loading a library.
+spec reader, the executor and the session can name the formats and the request without
+loading a library.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
 
 from jobrunner import errors
 
@@ -21,6 +25,31 @@ DEFAULT_OUTPUT = "csv"
 """A report entry that names no `report_output`: the format that needs no library."""
 DEFAULT_LIMIT = 10 * 1024 * 1024
 """`report_output_limit`: the largest document kept, in bytes."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReportRequest:
+    """The report part of a session's request: the format, the report's parameters, the
+    largest document kept, the document's title and (a format that makes a document)
+    the file the session writes it to."""
+
+    format: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    limit: int = DEFAULT_LIMIT
+    title: str = ""
+    path: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """As the session reads it (see `produce`): no `path` when there is no file."""
+        out: dict[str, Any] = {
+            "format": self.format,
+            "parameters": dict(self.parameters),
+            "limit": self.limit,
+            "title": self.title,
+        }
+        if self.path is not None:
+            out["path"] = self.path
+        return out
 
 
 class ReportError(errors.JobRunnerError):

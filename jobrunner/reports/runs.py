@@ -6,10 +6,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Any
 
 from jobrunner import model
-from jobrunner.reports import DEFAULT_OUTPUT, DOCUMENTS, outputs
+from jobrunner.reports import DEFAULT_OUTPUT, DOCUMENTS, ReportRequest, outputs
 
 
 def session_file(sessions_dir: Path, session_id: str, fmt: str) -> Path:
@@ -19,20 +18,19 @@ def session_file(sessions_dir: Path, session_id: str, fmt: str) -> Path:
 
 def request(
     spec: model.JobSpec, sessions_dir: Path, session_id: str, limit: int
-) -> dict[str, Any] | None:
+) -> ReportRequest | None:
     """The `report` of a session's request (None: the entry is not a report)."""
     if spec.object_type != "report":
         return None
     fmt = spec.report_output or DEFAULT_OUTPUT
-    report: dict[str, Any] = {
-        "format": fmt,
-        "parameters": dict(spec.report_parameters),
-        "limit": limit,
-        "title": spec.description or spec.id,
-    }
-    if fmt in DOCUMENTS:
-        report["path"] = str(session_file(sessions_dir, session_id, fmt))
-    return report
+    path = session_file(sessions_dir, session_id, fmt) if fmt in DOCUMENTS else None
+    return ReportRequest(
+        format=fmt,
+        parameters=dict(spec.report_parameters),
+        limit=limit,
+        title=spec.description or spec.id,
+        path=None if path is None else str(path),
+    )
 
 
 def kept(
@@ -56,5 +54,7 @@ def kept(
             docs.keep(source, log, fmt)
         except OSError as exc:
             message = f"The report's output could not be kept: {exc}"
-            return dataclasses.replace(result, ok=False, message=message, cause="exception")
+            return dataclasses.replace(
+                result, ok=False, message=message, cause=model.Cause.EXCEPTION
+            )
     return result

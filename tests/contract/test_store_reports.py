@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from jobrunner import model, spec
+from jobrunner import model
+from jobrunner.store import codec
 from jobrunner.store.sqlite import SqliteStore
 from tests.contract.test_store import entry, put
 
@@ -28,7 +29,7 @@ def test_a_report_entry_is_read_back_from_a_reopened_sqlite_file(tmp_path):
     db = SqliteStore(path)
     put(db, entry("weekly", **REPORT), entry("plain"))
     db.close()
-    spec._BUILT.clear()  # rebuilt from the stored definition, not the specs kept in memory
+    codec._BUILT.clear()  # rebuilt from the stored definition, not the specs kept in memory
     db = SqliteStore(path)
     try:
         weekly, plain = db.get_entry("weekly"), db.get_entry("plain")
@@ -38,7 +39,7 @@ def test_a_report_entry_is_read_back_from_a_reopened_sqlite_file(tmp_path):
     assert plain is not None
     assert weekly.spec.report_output == "pdf"
     assert weekly.spec.report_parameters == REPORT["report_parameters"]
-    assert json.loads(spec.definition_json(weekly.spec))["report_output"] == "pdf"
+    assert json.loads(codec.definition_json(weekly.spec))["report_output"] == "pdf"
     assert (plain.spec.object_type, plain.spec.report_output, plain.spec.report_parameters) == (
         "codeunit",
         None,
@@ -48,7 +49,7 @@ def test_a_report_entry_is_read_back_from_a_reopened_sqlite_file(tmp_path):
 
 def test_a_definition_without_report_keys_is_a_codeunit():
     """What a store written before reports existed holds: no report keys at all."""
-    stored = spec.from_definition('{"object_id": 50100}', "jobs.d/old.yaml", "old", "UTC")
+    stored = codec.from_definition('{"object_id": 50100}', "jobs.d/old.yaml", "old", "UTC")
     assert (stored.object_type, stored.report_output, stored.report_parameters) == (
         "codeunit",
         None,

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobrunner import model, views
+from jobrunner import model
+from jobrunner.views import shapes
 
 S = model.EntryStatus
 L = model.LogStatus
@@ -138,9 +139,9 @@ def test_duration_rounds_to_100_ms_like_bc():
             entry_id="x", start_at=start, end_at=start + timedelta(milliseconds=ms)
         )
 
-    assert views.duration(row(50)) == timedelta(milliseconds=100)
-    assert views.duration(row(49)) == timedelta(0)
-    assert views.duration(row(1249)) == timedelta(milliseconds=1200)
+    assert shapes.duration(row(50)) == timedelta(milliseconds=100)
+    assert shapes.duration(row(49)) == timedelta(0)
+    assert shapes.duration(row(1249)) == timedelta(milliseconds=1200)
 
 
 def test_log_follow_streams_new_entries(env):

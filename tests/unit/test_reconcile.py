@@ -181,3 +181,16 @@ def test_changed_keys_flatten_nested_values():
         "r.x": (1, None),
         "r.y": (None, 2),
     }
+
+
+def test_change_kinds_keep_the_words_plan_json_and_the_log_show():
+    assert [k.value for k in reconcile.ChangeKind] == [
+        "add",
+        "change",
+        "remove",
+        "reject",
+        "accept",
+        "move",
+        "restamp",
+    ]
+    assert reconcile.ChangeKind.REJECT == "reject"  # a StrEnum: equal to its word

@@ -25,7 +25,7 @@ def logged_names() -> set[str]:
         for pattern in PATTERNS:
             names.update(re.findall(pattern, text))
     reconciler = (ROOT / "jobrunner" / "reconciler.py").read_text()
-    names.update(re.findall(r"\"[a-z]+\": \"([a-z_]+)\"", reconciler))  # kind -> event
+    names.update(re.findall(r"ChangeKind\.[A-Z]+: \"([a-z_]+)\"", reconciler))  # kind -> event
     return names
 
 

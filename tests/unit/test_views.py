@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from jobrunner import views
+from jobrunner.views import text, times
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -33,27 +33,27 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
     ],
 )
 def test_relative_times_read_as_systemctl_list_timers(delta, shown):
-    assert views.relative(NOW + delta, NOW) == shown
+    assert times.relative(NOW + delta, NOW) == shown
 
 
 def test_no_time_is_a_dash():
-    assert views.relative(None, NOW) == "-"
-    assert views.zoned(None, ZoneInfo("UTC")) == "-"
+    assert times.relative(None, NOW) == "-"
+    assert times.zoned(None, ZoneInfo("UTC")) == "-"
 
 
 def test_a_time_shows_its_zone():
-    assert views.zoned(NOW, ZoneInfo("Europe/Berlin")) == "Tue 2026-12-01 13:00:00 CET"
+    assert times.zoned(NOW, ZoneInfo("Europe/Berlin")) == "Tue 2026-12-01 13:00:00 CET"
     summer = datetime(2026, 7, 1, 12, tzinfo=UTC)
-    assert views.zoned(summer, ZoneInfo("Europe/Berlin")) == "Wed 2026-07-01 14:00:00 CEST"
+    assert times.zoned(summer, ZoneInfo("Europe/Berlin")) == "Wed 2026-07-01 14:00:00 CEST"
 
 
 def test_a_table_fits_its_width_by_cutting_the_last_column_first():
     rows = [("a", "x" * 40), ("bb", "short")]
-    full = views.table(["ID", "DESCRIPTION"], rows, colour=False)
+    full = text.table(["ID", "DESCRIPTION"], rows, colour=False)
     assert max(map(len, full.splitlines())) == 2 + 2 + 40
-    cut = views.table(["ID", "DESCRIPTION"], rows, colour=False, fit=20).splitlines()
+    cut = text.table(["ID", "DESCRIPTION"], rows, colour=False, fit=20).splitlines()
     assert max(map(len, cut)) <= 20
     assert cut[1] == "a   " + "x" * 15 + "…"
     assert cut[2] == "bb  short"
-    dropped = views.table(["ID", "DESCRIPTION"], rows, colour=False, fit=8).splitlines()
+    dropped = text.table(["ID", "DESCRIPTION"], rows, colour=False, fit=8).splitlines()
     assert dropped == ["ID", "a", "bb"]
