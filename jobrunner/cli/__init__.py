@@ -3,8 +3,8 @@ commands declares its own subcommands (`configure_*_parser(sub)`) and their func
 `check` (validate, schema, next, plan), `status` (list, show, log, sessions), `output`
 (a report run's document), `act` (run, set-status, run-once, trigger, cancel, pause,
 resume, mark-error, prune-log) and `task`; `common` holds what they share, exit codes
-among it. Nothing imports this
-package but `python -m jobrunner` and the `jobrunner` console script."""
+among it. Nothing imports this package but `python -m jobrunner` and the `jobrunner`
+console script."""
 
 from __future__ import annotations
 

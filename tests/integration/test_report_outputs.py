@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from jobrunner import config, model, pruning, session
+from jobrunner import config, executor, model, pruning, reports, session
 from jobrunner.reports import outputs, runs
 from jobrunner.store.sqlite import SqliteStore
 from jobrunner.testing import utc
@@ -21,15 +21,15 @@ R = "tests.entrypoints.reports"
 
 
 def request(tmp_path, ref, fmt="csv", limit=1 << 20, parameter=""):
-    report = {"format": fmt, "parameters": {"rows": 2}, "limit": limit, "title": "Sales"}
-    if fmt != "none":
-        report["path"] = str(tmp_path / f"s.report.{fmt}")
-    return {
-        "session_id": "s",
-        "ref": f"{R}:{ref}",
-        "parameter": parameter,
-        "report": report,
-    }
+    """A session's request as the runner sends it (the typed request's wire form)."""
+    path = None if fmt == "none" else str(tmp_path / f"s.report.{fmt}")
+    report = reports.ReportRequest(
+        format=fmt, parameters={"rows": 2}, limit=limit, title="Sales", path=path
+    )
+    typed = executor.SessionRequest(
+        session_id="s", ref=f"{R}:{ref}", parameter=parameter, report=report
+    )
+    return typed.wire()
 
 
 def test_a_session_renders_what_a_report_returns(tmp_path):
