@@ -39,6 +39,8 @@ class Channel:
     after_failures: int | None = None
     entries: tuple[str, ...] = ()
     throttle: timedelta = DEFAULT_THROTTLE
+    attach: bool = False
+    """Send a report run's document with the message (an email attachment)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -106,6 +108,7 @@ def _channel(name: str, raw: dict[str, Any], throttle: timedelta, host: str) -> 
         "after_failures": raw.get("after_failures"),
         "entries": tuple(raw.get("entries", ())),
         "throttle": _duration(raw.get("throttle"), throttle),
+        "attach": raw.get("attach", False),
     }
     if "webhook" in raw:
         return Channel(kind="webhook", url=raw["webhook"], **common)
@@ -224,4 +227,6 @@ def text(msg: dict[str, Any]) -> str:
     ]
     if msg["held_back"]:
         lines.append(f"held back since the last message: {msg['held_back']}")
+    if msg.get("output"):
+        lines.append(f"output: {msg['output']} (attached)")
     return "\n".join(lines) + "\n"

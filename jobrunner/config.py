@@ -40,6 +40,9 @@ class Config:
     kill_grace: timedelta = timedelta(seconds=10)
     log_retention: timedelta = timedelta(days=30)
     output_limit: int = 65536
+    report_dir: Path | None = None
+    """Where report documents are kept; None: `state_dir/reports`."""
+    report_output_limit: int = 10 * 1024 * 1024
     on_final_failure: str | None = None
     history: model.History = field(default_factory=model.History)
     notify: dict[str, Any] | None = None
@@ -162,6 +165,8 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         kill_grace=timetext.parse_duration(raw.get("kill_grace", "10s")),
         log_retention=timetext.parse_duration(raw.get("log_retention", "30d")),
         output_limit=raw.get("output_limit", 65536),
+        report_dir=(base / raw["report_dir"]).resolve() if "report_dir" in raw else None,
+        report_output_limit=raw.get("report_output_limit", 10 * 1024 * 1024),
         on_final_failure=raw.get("on_final_failure"),
         history=_history(raw.get("history", {})),
         notify=raw.get("notify"),

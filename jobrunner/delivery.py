@@ -17,9 +17,11 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from jobrunner import alerts, model, store
+from jobrunner.reports import outputs as reports_outputs
 
 TIMEOUT = 10.0  # seconds one delivery may take
 STOP_WAIT = 5.0  # seconds the runner's stop waits for the deliveries queued
@@ -29,6 +31,7 @@ STOP_WAIT = 5.0  # seconds the runner's stop waits for the deliveries queued
 class _Job:
     channel: alerts.Channel
     message: dict[str, Any]
+    attachment: Path | None = None  # a report run's document (a channel with `attach`)
 
 
 class Alerts:
@@ -38,8 +41,11 @@ class Alerts:
         st: store.Store,
         wake: Callable[[], None],
         log: Any,
+        *,
+        outputs: reports_outputs.Outputs | None = None,
     ) -> None:
         self.settings, self.store, self.wake, self.log = settings, st, wake, log
+        self.outputs = outputs
         self._gates: dict[tuple[str, str], alerts.Gate] = {}
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
         self._done: list[tuple[str, dict[str, Any]]] = []
@@ -74,7 +80,14 @@ class Alerts:
             if send:
                 held = before.held if before else 0
                 msg = alerts.message(run, why, self.settings.host, held)
-                self._submit(_Job(channel, msg))
+                self._submit(self._job(channel, msg, log))
+
+    def _job(self, channel: alerts.Channel, msg: dict[str, Any], log: model.LogEntry) -> _Job:
+        """The delivery; with the run's document when the channel attaches one."""
+        kept = self.outputs.find(log.entry_no) if channel.attach and self.outputs else None
+        if kept is None:
+            return _Job(channel, msg)
+        return _Job(channel, {**msg, "output": kept.name}, kept.path)
 
     def item_failed_finally(self, failure: dict[str, Any]) -> None:
         """A work item failed for good (its event's fields, with `at`): the channels
@@ -149,7 +162,7 @@ class Alerts:
         error = ""
         for attempt in range(1, tries + 1):
             try:
-                send(job.channel, job.message)
+                send(job.channel, job.message, job.attachment)
             except Exception as exc:  # every failure of a delivery is logged, with its cause
                 error = f"{type(exc).__name__}: {exc}"
             else:
@@ -176,8 +189,10 @@ class Alerts:
             self._done.append((name, fields))
 
 
-def send(channel: alerts.Channel, msg: dict[str, Any]) -> None:
-    """One delivery; raises on any failure."""
+def send(channel: alerts.Channel, msg: dict[str, Any], attachment: Path | None = None) -> None:
+    """One delivery; raises on any failure (a document pruned before it went, too)."""
+    if attachment is not None and channel.kind == "command":
+        msg = {**msg, "output_path": str(attachment)}
     body = json.dumps(msg).encode()
     if channel.kind == "webhook":
         request = urllib.request.Request(
@@ -194,6 +209,8 @@ def send(channel: alerts.Channel, msg: dict[str, Any]) -> None:
         mail["From"] = channel.sender
         mail["To"] = ", ".join(channel.to)
         mail.set_content(alerts.text(msg))
+        if attachment is not None:
+            _attach(mail, attachment)
         host, _, port = channel.server.partition(":")
         with smtplib.SMTP(host, int(port or 25), timeout=TIMEOUT) as smtp:
             smtp.send_message(mail)
@@ -206,3 +223,15 @@ def send(channel: alerts.Channel, msg: dict[str, Any]) -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+
+
+_TYPES = {
+    "csv": ("text", "csv"),
+    "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "pdf": ("application", "pdf"),
+}
+
+
+def _attach(mail: EmailMessage, path: Path) -> None:
+    maintype, subtype = _TYPES.get(path.suffix[1:], ("application", "octet-stream"))
+    mail.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from jobrunner import model, retry, session
+from jobrunner import model, reports, retry, session
 from jobrunner.session import frame
 
 CLOSE_WAIT = 6.0  # seconds the fork server gets to end its sessions (see forkserver)
@@ -57,7 +57,8 @@ class SessionRequest:
     """What a session is asked to run: the object's `ref` (or, with `refusal`, why it may
     not run: no session is asked for), what the job receives (`entry`, `parameter`,
     `attempt`, `error`), the account to become (`user`: None for the runner's own), the
-    environment, and where it writes its result and output."""
+    environment, where it writes its result and output, and (`report`: a report entry's
+    run) the document it makes."""
 
     session_id: str
     ref: str = ""
@@ -71,6 +72,7 @@ class SessionRequest:
     environment: dict[str, str] = field(default_factory=dict)
     result_path: str = ""
     output_path: str = ""
+    report: reports.ReportRequest | None = None
 
     def wire(self) -> dict[str, Any]:
         """The request as the session reads it (marshalled to the fork server)."""
@@ -86,6 +88,7 @@ class SessionRequest:
             "result_path": self.result_path,
             "output_path": self.output_path,
             "ref": self.ref,
+            "report": None if self.report is None else self.report.wire(),
         }
 
 

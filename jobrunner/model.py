@@ -117,6 +117,10 @@ class JobSpec:
     environment: dict[str, str] = field(default_factory=dict, hash=False)
     """Variables set in every session of the entry, over the session's own environment."""
     history: History | None = None
+    report_output: str | None = None
+    """A report's format (csv, xlsx, pdf, none); None: the entry is not a report."""
+    report_parameters: dict[str, Any] = field(default_factory=dict, hash=False)
+    """A report's saved request-page options, handed to it as `ctx.report_parameters`."""
     digest: str = ""
     definition: str = field(default="", compare=False, repr=False)
     """The file's mapping as canonical JSON: what the store keeps and the digest hashes."""

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from jobrunner import (
@@ -22,11 +23,16 @@ from jobrunner import (
     model,
     objects,
     permissions,
+    pruning,
+    reports,
     scheduler,
     session,
+    statedir,
     store,
     wake,
 )
+from jobrunner.reports import outputs as reports_outputs
+from jobrunner.reports import runs as reports_runs
 
 
 def _now() -> datetime:
@@ -168,8 +174,11 @@ def mark_error(cfg: config.Config, db: store.Store, log_no: int, *, by: str | No
     return closed.error_message
 
 
-def prune_log(db: store.Store, older_than: timedelta) -> int:
-    return db.prune(_now() - older_than)
+def prune_log(cfg: config.Config, db: store.Store, older_than: timedelta) -> int:
+    removed = db.prune(_now() - older_than)
+    if removed:
+        pruning.prune_outputs(cfg, db)  # report documents go with their log entries
+    return removed
 
 
 def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.Outcome:
@@ -178,15 +187,19 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     left as it is."""
     user = permissions.current_user()
     ref = objects.resolve_ref(spec.object_id, cfg.objects)
+    session_id = uuid.uuid4().hex
     request = executor.SessionRequest(
-        session_id=uuid.uuid4().hex,
+        session_id=session_id,
         ref=ref,
         refusal=permissions.run_refusal(cfg.users, user, spec.object_id, ref) or "",
         parameter=spec.parameter_string,
         entry={"id": spec.id, "description": spec.description},
+        report=_report_request(cfg, spec, session_id),
     )
     log = _foreground_started(db, spec, request.session_id, user)
     outcome = _run_here(request, spec.environment)
+    if spec.object_type == "report":  # its document goes with the foreground log entry
+        outcome = _report_kept(cfg, log, outcome)
     _foreground_ended(db, log, outcome)
     return outcome
 
@@ -216,6 +229,7 @@ def _foreground_started(
         entry_id=spec.id,
         start_at=start,
         user=user,
+        object_type=spec.object_type,
         object_id=str(spec.object_id),
         parameter_string=spec.parameter_string,
         description=spec.description,
@@ -246,6 +260,25 @@ def _foreground_ended(db: store.Store, log: model.LogEntry, outcome: model.Outco
     result = "success" if outcome.ok else "error"
     logoff = _foreground(log.session_id, "logoff", end, log.user, log.entry_id, result)
     db.commit(model.Transition(reason="run_once", log_update=(closed,), events=(logoff,)))
+
+
+def _sessions(cfg: config.Config) -> Path:
+    return cfg.state_dir / "sessions"
+
+
+def _report_request(
+    cfg: config.Config, spec: model.JobSpec, session_id: str
+) -> reports.ReportRequest | None:
+    """A report entry's `report` for a foreground session (its document in `sessions/`)."""
+    report = reports_runs.request(spec, _sessions(cfg), session_id, cfg.report_output_limit)
+    if report is not None:
+        statedir.make_dir(_sessions(cfg))
+    return report
+
+
+def _report_kept(cfg: config.Config, log: model.LogEntry, outcome: model.Outcome) -> model.Outcome:
+    docs = reports_outputs.of(cfg)
+    return reports_runs.kept(docs, _sessions(cfg), log.session_id, log, outcome)
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from typing import Any
 
 from jobrunner import config, history, store
 from jobrunner.items import shell as items_shell
+from jobrunner.reports import outputs
 
 MIN_GAP = timedelta(hours=1)
 """Passes are at least this far apart: a log entry goes at most this late."""
@@ -67,6 +68,7 @@ class Pruner:
         removed = self.store.prune(before, failed_before=failed_before)
         if removed:
             self.log.info("log_pruned", rows=removed)
+            self._prune_outputs()
         ends = self.store.log_ends()
         trims = history.pass_trims(ends, policies, lost, now)
         if self._recount:  # at start and after a reload: limits lowered meanwhile
@@ -79,7 +81,22 @@ class Pruner:
         self._next = min(max(due or now + MAX_GAP, now + MIN_GAP), now + MAX_GAP)
 
     def _trim(self, trims: list[history.Trim]) -> None:
+        trimmed = 0
         for t in trims:
             gone = self.store.trim_log(t.entry_id, t.status, keep=t.keep, before=t.before)
             if gone:
                 self.log.info("log_pruned", rows=gone, entry_id=t.entry_id, status=t.status.value)
+            trimmed += gone
+        if trimmed:
+            self._prune_outputs()
+
+    def _prune_outputs(self) -> None:
+        """Report documents go with their log entries."""
+        files = prune_outputs(self.cfg, self.store)
+        if files:
+            self.log.info("outputs_pruned", files=files)
+
+
+def prune_outputs(cfg: config.Config, st: store.Store) -> int:
+    """Delete the report documents whose log entry is gone; how many went."""
+    return outputs.of(cfg).prune(lambda log_no: st.get_log(log_no) is not None)

@@ -43,6 +43,9 @@ class Context:
         self.session_id: str = request["session_id"]
         self.attempt: int = request.get("attempt", 1)
         self.error: dict[str, Any] | None = request.get("error")
+        self._report: dict[str, Any] | None = request.get("report")
+        self.report_parameters: dict[str, Any] = dict((self._report or {}).get("parameters", {}))
+        """A report's `report_parameters` (its saved request-page options)."""
         self._no_activity = False
         self._log: Any = None
 
@@ -55,6 +58,13 @@ class Context:
         from jobrunner.items import job
 
         return job.for_context(self, name, **settings)
+
+    def report_file(self) -> Any:
+        """A report's document, open for binary writing, for a layout of its own (the
+        report then returns None rather than rows)."""
+        from jobrunner.reports import produce
+
+        return produce.own_file(self._report)
 
     @property
     def log(self) -> Any:
@@ -324,13 +334,22 @@ def execute(request: dict[str, Any]) -> dict[str, Any]:
     """Run the job of `request` in this process; the result as a JSON-able dict."""
     ctx = Context(request)
     try:
-        load(request["ref"])(ctx)
+        returned = load(request["ref"])(ctx)
+        if ctx._report is not None:  # a report: what it returned becomes its document
+            from jobrunner.reports import produce
+
+            produce.finish(ctx._report, returned)
     except SystemExit as exc:
         if exc.code in (0, None):
             return {"ok": True, "no_activity": ctx._no_activity}
         return _failure(exc, f"The job called sys.exit({exc.code!r}).")
     except BaseException as exc:
         return _failure(exc, str(exc) or type(exc).__name__)
+    finally:
+        if ctx._report is not None:
+            from jobrunner.reports import produce
+
+            produce.close(ctx._report)
     return {"ok": True, "no_activity": ctx._no_activity}
 
 
@@ -352,6 +371,7 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
     _redirect(request["output_path"])  # first: fds 0-2 must not be taken by the result file
     user = request.get("user")
     result_fd = _open_result(request) if user else -1
+    _open_report(request.get("report"), switching=bool(user))
     try:
         switch_user(user, request.get("keep", ()))
         os.environ.update(request.get("environment") or {})
@@ -376,6 +396,18 @@ def run(request: dict[str, Any], *, prepared: bool = False) -> NoReturn:
         with contextlib.suppress(OSError):
             write_result(result_fd if result_fd >= 0 else _open_result(request), result)
     os._exit(0 if result["ok"] and not result.get("no_activity") else 1)
+
+
+def _open_report(report: dict[str, Any] | None, *, switching: bool) -> None:
+    """A report's document file, opened before a user switch as the result file is; and
+    (`switching`) its renderer loaded, as the account may not read the library's files."""
+    if not report or "path" not in report:
+        return
+    report["fd"] = os.open(report["path"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    if switching:
+        from jobrunner.reports import produce
+
+        produce.preload(report["format"])
 
 
 def _open_result(request: dict[str, Any]) -> int:

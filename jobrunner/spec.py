@@ -24,6 +24,7 @@ from jobrunner import (
     errors,
     model,
     problems,
+    reports,
     schemas,
     timetext,
     wallclock,
@@ -215,6 +216,8 @@ class _Builder:
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
             environment=environment,
             history=history,
+            report_output=_report_output(raw),
+            report_parameters=dict(raw.get("report_parameters") or {}),
             digest=digest or definition_hash(raw, self.timezone, canonical),
             definition=canonical,
             stamp=stamp,
@@ -354,6 +357,14 @@ class _Builder:
         except error as exc:
             self.problem(["recurrence", key], str(exc))
             return None
+
+
+def _report_output(raw: dict[str, Any]) -> str | None:
+    """A report entry's format (the default when it names none); None for a codeunit
+    (the schema refuses the report keys there)."""
+    if raw.get("object_type", "codeunit") != "report":
+        return None
+    return str(raw.get("report_output", reports.DEFAULT_OUTPUT))
 
 
 def history_of(value: dict[str, Any], failed_retention: timedelta | None) -> model.History:

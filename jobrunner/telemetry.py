@@ -58,6 +58,7 @@ EVENTS: dict[str, str | None] = {
     "task_failed": None,
     "task_requested": None,
     "log_pruned": None,
+    "outputs_pruned": None,
     "notify_sent": None,
     "notify_failed": None,
     "state_mode_tightened": None,

@@ -1,7 +1,8 @@
 """`jobrunner validate`: the config and every job file, schema first, then meaning.
 
 Thin over `spec`: reads files, checks what needs the whole set (unique ids) or the
-environment (objects resolve, without importing them).
+environment (objects resolve, a report format's library is installed, without importing
+them).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobrunner import config, jobfiles, model, objects, permissions, problems, yamltext
+from jobrunner.reports import render
 
 
 @dataclass(kw_only=True)
@@ -93,6 +95,12 @@ def unresolved(specs: Iterable[model.JobSpec], cfg: config.Config) -> list[model
                 problems.append(
                     model.Problem(file=s.source, line=_line(s, key), path=key, message=reason)
                 )
+        lacking = render.missing(s.report_output) if s.report_output else None
+        if lacking:  # the format's library is not installed here
+            where = _line(s, "report_output")
+            problems.append(
+                model.Problem(file=s.source, line=where, path="report_output", message=lacking)
+            )
     return problems
 
 

@@ -203,7 +203,7 @@ def prune_log_command(args: argparse.Namespace) -> int:
         common.duration(args.older_than, "--older-than") if args.older_than else cfg.log_retention
     )
     with common.writing(cfg) as db:
-        removed = operate.prune_log(db, older)
+        removed = operate.prune_log(cfg, db, older)
     print(
         f"{removed} log entries and session events older than "
         f"{timetext.format_duration(older)} deleted (none in process)"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from jobrunner import config, follow, model, store
 from jobrunner.cli import common
+from jobrunner.reports import reading as report_reading
 from jobrunner.views import items, queries, shapes, text
 
 _SINCE = "a time, or how long ago: -1h, 2d"
@@ -66,12 +67,14 @@ def show_command(args: argparse.Namespace) -> int:
     with common.reading(cfg) as db:
         found = queries.detail(db, args.entry_id)
     if args.json:
-        data = shapes.show_json(found.entry, found.logs)
+        documents = report_reading.described(cfg)
+        data = shapes.show_json(found.entry, found.logs, documents)
         common.print_json(items.show_with_items(data, found.items, found.runs))
         return 0
     for line in text.show_notes(found.entry, found.paused):
         print(line)
-    print(text.show_text(found.entry, found.logs, common.tz(cfg), common.colour()))
+    marks = report_reading.marks(cfg)
+    print(text.show_text(found.entry, found.logs, common.tz(cfg), common.colour(), marks))
     _print_lines(items.counts_lines([found.entry.id], found.items))
     _print_lines(items.run_lines(found.logs, found.runs))
     return 0
@@ -122,7 +125,7 @@ def _follow_log(
     _print_log(history, cfg, args.json, widths=widths, header=True)
 
     def emit(new: list[model.LogEntry]) -> None:
-        needed = text.log_widths(new, common.tz(cfg))
+        needed = text.log_widths(new, common.tz(cfg), report_reading.marks(cfg))
         grown = any(n > w for n, w in zip(needed, widths, strict=True))
         widths[:] = [max(n, w) for n, w in zip(needed, widths, strict=True)]
         _print_log(new, cfg, args.json, widths=widths, header=grown)
@@ -144,10 +147,17 @@ def _print_log(
     rows' runs did with work items."""
     runs = runs or {}
     if as_json:
+        documents = report_reading.described(cfg)
         for row in rows:
-            print(json.dumps(items.log_with_items(shapes.log_json(row), runs)), flush=True)
+            print(
+                json.dumps(
+                    items.log_with_items(shapes.log_json(row, documents.get(row.entry_no)), runs)
+                ),
+                flush=True,
+            )
     elif rows or header:
-        table = text.log_table(rows, common.tz(cfg), common.colour(), widths=widths)
+        marks = report_reading.marks(cfg)
+        table = text.log_table(rows, common.tz(cfg), common.colour(), widths=widths, marks=marks)
         shown = table if header is not False else "\n".join(table.splitlines()[1:])
         print(shown, flush=True)
         _print_lines(items.run_lines(rows, runs))

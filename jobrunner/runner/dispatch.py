@@ -17,10 +17,12 @@ from jobrunner import (
     model,
     objects,
     permissions,
+    reports,
     scheduler,
     taskflow,
     wallclock,
 )
+from jobrunner.reports import runs as reports_runs
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import Step
 from jobrunner.runner.shared import Shared, dims
@@ -120,7 +122,13 @@ class Dispatcher:
             attempt=entry.attempts + 1,
             user=spec.user,
             environment=spec.environment,
+            report=self._report(spec, run),
         )
+
+    def _report(self, spec: model.JobSpec, run: sessions.Running) -> reports.ReportRequest | None:
+        """A report entry's document (where its session writes it), else None."""
+        limit = self.shared.cfg.report_output_limit
+        return reports_runs.request(spec, self.shared.sessions_dir, run.session_id, limit)
 
     def _request(
         self, run: sessions.Running, object_id: int | str, *, user: str | None, **fields: Any

@@ -13,6 +13,7 @@ from typing import Any
 
 from jobrunner import control, executor, finishing, model, scheduler, taskflow, telemetry
 from jobrunner.items import shell as items_shell
+from jobrunner.reports import runs as reports_runs
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import Step
 from jobrunner.runner.shared import Shared, dims
@@ -153,6 +154,8 @@ class Endings:
     ) -> Step:
         stored = self._entry_of(run, fresh)
         log = self._log_of(run, fresh)
+        if log.object_type == "report":  # its document goes with the log entry (or away)
+            result = self._report_kept(run, log, result)
         category = stored.spec.category if stored is not None else None
         decided = scheduler.run_end(
             stored, log, result, now, self.shared.settings, waiting=self._waiting(category)
@@ -177,6 +180,12 @@ class Endings:
         return Step(
             transition, then, redo=lambda: self.plan_run_end(run, result, now, status, fresh=True)
         )
+
+    def _report_kept(
+        self, run: sessions.Running, log: model.LogEntry, result: model.Outcome
+    ) -> model.Outcome:
+        shared = self.shared
+        return reports_runs.kept(shared.outputs, shared.sessions_dir, run.session_id, log, result)
 
     def _waiting(self, category: str | None) -> list[model.Entry] | None:
         """The waiting entries of `category` when it may activate one (None: it may not)."""

@@ -61,7 +61,6 @@ class Runner:
         self.store = store
         self.notifier = notify.Notifier()
         self.pruner = pruning.Pruner(store, cfg, self.log)
-        self.alerts = delivery.Alerts(housekeeping.alert_settings(cfg), store, self.wake, self.log)
         self.shared = Shared(
             cfg=cfg,
             store=store,
@@ -69,8 +68,15 @@ class Runner:
             runner_id=self.runner_id,
             user=permissions.current_user(),
             run_ended=self._run_ended,
-            item_failed_finally=self.alerts.item_failed_finally,
         )
+        self.alerts = delivery.Alerts(
+            housekeeping.alert_settings(cfg),
+            store,
+            self.wake,
+            self.log,
+            outputs=self.shared.outputs,
+        )
+        self.shared.item_failed_finally = self.alerts.item_failed_finally
         self.sessions = SessionTable(executors())
         self.commits = GroupCommit(store, self.log, self.wake, self._announce)
         self.dispatcher = Dispatcher(self.shared, self.sessions)

@@ -1,6 +1,6 @@
 """What the runner's parts share: the config (replaced on a reload), the store, the
-logger, who the runner is, where ends go (pruning, alerts), the scheduler settings and
-the pauses as last read."""
+logger, who the runner is, where ends go (pruning, alerts), the scheduler settings, the
+pauses as last read and where report documents are kept."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jobrunner import config, model, scheduler, wallclock
+from jobrunner.reports import outputs as reports_outputs
 from jobrunner.runner import sessions
 from jobrunner.store import Store
 
@@ -34,9 +35,11 @@ class Shared:
     item_failed_finally: ItemFailed | None = None  # a work item's final failure: alerts
     paused: list[model.Pause] = field(default_factory=list)  # as the store says
     settings: scheduler.Settings = field(default_factory=scheduler.Settings)
+    outputs: reports_outputs.Outputs = field(init=False)  # report documents (see __post_init__)
 
     def __post_init__(self) -> None:
         self.settings = settings(self.cfg)
+        self.outputs = reports_outputs.of(self.cfg)  # a new report_dir takes a restart
 
     @property
     def sessions_dir(self) -> Path:

@@ -5,7 +5,7 @@ in, plain dicts out; times as ISO-8601 UTC (`...Z`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -78,15 +78,21 @@ def entry_json(entry: model.Entry) -> dict[str, Any]:
     }
 
 
-def show_json(entry: model.Entry, logs: Sequence[model.LogEntry]) -> dict[str, Any]:
-    """`show --json`: the entry, its next three runs and its last log entries."""
+def show_json(
+    entry: model.Entry,
+    logs: Sequence[model.LogEntry],
+    documents: Mapping[int, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """`show --json`: the entry, its next three runs and its last log entries (with their
+    report documents, by log entry number)."""
     data = entry_json(entry)
     data["next_runs"] = [wallclock.iso(t) for t in next_runs(entry, 3)]
-    data["log"] = [log_json(row) for row in logs]
+    data["log"] = [log_json(row, (documents or {}).get(row.entry_no)) for row in logs]
     return data
 
 
-def log_json(log: model.LogEntry) -> dict[str, Any]:
+def log_json(log: model.LogEntry, output: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`output`: the run's report document (`file`, `format`, `bytes`), if it has one."""
     took = duration(log)
     return {
         "entry_no": log.entry_no,
@@ -108,6 +114,7 @@ def log_json(log: model.LogEntry) -> dict[str, Any]:
         "error_message": log.error_message or None,
         "error_call_stack": log.error_call_stack or None,
         "output": log.output,
+        "report_output": output,
     }
 
 

@@ -4,7 +4,7 @@ times and the notes beside them. Pure: values in, text out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -119,12 +119,17 @@ def rejected_note(entries: Sequence[model.Entry]) -> str | None:
 LOG_HEADERS = ("NO", "ENTRY", "STATUS", "KIND", "START", "DURATION", "ATTEMPT", "ERROR")
 
 
-def _log_cells(r: model.LogEntry, tz: ZoneInfo) -> tuple[str, ...]:
+Marks = Mapping[int, str]
+"""A mark for the log entries (by number) whose run kept a report document: its format."""
+
+
+def _log_cells(r: model.LogEntry, tz: ZoneInfo, marks: Marks) -> tuple[str, ...]:
+    mark = f" ({marks[r.entry_no]})" if r.entry_no in marks else ""
     return (
         str(r.entry_no),
         r.entry_id,
         r.status.value,
-        shapes.log_kind(r).replace("_", " "),
+        shapes.log_kind(r).replace("_", " ") + mark,
         times.local(r.start_at, tz),
         times.seconds(shapes.duration(r)),
         str(r.attempt),
@@ -138,19 +143,23 @@ def log_table(
     colour: bool,
     *,
     widths: Sequence[int] | None = None,
+    marks: Marks | None = None,
 ) -> str:
+    """`marks`: the runs with a report document, marked in the KIND column."""
     return table(
         LOG_HEADERS,
-        [_log_cells(r, tz) for r in rows],
+        [_log_cells(r, tz, marks or {}) for r in rows],
         colour=colour,
         status_column=2,
         widths=widths,
     )
 
 
-def log_widths(rows: Sequence[model.LogEntry], tz: ZoneInfo) -> list[int]:
+def log_widths(
+    rows: Sequence[model.LogEntry], tz: ZoneInfo, marks: Marks | None = None
+) -> list[int]:
     """The width each column of `log_table` needs for `rows` (the last, the error, 0)."""
-    cells = [_log_cells(r, tz) for r in rows]
+    cells = [_log_cells(r, tz, marks or {}) for r in rows]
     found = [max((len(c[i]) for c in cells), default=0) for i in range(len(LOG_HEADERS))]
     return [*found[:-1], 0]
 
@@ -237,7 +246,11 @@ def show_notes(entry: model.Entry, paused: Sequence[model.Pause]) -> list[str]:
 
 
 def show_text(
-    entry: model.Entry, logs: Sequence[model.LogEntry], tz: ZoneInfo, colour: bool
+    entry: model.Entry,
+    logs: Sequence[model.LogEntry],
+    tz: ZoneInfo,
+    colour: bool,
+    marks: Marks | None = None,
 ) -> str:
     data = shapes.entry_json(entry)
     skip = {"definition", "error_call_stack"}
@@ -253,7 +266,10 @@ def show_text(
             "last error call stack:",
             *("  " + x for x in entry.error_call_stack.splitlines()),
         ]
-    lines += ["", "last log entries:", log_table(logs, tz, colour)]
+    lines += ["", "last log entries:", log_table(logs, tz, colour, marks=marks)]
+    kept = [r.entry_no for r in logs if r.entry_no in (marks or {})]
+    if kept:  # a report's runs
+        lines += ["", f"report output of log entry {kept[0]}: jobrunner output {kept[0]}"]
     if logs:
         last = logs[0]
         lines += ["", f"last run's output (log entry {last.entry_no}):"]

@@ -187,3 +187,52 @@ def test_a_work_item_failed_for_good_goes_to_the_channels_that_ask(env, hook, sm
         ("hook", "item_failed_finally"),
         ("mail", "item_failed_finally"),
     }
+
+
+def test_a_channel_that_attaches_sends_a_reports_document(env, smtp, tmp_path):
+    """A report "to the inbox every Monday": the email carries the document; a command
+    channel's JSON names the file and where it is."""
+    import email
+    import email.policy
+    import io
+
+    import openpyxl
+
+    server, mails = smtp
+    out = tmp_path / "paged.json"
+    script = f"import sys; open({str(out)!r}, 'w').write(sys.stdin.read())"
+    env.configure(
+        "notify:\n"
+        "  channels:\n"
+        f"    inbox: {{email: {{to: sales@example.com, server: '{server}'}},"
+        " on: [success], attach: true, entries: [weekly]}\n"
+        f"    page: {{command: [{sys.executable!r}, '-c', {script!r}], on: [success],"
+        " attach: true, entries: [weekly]}\n"
+        f"    plain: {{email: {{to: ops@example.com, server: '{server}'}}, on: [success]}}\n"
+    )
+    env.job(
+        "weekly",
+        "object_type: report\nobject_id: tests.entrypoints.reports:sales\n"
+        "report_output: xlsx\ndescription: Weekly sales\n",
+    )
+    code, found, _ = env.run()
+    assert code == 0
+    (log,) = env.log("weekly")
+    by_rcpt = {tuple(to): text for _, to, text in mails}
+    mail = email.message_from_string(by_rcpt[("sales@example.com",)], policy=email.policy.default)
+    (attachment,) = mail.iter_attachments()
+    name = attachment.get_filename()
+    assert name.startswith(f"weekly_{log.entry_no}_")
+    assert name.endswith(".xlsx")
+    assert attachment.get_content_type() == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
+    assert next(book.active.values) == ("region", "orders", "amount", "closed", "day")
+    assert f"output: {name} (attached)" in mail.get_body(("plain",)).get_content()
+    plain = email.message_from_string(by_rcpt[("ops@example.com",)], policy=email.policy.default)
+    assert list(plain.iter_attachments()) == []
+    paged = json.loads(out.read_text())
+    assert paged["output"] == name
+    assert paged["output_path"] == str(env.root / ".jobrunner" / "reports" / name)
+    assert sorted(e["channel"] for e in named(found, "notify_sent")) == ["inbox", "page", "plain"]

@@ -28,6 +28,7 @@ def test_plan_on_empty_store_adds_everything(cli):
         "order-import",
         "reminder-once",
         "report-rotation",
+        "weekly-run-stats",
     ]
     assert set(data["add"][0]) == {"id", "file", "status", "next_run"}
     assert (data["change"], data["remove"], data["rejected"], data["unchanged"]) == ([], [], [], 0)
@@ -38,7 +39,7 @@ def test_plan_after_reconcile_is_empty(cli):
     result = cli("plan")
     assert result.code == 0
     assert result.out.strip() == (
-        "Plan: 0 to add, 0 to change, 0 to remove, 0 rejected, 6 unchanged."
+        "Plan: 0 to add, 0 to change, 0 to remove, 0 rejected, 7 unchanged."
     )
 
 
@@ -58,7 +59,7 @@ def test_plan_shows_changed_keys_and_removals(cli):
     assert data["remove"] == [
         {"id": "reminder-once", "file": "jobs.d/reminder-once.yaml", "after_run": False}
     ]
-    assert data["unchanged"] == 4
+    assert data["unchanged"] == 5
 
 
 def test_plan_rejected_file_exits_1_and_names_the_kept_entry(cli):

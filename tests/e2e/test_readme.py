@@ -31,7 +31,7 @@ def test_the_examples_run(cli):
     assert result.code == 0
     found = [json.loads(line) for line in result.out.splitlines()]
     names = [e["event"] for e in found]
-    assert names.count("entry_added") == 6
+    assert names.count("entry_added") == 7
     assert not [e for e in found if e["event"].startswith(("run_failed", "job_file"))]
     assert {"entry_id": "reminder-once", "status": "finished"}.items() <= next(
         e for e in found if e["event"] == "run_finished" and e["entry_id"] == "reminder-once"

@@ -14,7 +14,7 @@ def test_examples_are_valid(cli):
     result = cli("validate")
     assert result.code == 0
     assert result.out == ""
-    assert "6 job file(s) checked, 0 with problems" in result.err
+    assert "7 job file(s) checked, 0 with problems" in result.err
 
 
 def test_problems_are_one_located_line_each(cli):
@@ -139,7 +139,7 @@ def test_many_files_read_by_helpers_give_the_same_report(cli):
         "jobs.d/m2050.yaml:2:1: <document>: not valid YAML: did not find expected node content "
         "(while parsing a flow node)",
     ]
-    assert "2106 job file(s) checked, 2 with problems" in result.err
+    assert "2107 job file(s) checked, 2 with problems" in result.err
 
 
 def test_non_ascii_digits_in_cron_are_located_problems(cli):
@@ -167,7 +167,7 @@ def test_malformed_files_are_one_line_each_and_every_file_is_checked(cli):
         next(line for line in lines if line.startswith(f"jobs.d/{name}.yaml:{_read_as(want)}"))
         for name, _, want in files
     )
-    assert f"{len(files) + 6} job file(s) checked, {len(files)} with problems" in result.err
+    assert f"{len(files) + 7} job file(s) checked, {len(files)} with problems" in result.err
 
 
 def _read_as(want: str) -> str:

@@ -278,9 +278,9 @@ BAD = [
         id="bad-category",
     ),
     pytest.param(
-        "object_id: 1\nobject_type: report\n",
-        "jobs.d/job.yaml:2: object_type: 'report' is not one of: codeunit",
-        id="report-object-type",
+        "object_id: 1\nobject_type: page\n",
+        "jobs.d/job.yaml:2: object_type: 'page' is not one of: codeunit, report",
+        id="unknown-object-type",
     ),
 ]
 
