@@ -45,7 +45,6 @@ class EntryState:
     category: str | None
     earliest_start: datetime | None
     rejected: bool
-    session_id: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -112,6 +111,10 @@ class Store(Protocol):
 
     def entry_states(self) -> list[EntryState]:
         """Every entry's state (no definition is built), ordered by id."""
+        ...
+
+    def running_sessions(self) -> set[str]:
+        """The sessions entries and tasks are recorded running in (their session ids)."""
         ...
 
     def source_stamps(self) -> dict[str, str]:

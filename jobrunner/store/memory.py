@@ -113,10 +113,13 @@ class MemoryStore:
                 category=e.spec.category,
                 earliest_start=e.earliest_start,
                 rejected=bool(e.rejected),
-                session_id=e.session_id,
             )
             for _, e in sorted(self._entries.items())
         ]
+
+    def running_sessions(self) -> set[str]:
+        running = {e.session_id for e in self._entries.values() if e.session_id}
+        return running | {t.session_id for t in self._tasks.values() if t.session_id}
 
     def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
         wanted = set(sources)

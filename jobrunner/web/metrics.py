@@ -117,7 +117,7 @@ class Collector:
         self.events.update()
         yield from self._runs()
         yield from _entries(entries)
-        yield from _sessions(entries, db.list_tasks())
+        yield _sessions(db.running_sessions())
         yield _waiting(entries)
         yield from self._runner_events()
         yield from _runner(self.source.runner())
@@ -187,10 +187,8 @@ def _entries(entries: list[store.EntryState]) -> Iterator[Metric]:
     )
 
 
-def _sessions(entries: list[store.EntryState], tasks: list[model.Task]) -> Iterator[Metric]:
-    running = {e.session_id for e in entries if e.session_id}
-    running |= {t.session_id for t in tasks if t.session_id}
-    yield GaugeMetricFamily(
+def _sessions(running: set[str]) -> Metric:
+    return GaugeMetricFamily(
         "jobrunner_sessions_in_process", "Sessions running now.", value=len(running)
     )
 

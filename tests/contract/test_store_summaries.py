@@ -31,14 +31,21 @@ def test_entry_states_are_every_entry_without_its_definition(store):
     put(store, running, entry("a", at=None))
     assert store.entry_states() == [
         store_protocol.EntryState(
-            id="a", status=S.READY, category=None, earliest_start=None, rejected=False,
-            session_id=None,
+            id="a", status=S.READY, category=None, earliest_start=None, rejected=False
         ),
         store_protocol.EntryState(
-            id="b", status=S.IN_PROCESS, category="CRM", earliest_start=T0, rejected=True,
-            session_id="s1",
+            id="b", status=S.IN_PROCESS, category="CRM", earliest_start=T0, rejected=True
         ),
     ]  # fmt: skip
+
+
+def test_running_sessions_are_the_entries_and_the_tasks(store):
+    running = dataclasses.replace(entry("b", S.IN_PROCESS), session_id="s1")
+    put(store, running, entry("a"))
+    assert store.running_sessions() == {"s1"}
+    task = model.Task(id="t1", object="acme.jobs:post", created_at=T0, session_id="s2")
+    store.commit(model.Transition(reason="t", task_put=(task,)))
+    assert store.running_sessions() == {"s1", "s2"}
 
 
 def _log(entry_id: str, status: model.LogStatus, took: timedelta | None) -> model.LogEntry:

@@ -134,6 +134,10 @@ class SqlStore:
     def entry_states(self) -> list[store.EntryState]:
         return self._read(self._q.entry_states, (), summary.state_reader)
 
+    def running_sessions(self) -> set[str]:
+        with self._reading() as db:
+            return {session for (session,) in db.execute(self._q.running_sessions).fetchall()}
+
     def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
         wanted = sorted(set(sources))
         if not wanted:

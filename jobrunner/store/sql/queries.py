@@ -83,7 +83,11 @@ class Queries:
     )
     source_stamps: str = "SELECT source, stamp FROM entries"
     entry_states: str = (
-        "SELECT id, status, category, earliest_start, rejected, session_id FROM entries ORDER BY id"
+        "SELECT id, status, category, earliest_start, rejected FROM entries ORDER BY id"
+    )
+    running_sessions: str = (
+        "SELECT session_id FROM entries WHERE session_id IS NOT NULL "
+        "UNION SELECT session_id FROM tasks WHERE session_id IS NOT NULL"
     )
     page: str = "LIMIT ? OFFSET ?"
 

@@ -16,8 +16,8 @@ from jobrunner.store.sql import rows
 
 @functools.lru_cache(maxsize=16)
 def state_reader(description: rows.Description) -> rows.Reader:
-    i, status, category, earliest, rejected, session = rows.at(
-        description, ("id", "status", "category", "earliest_start", "rejected", "session_id")
+    i, status, category, earliest, rejected = rows.at(
+        description, ("id", "status", "category", "earliest_start", "rejected")
     )
 
     def state(r: Sequence[Any]) -> store.EntryState:
@@ -27,7 +27,6 @@ def state_reader(description: rows.Description) -> rows.Reader:
             category=r[category],
             earliest_start=rows.dt(r[earliest]),
             rejected=bool(r[rejected]),
-            session_id=r[session],
         )
 
     return state
