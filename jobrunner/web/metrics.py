@@ -25,7 +25,7 @@ from prometheus_client.core import (
 )
 
 from jobrunner import model, store
-from jobrunner.web import runnerlog, source
+from jobrunner.web import exposition, runnerlog, source
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 12 * 3600.0)
@@ -43,7 +43,7 @@ class Tally:
         self.runs: Counter[tuple[str, str]] = Counter()
         self.within = [0] * len(BUCKETS)  # ended runs that took at most each bound
         self.count = 0
-        self.total_s = 0.0
+        self.total = timedelta()  # summed exactly (microseconds)
         self.last_success: dict[str, float] = {}
 
     def update(self, db: store.Store) -> None:
@@ -64,7 +64,7 @@ class Tally:
     def _add(self, stats: store.LogStats) -> None:
         self.runs[(stats.entry_id, stats.status.value)] += stats.count
         self.count += stats.ended
-        self.total_s += stats.took / timedelta(seconds=1)
+        self.total += stats.took
         for at, n in enumerate(stats.within):
             self.within[at] += n
         if stats.status is model.LogStatus.SUCCESS and stats.last_end is not None:
@@ -96,55 +96,51 @@ class Collector:
         self.events = runnerlog.RunnerLog(src.cfg.state_dir)
         self._lock = threading.Lock()
         self._last: tuple[tuple[int, source.RunnerState], bytes] | None = None
+        self._sliced = exposition.Sliced()
+        self._states: list[store.EntryState] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
     def scrape(self) -> bytes:
         """The text format; the last one again while nothing changed (the store, the
-        runner's state): formatting 30,000 samples takes longer than reading them."""
+        runner's state): formatting 40,000 samples takes longer than reading them, and
+        of the families of a sample per entry only the slices that changed are
+        formatted again (`exposition`)."""
         with self._lock:
             key = (self.source.version, self.source.runner())
             if self._last is not None and self._last[0] == key:
                 return self._last[1]
-            text = generate_latest(self.registry)
+            self.tally.update(self.source.reader())
+            self.events.update()
+            self._states = self.source.states()
+            text = generate_latest(self.registry) + b"".join(self._per_entry())
             self._last = (key, text)
             return text
 
     def collect(self) -> Iterator[Metric]:
-        db = self.source.reader()
-        entries = self.source.states()
-        self.tally.update(db)
-        self.events.update()
-        yield from self._runs()
-        yield from _entries(entries)
-        yield _sessions(db.running_sessions())
-        yield _waiting(entries)
-        yield from self._runner_events()
-        yield from _runner(self.source.runner())
-
-    def _runs(self) -> Iterator[Metric]:
+        """The families of a few samples (those of a sample per entry: `_per_entry`)."""
         t = self.tally
-        runs = CounterMetricFamily(
-            "jobrunner_runs", "Ended runs by entry and result.", labels=["entry_id", "result"]
-        )
-        for (entry_id, result), n in sorted(t.runs.items()):
-            runs.add_metric([entry_id, result], n)
-        yield runs
         cumulative = [(_bound(b), n) for b, n in zip(BUCKETS, t.within, strict=True)]
         yield HistogramMetricFamily(
             "jobrunner_run_duration_seconds",
             "How long ended runs took.",
             buckets=[*cumulative, ("+Inf", t.count)],
-            sum_value=t.total_s,
+            sum_value=t.total / timedelta(seconds=1),
         )
-        last = GaugeMetricFamily(
-            "jobrunner_last_success_timestamp_seconds",
-            "When each entry's last successful run ended.",
-            labels=["entry_id"],
+        yield from _entries(self._states)
+        yield _sessions(self.source.reader().running_sessions())
+        yield _waiting(self._states)
+        yield from self._runner_events()
+        yield from _runner(self.source.runner())
+
+    def _per_entry(self) -> Iterator[bytes]:
+        t, sliced = self.tally, self._sliced
+        yield sliced.text(_runs_family, sorted(t.runs.items()))
+        yield sliced.text(
+            _last_success_family, [((k,), at) for k, at in sorted(t.last_success.items())]
         )
-        for entry_id, at in sorted(t.last_success.items()):
-            last.add_metric([entry_id], at)
-        yield last
+        nexts = [((e.id,), e.earliest_start.timestamp()) for e in self._states if e.earliest_start]
+        yield sliced.text(_next_run_family, nexts)
 
     def _runner_events(self) -> Iterator[Metric]:
         for name, text, counts in (
@@ -161,6 +157,26 @@ class Collector:
             yield family
 
 
+def _runs_family() -> Metric:
+    return CounterMetricFamily(
+        "jobrunner_runs", "Ended runs by entry and result.", labels=["entry_id", "result"]
+    )
+
+
+def _last_success_family() -> Metric:
+    return GaugeMetricFamily(
+        "jobrunner_last_success_timestamp_seconds",
+        "When each entry's last successful run ended.",
+        labels=["entry_id"],
+    )
+
+
+def _next_run_family() -> Metric:
+    return GaugeMetricFamily(
+        "jobrunner_next_run_timestamp_seconds", "When each entry runs next.", labels=["entry_id"]
+    )
+
+
 def _bound(value: float) -> str:
     return repr(float(value))
 
@@ -171,15 +187,6 @@ def _entries(entries: list[store.EntryState]) -> Iterator[Metric]:
     for s in model.EntryStatus:
         status.add_metric([s.value], by_status.get(s.value, 0))
     yield status
-    following = GaugeMetricFamily(
-        "jobrunner_next_run_timestamp_seconds",
-        "When each entry runs next.",
-        labels=["entry_id"],
-    )
-    for e in entries:
-        if e.earliest_start is not None:
-            following.add_metric([e.id], e.earliest_start.timestamp())
-    yield following
     yield GaugeMetricFamily(
         "jobrunner_rejected_job_files",
         "Entries whose job file is rejected (they keep their last good definition).",
