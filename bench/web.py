@@ -1,8 +1,9 @@
 """The dashboard's figures: the entries page and /metrics of a `jobrunner web` process
 on a store of 10,000 entries (made by the runner from 10,000 job files) and 100,000
 log entries, server time (its Server-Timing header) p50 and p99, each beside a floor
-measured in the same run: the same store query without rendering (`list_entries()`,
-which both answers read in full), timed in this process on the same store."""
+measured in the same run: the store's read of every entry, built (`list_entries()`; the
+page builds only the entries it shows, /metrics none), timed in this process on the same
+store."""
 
 from __future__ import annotations
 

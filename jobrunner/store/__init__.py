@@ -13,8 +13,9 @@ task versions, so a store shared by several runners (PostgreSQL) can satisfy it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from jobrunner import errors, model
@@ -32,6 +33,34 @@ class StoreUnwritable(errors.JobRunnerError, OSError):
 class StoreLost(errors.JobRunnerError):
     """The store this process opened is gone (SQLite: its file was deleted, or another
     file put in its place): what it writes from then on is lost to everyone else."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EntryState:
+    """What the dashboard's counts and gauges need of one entry, without its definition
+    (`Store.entry_states`)."""
+
+    id: str
+    status: model.EntryStatus
+    category: str | None
+    earliest_start: datetime | None
+    rejected: bool
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LogStats:
+    """Log entries of one entry and status taken together (`Store.log_stats`): how many,
+    the highest number among them, the latest end, and of those that ended: how many,
+    the sum of their durations and how many took at most each of the bounds asked for."""
+
+    entry_id: str
+    status: model.LogStatus
+    count: int
+    last_no: int
+    last_end: datetime | None
+    ended: int
+    took: timedelta
+    within: tuple[int, ...]
 
 
 class Store(Protocol):
@@ -65,13 +94,27 @@ class Store(Protocol):
         ...
 
     def list_entries(
-        self, *, status: model.EntryStatus | None = None, category: str | None = None
+        self,
+        *,
+        status: model.EntryStatus | None = None,
+        category: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[model.Entry]:
-        """Entries (optionally of one status / category), ordered by id."""
+        """Entries (optionally of one status / category), ordered by id; of those, at most
+        `limit` after the first `offset`."""
         ...
 
     def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
         """Entries defined by these job files (their `spec.source`)."""
+        ...
+
+    def entry_states(self) -> list[EntryState]:
+        """Every entry's state (no definition is built), ordered by id."""
+        ...
+
+    def running_sessions(self) -> set[str]:
+        """The sessions entries and tasks are recorded running in (their session ids)."""
         ...
 
     def source_stamps(self) -> dict[str, str]:
@@ -148,6 +191,13 @@ class Store(Protocol):
         """Delete the entry's ended log entries of `status` (success or error) beyond the
         newest `keep` of them (by number) or that ended before `before`; never an
         in-process one. Returns how many went."""
+        ...
+
+    def log_stats(self, *, after: int = 0, bounds: Sequence[timedelta] = ()) -> list[LogStats]:
+        """The log entries numbered above `after`, taken together by entry id and status
+        (in no order), each in-process one on its own (its `last_no` is its number); the
+        `within` counts are for each of `bounds` in turn (a duration is within a bound
+        when it is at most the bound)."""
         ...
 
     def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:

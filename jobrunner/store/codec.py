@@ -12,8 +12,10 @@ import json
 from jobrunner import model, spec
 
 _Key = tuple[str, str, str, str, str, str]
-_BUILT: dict[_Key, model.JobSpec] = {}  # oldest first
-BUILT_KEPT = 4096
+# entry id -> the key of its spec last built or remembered, and that spec (oldest first):
+# one per entry, so a read of every entry finds each one built, however many there are
+_BUILT: dict[str, tuple[_Key, model.JobSpec]] = {}
+BUILT_KEPT = 1 << 17  # entries; more than that are rebuilt at each read of them all
 
 
 def from_definition(
@@ -21,11 +23,12 @@ def from_definition(
 ) -> model.JobSpec:
     """Rebuild a JobSpec from its stored definition (the JSON of a validated file), read
     in the entry's `timezone`; `digest` is the one computed when the file was read and
-    `stamp` that file's stamp. The specs built or `remember`ed last are kept."""
+    `stamp` that file's stamp. Each entry's spec built or `remember`ed last is kept: an
+    unchanged definition costs a lookup."""
     key = (definition, source, entry_id, timezone, digest, stamp)
-    found = _BUILT.get(key)
-    if found is not None:
-        return found
+    found = _BUILT.get(entry_id)
+    if found is not None and found[0] == key:
+        return found[1]
     built = spec.from_raw(json.loads(definition), source, entry_id, timezone, digest)
     built = dataclasses.replace(built, stamp=stamp) if stamp else built
     _keep(key, built)
@@ -47,7 +50,9 @@ def remember(written: model.JobSpec) -> None:
 
 
 def _keep(key: _Key, built: model.JobSpec) -> None:
-    _BUILT[key] = built
+    entry_id = key[2]
+    _BUILT.pop(entry_id, None)  # a new version of an entry's spec goes to the end
+    _BUILT[entry_id] = (key, built)
     if len(_BUILT) > BUILT_KEPT:
         _BUILT.pop(next(iter(_BUILT)), None)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobrunner import model
+from jobrunner import model, store
 from jobrunner.store import StoreConflict, entrytask
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -90,14 +90,36 @@ class MemoryStore:
         return self._entries.get(entry_id)
 
     def list_entries(
-        self, *, status: model.EntryStatus | None = None, category: str | None = None
+        self,
+        *,
+        status: model.EntryStatus | None = None,
+        category: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[model.Entry]:
-        return [
+        found = [
             e
             for _, e in sorted(self._entries.items())
             if (status is None or e.status is status)
             and (category is None or e.spec.category == category)
         ]
+        return found[offset : None if limit is None else offset + limit]
+
+    def entry_states(self) -> list[store.EntryState]:
+        return [
+            store.EntryState(
+                id=e.id,
+                status=e.status,
+                category=e.spec.category,
+                earliest_start=e.earliest_start,
+                rejected=bool(e.rejected),
+            )
+            for _, e in sorted(self._entries.items())
+        ]
+
+    def running_sessions(self) -> set[str]:
+        running = {e.session_id for e in self._entries.values() if e.session_id}
+        return running | {t.session_id for t in self._tasks.values() if t.session_id}
 
     def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
         wanted = set(sources)
@@ -217,6 +239,17 @@ class MemoryStore:
                 del self._log[no]
             return len(going)
 
+    def log_stats(
+        self, *, after: int = 0, bounds: Sequence[timedelta] = ()
+    ) -> list[store.LogStats]:
+        groups: dict[tuple[str, model.LogStatus, int], list[model.LogEntry]] = {}
+        with self._lock:
+            for no, row in self._log.items():
+                if no > after:
+                    alone = no if row.status is model.LogStatus.IN_PROCESS else 0
+                    groups.setdefault((row.entry_id, row.status, alone), []).append(row)
+        return [_stats(found, bounds) for found in groups.values()]
+
     def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:
         ends: dict[tuple[str, model.LogStatus], datetime] = {}
         with self._lock:
@@ -262,3 +295,18 @@ def _check_versions(
         stored = rows.get(key)
         if stored is None or stored.version != version:
             raise StoreConflict(f"{kind} {key!r} changed since it was read")
+
+
+def _stats(found: list[model.LogEntry], bounds: Sequence[timedelta]) -> store.LogStats:
+    took = [row.end_at - row.start_at for row in found if row.end_at is not None]
+    ends = [row.end_at for row in found if row.end_at is not None]
+    return store.LogStats(
+        entry_id=found[0].entry_id,
+        status=found[0].status,
+        count=len(found),
+        last_no=max(row.entry_no for row in found),
+        last_end=max(ends, default=None),
+        ended=len(took),
+        took=sum(took, timedelta()),
+        within=tuple(sum(1 for t in took if t <= bound) for bound in bounds),
+    )

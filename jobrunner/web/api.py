@@ -59,7 +59,7 @@ def routes(web: Web) -> list[BaseRoute]:
 def list_entries(web: Web, request: Request) -> list[dict[str, Any]]:
     q = request.query_params
     found = queries.entries(
-        web.source.entries(),
+        web.source,
         q=params.text(q, "q") or "",
         status=params.choice(q, "status", model.EntryStatus),
         category=params.text(q, "category"),
@@ -124,7 +124,7 @@ def status(web: Web, request: Request) -> dict[str, Any]:
         "store": db.where,
         "has_state": web.source.has_state,
         "paused": [shapes.pause_json(p) for p in db.pauses()],
-        "entries": queries.counts(web.source.entries()),
+        "entries": queries.counts(web.source.states()),
     }
 
 

@@ -11,7 +11,6 @@ own event file (`runnerlog`)."""
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -26,63 +25,66 @@ from prometheus_client.core import (
 )
 
 from jobrunner import model, store
-from jobrunner.web import runnerlog, source
+from jobrunner.web import exposition, runnerlog, source
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BUCKETS = (0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 12 * 3600.0)
-_FIRST_BATCH = 500
+_BOUNDS = tuple(timedelta(seconds=b) for b in BUCKETS)
 
 
 class Tally:
-    """What the log held, kept up to date by reading only what is new: runs by entry
-    and result, the durations of ended runs, each entry's last success."""
+    """What the log held, kept up to date by reading only what is new (taken together
+    in the store, `Store.log_stats`): runs by entry and result, the durations of ended
+    runs, each entry's last success."""
 
     def __init__(self) -> None:
         self.after = 0  # the highest log entry number seen
         self.open: set[int] = set()  # seen in process, not ended yet
         self.runs: Counter[tuple[str, str]] = Counter()
-        self.buckets = [0] * len(BUCKETS)
+        self.within = [0] * len(BUCKETS)  # ended runs that took at most each bound
         self.count = 0
-        self.total_s = 0.0
+        self.total = timedelta()  # summed exactly (microseconds)
         self.last_success: dict[str, float] = {}
 
     def update(self, db: store.Store) -> None:
         rows = [row for no in sorted(self.open) if (row := db.get_log(no)) is not None]
         self.open = set()  # (a row gone meanwhile was deleted with its entry)
-        new = newer(db, self.after)
-        if new:
-            self.after = max(row.entry_no for row in new)
-        for row in [*rows, *new]:
+        for row in rows:
             if row.status is model.LogStatus.IN_PROCESS:
                 self.open.add(row.entry_no)
             else:
-                self._count(row)
+                self._add(_stats(row))
+        for stats in db.log_stats(after=self.after, bounds=_BOUNDS):
+            self.after = max(self.after, stats.last_no)
+            if stats.status is model.LogStatus.IN_PROCESS:
+                self.open.add(stats.last_no)
+            else:
+                self._add(stats)
 
-    def _count(self, row: model.LogEntry) -> None:
-        self.runs[(row.entry_id, row.status.value)] += 1
-        if row.end_at is None:
-            return
-        took = (row.end_at - row.start_at) / timedelta(seconds=1)
-        self.count += 1
-        self.total_s += took
-        at = bisect.bisect_left(BUCKETS, took)
-        if at < len(BUCKETS):
-            self.buckets[at] += 1
-        if row.status is model.LogStatus.SUCCESS:
-            end = row.end_at.timestamp()
-            self.last_success[row.entry_id] = max(end, self.last_success.get(row.entry_id, 0))
+    def _add(self, stats: store.LogStats) -> None:
+        self.runs[(stats.entry_id, stats.status.value)] += stats.count
+        self.count += stats.ended
+        self.total += stats.took
+        for at, n in enumerate(stats.within):
+            self.within[at] += n
+        if stats.status is model.LogStatus.SUCCESS and stats.last_end is not None:
+            end = stats.last_end.timestamp()
+            self.last_success[stats.entry_id] = max(end, self.last_success.get(stats.entry_id, 0))
 
 
-def newer(db: store.Store, after: int) -> list[model.LogEntry]:
-    """The log entries numbered above `after` (all of them the first time)."""
-    if after == 0:
-        return db.list_log()
-    limit = _FIRST_BATCH
-    while True:
-        rows = db.list_log(limit=limit)
-        if len(rows) < limit or rows[-1].entry_no <= after:
-            return [row for row in rows if row.entry_no > after]
-        limit *= 8
+def _stats(row: model.LogEntry) -> store.LogStats:
+    """One log entry as `Store.log_stats` would take it alone."""
+    took = None if row.end_at is None else row.end_at - row.start_at
+    return store.LogStats(
+        entry_id=row.entry_id,
+        status=row.status,
+        count=1,
+        last_no=row.entry_no,
+        last_end=row.end_at,
+        ended=int(took is not None),
+        took=took or timedelta(),
+        within=tuple(int(took is not None and took <= bound) for bound in _BOUNDS),
+    )
 
 
 class Collector:
@@ -94,58 +96,51 @@ class Collector:
         self.events = runnerlog.RunnerLog(src.cfg.state_dir)
         self._lock = threading.Lock()
         self._last: tuple[tuple[int, source.RunnerState], bytes] | None = None
+        self._sliced = exposition.Sliced()
+        self._states: list[store.EntryState] = []
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)
 
     def scrape(self) -> bytes:
         """The text format; the last one again while nothing changed (the store, the
-        runner's state): formatting 30,000 samples takes longer than reading them."""
+        runner's state): formatting 40,000 samples takes longer than reading them, and
+        of the families of a sample per entry only the slices that changed are
+        formatted again (`exposition`)."""
         with self._lock:
             key = (self.source.version, self.source.runner())
             if self._last is not None and self._last[0] == key:
                 return self._last[1]
-            text = generate_latest(self.registry)
+            self.tally.update(self.source.reader())
+            self.events.update()
+            self._states = self.source.states()
+            text = generate_latest(self.registry) + b"".join(self._per_entry())
             self._last = (key, text)
             return text
 
     def collect(self) -> Iterator[Metric]:
-        db = self.source.reader()
-        entries = self.source.entries()
-        self.tally.update(db)
-        self.events.update()
-        yield from self._runs()
-        yield from _entries(entries)
-        yield from _sessions(entries, db.list_tasks())
-        yield _waiting(entries)
-        yield from self._runner_events()
-        yield from _runner(self.source.runner())
-
-    def _runs(self) -> Iterator[Metric]:
+        """The families of a few samples (those of a sample per entry: `_per_entry`)."""
         t = self.tally
-        runs = CounterMetricFamily(
-            "jobrunner_runs", "Ended runs by entry and result.", labels=["entry_id", "result"]
-        )
-        for (entry_id, result), n in sorted(t.runs.items()):
-            runs.add_metric([entry_id, result], n)
-        yield runs
-        cumulative, total = [], 0
-        for bound, n in zip(BUCKETS, t.buckets, strict=True):
-            total += n
-            cumulative.append((_bound(bound), total))
+        cumulative = [(_bound(b), n) for b, n in zip(BUCKETS, t.within, strict=True)]
         yield HistogramMetricFamily(
             "jobrunner_run_duration_seconds",
             "How long ended runs took.",
             buckets=[*cumulative, ("+Inf", t.count)],
-            sum_value=t.total_s,
+            sum_value=t.total / timedelta(seconds=1),
         )
-        last = GaugeMetricFamily(
-            "jobrunner_last_success_timestamp_seconds",
-            "When each entry's last successful run ended.",
-            labels=["entry_id"],
+        yield from _entries(self._states)
+        yield _sessions(self.source.reader().running_sessions())
+        yield _waiting(self._states)
+        yield from self._runner_events()
+        yield from _runner(self.source.runner())
+
+    def _per_entry(self) -> Iterator[bytes]:
+        t, sliced = self.tally, self._sliced
+        yield sliced.text(_runs_family, sorted(t.runs.items()))
+        yield sliced.text(
+            _last_success_family, [((k,), at) for k, at in sorted(t.last_success.items())]
         )
-        for entry_id, at in sorted(t.last_success.items()):
-            last.add_metric([entry_id], at)
-        yield last
+        nexts = [((e.id,), e.earliest_start.timestamp()) for e in self._states if e.earliest_start]
+        yield sliced.text(_next_run_family, nexts)
 
     def _runner_events(self) -> Iterator[Metric]:
         for name, text, counts in (
@@ -162,25 +157,36 @@ class Collector:
             yield family
 
 
+def _runs_family() -> Metric:
+    return CounterMetricFamily(
+        "jobrunner_runs", "Ended runs by entry and result.", labels=["entry_id", "result"]
+    )
+
+
+def _last_success_family() -> Metric:
+    return GaugeMetricFamily(
+        "jobrunner_last_success_timestamp_seconds",
+        "When each entry's last successful run ended.",
+        labels=["entry_id"],
+    )
+
+
+def _next_run_family() -> Metric:
+    return GaugeMetricFamily(
+        "jobrunner_next_run_timestamp_seconds", "When each entry runs next.", labels=["entry_id"]
+    )
+
+
 def _bound(value: float) -> str:
     return repr(float(value))
 
 
-def _entries(entries: list[model.Entry]) -> Iterator[Metric]:
+def _entries(entries: list[store.EntryState]) -> Iterator[Metric]:
     by_status = Counter(e.status.value for e in entries)
     status = GaugeMetricFamily("jobrunner_entries", "Entries by status.", labels=["status"])
     for s in model.EntryStatus:
         status.add_metric([s.value], by_status.get(s.value, 0))
     yield status
-    following = GaugeMetricFamily(
-        "jobrunner_next_run_timestamp_seconds",
-        "When each entry runs next.",
-        labels=["entry_id"],
-    )
-    for e in entries:
-        if e.earliest_start is not None:
-            following.add_metric([e.id], e.earliest_start.timestamp())
-    yield following
     yield GaugeMetricFamily(
         "jobrunner_rejected_job_files",
         "Entries whose job file is rejected (they keep their last good definition).",
@@ -188,20 +194,18 @@ def _entries(entries: list[model.Entry]) -> Iterator[Metric]:
     )
 
 
-def _sessions(entries: list[model.Entry], tasks: list[model.Task]) -> Iterator[Metric]:
-    running = {e.session_id for e in entries if e.session_id}
-    running |= {t.session_id for t in tasks if t.session_id}
-    yield GaugeMetricFamily(
+def _sessions(running: set[str]) -> Metric:
+    return GaugeMetricFamily(
         "jobrunner_sessions_in_process", "Sessions running now.", value=len(running)
     )
 
 
-def _waiting(entries: list[model.Entry]) -> Metric:
-    categories = sorted({e.spec.category for e in entries if e.spec.category})
+def _waiting(entries: list[store.EntryState]) -> Metric:
+    categories = sorted({e.category for e in entries if e.category})
     family = GaugeMetricFamily(
         "jobrunner_waiting_entries", "Entries waiting for their category.", labels=["category"]
     )
-    waiting = Counter(e.spec.category for e in entries if e.status is model.EntryStatus.WAITING)
+    waiting = Counter(e.category for e in entries if e.status is model.EntryStatus.WAITING)
     for category in categories:
         family.add_metric([category], waiting.get(category, 0))
     return family

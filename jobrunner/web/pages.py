@@ -63,9 +63,9 @@ def entries(web: Web, request: Request) -> Response:
     q = request.query_params
     status = params.choice(q, "status", model.EntryStatus)
     category = params.text(q, "category")
-    every = web.source.entries()
+    states = web.source.states()
     found = queries.entries(
-        every,
+        web.source,
         q=params.text(q, "q") or "",
         status=status,
         category=category,
@@ -77,9 +77,9 @@ def entries(web: Web, request: Request) -> Response:
         "entries.html",
         page=found,
         paging=_pager(request, found),
-        counts=queries.counts(every),
-        rejected=sum(1 for e in every if e.rejected),
-        categories=sorted({e.spec.category for e in every if e.spec.category}),
+        counts=queries.counts(states),
+        rejected=sum(1 for e in states if e.rejected),
+        categories=sorted({e.category for e in states if e.category}),
         statuses=[s.value for s in model.EntryStatus],
         query={"q": q.get("q", ""), "status": q.get("status", ""), "category": category or ""},
     )

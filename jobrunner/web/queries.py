@@ -1,6 +1,7 @@
 """What the pages and the API ask of the store: a page of entries by search and
 filters, categories with who runs and who waits, log and session pages. Only the Store
-protocol's verbs; the shapes are the CLI's (`views`)."""
+protocol's verbs (through `source.Source` for what it keeps between changes); the
+shapes are the CLI's (`views`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Generic, TypeVar
 from jobrunner import model, store
 from jobrunner.views import items, shapes
 from jobrunner.views import queries as views_queries
+from jobrunner.web import source
 
 MAX_PAGE = 500
 SESSIONS_SCANNED = 5000  # an entry's sessions are looked for among the newest events
@@ -30,6 +32,31 @@ class Page(Generic[T]):
 
 
 def entries(
+    src: source.Source,
+    *,
+    q: str = "",
+    status: model.EntryStatus | None = None,
+    category: str | None = None,
+    offset: int = 0,
+    limit: int = 100,
+) -> Page[model.Entry]:
+    """The entries of `status` and `category` matching `q` (in the id, description,
+    category or file, any case). Without `q` only the page's entries are built (the
+    total is counted from `Source.states`); a search looks through every entry."""
+    if q:
+        return searched(
+            src.entries(), q=q, status=status, category=category, offset=offset, limit=limit
+        )
+    total = sum(
+        1
+        for e in src.states()
+        if (status is None or e.status is status) and (category is None or e.category == category)
+    )
+    rows = src.reader().list_entries(status=status, category=category, offset=offset, limit=limit)
+    return Page(rows=rows, offset=offset, limit=limit, total=total, more=offset + limit < total)
+
+
+def searched(
     every: Sequence[model.Entry],
     *,
     q: str = "",
@@ -38,8 +65,7 @@ def entries(
     offset: int = 0,
     limit: int = 100,
 ) -> Page[model.Entry]:
-    """Of `every` entry (`Store.list_entries()`, read once per page), those of `status`
-    and `category` matching `q` (in the id, description, category or file, any case)."""
+    """Of `every` entry, those of `status` and `category` matching `q` (as `entries`)."""
     needle = q.casefold()
     found = [
         e
@@ -127,7 +153,7 @@ def show(db: store.Store, entry: model.Entry, log_limit: int = 5) -> dict[str, A
     )
 
 
-def counts(found: Sequence[model.Entry]) -> dict[str, int]:
+def counts(found: Sequence[model.Entry] | Sequence[store.EntryState]) -> dict[str, int]:
     out = {s.value: 0 for s in model.EntryStatus}
     for e in found:
         out[e.status.value] += 1

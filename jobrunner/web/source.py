@@ -63,6 +63,7 @@ class Source:
         self._real = False
         self.version = 0  # bumped at each change of the store (`touch`)
         self._entries: tuple[int, list[model.Entry]] | None = None
+        self._states: tuple[int, list[store.EntryState]] | None = None
 
     def reader(self) -> store.Store:
         with self._lock:
@@ -88,6 +89,17 @@ class Source:
             return cached[1]
         found = self.reader().list_entries()
         self._entries = (seen, found)
+        return found
+
+    def states(self) -> list[store.EntryState]:
+        """`entry_states()` (what counts and gauges need, no definition built), read
+        again only after a change, as `entries`. Shared: never change it."""
+        seen = self.version
+        cached = self._states
+        if cached is not None and cached[0] == seen:
+            return cached[1]
+        found = self.reader().entry_states()
+        self._states = (seen, found)
         return found
 
     @property

@@ -35,7 +35,7 @@ def test_a_remembered_spec_is_the_one_its_definition_rebuilds(text):
         written.stamp,
     )
     assert codec.from_definition(*key) is written  # read back without a rebuild
-    del codec._BUILT[key]
+    del codec._BUILT[written.id]
     rebuilt = codec.from_definition(*key)
     assert rebuilt is not written
     for f in dataclasses.fields(model.JobSpec):  # also the fields equality skips
@@ -51,3 +51,19 @@ def test_a_rebuilt_definition_keeps_its_environment():
     )
     rebuilt = codec.from_definition(written.definition, written.source, "job", "UTC")
     assert rebuilt.environment == {"A": "x", "PATH": "/bin"}
+
+
+def test_every_entry_read_again_is_the_spec_built_before():
+    """More entries than any one read holds: the second read of them all builds none."""
+    keys = [
+        (f'{{"object_id":{n}}}', f"jobs.d/e{n}.yaml", f"e{n}", "UTC", "", "") for n in range(10_000)
+    ]
+    first = [codec.from_definition(*key) for key in keys]
+    again = [codec.from_definition(*key) for key in keys]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+
+
+def test_a_changed_definition_is_built_again():
+    before = codec.from_definition('{"object_id":1}', "jobs.d/x.yaml", "x", "UTC")
+    after = codec.from_definition('{"object_id":2}', "jobs.d/x.yaml", "x", "UTC")
+    assert (before.object_id, after.object_id) == (1, 2)

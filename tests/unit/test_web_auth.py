@@ -180,7 +180,8 @@ def test_web_tally_counts_each_run_once_as_it_ends():
     tally.update(db)
     assert tally.runs == {("a", "success"): 1}
     assert tally.open == {no_running}
-    assert tally.buckets[metrics.BUCKETS.index(5.0)] == 1
+    assert tally.within[metrics.BUCKETS.index(1.0)] == 0  # took 2 s: within 5 s, not 1 s
+    assert tally.within[metrics.BUCKETS.index(5.0)] == 1
     ended = db.get_log(no_running)
     failed = model.LogStatus.ERROR
     closed = dataclasses.replace(ended, status=failed, end_at=AT + timedelta(hours=2))

@@ -1,6 +1,7 @@
 """What every SQL store shares: named statements (`queries`), rows mapped by column name
-(`rows`), the schema and its migrations per dialect (`migrations`), the commit of a
-Transition with compare-and-set (`writes`) and the reads (`base.SqlStore`). A database's
+(`rows`; the dashboard's states and log counts: `summary`), the schema and its
+migrations per dialect (`migrations`), the commit of a Transition with compare-and-set
+(`writes`) and the reads (`base.SqlStore`). A database's
 own ways are a `dialect.Dialect`; no module here imports a driver.
 
 How a store for another database plugs in (PostgreSQL with psycopg 3, `store/postgres.py`):
@@ -23,8 +24,10 @@ How a store for another database plugs in (PostgreSQL with psycopg 3, `store/pos
   `check_alive`, `upkeep` (nothing to do, or a VACUUM of the log), `where` (host and
   database, never the password) and `close` are its own.
 
-The shared commit assumes only what both databases give: each statement's `rowcount`,
-`UPDATE ... RETURNING`, `INSERT ... ON CONFLICT (key) DO UPDATE`, and a transaction
-that takes the counter row's lock first (`take_entry_numbers`), so concurrent writers
-number entries in turn.
+The aggregates (`log_stats`: GROUP BY with CASE, `entry_states`, `running_sessions`:
+UNION, a page: LIMIT/OFFSET) are standard SQL; a SUM is read with int() (PostgreSQL
+sums a BIGINT as NUMERIC). The shared commit assumes only what both databases give:
+each statement's `rowcount`, `UPDATE ... RETURNING`, `INSERT ... ON CONFLICT (key) DO
+UPDATE`, and a transaction that takes the counter row's lock first
+(`take_entry_numbers`), so concurrent writers number entries in turn.
 """

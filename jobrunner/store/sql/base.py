@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import model
-from jobrunner.store.sql import queries, rows, writes
+from jobrunner import model, store
+from jobrunner.store.sql import queries, rows, summary, writes
 from jobrunner.store.sql.dialect import Connection, Dialect
 
 _LONG_AGO = -(2**62)  # microseconds: before any instant stored
@@ -109,7 +109,12 @@ class SqlStore:
         return found[0] if found else None
 
     def list_entries(
-        self, *, status: model.EntryStatus | None = None, category: str | None = None
+        self,
+        *,
+        status: model.EntryStatus | None = None,
+        category: str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
     ) -> list[model.Entry]:
         clauses: list[str] = []
         params: list[Any] = []
@@ -119,8 +124,19 @@ class SqlStore:
         if category is not None:
             clauses.append(self._q.entries_of_category)
             params.append(category)
-        sql = queries.filtered(self._q.entries, clauses, self._q.entries_order)
-        return self._entries(sql, tuple(params))
+        tail = [self._q.entries_order]
+        if limit is not None:
+            tail.append(self._q.page)
+            params += [int(limit), int(offset)]
+        found = self._entries(queries.filtered(self._q.entries, clauses, *tail), tuple(params))
+        return found if limit is not None or not offset else found[offset:]
+
+    def entry_states(self) -> list[store.EntryState]:
+        return self._read(self._q.entry_states, (), summary.state_reader)
+
+    def running_sessions(self) -> set[str]:
+        with self._reading() as db:
+            return {session for (session,) in db.execute(self._q.running_sessions).fetchall()}
 
     def entries_by_source(self, sources: Iterable[str]) -> list[model.Entry]:
         wanted = sorted(set(sources))
@@ -184,6 +200,14 @@ class SqlStore:
 
     def pauses(self) -> list[model.Pause]:
         return self._read(self._q.pauses, (), rows.pause_reader)
+
+    def log_stats(
+        self, *, after: int = 0, bounds: Sequence[timedelta] = ()
+    ) -> list[store.LogStats]:
+        q = self._q
+        sql = q.log_stats + q.log_within * len(bounds) + q.log_stats_tail
+        params = (*(rows.span_us(b) for b in bounds), int(after))
+        return self._read(sql, params, summary.stats_reader)
 
     def log_ends(self) -> dict[tuple[str, model.LogStatus], datetime]:
         with self._reading() as db:

@@ -82,6 +82,14 @@ class Queries:
         f"{_ENTRY} WHERE status = 'waiting' AND category = ? ORDER BY priority, entry_no"
     )
     source_stamps: str = "SELECT source, stamp FROM entries"
+    entry_states: str = (
+        "SELECT id, status, category, earliest_start, rejected FROM entries ORDER BY id"
+    )
+    running_sessions: str = (
+        "SELECT session_id FROM entries WHERE session_id IS NOT NULL "
+        "UNION SELECT session_id FROM tasks WHERE session_id IS NOT NULL"
+    )
+    page: str = "LIMIT ? OFFSET ?"
 
     # --- reads of the log, sessions, tasks and pauses ---------------------------------
     log: str = _LOG
@@ -103,6 +111,17 @@ class Queries:
     )
     next_task_due: str = f"SELECT MIN(not_before) FROM tasks WHERE {_DUE}"
     pauses: str = "SELECT scope, by_user, at FROM pauses ORDER BY scope"
+    # log entries above a number by entry and status, an in-process one on its own;
+    # `log_within` once per bound, between the head and the tail
+    log_stats: str = (
+        "SELECT entry_id, status, COUNT(*) AS runs, MAX(entry_no) AS last_no, "
+        "MAX(end_at) AS last_end, COUNT(end_at) AS ended, SUM(end_at - start_at) AS took"
+    )
+    log_within: str = ", SUM(CASE WHEN end_at - start_at <= ? THEN 1 ELSE 0 END) AS within"
+    log_stats_tail: str = (
+        " FROM log_entries WHERE entry_no > ? "
+        "GROUP BY entry_id, status, CASE WHEN status = 'in_process' THEN entry_no END"
+    )
     log_ends: str = (
         "SELECT entry_id, status, MIN(end_at) FROM log_entries "
         "WHERE status != 'in_process' AND end_at IS NOT NULL GROUP BY entry_id, status"

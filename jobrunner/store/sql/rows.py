@@ -35,6 +35,10 @@ def dt(value: int | None) -> datetime | None:
     return None if value is None else EPOCH + timedelta(microseconds=value)
 
 
+def span_us(value: timedelta) -> int:
+    return value // _MICROSECOND
+
+
 Description = tuple[tuple[Any, ...], ...]
 """A cursor's `description`: a (name, ...) tuple per column of its rows."""
 Reader = Callable[[Sequence[Any]], Any]
