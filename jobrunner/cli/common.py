@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
@@ -82,34 +82,19 @@ def load_config(args: argparse.Namespace) -> config.Config:
     return config.load(args.config)
 
 
-@contextlib.contextmanager
-def reading(cfg: config.Config) -> Iterator[store.Store]:
+def reading(cfg: config.Config) -> contextlib.closing[store.Store]:
     """The state store open for reading, for the block (an empty one before any state)."""
-    db = store_open.open_for_reading(cfg)
-    try:
-        yield db
-    finally:
-        db.close()
+    return contextlib.closing(store_open.open_for_reading(cfg))
 
 
-@contextlib.contextmanager
-def writing(cfg: config.Config) -> Iterator[store.Store]:
+def writing(cfg: config.Config) -> contextlib.closing[store.Store]:
     """The existing state store, open for the block (a command that changes it)."""
-    db = store_open.open_existing(cfg)
-    try:
-        yield db
-    finally:
-        db.close()
+    return contextlib.closing(store_open.open_existing(cfg))
 
 
-@contextlib.contextmanager
-def making(cfg: config.Config) -> Iterator[store.Store]:
+def making(cfg: config.Config) -> contextlib.closing[store.Store]:
     """The state store, made when it does not exist yet, open for the block."""
-    db = store_open.open_store(cfg)
-    try:
-        yield db
-    finally:
-        db.close()
+    return contextlib.closing(store_open.open_store(cfg))
 
 
 def print_problems(problems: Sequence[model.Problem], as_json: bool) -> None:
