@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from typing import Any
 
 from jobrunner import (
     alerts,
+    cluster,
     config,
     control,
     delivery,
@@ -52,7 +53,7 @@ from jobrunner import (
     wallclock,
 )
 from jobrunner.lock import RunnerLock
-from jobrunner.store import StoreConflict, StoreLost, StoreUnwritable
+from jobrunner.store import SharedStore, StoreConflict, StoreLost, StoreUnwritable
 from jobrunner.store import open as store_open
 from jobrunner.syncer import Syncer, SyncFailed
 
@@ -142,6 +143,9 @@ class Runner:
         self.notifier = notify.Notifier()
         self._paused: list[model.Pause] = []  # as the store says (read when asked)
         self._asked = False  # a command woke the runner: read its requests
+        self.cluster: cluster.Membership | None = None  # a store shared with other runners
+        self._changed = threading.Event()  # another runner committed (set by the listener)
+        self._cluster_events: list[tuple[str, dict[str, Any]]] = []  # from other threads
 
     @staticmethod
     def now() -> datetime:
@@ -165,10 +169,13 @@ class Runner:
             self.alerts = delivery.Alerts(self._alert_settings(), self.store, self.wake, self.log)
             self._syncer = Syncer(self.store.sync, self.wake, after=self.store.upkeep)
             try:
+                self._join()
                 return self._serve()
             except StoreLost as exc:
                 return self._store_lost(exc)
             finally:
+                if self.cluster is not None:
+                    self.cluster.leave()
                 self._syncer.close()
                 self.reconciler.stop()
                 if self._selector is not None:
@@ -187,7 +194,7 @@ class Runner:
 
     def _serve(self) -> int:
         self._signals()
-        self._recover()
+        self._recover(self._live())
         self._read_pauses()
         self.reconciler.full()
         _release_memory()  # the start-up reconcile's garbage: give it back to the OS
@@ -252,6 +259,8 @@ class Runner:
             self._hold(self._reaped())
             self._enforce_timeouts()
             return
+        if self.cluster is not None:
+            self._cluster_duties()
         if self._asked:
             self._requests()
         with self._files_lock:
@@ -353,6 +362,8 @@ class Runner:
         # none while the store cannot be written (the retry above comes first)
         if self._retry_at is None:
             waits.append(self.pruner.wait(self.now()))
+        if self.cluster is not None:  # the next look for runners that died
+            waits.append(self.cluster.sweep_in(mono))
         waits.append(pruning.MAX_GAP.total_seconds())
         wait = max(0.0, min(waits))
         if wait > PRECISE:  # time to spare: get ready for what is due next
@@ -612,8 +623,15 @@ class Runner:
 
     # --- dispatch -------------------------------------------------------------------------
 
-    def _busy(self) -> set[str]:
-        return {r.category for r in self.running.values() if r.category}
+    def _busy(self, ending: str | None = None) -> set[str]:
+        """Categories with a run in process: of this runner, and of the others sharing
+        the store (but the entry `ending`, whose run is ending now)."""
+        busy = {r.category for r in self.running.values() if r.category}
+        if self.cluster is not None:
+            assert isinstance(self.store, SharedStore)
+            held = self.store.running_categories()
+            busy |= {category for category, entry_id in held.items() if entry_id != ending}
+        return busy
 
     def _dispatch(
         self, now: datetime, steps: list[Step] | None = None, *, start_at: datetime | None = None
@@ -952,6 +970,8 @@ class Runner:
         now = self.now()
         stored = self._entry_of(run, fresh)
         log = self._log_of(run, fresh)
+        if fresh and stored is None and log.status is not model.LogStatus.IN_PROCESS:
+            return self._plan_fenced(run, log)
         finish = scheduler.finished(stored, log, result, now, self.settings)
         puts: list[model.Entry] = []
         deletes: tuple[tuple[str, int], ...] = ()
@@ -960,7 +980,7 @@ class Runner:
                 deletes = ((stored.id, stored.version),)
             else:
                 puts.append(finish.entry)
-        activated, expired = self._activation(finish.activate, now)
+        activated, expired = self._activation(finish.activate, now, run.entry_id)
         puts += expired + ([activated] if activated else [])
         logoff = self._session_event(run, "logoff", now, _exit_comment(result, status))
         transition = model.Transition(
@@ -1008,9 +1028,9 @@ class Runner:
             self.log.info("waiting_activated", **dims(activated))
 
     def _activation(
-        self, category: str | None, now: datetime
+        self, category: str | None, now: datetime, ending: str | None = None
     ) -> tuple[model.Entry | None, list[model.Entry]]:
-        if not category or category in self._busy():
+        if not category or category in self._busy(ending):
             return None, []
         if category in control.paused_categories(self._paused):
             return None, []  # its entries wait until it is resumed
@@ -1164,31 +1184,151 @@ class Runner:
         )
         return Step(transition, then)
 
+    # --- a store shared with other runners (see cluster.py) -----------------------------
+
+    def _join(self) -> None:
+        """With a shared store: enter the cluster, and wake when another runner commits."""
+        if not isinstance(self.store, SharedStore):
+            return
+        self.cluster = cluster.Membership(
+            self.store, self.runner_id, str(self.cfg.state_dir), self._on_cluster_event
+        )
+        self.cluster.join()
+        self.store.watch(self._on_change, self._on_listener_lost)
+
+    def _on_change(self) -> None:  # (the listener's thread)
+        self._changed.set()
+        self.wake()
+
+    def _on_listener_lost(self, error: str) -> None:  # (the listener's thread)
+        self._on_cluster_event("store_listener_lost", error=error)
+
+    def _on_cluster_event(self, name: str, **fields: Any) -> None:  # (other threads)
+        with self._files_lock:
+            self._cluster_events.append((name, fields))
+        self.wake()
+
+    def _live(self) -> set[str] | None:
+        """The runners alive (None: this runner is the only one, its store not shared)."""
+        return None if self.cluster is None else self.cluster.live()[0]
+
+    def _local(self, runner_id: str | None) -> bool:
+        """Whether a run's runner was on this host in this state folder (its sessions
+        and their files are here); always so with a store that is not shared."""
+        return self.cluster is None or runner_id in self.cluster.before
+
+    def _dead_sessions(self, live: set[str] | None) -> set[str] | None:
+        if live is None:
+            return None
+        assert isinstance(self.store, SharedStore)
+        return {e.session_id for e in self.store.open_sessions(live)}
+
+    def _cluster_duties(self) -> None:
+        """Log what the other threads saw; after a commit elsewhere, read the requests
+        (a pause, a cancel); each SWEEP, recover the runs of runners that died and
+        activate the waiting entries of categories nobody runs."""
+        assert self.cluster is not None
+        with self._files_lock:
+            seen, self._cluster_events = self._cluster_events, []
+        for name, fields in seen:
+            self.log.warning(name, **fields)
+        if self._changed.is_set():
+            self._changed.clear()
+            self._asked = True
+        if self.cluster.fenced():
+            self._fence_out()
+        if not self.cluster.sweep_due(time.monotonic()):
+            return
+        live, dead = self.cluster.live()
+        if dead:
+            self.log.warning("runners_dead", runners=sorted(dead))
+            self._recover(live, starting=False)
+            assert isinstance(self.store, SharedStore)
+            self.store.forget_nodes(dead)
+        self._activate_stranded()
+
+    def _activate_stranded(self) -> None:
+        """A waiting entry's category can be freed by a runner that read the waiting
+        entries just before this one made it wait: activate them here (BC's order)."""
+        waiting = self.store.list_entries(status=S.WAITING)
+        now = self.now()
+        for category in sorted({e.spec.category for e in waiting if e.spec.category}):
+            activated, expired = self._activation(category, now)
+            puts = (*expired, activated) if activated else tuple(expired)
+            if puts:
+                with _recovered_elsewhere():
+                    self.store.commit(model.Transition(reason="activated", put=puts))
+                if activated is not None:
+                    self.log.info("waiting_activated", **dims(activated))
+
+    def _fence_out(self) -> None:
+        """This runner's lease lapsed (it was frozen or cut off): the others may have
+        recovered its runs. End its sessions; their ends are committed only where no
+        other runner recorded those runs (compare-and-set), then enter again."""
+        assert self.cluster is not None
+        self.log.warning("runner_fenced", running=len(self.running))
+        for run in list(self.running.values()):
+            if run.pid:
+                executor.kill_group(run.pid, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_WAIT
+        while self.running and time.monotonic() < deadline and self.executor.alive():
+            self._wait(0.2)
+            self._take(self.executor.collect(), forced=scheduler.INTERRUPTED)
+        self._end_all(scheduler.INTERRUPTED)
+        self.cluster.rejoin()
+
+    def _plan_fenced(self, run: Running, log: model.LogEntry) -> Step:
+        """The end of a run that another runner recovered (this one was taken for dead):
+        what that runner recorded stands; this end is logged and dropped."""
+
+        def then(_: list[int]) -> None:
+            _forget(run)
+            self.log.warning(
+                "run_fenced", entry_id=run.entry_id, session_id=run.session_id, log=log.entry_no
+            )
+
+        return Step(model.Transition(reason="fenced"), then)
+
     # --- crash recovery, shutdown, housekeeping -------------------------------------------
 
-    def _recover(self) -> None:
+    def _recover(self, live: set[str] | None = None, *, starting: bool = True) -> None:
         """Close what the runner before left in process (it died during those runs). A
         run whose session left a whole result ends as that result says, exactly as if
         this runner had seen the session end; any other was killed while its job was
         working: its log entry becomes an error, with what its session wrote, and its
         entry (or task) takes the retriable-failure path, once. Every session left open
-        gets its logoff. Then the sessions' files of the runner before go."""
+        gets its logoff. Then the sessions' files of the runner before go.
+
+        With a store shared by several runners (`live`: the runners alive), only the
+        runs and sessions of runners not alive are recovered, each by compare-and-set:
+        one that another runner recovered first, or that ended meanwhile, is left as
+        it is."""
         now = self.now()
+        guard = contextlib.nullcontext if live is None else _recovered_elsewhere
         open_logs = self.store.list_log(status=model.LogStatus.IN_PROCESS)
-        for entry in self.store.list_entries(status=S.IN_PROCESS):
-            self._recover_entry(entry, open_logs, now)
+        entries = self.store.list_entries(status=S.IN_PROCESS)
+        for entry in entries if live is None else cluster.orphaned(entries, live):
+            with guard():
+                self._recover_entry(entry, open_logs, now)
+        dead = self._dead_sessions(live)
         for task in self.store.list_tasks():
-            if task.session_id is not None and task.object != lifecycle.DISPATCH:
-                self._recover_task(task, open_logs)
+            ours = task.session_id is not None and (dead is None or task.session_id in dead)
+            if ours and task.object != lifecycle.DISPATCH:
+                with guard():
+                    self._recover_task(task, open_logs)
         self._sync(now=True)  # the ends above, durable before their files go
         for row in self.store.list_log(status=model.LogStatus.IN_PROCESS):
+            if dead is not None and row.session_id not in dead:
+                continue
             owner = self.store.get_entry(row.entry_id)
-            if owner is None or owner.status is not S.IN_PROCESS:
+            if owner is None or owner.status is not S.IN_PROCESS or dead is not None:
                 closed = dataclasses.replace(
                     row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
                 )
                 self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
-        self._close_sessions(now)
+        self._close_sessions(now, dead)
+        if not starting:
+            return
         with os.scandir(self.sessions_dir) as leftovers:  # no session runs yet
             for leftover in leftovers:
                 with contextlib.suppress(OSError):
@@ -1210,7 +1350,7 @@ class Runner:
     def _recover_entry(
         self, entry: model.Entry, open_logs: list[model.LogEntry], now: datetime
     ) -> None:
-        if entry.session_pid:
+        if entry.session_pid and self._local(entry.runner_id):
             _end_session(entry.session_pid, entry.session_started)
         logs = [row for row in open_logs if row.session_id == entry.session_id]
         if logs:
@@ -1256,9 +1396,12 @@ class Runner:
         again = dataclasses.replace(task, session_id=None)  # interrupted: it runs again
         self.store.commit(model.Transition(reason="recovered", task_put=(again,)))
 
-    def _close_sessions(self, now: datetime) -> None:
-        """A logoff for each background session the runners before left without one."""
+    def _close_sessions(self, now: datetime, only: set[str] | None = None) -> None:
+        """A logoff for each background session the runners before left without one
+        (of these sessions only, with `only`)."""
         events = self.store.list_sessions()
+        if only is not None:
+            events = [e for e in events if e.session_id in only]
         closed = {e.session_id for e in events if e.event == "logoff"}
         logoffs = tuple(
             dataclasses.replace(
@@ -1350,6 +1493,14 @@ def _first_triggered(entry: model.Entry, t: model.Trigger) -> bool:
     """Whether the run about to start is the one `jobrunner trigger` asked for (not a
     retry of it: a run started since)."""
     return entry.last_run_at is None or entry.last_run_at < t.at
+
+
+@contextlib.contextmanager
+def _recovered_elsewhere() -> Iterator[None]:
+    """A recovery that finds its rows changed: another runner got there first, or the
+    run ended meanwhile; what is stored stands."""
+    with contextlib.suppress(StoreConflict):
+        yield
 
 
 def _forget(run: Running) -> None:

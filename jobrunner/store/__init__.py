@@ -9,9 +9,9 @@ versions, so a store shared by several runners (PostgreSQL) can satisfy it too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from jobrunner import errors, model
 
@@ -167,4 +167,45 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's resources."""
+        ...
+
+
+@runtime_checkable
+class SharedStore(Store, Protocol):
+    """A store several runners share (PostgreSQL): besides the Store verbs, the runners'
+    leases (on the store server's clock), and a wake when another runner commits. The
+    SQLite file keeps its one runner (the state folder's lock) and is not one."""
+
+    def register_node(self, node: model.Node, lease: timedelta) -> list[str]:
+        """Enter a runner, its lease ending `lease` after the server's now. Returns the
+        ids of the runners that ran before it on its host in its state folder (they are
+        gone: their leases end now)."""
+        ...
+
+    def renew_node(self, runner_id: str, lease: timedelta) -> bool:
+        """Extend the runner's lease from the server's now; False when it had lapsed (the
+        others may have taken its runs): the runner must not act as their owner."""
+        ...
+
+    def nodes(self) -> list[model.Node]:
+        """Every runner entered, oldest first, `alive` as the server's clock says."""
+        ...
+
+    def forget_nodes(self, runner_ids: Iterable[str]) -> None:
+        """Remove these runners' rows where their leases have lapsed (their runs are
+        recovered)."""
+        ...
+
+    def open_sessions(self, live: Iterable[str]) -> list[model.SessionEvent]:
+        """The logons of background sessions with no logoff yet whose runner is not
+        among `live` (the runners alive)."""
+        ...
+
+    def running_categories(self) -> dict[str, str]:
+        """Category -> the id of its entry in process, on any runner."""
+        ...
+
+    def watch(self, wake: Callable[[], None], lost: Callable[[str], None]) -> None:
+        """From now on call `wake` (from another thread) when another store commits, and
+        once after the listener reconnects; `lost` with the error when it drops."""
         ...

@@ -65,13 +65,13 @@ class Nodes(pg_reads.Reads):
                 (list(runner_ids),),
             )
 
-    def open_sessions(self, runner_ids: Iterable[str]) -> list[model.SessionEvent]:
-        """The logons of these runners' sessions that have no logoff yet."""
+    def open_sessions(self, live: Iterable[str]) -> list[model.SessionEvent]:
         found = self._read(
-            f"{pg_reads._EVENT_SELECT} s WHERE runner_id = ANY(%s) AND event = 'logon' "
+            f"{pg_reads._EVENT_SELECT} s WHERE runner_id != ALL(%s) AND event = 'logon' "
+            "AND client_type = 'background' "
             "AND NOT EXISTS (SELECT 1 FROM session_events o WHERE o.session_id = s.session_id "
             "AND o.event = 'logoff') ORDER BY seq",
-            (list(runner_ids),),
+            (list(live),),
         )
         return [pg_reads._event(r) for r in found]
 

@@ -46,7 +46,7 @@ class Reads:
     ) -> list[model.Entry]:
         return self._entries(
             "WHERE (%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR category = %s) "
-            "ORDER BY id COLLATE \"C\"",
+            'ORDER BY id COLLATE "C"',
             (*[status and status.value] * 2, *[category] * 2),
         )
 
@@ -130,12 +130,11 @@ class Reads:
             for scope, by, at in found
         ]
 
-    def running_categories(self) -> set[str]:
-        """The categories with an entry in process (on any runner)."""
+    def running_categories(self) -> dict[str, str]:
         found = self._read(
-            "SELECT category FROM entries WHERE status = 'in_process' AND category IS NOT NULL"
+            "SELECT category, id FROM entries WHERE status = 'in_process' AND category IS NOT NULL"
         )
-        return {r[0] for r in found}
+        return {r[0]: r[1] for r in found}
 
     # --- housekeeping ----------------------------------------------------------------------
 
@@ -163,7 +162,8 @@ class Reads:
         if status is model.LogStatus.IN_PROCESS or (keep is None and before is None):
             return 0
         mine = "entry_id = %s AND status = %s AND end_at IS NOT NULL"
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if before is not None:
             clauses.append("end_at < %s")
             params.append(rows._us(before))

@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import conninfo, errors as pg_errors
+from psycopg import conninfo
+from psycopg import errors as pg_errors
 
 from jobrunner import lifecycle, model, spec
 from jobrunner.store import StoreConflict, StoreUnwritable, pg_nodes, pg_schema
@@ -30,7 +31,6 @@ _SESSION_SETTINGS = (
     "SET idle_in_transaction_session_timeout = '60s'",
     "SET lock_timeout = '10s'",
 )
-_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2}
 
 _ENTRY_COLUMNS = rows._ENTRY_COLUMNS
 _VALUE_COLUMNS = rows._VALUE_COLUMNS
@@ -59,9 +59,7 @@ _UPDATE_TASK = (
     f"UPDATE tasks SET {', '.join(c + ' = %s' for c in _TASK_NAMES[1:])}, "
     "version = version + 1 WHERE id = %s AND version = %s"
 )
-_INSERT_LOG = (
-    f"INSERT INTO log_entries ({_LOG_COLUMNS}) VALUES ({_marks(17)}) RETURNING entry_no"
-)
+_INSERT_LOG = f"INSERT INTO log_entries ({_LOG_COLUMNS}) VALUES ({_marks(17)}) RETURNING entry_no"
 _UPDATE_LOG = (
     f"UPDATE log_entries SET {', '.join(c.strip() + ' = %s' for c in _LOG_COLUMNS.split(','))}"
     " WHERE entry_no = %s"
@@ -113,7 +111,8 @@ class PostgresStore(pg_nodes.Nodes):
         try:
             db = self.connect()
         except psycopg.OperationalError as exc:
-            raise StoreUnreachable(f"cannot reach the store at {self._where}: {exc}") from None
+            reason = " ".join(str(exc).split())  # libpq's message spans lines
+            raise StoreUnreachable(f"cannot reach the store at {self._where}: {reason}") from None
         self._db = db
         self.channel = channel_of(db)
         self.exists = pg_schema.exists(db)
@@ -124,7 +123,14 @@ class PostgresStore(pg_nodes.Nodes):
 
     def connect(self) -> psycopg.Connection[Any]:
         db = psycopg.connect(
-            self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **_KEEPALIVES
+            self._dsn,
+            autocommit=True,
+            connect_timeout=CONNECT_TIMEOUT,
+            # a server that went silent (its host gone) is noticed within ~10 s
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=2,
         )
         for statement in _SESSION_SETTINGS:
             db.execute(statement)
@@ -136,7 +142,7 @@ class PostgresStore(pg_nodes.Nodes):
             try:
                 self._db = self.connect()
             except psycopg.OperationalError as exc:
-                raise StoreUnwritable(f"{self._where}: {exc}".strip()) from None
+                raise StoreUnwritable(f"{self._where}: {_oneline(exc)}") from None
         return self._db
 
     def _drop(self) -> None:
@@ -157,7 +163,7 @@ class PostgresStore(pg_nodes.Nodes):
             except (psycopg.OperationalError, pg_errors.QueryCanceled) as exc:
                 if not isinstance(exc, pg_errors.QueryCanceled):
                     self._drop()
-                raise StoreUnwritable(f"{self._where}: {exc}".strip()) from exc
+                raise StoreUnwritable(f"{self._where}: {_oneline(exc)}") from exc
             if not durable:
                 self._unsynced = True
 
@@ -171,7 +177,7 @@ class PostgresStore(pg_nodes.Nodes):
                 except psycopg.OperationalError as exc:
                     self._drop()
                     if attempt == 2:
-                        raise StoreUnwritable(f"{self._where}: {exc}".strip()) from exc
+                        raise StoreUnwritable(f"{self._where}: {_oneline(exc)}") from exc
         raise AssertionError("unreachable")
 
     @property
@@ -208,6 +214,11 @@ class PostgresStore(pg_nodes.Nodes):
                 raise StoreConflict(f"log entry {g.entry_no} does not exist")
         if t.events:
             db.cursor().executemany(_INSERT_EVENT, [_event_row(e) for e in t.events])
+        self._write_tasks(db, t)
+        return numbers
+
+    def _write_tasks(self, db: psycopg.Connection[Any], t: model.Transition) -> None:
+        """The transition's own tasks and pauses (not those that follow entries)."""
         for key, version in t.task_delete:
             _expect(db, "DELETE FROM tasks WHERE id = %s AND version = %s", key, version)
         for task in t.task_put:
@@ -216,7 +227,6 @@ class PostgresStore(pg_nodes.Nodes):
             db.execute("DELETE FROM pauses WHERE scope = %s", (rows._scope(category),))
         for p in t.pause_put:
             db.execute(_PUT_PAUSE, (rows._scope(p.category), p.by, rows._us(p.at)))
-        return numbers
 
     def _insert_entries(self, db: psycopg.Connection[Any], entries: list[model.Entry]) -> None:
         if not entries:
@@ -256,7 +266,8 @@ class PostgresStore(pg_nodes.Nodes):
         if task is None:  # the task backing an entry follows the entry
             db.execute("DELETE FROM tasks WHERE id = %s", (lifecycle.system_task_id(e.id),))
         else:
-            db.execute(_UPSERT_ENTRY_TASK, rows._entry_task_row(task, e.spec.priority.rank, e.entry_no))
+            row = rows._entry_task_row(task, e.spec.priority.rank, e.entry_no)
+            db.execute(_UPSERT_ENTRY_TASK, row)
 
     def _put_task(self, db: psycopg.Connection[Any], t: model.Task) -> None:
         values = rows._task_values(t)
@@ -301,7 +312,8 @@ class PostgresStore(pg_nodes.Nodes):
 def _conflict(exc: pg_errors.UniqueViolation) -> StoreConflict:
     name = exc.diag.constraint_name or ""
     if name == "entries_category_running":
-        return StoreConflict(f"another entry of its category is in process ({exc.diag.message_detail})")
+        detail = exc.diag.message_detail or ""
+        return StoreConflict(f"another entry of its category is in process ({detail})")
     return StoreConflict(f"a row already exists ({name})")
 
 
@@ -334,3 +346,7 @@ def _event_row(e: model.SessionEvent) -> tuple[Any, ...]:
 def read_since(value: datetime | None) -> int:
     us = rows._us(value)
     return -(2**62) if us is None else us
+
+
+def _oneline(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

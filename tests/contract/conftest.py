@@ -7,9 +7,7 @@ from jobrunner.store.sqlite import SqliteStore
 from tests import pgdb
 
 
-@pytest.fixture(
-    params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request, tmp_path):
     if request.param == "memory":
         s = MemoryStore()

@@ -1,0 +1,120 @@
+"""A runner's membership of a cluster: several runners sharing one store (PostgreSQL).
+
+No leader: each runner enters itself in the store's nodes table and renews its lease on
+the store server's clock from a thread of its own (a loop busy with a long reconcile
+still renews); every runner looks for runners whose lease lapsed and recovers their runs
+(each recovery a compare-and-set on the run's entry or task, so of several rescuers one
+wins and a run that has ended meanwhile is never written over). A runner that finds its
+own lease lapsed (frozen, cut off) is `fenced`: its runs have gone to the others, so it
+ends the sessions it still has and enters itself again.
+
+Imports the Store protocol and the model only; the runner logs what this decides.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from jobrunner import __version__, model
+from jobrunner.store import SharedStore, StoreUnwritable
+
+LEASE = timedelta(seconds=3)
+"""How long a runner counts as alive after its last renewal; with RENEW and SWEEP it
+bounds failover: a dead runner's runs are recovered within LEASE + SWEEP (4 s)."""
+RENEW = 1.0  # seconds between renewals
+SWEEP = 1.0  # seconds between looks for dead runners
+
+
+class Membership:
+    def __init__(
+        self,
+        store: SharedStore,
+        runner_id: str,
+        state_dir: str,
+        on_event: Callable[..., None],
+    ) -> None:
+        """`on_event(name, **fields)` logs what the renewal thread saw."""
+        self.store, self.runner_id = store, runner_id
+        self.node = model.Node(
+            runner_id=runner_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            state_dir=state_dir,
+        )
+        self._on_event = on_event
+        self._stop = threading.Event()
+        self._fenced = threading.Event()
+        self._renewing = False
+        self._thread: threading.Thread | None = None
+        self._sweep_at = 0.0
+        self.before: set[str] = set()  # this host's runners before, in this state folder
+
+    def join(self) -> None:
+        """Enter the store's nodes and start renewing."""
+        self.before = set(self.store.register_node(self.node, LEASE))
+        self._thread = threading.Thread(target=self._renew, name="node-lease", daemon=True)
+        self._thread.start()
+
+    def leave(self) -> None:
+        """Stop renewing and end the lease now (a clean stop: nothing to recover)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=RENEW * 3)
+        try:
+            self.store.renew_node(self.runner_id, -LEASE)
+            self.store.forget_nodes([self.runner_id])
+        except StoreUnwritable:
+            pass  # the lease lapses by itself
+
+    def _renew(self) -> None:
+        while not self._stop.wait(RENEW):
+            try:
+                kept = self.store.renew_node(self.runner_id, LEASE)
+            except StoreUnwritable as exc:
+                if not self._renewing:
+                    self._on_event("node_lease_unrenewed", error=str(exc))
+                self._renewing = True
+                continue
+            if self._renewing:
+                self._on_event("node_lease_renewed")
+                self._renewing = False
+            if not kept and not self._fenced.is_set():
+                self._on_event("node_fenced", lease_s=LEASE.total_seconds())
+                self._fenced.set()
+
+    def fenced(self) -> bool:
+        """Whether this runner's lease lapsed since it last entered itself."""
+        return self._fenced.is_set()
+
+    def rejoin(self) -> None:
+        """Enter itself again once the sessions of the runs it lost are ended."""
+        self.store.register_node(self.node, LEASE)
+        self._fenced.clear()
+
+    def sweep_due(self, mono: float) -> bool:
+        if mono < self._sweep_at:
+            return False
+        self._sweep_at = mono + SWEEP
+        return True
+
+    def sweep_in(self, mono: float) -> float:
+        return max(0.0, self._sweep_at - mono)
+
+    def live(self) -> tuple[set[str], set[str]]:
+        """The runners alive now (this one among them) and those whose lease lapsed."""
+        nodes = self.store.nodes()
+        alive = {n.runner_id for n in nodes if n.alive} | {self.runner_id}
+        return alive, {n.runner_id for n in nodes if n.runner_id not in alive}
+
+
+def orphaned(entries: Iterable[model.Entry], live: set[str]) -> list[model.Entry]:
+    """The entries in process whose runner is not alive (dead, or never entered: a store
+    migrated from a single runner's file)."""
+    return [
+        e for e in entries if e.status is model.EntryStatus.IN_PROCESS and e.runner_id not in live
+    ]
