@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import psycopg
@@ -23,24 +24,41 @@ def admin() -> psycopg.Connection:
 
 
 def dsn_for(schema: str) -> str:
-    """The server's connection string with `schema` first in the search_path."""
+    """The server's connection string with `schema` first in the search_path (and as
+    the application name, so that a test can find its connections)."""
     joiner = "&" if "?" in SERVER else "?"
-    return f"{SERVER}{joiner}options={quote(f'-csearch_path={schema}')}"
+    return (
+        f"{SERVER}{joiner}options={quote(f'-csearch_path={schema}')}&application_name={schema}"
+    )
+
+
+def terminate(schema: str) -> int:
+    """End every server connection of `schema`'s stores (as a server restart would
+    end them); how many there were."""
+    with admin() as db:
+        rows = db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND pid != pg_backend_pid()",
+            (schema,),
+        ).fetchall()
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    dsn: str
 
 
 @contextmanager
-def schema() -> Iterator[str]:
-    """A fresh schema's connection string; the schema goes afterwards."""
+def schema() -> Iterator[Schema]:
+    """A fresh schema and its connection string; the schema goes afterwards."""
     name = f"jr_test_{uuid.uuid4().hex[:12]}"
     with admin() as db:
         db.execute(f"CREATE SCHEMA {name}")
     try:
-        yield dsn_for(name)
+        yield Schema(name, dsn_for(name))
     finally:
+        terminate(name)
         with admin() as db:
-            db.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE pid != pg_backend_pid() AND query LIKE %s",
-                (f"%{name}%",),
-            )
             db.execute(f"DROP SCHEMA {name} CASCADE")

@@ -16,8 +16,8 @@ def store(request, tmp_path):
     else:
         from jobrunner.store.postgres import PostgresStore
 
-        with pgdb.schema() as dsn:
-            s = PostgresStore(dsn)
+        with pgdb.schema() as db:
+            s = PostgresStore(db.dsn)
             yield s
             s.close()
         return

@@ -1,0 +1,138 @@
+"""Several real runners on one PostgreSQL store work as one job queue: each due
+occurrence runs once, a category runs one entry at a time across them, a runner killed
+with SIGKILL has its run recovered by another within 5 s, and connections that the
+server ends are opened again without a crash or a duplicate."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+
+from jobrunner import model
+from tests import pgdb
+from tests.e2e.cluster_env import JOB, Cluster, Run
+
+pytestmark = pytest.mark.postgres
+S = model.EntryStatus
+
+
+@pytest.fixture
+def schema():
+    with pgdb.schema() as db:
+        yield db
+
+
+def _duplicates(runs: list[Run]) -> list[tuple[str, str, int]]:
+    counts = collections.Counter((r.entry_id, r.occurrence, r.attempt) for r in runs)
+    return [key for key, n in counts.items() if n > 1]
+
+
+def _overlaps(runs: list[Run]) -> list[tuple[Run, Run]]:
+    ordered = sorted(runs, key=lambda r: r.start)
+    return [
+        (a, b) for a, b in zip(ordered, ordered[1:], strict=False) if a.end is None or b.start < a.end
+    ]
+
+
+def test_each_due_occurrence_runs_once_across_three_runners(tmp_path, schema):
+    cluster = Cluster(tmp_path, schema, 3)
+    for i in range(4):
+        cluster.job(f"r{i}", f"object_id: {JOB}\nrecurrence:\n  every: 1s\n")
+    cluster.start_all()
+    try:
+        time.sleep(9)
+    finally:
+        codes = cluster.stop_all()
+    assert codes == dict.fromkeys(cluster.names, 0), cluster.outputs
+    runs = cluster.runs()
+    assert _duplicates(runs) == []
+    per_entry = collections.Counter(r.entry_id for r in runs)
+    assert min(per_entry.values()) >= 4, per_entry
+    assert len({r.runner for r in runs}) >= 2  # the queue is shared, not one runner's
+    for name in cluster.names:
+        assert not [e for e in cluster.events(name) if e["level"] == "error"], name
+
+
+def test_a_category_runs_one_entry_at_a_time_across_runners(tmp_path, schema):
+    cluster = Cluster(tmp_path, schema, 3)
+    for i in range(3):
+        cluster.job(
+            f"c{i}",
+            f"object_id: {JOB}\nparameter_string: '0.3'\ncategory: posting\n"
+            "recurrence:\n  every: 1s\n",
+        )
+    cluster.start_all()
+    try:
+        time.sleep(9)
+    finally:
+        codes = cluster.stop_all()
+    assert codes == dict.fromkeys(cluster.names, 0), cluster.outputs
+    runs = [r for r in cluster.runs() if r.end is not None]
+    assert _overlaps(runs) == []
+    assert _duplicates(runs) == []
+    per_entry = collections.Counter(r.entry_id for r in runs)
+    assert sorted(per_entry) == ["c0", "c1", "c2"]  # waiting entries were activated
+    assert min(per_entry.values()) >= 2, per_entry
+
+
+def test_a_killed_runners_run_is_recovered_by_another_within_5_s(tmp_path, schema):
+    cluster = Cluster(tmp_path, schema, 3)
+    cluster.job("long", f"object_id: {JOB}\nparameter_string: '60'\n")
+    cluster.start_all()
+    try:
+        cluster.wait_for(lambda: cluster.runs(), 30, "the run's start")
+        (first,) = cluster.runs()
+        cluster.kill(first.runner)
+        killed = time.monotonic()
+        db = cluster.store()
+        try:
+            cluster.wait_for(
+                lambda: db.get_entry("long").status is not S.IN_PROCESS
+                or db.get_entry("long").session_id != _session(db),
+                10,
+                "the recovery",
+            )
+            recovered = time.monotonic() - killed
+            (log,) = [g for g in db.list_log(entry_id="long") if g.session_id == _session(db)]
+        finally:
+            db.close()
+        assert recovered < 5.0, f"recovered after {recovered:.2f} s"
+        print(f"failover: {recovered:.2f} s")
+        # the interrupted run is retried, on a runner still alive
+        cluster.wait_for(lambda: len(cluster.runs()) == 2, 15, "the retry")
+        again = cluster.runs()[1]
+        assert again.entry_id == first.entry_id
+        assert again.runner != first.runner
+    finally:
+        cluster.stop_all()
+    assert log.status is model.LogStatus.ERROR
+
+
+def _session(db) -> str:  # the first run's session (its log entry is the oldest)
+    return db.list_log(entry_id="long")[-1].session_id
+
+
+def test_connections_ended_by_the_server_are_opened_again(tmp_path, schema):
+    cluster = Cluster(tmp_path, schema, 2)
+    for i in range(3):
+        cluster.job(f"r{i}", f"object_id: {JOB}\nrecurrence:\n  every: 1s\n")
+    cluster.start_all()
+    try:
+        time.sleep(3)
+        ended = [pgdb.terminate(schema.name) for _ in range(3) if not time.sleep(0.5)]
+        cut = time.time()
+        time.sleep(5)
+        alive = {name: proc.poll() for name, proc in cluster.procs.items()}
+    finally:
+        codes = cluster.stop_all()
+    assert alive == dict.fromkeys(cluster.names, None)
+    assert codes == dict.fromkeys(cluster.names, 0), cluster.outputs
+    assert sum(ended) >= 4  # each runner's store and listener connections, at least
+    runs = cluster.runs()
+    assert _duplicates(runs) == []
+    after = collections.Counter(r.entry_id for r in runs if r.start > cut + 1)
+    assert sorted(after) == ["r0", "r1", "r2"]  # every entry ran on after the cut
+    lost = [e for name in cluster.names for e in cluster.events(name)]
+    assert any(e["event"] == "store_listener_lost" for e in lost)
