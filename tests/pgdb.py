@@ -27,9 +27,7 @@ def dsn_for(schema: str) -> str:
     """The server's connection string with `schema` first in the search_path (and as
     the application name, so that a test can find its connections)."""
     joiner = "&" if "?" in SERVER else "?"
-    return (
-        f"{SERVER}{joiner}options={quote(f'-csearch_path={schema}')}&application_name={schema}"
-    )
+    return f"{SERVER}{joiner}options={quote(f'-csearch_path={schema}')}&application_name={schema}"
 
 
 def terminate(schema: str) -> int:

@@ -114,12 +114,16 @@ class PostgresStore(pg_nodes.Nodes):
             reason = " ".join(str(exc).split())  # libpq's message spans lines
             raise StoreUnreachable(f"cannot reach the store at {self._where}: {reason}") from None
         self._db = db
-        self.channel = channel_of(db)
-        self.exists = pg_schema.exists(db)
-        if create:
-            with self._transaction() as tx:
-                pg_schema.migrate(tx, self._where)
-            self.exists = True
+        try:
+            self.channel = channel_of(db)
+            self.exists = pg_schema.exists(db)
+            if create:
+                with self._transaction() as tx:
+                    pg_schema.migrate(tx, self._where)
+                self.exists = True
+        except BaseException:
+            self._drop()
+            raise
 
     def connect(self) -> psycopg.Connection[Any]:
         db = psycopg.connect(

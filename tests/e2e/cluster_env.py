@@ -82,7 +82,7 @@ class Cluster:
     def stop_all(self) -> dict[str, int]:
         """SIGTERM every runner still there; their exit statuses."""
         codes: dict[str, int] = {}
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         for name, proc in self.procs.items():

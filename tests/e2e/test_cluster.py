@@ -6,6 +6,7 @@ server ends are opened again without a crash or a duplicate."""
 from __future__ import annotations
 
 import collections
+import itertools
 import time
 
 import pytest
@@ -31,9 +32,7 @@ def _duplicates(runs: list[Run]) -> list[tuple[str, str, int]]:
 
 def _overlaps(runs: list[Run]) -> list[tuple[Run, Run]]:
     ordered = sorted(runs, key=lambda r: r.start)
-    return [
-        (a, b) for a, b in zip(ordered, ordered[1:], strict=False) if a.end is None or b.start < a.end
-    ]
+    return [(a, b) for a, b in itertools.pairwise(ordered) if a.end is None or b.start < a.end]
 
 
 def test_each_due_occurrence_runs_once_across_three_runners(tmp_path, schema):
@@ -89,8 +88,10 @@ def test_a_killed_runners_run_is_recovered_by_another_within_5_s(tmp_path, schem
         db = cluster.store()
         try:
             cluster.wait_for(
-                lambda: db.get_entry("long").status is not S.IN_PROCESS
-                or db.get_entry("long").session_id != _session(db),
+                lambda: (
+                    db.get_entry("long").status is not S.IN_PROCESS
+                    or db.get_entry("long").session_id != _session(db)
+                ),
                 10,
                 "the recovery",
             )
