@@ -2,20 +2,25 @@
 
 No leader: each runner enters itself in the store's nodes table and renews its lease on
 the store server's clock from a thread of its own (a loop busy with a long reconcile
-still renews); every runner looks for runners whose lease lapsed and recovers their runs
-(each recovery a compare-and-set on the run's entry or task, so of several rescuers one
-wins and a run that has ended meanwhile is never written over). A runner that finds its
-own lease lapsed (frozen, cut off) is `fenced`: its runs have gone to the others, so it
-ends the sessions it still has and enters itself again.
+still renews). Each SWEEP every runner claims the runners whose lease lapsed (one
+statement: each dead runner goes to one claimer) and recovers their runs, each recovery
+a compare-and-set on the run's entry or task, so a run that ended meanwhile is never
+written over. A runner claims nobody until its own renewals have gone through for a
+whole LEASE: after an outage of the store every runner gets the time to renew before any
+counts another as dead. A runner whose row was claimed (it was frozen or cut off for
+longer than its lease) is `fenced`: its runs have gone to the others, so it ends the
+sessions it still has and enters itself again.
 
 Imports the Store protocol and the model only; the runner logs what this decides.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -50,6 +55,7 @@ class Membership:
         self._stop = threading.Event()
         self._fenced = threading.Event()
         self._renewing = False
+        self._steady_since: float | None = None  # start of the unbroken renewals
         self._thread: threading.Thread | None = None
         self._sweep_at = 0.0
         self.before: set[str] = set()  # this host's runners before, in this state folder
@@ -57,6 +63,7 @@ class Membership:
     def join(self) -> None:
         """Enter the store's nodes and start renewing."""
         self.before = set(self.store.register_node(self.node, LEASE))
+        self._steady_since = time.monotonic()
         self._thread = threading.Thread(target=self._renew, name="node-lease", daemon=True)
         self._thread.start()
 
@@ -65,11 +72,8 @@ class Membership:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=RENEW * 3)
-        try:
-            self.store.renew_node(self.runner_id, -LEASE)
-            self.store.forget_nodes([self.runner_id])
-        except StoreUnwritable:
-            pass  # the lease lapses by itself
+        with contextlib.suppress(StoreUnwritable):  # (else its lease lapses by itself)
+            self.store.leave_node(self.runner_id)
 
     def _renew(self) -> None:
         while not self._stop.wait(RENEW):
@@ -78,11 +82,13 @@ class Membership:
             except StoreUnwritable as exc:
                 if not self._renewing:
                     self._on_event("node_lease_unrenewed", error=str(exc))
-                self._renewing = True
+                self._renewing, self._steady_since = True, None
                 continue
             if self._renewing:
                 self._on_event("node_lease_renewed")
                 self._renewing = False
+            if self._steady_since is None:
+                self._steady_since = time.monotonic()
             if not kept and not self._fenced.is_set():
                 self._on_event("node_fenced", lease_s=LEASE.total_seconds())
                 self._fenced.set()
@@ -105,16 +111,20 @@ class Membership:
     def sweep_in(self, mono: float) -> float:
         return max(0.0, self._sweep_at - mono)
 
-    def live(self) -> tuple[set[str], set[str]]:
-        """The runners alive now (this one among them) and those whose lease lapsed."""
-        nodes = self.store.nodes()
-        alive = {n.runner_id for n in nodes if n.alive} | {self.runner_id}
-        return alive, {n.runner_id for n in nodes if n.runner_id not in alive}
+    def dead(self, *, starting: bool = False) -> set[str]:
+        """The runners whose runs this one is to recover: those it claimed as dead (once
+        its own renewals are steady), those not entered at all, and (`starting`) the
+        runners before it in its state folder."""
+        found = self.store.orphan_owners()
+        steady = self._steady_since
+        if steady is not None and time.monotonic() - steady >= LEASE.total_seconds():
+            found |= self.store.claim_dead(self.runner_id)
+        if starting:
+            found |= self.before
+        found.discard(self.runner_id)
+        return found
 
 
-def orphaned(entries: Iterable[model.Entry], live: set[str]) -> list[model.Entry]:
-    """The entries in process whose runner is not alive (dead, or never entered: a store
-    migrated from a single runner's file)."""
-    return [
-        e for e in entries if e.status is model.EntryStatus.IN_PROCESS and e.runner_id not in live
-    ]
+def orphaned(entries: Iterable[model.Entry], dead: set[str]) -> list[model.Entry]:
+    """The entries in process of these (dead) runners."""
+    return [e for e in entries if e.status is model.EntryStatus.IN_PROCESS and e.runner_id in dead]

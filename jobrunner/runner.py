@@ -194,7 +194,7 @@ class Runner:
 
     def _serve(self) -> int:
         self._signals()
-        self._recover(self._live())
+        self._recover(None if self.cluster is None else self.cluster.dead(starting=True))
         self._read_pauses()
         self.reconciler.full()
         _release_memory()  # the start-up reconcile's garbage: give it back to the OS
@@ -209,11 +209,16 @@ class Runner:
         )
         self.notifier.send("READY=1", self._status())
         while not self.stopping:
-            with telemetry.held():  # a pass's events go out together
-                self._tick()
-            if self.until_idle and self._idle():
-                break
-            self._wait(self._sleep_for())
+            try:
+                with telemetry.held():  # a pass's events go out together
+                    self._tick()
+                if self.until_idle and self._idle():
+                    break
+                wait = self._sleep_for()
+            except StoreUnwritable as exc:  # a read failed (a shared store out of reach)
+                self._store_failed(exc)
+                wait = self._sleep_for()
+            self._wait(wait)
         self._drain()
         self.alerts.close()
         if self._retry_at is not None:
@@ -1208,20 +1213,17 @@ class Runner:
             self._cluster_events.append((name, fields))
         self.wake()
 
-    def _live(self) -> set[str] | None:
-        """The runners alive (None: this runner is the only one, its store not shared)."""
-        return None if self.cluster is None else self.cluster.live()[0]
-
     def _local(self, runner_id: str | None) -> bool:
         """Whether a run's runner was on this host in this state folder (its sessions
         and their files are here); always so with a store that is not shared."""
         return self.cluster is None or runner_id in self.cluster.before
 
-    def _dead_sessions(self, live: set[str] | None) -> set[str] | None:
-        if live is None:
+    def _open_sessions(self, dead: set[str] | None) -> set[str] | None:
+        """The sessions of these runners with no logoff (None: every session)."""
+        if dead is None:
             return None
         assert isinstance(self.store, SharedStore)
-        return {e.session_id for e in self.store.open_sessions(live)}
+        return {e.session_id for e in self.store.open_sessions(dead)}
 
     def _cluster_duties(self) -> None:
         """Log what the other threads saw; after a commit elsewhere, read the requests
@@ -1239,12 +1241,10 @@ class Runner:
             self._fence_out()
         if not self.cluster.sweep_due(time.monotonic()):
             return
-        live, dead = self.cluster.live()
+        dead = self.cluster.dead()
         if dead:
             self.log.warning("runners_dead", runners=sorted(dead))
-            self._recover(live, starting=False)
-            assert isinstance(self.store, SharedStore)
-            self.store.forget_nodes(dead)
+            self._recover(dead, starting=False)
         self._activate_stranded()
 
     def _activate_stranded(self) -> None:
@@ -1291,7 +1291,7 @@ class Runner:
 
     # --- crash recovery, shutdown, housekeeping -------------------------------------------
 
-    def _recover(self, live: set[str] | None = None, *, starting: bool = True) -> None:
+    def _recover(self, dead: set[str] | None = None, *, starting: bool = True) -> None:
         """Close what the runner before left in process (it died during those runs). A
         run whose session left a whole result ends as that result says, exactly as if
         this runner had seen the session end; any other was killed while its job was
@@ -1299,34 +1299,33 @@ class Runner:
         entry (or task) takes the retriable-failure path, once. Every session left open
         gets its logoff. Then the sessions' files of the runner before go.
 
-        With a store shared by several runners (`live`: the runners alive), only the
-        runs and sessions of runners not alive are recovered, each by compare-and-set:
-        one that another runner recovered first, or that ended meanwhile, is left as
-        it is."""
+        With a store shared by several runners, only the runs and sessions of the
+        `dead` runners are recovered, each by compare-and-set: one that ended meanwhile
+        is left as it is."""
         now = self.now()
-        guard = contextlib.nullcontext if live is None else _recovered_elsewhere
+        guard = contextlib.nullcontext if dead is None else _recovered_elsewhere
         open_logs = self.store.list_log(status=model.LogStatus.IN_PROCESS)
         entries = self.store.list_entries(status=S.IN_PROCESS)
-        for entry in entries if live is None else cluster.orphaned(entries, live):
+        for entry in entries if dead is None else cluster.orphaned(entries, dead):
             with guard():
                 self._recover_entry(entry, open_logs, now)
-        dead = self._dead_sessions(live)
+        sessions = self._open_sessions(dead)
         for task in self.store.list_tasks():
-            ours = task.session_id is not None and (dead is None or task.session_id in dead)
+            ours = task.session_id is not None and (sessions is None or task.session_id in sessions)
             if ours and task.object != lifecycle.DISPATCH:
                 with guard():
                     self._recover_task(task, open_logs)
         self._sync(now=True)  # the ends above, durable before their files go
         for row in self.store.list_log(status=model.LogStatus.IN_PROCESS):
-            if dead is not None and row.session_id not in dead:
+            if sessions is not None and row.session_id not in sessions:
                 continue
             owner = self.store.get_entry(row.entry_id)
-            if owner is None or owner.status is not S.IN_PROCESS or dead is not None:
+            if owner is None or owner.status is not S.IN_PROCESS or sessions is not None:
                 closed = dataclasses.replace(
                     row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
                 )
                 self.store.commit(model.Transition(reason="recovered", log_update=(closed,)))
-        self._close_sessions(now, dead)
+        self._close_sessions(now, sessions)
         if not starting:
             return
         with os.scandir(self.sessions_dir) as leftovers:  # no session runs yet

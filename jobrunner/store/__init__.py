@@ -183,22 +183,31 @@ class SharedStore(Store, Protocol):
         ...
 
     def renew_node(self, runner_id: str, lease: timedelta) -> bool:
-        """Extend the runner's lease from the server's now; False when it had lapsed (the
-        others may have taken its runs): the runner must not act as their owner."""
+        """Extend the runner's lease from the server's now (also one that lapsed, while no
+        other runner has claimed it); False when another runner claimed it as dead (and
+        took its runs): the runner must end its sessions and enter itself again."""
         ...
 
     def nodes(self) -> list[model.Node]:
         """Every runner entered, oldest first, `alive` as the server's clock says."""
         ...
 
-    def forget_nodes(self, runner_ids: Iterable[str]) -> None:
-        """Remove these runners' rows where their leases have lapsed (their runs are
-        recovered)."""
+    def claim_dead(self, runner_id: str) -> set[str]:
+        """Remove the runners (not `runner_id`) whose leases have lapsed, in one statement:
+        the runner that gets them recovers their runs; any other gets none of them."""
         ...
 
-    def open_sessions(self, live: Iterable[str]) -> list[model.SessionEvent]:
-        """The logons of background sessions with no logoff yet whose runner is not
-        among `live` (the runners alive)."""
+    def orphan_owners(self) -> set[str]:
+        """The runners with an entry in process that are not entered (a claimer that died
+        before it recovered their runs; a store from a single runner's file)."""
+        ...
+
+    def leave_node(self, runner_id: str) -> None:
+        """Remove a runner that stops cleanly (nothing of it to recover)."""
+        ...
+
+    def open_sessions(self, runner_ids: Iterable[str]) -> list[model.SessionEvent]:
+        """The logons of these runners' background sessions with no logoff yet."""
         ...
 
     def running_categories(self) -> dict[str, str]:

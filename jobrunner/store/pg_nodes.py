@@ -42,12 +42,9 @@ class Nodes(pg_reads.Reads):
         return [r[0] for r in gone]
 
     def renew_node(self, runner_id: str, lease: timedelta) -> bool:
-        """Extend the runner's lease; False when it had lapsed or the runner was
-        declared dead (its runs went to the others): it must not renew it, and stays out."""
         with self._transaction() as db:
             cur = db.execute(
-                "UPDATE nodes SET lease_until = now() + %s "
-                "WHERE runner_id = %s AND lease_until > now()",
+                "UPDATE nodes SET lease_until = now() + %s WHERE runner_id = %s",
                 (lease, runner_id),
             )
         return cur.rowcount == 1
@@ -57,21 +54,33 @@ class Nodes(pg_reads.Reads):
         found = self._read(f"{_NODE_SELECT} ORDER BY started_at, runner_id")
         return [_node(r) for r in found]
 
-    def forget_nodes(self, runner_ids: Iterable[str]) -> None:
-        """Remove dead runners once their runs are recovered (only lapsed leases go)."""
+    def claim_dead(self, runner_id: str) -> set[str]:
         with self._transaction() as db:
-            db.execute(
-                "DELETE FROM nodes WHERE runner_id = ANY(%s) AND lease_until <= now()",
-                (list(runner_ids),),
-            )
+            found = db.execute(
+                "DELETE FROM nodes WHERE lease_until <= now() AND runner_id != %s "
+                "RETURNING runner_id",
+                (runner_id,),
+            ).fetchall()
+        return {r[0] for r in found}
 
-    def open_sessions(self, live: Iterable[str]) -> list[model.SessionEvent]:
+    def orphan_owners(self) -> set[str]:
         found = self._read(
-            f"{pg_reads._EVENT_SELECT} s WHERE runner_id != ALL(%s) AND event = 'logon' "
+            "SELECT DISTINCT runner_id FROM entries WHERE status = 'in_process' "
+            "AND runner_id IS NOT NULL AND runner_id NOT IN (SELECT runner_id FROM nodes)"
+        )
+        return {r[0] for r in found}
+
+    def leave_node(self, runner_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM nodes WHERE runner_id = %s", (runner_id,))
+
+    def open_sessions(self, runner_ids: Iterable[str]) -> list[model.SessionEvent]:
+        found = self._read(
+            f"{pg_reads._EVENT_SELECT} s WHERE runner_id = ANY(%s) AND event = 'logon' "
             "AND client_type = 'background' "
             "AND NOT EXISTS (SELECT 1 FROM session_events o WHERE o.session_id = s.session_id "
             "AND o.event = 'logoff') ORDER BY seq",
-            (list(live),),
+            (list(runner_ids),),
         )
         return [pg_reads._event(r) for r in found]
 
@@ -107,6 +116,7 @@ class Listener:
         self._store, self._wake, self._lost = store, wake, lost
         self._stop = threading.Event()
         self._db: psycopg.Connection[Any] | None = None
+        self._listening = True  # (a first connect that fails is an outage to say)
         self._thread = threading.Thread(target=self._serve, name="store-listener", daemon=True)
         self._thread.start()
 
@@ -114,20 +124,24 @@ class Listener:
         delay = RECONNECT_FIRST
         while not self._stop.is_set():
             try:
-                self._listen()
-                delay = RECONNECT_FIRST
+                self._listen()  # returns once stopped
             except psycopg.Error as exc:
                 if self._stop.is_set():
                     return
-                self._lost(str(exc).strip() or type(exc).__name__)
+                if self._listening:  # a new outage: said once, not at every try
+                    self._lost(" ".join(str(exc).split()) or type(exc).__name__)
+                    delay = RECONNECT_FIRST
+                else:
+                    delay = min(delay * 2, RECONNECT_MAX)
+                self._listening = False
                 self._stop.wait(delay)
-                delay = min(delay * 2, RECONNECT_MAX)
 
     def _listen(self) -> None:
         db = self._store.connect()
         self._db = db
         try:
             db.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._store.channel)))
+            self._listening = True
             self._wake()  # catch up: commits while this listener was not there
             while not self._stop.is_set():
                 for note in db.notifies(timeout=1.0):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -26,6 +27,7 @@ from jobrunner.store import StoreConflict, StoreUnwritable, pg_nodes, pg_schema
 from jobrunner.store import sqlite as rows
 
 CONNECT_TIMEOUT = 5  # seconds
+READ_PATIENCE = 10.0  # seconds a read waits for a server that went away to come back
 _SESSION_SETTINGS = (
     "SET statement_timeout = '30s'",
     "SET idle_in_transaction_session_timeout = '60s'",
@@ -172,17 +174,22 @@ class PostgresStore(pg_nodes.Nodes):
                 self._unsynced = True
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of one query; a dropped connection is opened again once."""
-        for attempt in (1, 2):
+        """Rows of one query. A dropped connection is opened again, with backoff for up
+        to READ_PATIENCE (a server restarting); then StoreUnwritable."""
+        delay, give_up = 0.0, time.monotonic() + READ_PATIENCE
+        while True:
+            time.sleep(delay)
             with self._lock:
-                db = self._connection()
                 try:
-                    return db.execute(sql, tuple(params)).fetchall()
+                    return self._connection().execute(sql, tuple(params)).fetchall()
+                except StoreUnwritable:
+                    if time.monotonic() >= give_up:
+                        raise
                 except psycopg.OperationalError as exc:
                     self._drop()
-                    if attempt == 2:
+                    if time.monotonic() >= give_up:
                         raise StoreUnwritable(f"{self._where}: {_oneline(exc)}") from exc
-        raise AssertionError("unreachable")
+            delay = min(max(delay * 2, 0.05), 1.0)
 
     @property
     def where(self) -> str:

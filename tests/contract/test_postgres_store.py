@@ -160,13 +160,29 @@ def test_leases_are_kept_by_renewal_and_lapse_without_it(pair):
     first, second = pair
     assert first.register_node(_node("one"), timedelta(seconds=30)) == []
     second.register_node(_node("two", "/t"), timedelta(milliseconds=200))
-    assert {n.runner_id: n.alive for n in first.nodes()} == {"one": True, "two": True}
+    second.register_node(_node("three", "/u"), timedelta(milliseconds=200))
+    assert {n.runner_id: n.alive for n in first.nodes()} == dict.fromkeys(
+        ["one", "two", "three"], True
+    )
     time.sleep(0.3)
-    assert {n.runner_id: n.alive for n in first.nodes()} == {"one": True, "two": False}
-    assert second.renew_node("two", timedelta(seconds=30)) is False  # lapsed: fenced out
-    assert first.renew_node("one", timedelta(seconds=30)) is True
-    first.forget_nodes(["one", "two"])  # only the lapsed one goes
-    assert [n.runner_id for n in first.nodes()] == ["one"]
+    alive = {n.runner_id: n.alive for n in first.nodes()}
+    assert alive == {"one": True, "two": False, "three": False}
+    # lapsed, not claimed yet: a renewal brings it back (a store outage, say)
+    assert second.renew_node("three", timedelta(seconds=30)) is True
+    assert first.claim_dead("one") == {"two"}
+    assert second.claim_dead("three") == set()  # each dead runner has one claimer
+    assert second.renew_node("two", timedelta(seconds=30)) is False  # claimed: fenced out
+    assert [n.runner_id for n in first.nodes()] == ["one", "three"]
+    first.leave_node("one")
+    assert [n.runner_id for n in first.nodes()] == ["three"]
+
+
+def test_runners_with_runs_but_no_row_are_orphan_owners(pair):
+    first, _ = pair
+    first.commit(model.Transition(reason="t", put=(entry("a", at=NOW),)))
+    first.commit(_started(first.get_entry("a"), "ghost"))
+    first.register_node(_node("one"), timedelta(seconds=30))
+    assert first.orphan_owners() == {"ghost"}
 
 
 def test_a_runner_entering_again_in_its_folder_ends_its_earlier_lease(pair):
@@ -176,7 +192,7 @@ def test_a_runner_entering_again_in_its_folder_ends_its_earlier_lease(pair):
     assert {n.runner_id: n.alive for n in first.nodes()} == {"before": False, "after": True}
 
 
-def test_open_sessions_are_those_of_runners_not_alive(pair):
+def test_open_sessions_of_runners(pair):
     first, _ = pair
     events = tuple(
         model.SessionEvent(session_id=s, event=ev, at=NOW, runner_id=r)
@@ -188,7 +204,7 @@ def test_open_sessions_are_those_of_runners_not_alive(pair):
         ]
     )
     first.commit(model.Transition(reason="t", events=events))
-    assert [e.session_id for e in first.open_sessions(["live"])] == ["x"]
+    assert [e.session_id for e in first.open_sessions(["dead"])] == ["x"]
 
 
 def test_the_listener_wakes_on_another_stores_commit_and_after_reconnecting(pair, db):
