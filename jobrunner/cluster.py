@@ -21,7 +21,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 
 from jobrunner import __version__, model
@@ -35,14 +35,7 @@ SWEEP = 1.0  # seconds between looks for dead runners
 
 
 class Membership:
-    def __init__(
-        self,
-        store: SharedStore,
-        runner_id: str,
-        state_dir: str,
-        on_event: Callable[..., None],
-    ) -> None:
-        """`on_event(name, **fields)` logs what the renewal thread saw."""
+    def __init__(self, store: SharedStore, runner_id: str, state_dir: str) -> None:
         self.store, self.runner_id = store, runner_id
         self.node = model.Node(
             runner_id=runner_id,
@@ -51,11 +44,10 @@ class Membership:
             version=__version__,
             state_dir=state_dir,
         )
-        self._on_event = on_event
         self._stop = threading.Event()
         self._fenced = threading.Event()
-        self._renewing = False
         self._steady_since: float | None = None  # start of the unbroken renewals
+        self._renewed = 0.0  # the last renewal that went through (monotonic)
         self._thread: threading.Thread | None = None
         self._sweep_at = 0.0
         self.before: set[str] = set()  # this host's runners before, in this state folder
@@ -63,7 +55,7 @@ class Membership:
     def join(self) -> None:
         """Enter the store's nodes and start renewing."""
         self.before = set(self.store.register_node(self.node, LEASE))
-        self._steady_since = time.monotonic()
+        self._steady_since = self._renewed = time.monotonic()
         self._thread = threading.Thread(target=self._renew, name="node-lease", daemon=True)
         self._thread.start()
 
@@ -77,21 +69,25 @@ class Membership:
 
     def _renew(self) -> None:
         while not self._stop.wait(RENEW):
+            asked = time.monotonic()
             try:
                 kept = self.store.renew_node(self.runner_id, LEASE)
-            except StoreUnwritable as exc:
-                if not self._renewing:
-                    self._on_event("node_lease_unrenewed", error=str(exc))
-                self._renewing, self._steady_since = True, None
+            except StoreUnwritable:  # (the runner's own commits say the store is out)
+                self._steady_since = None
                 continue
-            if self._renewing:
-                self._on_event("node_lease_renewed")
-                self._renewing = False
-            if self._steady_since is None:
-                self._steady_since = time.monotonic()
-            if not kept and not self._fenced.is_set():
-                self._on_event("node_fenced", lease_s=LEASE.total_seconds())
+            if not kept:
                 self._fenced.set()
+                continue
+            self._renewed = asked
+            if self._steady_since is None:
+                self._steady_since = asked
+
+    def may_start(self, mono: float) -> bool:
+        """Whether this runner may start runs: its lease surely holds (renewed within
+        the last LEASE - RENEW by its own clock, which a freeze does not stop), and it
+        was not fenced out."""
+        fresh = mono - self._renewed < LEASE.total_seconds() - RENEW
+        return fresh and not self._fenced.is_set()
 
     def fenced(self) -> bool:
         """Whether this runner's lease lapsed since it last entered itself."""
@@ -100,6 +96,7 @@ class Membership:
     def rejoin(self) -> None:
         """Enter itself again once the sessions of the runs it lost are ended."""
         self.store.register_node(self.node, LEASE)
+        self._steady_since = self._renewed = time.monotonic()
         self._fenced.clear()
 
     def sweep_due(self, mono: float) -> bool:

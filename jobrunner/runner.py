@@ -145,7 +145,7 @@ class Runner:
         self._asked = False  # a command woke the runner: read its requests
         self.cluster: cluster.Membership | None = None  # a store shared with other runners
         self._changed = threading.Event()  # another runner committed (set by the listener)
-        self._cluster_events: list[tuple[str, dict[str, Any]]] = []  # from other threads
+        self._listener_lost: list[str] = []  # errors (from the listener's thread)
 
     @staticmethod
     def now() -> datetime:
@@ -665,6 +665,8 @@ class Runner:
             return []
         if control.runner_paused(self._paused):
             return []
+        if self.cluster is not None and not self.cluster.may_start(time.monotonic()):
+            return []  # its lease may have lapsed: the others may be taking its runs
         busy = self._busy() | control.paused_categories(self._paused)  # their runs wait
         steps = []
         for task in self.store.due_tasks(now, free):
@@ -1195,9 +1197,7 @@ class Runner:
         """With a shared store: enter the cluster, and wake when another runner commits."""
         if not isinstance(self.store, SharedStore):
             return
-        self.cluster = cluster.Membership(
-            self.store, self.runner_id, str(self.cfg.state_dir), self._on_cluster_event
-        )
+        self.cluster = cluster.Membership(self.store, self.runner_id, str(self.cfg.state_dir))
         self.cluster.join()
         self.store.watch(self._on_change, self._on_listener_lost)
 
@@ -1206,11 +1206,8 @@ class Runner:
         self.wake()
 
     def _on_listener_lost(self, error: str) -> None:  # (the listener's thread)
-        self._on_cluster_event("store_listener_lost", error=error)
-
-    def _on_cluster_event(self, name: str, **fields: Any) -> None:  # (other threads)
         with self._files_lock:
-            self._cluster_events.append((name, fields))
+            self._listener_lost.append(error)
         self.wake()
 
     def _local(self, runner_id: str | None) -> bool:
@@ -1226,14 +1223,14 @@ class Runner:
         return {e.session_id for e in self.store.open_sessions(dead)}
 
     def _cluster_duties(self) -> None:
-        """Log what the other threads saw; after a commit elsewhere, read the requests
-        (a pause, a cancel); each SWEEP, recover the runs of runners that died and
-        activate the waiting entries of categories nobody runs."""
+        """Log what the listener saw; after a commit elsewhere, read the requests (a
+        pause, a cancel); each SWEEP, recover the runs of runners that died and activate
+        the waiting entries of categories nobody runs."""
         assert self.cluster is not None
         with self._files_lock:
-            seen, self._cluster_events = self._cluster_events, []
-        for name, fields in seen:
-            self.log.warning(name, **fields)
+            lost, self._listener_lost = self._listener_lost, []
+        for error in lost:
+            self.log.warning("store_listener_lost", error=error)
         if self._changed.is_set():
             self._changed.clear()
             self._asked = True

@@ -70,6 +70,10 @@ EVENTS: dict[str, str | None] = {
     "runner_resumed": None,
     "category_paused": None,
     "category_resumed": None,
+    "runners_dead": None,
+    "runner_fenced": None,
+    "run_fenced": None,
+    "store_listener_lost": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named

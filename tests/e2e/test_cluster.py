@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import signal
 import time
 
 import pytest
@@ -137,3 +138,37 @@ def test_connections_ended_by_the_server_are_opened_again(tmp_path, schema):
     assert sorted(after) == ["r0", "r1", "r2"]  # every entry ran on after the cut
     lost = [e for name in cluster.names for e in cluster.events(name)]
     assert any(e["event"] == "store_listener_lost" for e in lost)
+
+
+def test_a_frozen_runner_is_fenced_out_and_overwrites_nothing(tmp_path, schema):
+    """SIGSTOP stands in for a partition: the others take its run; when it comes back it
+    ends its own session of that run, and what the new owner recorded stands."""
+    cluster = Cluster(tmp_path, schema, 2)
+    cluster.job("long", f"object_id: {JOB}\nparameter_string: '8'\n")
+    cluster.start_all()
+    try:
+        cluster.wait_for(lambda: cluster.runs(), 30, "the run's start")
+        (first,) = cluster.runs()
+        frozen = cluster.procs[first.runner]
+        frozen.send_signal(signal.SIGSTOP)
+        try:
+            cluster.wait_for(lambda: len(cluster.runs()) == 2, 15, "the run taken over")
+        finally:
+            frozen.send_signal(signal.SIGCONT)
+        taken = cluster.runs()[1]
+        assert taken.runner != first.runner
+        time.sleep(first.start + 9 - time.time())  # past the first session's own end
+        db = cluster.store()
+        try:
+            first_log = db.list_log(entry_id="long")[-1]
+            nodes = [n for n in db.nodes() if n.alive]
+        finally:
+            db.close()
+    finally:
+        cluster.stop_all()
+    assert [r.end for r in cluster.runs() if r.runner == first.runner] == [None]  # ended
+    assert first_log.status is model.LogStatus.ERROR  # as the new owner recorded it
+    names = [e["event"] for e in cluster.events(first.runner)]
+    assert "runner_fenced" in names
+    assert "run_fenced" in names
+    assert len(nodes) == 2  # the fenced runner entered itself again
