@@ -7,11 +7,16 @@ them with `-m "not postgres"` where there is none."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
@@ -60,3 +65,55 @@ def schema() -> Iterator[Schema]:
         terminate(name)
         with admin() as db:
             db.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def _bin() -> Path:
+    """The newest installed server's programs (Debian keeps them per major version)."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    return versions[-1] if versions else Path("/usr/bin")
+
+
+BIN = _bin()
+
+
+class PrivateServer:
+    """A PostgreSQL server of a test's own (initdb in a temporary folder, its own port),
+    for what the shared one must not see: a restart. As root, it runs as `postgres`."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.folder = Path(tempfile.mkdtemp(prefix="jobrunner-pg-", dir="/tmp"))
+        self.data = self.folder / "data"
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres")
+        self._as_server(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres?application_name=jr_private"
+
+    def _as_server(self, *argv: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *argv], check=True, capture_output=True, timeout=60)
+
+    def _ctl(self, *argv: str) -> None:
+        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_server(
+            str(BIN / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.folder / "log"),
+            "-o",
+            options,
+            *argv,
+        )
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self) -> None:
+        self._ctl("-m", "fast", "stop")
+
+    def remove(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)

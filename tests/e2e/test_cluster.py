@@ -242,3 +242,42 @@ def _closed(cluster: Cluster, runs_before: int) -> bool:
     finally:
         db.close()
     return len(logs) > runs_before and logs[runs_before].status is not model.LogStatus.IN_PROCESS
+
+
+@pytest.fixture
+def private_server():
+    server = pgdb.PrivateServer(port=55432 + os.getpid() % 1000)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+def test_a_postgresql_restart_under_a_running_cluster_is_survived(tmp_path, private_server):
+    """The server stops (fast: every connection ended) for 2 s and starts again: the
+    runners reconnect and carry on; nothing runs twice, no runner stops."""
+    db = pgdb.Schema("public", private_server.dsn)
+    cluster = Cluster(tmp_path, db, 2)
+    for i in range(3):
+        cluster.job(f"r{i}", f"object_id: {JOB}\nrecurrence:\n  every: 1s\n")
+    cluster.start_all()
+    try:
+        cluster.wait_for(lambda: len(cluster.runs()) >= 6, 30, "runs before the restart")
+        private_server.stop()
+        time.sleep(2)
+        private_server.start()
+        back = time.time()
+        time.sleep(6)
+        alive = {name: proc.poll() for name, proc in cluster.procs.items()}
+    finally:
+        codes = cluster.stop_all()
+    assert alive == dict.fromkeys(cluster.names, None)
+    assert codes == dict.fromkeys(cluster.names, 0), cluster.outputs
+    runs = cluster.runs()
+    assert _duplicates(runs) == []
+    after = collections.Counter(r.entry_id for r in runs if r.start > back + 1)
+    assert sorted(after) == ["r0", "r1", "r2"]
+    assert [r for r in runs if r.end is None] == []  # no run left unfinished
+    events = [e["event"] for name in cluster.names for e in cluster.events(name)]
+    assert "store_unwritable" in events or "store_listener_lost" in events
