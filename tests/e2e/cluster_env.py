@@ -30,7 +30,10 @@ class Run:
 
 
 class Cluster:
-    def __init__(self, root: Path, db: pgdb.Schema, size: int, config: str = "") -> None:
+    def __init__(
+        self, root: Path, db: pgdb.Schema, size: int, *, retries: int = 2, config: str = ""
+    ) -> None:
+        """`retries`: the platform retry profile's length (1 s each)."""
         self.root, self.db = root, db
         self.marks = root / "marks"
         self.marks.mkdir()
@@ -41,7 +44,8 @@ class Cluster:
             folder = root / name
             (folder / "jobs.d").mkdir(parents=True)
             (folder / "jobrunner.yaml").write_text(
-                f"timezone: UTC\nworkers: 2\nretry_profile: [1s, 1s]\nkill_grace: 1s\n"
+                f"timezone: UTC\nworkers: 2\nretry_profile: [{', '.join(['1s'] * retries)}]\n"
+                "kill_grace: 1s\n"
                 f"shutdown_grace: 1s\nstore: {db.dsn!r}\n{config}"
             )
 

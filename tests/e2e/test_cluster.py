@@ -212,7 +212,7 @@ def test_failover_time_over_repeated_kills(tmp_path, schema):
     """kill -9 of the runner running a long job, KILLS times (default 3; the README's
     figures come from 20): each time another runner recovers the run within 5 s."""
     kills = int(os.environ.get("JOBRUNNER_FAILOVER_KILLS", "3"))
-    cluster = Cluster(tmp_path, schema, 3)
+    cluster = Cluster(tmp_path, schema, 3, retries=kills + 1)
     cluster.job("long", f"object_id: {JOB}\nparameter_string: '60'\n")
     cluster.start_all()
     times: list[float] = []
