@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import uuid
@@ -76,18 +77,26 @@ def _bin() -> Path:
 BIN = _bin()
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 class PrivateServer:
     """A PostgreSQL server of a test's own (initdb in a temporary folder, its own port),
     for what the shared one must not see: a restart. As root, it runs as `postgres`."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self) -> None:
+        self.port = _free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="jobrunner-pg-", dir="/tmp"))
         self.data = self.folder / "data"
         if os.geteuid() == 0:
             shutil.chown(self.folder, "postgres")
         self._as_server(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
-        self.dsn = f"postgresql://postgres@127.0.0.1:{port}/postgres?application_name=jr_private"
+        self.dsn = (
+            f"postgresql://postgres@127.0.0.1:{self.port}/postgres?application_name=jr_private"
+        )
 
     def _as_server(self, *argv: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -108,7 +117,12 @@ class PrivateServer:
         )
 
     def start(self) -> None:
-        self._ctl("start")
+        try:
+            self._ctl("start")
+        except subprocess.CalledProcessError as exc:
+            log = (self.folder / "log").read_text(errors="replace")[-2000:]
+            told = f"the private server did not start: {exc.stderr!r}\n{log}"
+            raise AssertionError(told) from None
 
     def stop(self) -> None:
         self._ctl("-m", "fast", "stop")

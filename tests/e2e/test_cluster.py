@@ -246,7 +246,7 @@ def _closed(cluster: Cluster, runs_before: int) -> bool:
 
 @pytest.fixture
 def private_server():
-    server = pgdb.PrivateServer(port=55432 + os.getpid() % 1000)
+    server = pgdb.PrivateServer()
     server.start()
     try:
         yield server
