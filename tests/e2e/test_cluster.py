@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import collections
 import itertools
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,6 +19,7 @@ import pytest
 from jobrunner import model
 from tests import pgdb
 from tests.e2e.cluster_env import JOB, Cluster, Run
+from tests.e2e.runner_env import ROOT
 
 pytestmark = pytest.mark.postgres
 S = model.EntryStatus
@@ -281,3 +285,45 @@ def test_a_postgresql_restart_under_a_running_cluster_is_survived(tmp_path, priv
     assert [r for r in runs if r.end is None] == []  # no run left unfinished
     events = [e["event"] for name in cluster.names for e in cluster.events(name)]
     assert "store_unwritable" in events or "store_listener_lost" in events
+
+
+def test_operator_commands_work_against_the_shared_store(tmp_path, schema):
+    """From another machine's folder (its own config naming the same database, no
+    state of its own): list, show, log, sessions, set-status, task, plan, prune-log."""
+    cluster = Cluster(tmp_path, schema, 2)
+    cluster.job("once", f"object_id: {JOB}\n")
+    cluster.start("node0")
+    try:
+        cluster.wait_for(lambda: [r for r in cluster.runs() if r.end], 30, "the run")
+        time.sleep(0.5)  # its end committed
+        other = cluster.root / "node1"
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "jobrunner", *args],
+                cwd=other,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        listed = json.loads(cli("list", "--json").stdout)
+        assert [(e["id"], e["status"]) for e in listed] == [("once", "finished")]
+        assert cli("show", "once").returncode == 0
+        logged = [json.loads(line) for line in cli("log", "--json").stdout.splitlines()]
+        assert [g["status"] for g in logged] == ["success"]
+        assert "logoff" in cli("sessions").stdout
+        made = cli("task", "create", "tests.entrypoints.jobs:ok")
+        assert made.returncode == 0, made.stderr
+        cluster.wait_for(
+            lambda: json.loads(cli("task", "list", "--json").stdout) == [], 30, "the task's run"
+        )
+        assert cli("set-status", "once", "ready").returncode == 0
+        cluster.wait_for(lambda: len(cluster.runs()) == 2, 30, "the run again")
+        assert cli("plan").returncode == 0
+        assert cli("prune-log", "--older-than", "1d").returncode == 0
+        assert not (other / ".jobrunner").exists()  # nothing of its own was made
+    finally:
+        codes = cluster.stop_all()
+    assert codes == {"node0": 0}
