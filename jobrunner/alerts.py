@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import spec
+from jobrunner import timetext
 
 FINAL_FAILURE, FAILURES, RECOVERY, SUCCESS = "final_failure", "failures", "recovery", "success"
 ON = (FINAL_FAILURE, RECOVERY, SUCCESS)
@@ -95,7 +95,7 @@ def settings(raw: dict[str, Any] | None, host: str) -> Settings:
 
 
 def _duration(value: Any, default: timedelta) -> timedelta:
-    return default if value is None else spec.parse_duration(value)
+    return default if value is None else timetext.parse_duration(value)
 
 
 def _channel(name: str, raw: dict[str, Any], throttle: timedelta, host: str) -> Channel:

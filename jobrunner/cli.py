@@ -32,8 +32,8 @@ from jobrunner import (
     reconcile,
     recurrence,
     schemas,
-    spec,
     store,
+    timetext,
     validate,
     views,
     wallclock,
@@ -283,17 +283,17 @@ def find_spec(cfg: config.Config, target: str, known: Sequence[str] = ()) -> mod
     names the nearest of the files' ids and `known`; the id of an invalid file (by its
     name) raises that file's problems."""
     path = Path(target)
-    if path.is_file() or (path.suffix in spec.JOB_SUFFIXES and os.sep in target):
-        return spec.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
+    if path.is_file() or (path.suffix in jobfiles.JOB_SUFFIXES and os.sep in target):
+        return jobfiles.load_file(path, timezone=cfg.timezone, display=jobfiles.display(path))
     ids, invalid = list(known), None
     if cfg.jobs_dir.is_dir():
-        for candidate in spec.job_files(cfg.jobs_dir):
+        for candidate in jobfiles.job_files(cfg.jobs_dir):
             try:
-                loaded = spec.load_file(
+                loaded = jobfiles.load_file(
                     candidate, timezone=cfg.timezone, display=jobfiles.display(candidate)
                 )
             except errors.SpecError as exc:
-                if spec.default_id(candidate) == target:
+                if jobfiles.default_id(candidate) == target:
                     invalid = exc
                 continue
             if loaded.id == target:
@@ -304,7 +304,7 @@ def find_spec(cfg: config.Config, target: str, known: Sequence[str] = ()) -> mod
 
 def parse_when(text: str, tz_name: str, option: str = "--from") -> datetime:
     try:
-        return spec.parse_instant(text, tz_name)
+        return timetext.parse_instant(text, tz_name)
     except ValueError:
         raise errors.JobRunnerError(
             f"{option}: {text!r} is not an ISO-8601 date and time"
@@ -320,7 +320,7 @@ def cmd_next(args: argparse.Namespace) -> int:
     tz = wallclock.zone(entry.timezone)
     times = list(recurrence.run_times(entry, start, args.count))
     jitter = entry.recurrence.jitter if entry.recurrence else None
-    extra = {"jitter": spec.format_duration(jitter)} if jitter else {}
+    extra = {"jitter": timetext.format_duration(jitter)} if jitter else {}
     if args.json:
         print(
             json.dumps(
@@ -448,7 +448,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     try:
-        horizon = spec.parse_duration(args.horizon)
+        horizon = timetext.parse_duration(args.horizon)
     except ValueError as exc:
         raise errors.JobRunnerError(f"--horizon: {exc}") from None
     if not cfg.jobs_dir.is_dir():
@@ -479,13 +479,13 @@ def _since(text: str | None, cfg: config.Config, now: datetime | None = None) ->
     if text is None:
         return None
     try:
-        ago = spec.parse_duration(text.removeprefix("-"))
+        ago = timetext.parse_duration(text.removeprefix("-"))
     except ValueError:
         pass
     else:
         return (now or datetime.now(UTC)) - ago
     try:
-        return spec.parse_instant(text, cfg.timezone)
+        return timetext.parse_instant(text, cfg.timezone)
     except ValueError:
         raise errors.JobRunnerError(
             f"--since: {text!r} is neither a time ago (-1h, 2d, 30m) nor an ISO-8601 date and time"
@@ -783,14 +783,14 @@ def cmd_mark_error(args: argparse.Namespace) -> int:
 def cmd_prune_log(args: argparse.Namespace) -> int:
     cfg = _config(args)
     try:
-        older = spec.parse_duration(args.older_than) if args.older_than else cfg.log_retention
+        older = timetext.parse_duration(args.older_than) if args.older_than else cfg.log_retention
     except ValueError as exc:
         raise errors.JobRunnerError(f"--older-than: {exc}") from None
     with _writing(cfg) as db:
         removed = operate.prune_log(db, older)
     print(
         f"{removed} log entries and session events older than "
-        f"{spec.format_duration(older)} deleted (none in process)"
+        f"{timetext.format_duration(older)} deleted (none in process)"
     )
     return 0
 
@@ -841,7 +841,7 @@ def cmd_task_create(args: argparse.Namespace) -> int:
         parse_when(args.not_before, cfg.timezone, "--not-before") if args.not_before else None
     )
     try:
-        timeout = spec.parse_duration(args.timeout) if args.timeout else None
+        timeout = timetext.parse_duration(args.timeout) if args.timeout else None
         task_id = tasks.create_task(
             args.object,
             args.failure,

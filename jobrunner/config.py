@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from jobrunner import errors, model, schemas, spec, wallclock
+from jobrunner import errors, model, problems, schemas, spec, timetext, wallclock, yamltext
 
 SCHEMA = "config.schema.json"
 DEFAULT_NAME = "jobrunner.yaml"
@@ -80,7 +80,7 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise errors.ConfigError(
-            [_problem(path, 1, spec.DOCUMENT, f"cannot read: {exc}")]
+            [_problem(path, 1, problems.DOCUMENT, f"cannot read: {exc}")]
         ) from None
     try:
         raw = _checked(path, text)
@@ -89,24 +89,26 @@ def load(path: Path | None = None, *, cwd: Path | None = None) -> Config:
         raise
     except Exception as exc:  # a last resort: each cause found is handled where it arises
         message = f"internal error reading this file: {type(exc).__name__}: {exc}"
-        raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, message[:500])]) from None
+        raise errors.ConfigError([_problem(path, 1, problems.DOCUMENT, message[:500])]) from None
 
 
 def _checked(path: Path, text: str) -> dict[str, Any]:
     try:
-        raw = spec.read_yaml(text, max_values=MAX_VALUES)
+        raw = yamltext.read_yaml(text, max_values=MAX_VALUES)
     except yaml.YAMLError as exc:
-        raise errors.ConfigError([spec.yaml_problem(exc, str(path))]) from None
+        raise errors.ConfigError([yamltext.yaml_problem(exc, str(path))]) from None
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise errors.ConfigError([_problem(path, 1, spec.DOCUMENT, "must be a mapping of keys")])
+        raise errors.ConfigError(
+            [_problem(path, 1, problems.DOCUMENT, "must be a mapping of keys")]
+        )
     found = [] if schemas.is_valid(SCHEMA, raw) else list(schemas.errors(SCHEMA, raw))
     # the meaning of the keys the schema has no problem with: every problem at once
-    rest = spec.without(raw, [where for where, _ in found]) if found else raw
+    rest = problems.without(raw, [where for where, _ in found]) if found else raw
     meaning = _meaning(rest) if schemas.is_valid(SCHEMA, rest) else []
-    problems = spec.located(str(path), text, found + meaning)
-    if problems:
-        raise errors.ConfigError(problems)
+    listed = yamltext.located(str(path), text, found + meaning)
+    if listed:
+        raise errors.ConfigError(listed)
     return raw
 
 
@@ -132,12 +134,12 @@ def _meaning(raw: dict[str, Any]) -> list[tuple[list[str | int], str]]:
         durations += [(["retry_profile", i], v) for i, v in enumerate(raw["retry_profile"])]
     for where, value in durations:
         try:
-            delta = spec.parse_duration(value)
+            delta = timetext.parse_duration(value)
         except ValueError as exc:
             found.append((where, str(exc)))
             continue
         if where[0] in _GRACES and delta > MAX_GRACE:
-            found.append((where, f"{spec.shown(value)} is more than the maximum 1d"))
+            found.append((where, f"{problems.shown(value)} is more than the maximum 1d"))
     return found
 
 
@@ -162,9 +164,9 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
             p.strip() for p in raw.get("retriable_exceptions", "").split(";") if p.strip()
         ),
         retry_profile=_profile(raw.get("retry_profile", "on_prem")),
-        shutdown_grace=spec.parse_duration(raw.get("shutdown_grace", "30s")),
-        kill_grace=spec.parse_duration(raw.get("kill_grace", "10s")),
-        log_retention=spec.parse_duration(raw.get("log_retention", "30d")),
+        shutdown_grace=timetext.parse_duration(raw.get("shutdown_grace", "30s")),
+        kill_grace=timetext.parse_duration(raw.get("kill_grace", "10s")),
+        log_retention=timetext.parse_duration(raw.get("log_retention", "30d")),
         output_limit=raw.get("output_limit", 65536),
         on_final_failure=raw.get("on_final_failure"),
         history=_history(raw.get("history", {})),
@@ -178,7 +180,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
 
 def _history(value: dict[str, Any]) -> model.History:
     retention = value.get("failed_retention")
-    return spec.history_of(value, None if retention is None else spec.parse_duration(retention))
+    return spec.history_of(value, None if retention is None else timetext.parse_duration(retention))
 
 
 def _profile(value: str | list[str | int]) -> tuple[timedelta, ...]:
@@ -187,4 +189,4 @@ def _profile(value: str | list[str | int]) -> tuple[timedelta, ...]:
     if value == "on_prem":
         return ON_PREM
     assert isinstance(value, list)
-    return tuple(spec.parse_duration(v) for v in value)
+    return tuple(timetext.parse_duration(v) for v in value)

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from jobrunner import errors, reconcile, spec
+from jobrunner import errors, model, ownership, permissions, problems, reconcile, spec
 
 PARALLEL_MIN = 2000  # files: below this, a helper costs more than it saves
 MAX_HELPERS = 3
@@ -48,16 +48,129 @@ def _folder(folder: str, base: str) -> str:
     return os.path.relpath(folder, base) if folder.startswith(base.rstrip("/") + "/") else folder
 
 
+# --- one job file ---------------------------------------------------------------------
+
+JOB_SUFFIXES = (".yaml", ".yml")
+
+
+def is_job_name(name: str) -> bool:
+    """Whether a file of this name is a job file: a YAML suffix, and neither hidden nor
+    an editor's temporary file."""
+    return name.endswith(JOB_SUFFIXES) and not name.startswith((".", "#"))
+
+
+def job_files(jobs_dir: Path) -> list[Path]:
+    """The job files of a folder, sorted; hidden files, editor temp files and folders are
+    skipped (a FIFO or a device is listed: reading it is a located problem)."""
+    return sorted(p for p in jobs_dir.iterdir() if is_job_name(p.name) and not p.is_dir())
+
+
+def default_id(path: Path) -> str:
+    return path.stem
+
+
+MAX_FILE_BYTES = 1 << 20  # a job file is a few hundred bytes; more is a mistake
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def load_file(
+    path: Path, *, timezone: str, display: str | None = None, owners: bool = True
+) -> model.JobSpec:
+    """Read and parse one job file; every reason it cannot be read is a located problem.
+
+    Only a regular file is opened (a FIFO, a device or a socket, also behind a symlink,
+    never is), without blocking, and read up to MAX_FILE_BYTES; its name and text must
+    be UTF-8. With `owners` (not on CI machines: `validate --no-resolve`), who owns and
+    may write the file, its symlink and its folders decides who it runs as
+    (`ownership.owned`, cron's rule), judged on the open file itself; the account
+    that controls a file naming no user is stored as its `user`."""
+    source = display or str(path)
+    try:
+        path.name.encode()
+    except UnicodeEncodeError:
+        raise problems.problem(source, "the file name is not UTF-8 text; rename the file") from None
+    try:
+        data, info, holders, context = _read(path, source)
+    except OSError as exc:
+        raise problems.problem(source, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        raise problems.problem(source, f"not UTF-8 text ({exc.reason})") from None
+    stamp = ownership.file_stamp(info, context)
+    built = spec.parse_spec(
+        text, source, default_id=default_id(path), timezone=timezone, stamp=stamp
+    )
+    return ownership.owned(built, text, holders, timezone) if owners else built
+
+
+def _read(path: Path, source: str) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
+    """The file's bytes, its fstat and who holds it, read through one open folder."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        link = os.lstat(path.name, dir_fd=folder)
+        ahead = os.stat(path.name, dir_fd=folder) if stat.S_ISLNK(link.st_mode) else link
+        _regular(ahead, source)  # a device is never opened: opening some has effects
+        fd = os.open(path.name, _OPEN_FLAGS, dir_fd=folder)
+        try:
+            info = os.fstat(fd)  # what is judged is what is read: no second lookup
+            _regular(info, source)
+            if info.st_size > MAX_FILE_BYTES:
+                raise _too_big(source)
+            data = _read_all(fd)
+            if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
+                raise _too_big(source)
+            holders, context = ownership.holders(path, source, info, folder, link, fd)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(folder)
+    return data, info, holders, context
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _regular(info: os.stat_result, source: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise problems.problem(source, f"not a regular file ({kind}); a job file must be one")
+
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFDIR: "a folder",
+}
+
+
+def _too_big(source: str) -> errors.SpecError:
+    return problems.problem(
+        source, f"larger than {MAX_FILE_BYTES // 1024} KiB; a job file must not be"
+    )
+
+
+# --- many job files -----------------------------------------------------------------
+
+
 def read(
     path: Path, timezone: str, base: Path | None = None, *, owners: bool = True
 ) -> reconcile.FileResult:
-    """One job file; `owners`: judge who owns it (see `spec.load_file`)."""
+    """One job file; `owners`: judge who owns it (see `load_file`)."""
     name = display(path, base)
     if not path.exists():
         return reconcile.FileResult(path=name, deleted=True)
     try:
         return reconcile.FileResult(
-            path=name, spec=spec.load_file(path, timezone=timezone, display=name, owners=owners)
+            path=name, spec=load_file(path, timezone=timezone, display=name, owners=owners)
         )
     except errors.SpecError as exc:
         return reconcile.FileResult(path=name, problems=tuple(exc.problems))
@@ -67,18 +180,14 @@ def scan(jobs_dir: Path, timezone: str, base: Path | None = None) -> list[reconc
     """Every job file of the folder."""
     if not jobs_dir.is_dir():
         return []
-    return read_all(spec.job_files(jobs_dir), timezone, base)
+    return read_all(job_files(jobs_dir), timezone, base)
 
 
 def read_paths(
     paths: Iterable[Path], timezone: str, base: Path | None = None
 ) -> list[reconcile.FileResult]:
     """Just these files (a partial reconcile after file events)."""
-    wanted = {
-        str(p): p
-        for p in paths
-        if p.suffix in spec.JOB_SUFFIXES and not p.name.startswith((".", "#"))
-    }
+    wanted = {str(p): p for p in paths if is_job_name(p.name)}
     return read_all([wanted[name] for name in sorted(wanted)], timezone, base)
 
 
@@ -92,7 +201,7 @@ def read_all(
 ) -> list[reconcile.FileResult]:
     """`read` of each path, in order; with `helpers` forked helper processes (by default
     one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
-    spec.forget_parents()  # a folder above the files is looked at once per read
+    ownership.forget_parents()  # a folder above the files is looked at once per read
     count = _helpers(len(paths)) if helpers is None else helpers
     one = functools.partial(read, timezone=timezone, base=base, owners=owners)
     if count <= 0 or len(paths) < 2 or not _can_fork():
@@ -179,13 +288,13 @@ def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
         return {}
     prefix = _folder(str(jobs_dir), str(base or Path.cwd()))
     lead = prefix + "/" if prefix else ""
-    suffixes, hidden, regular, stamp = spec.JOB_SUFFIXES, (".", "#"), stat.S_ISREG, spec.file_stamp
+    regular, stamp = stat.S_ISREG, ownership.file_stamp
     out = {}
     with os.scandir(jobs_dir) as listing:
-        context = spec.stamp_context(os.stat(jobs_dir))
+        context = ownership.stamp_context(os.stat(jobs_dir))
         for item in listing:
             name = item.name
-            if not name.endswith(suffixes) or name.startswith(hidden):
+            if not is_job_name(name):
                 continue
             try:
                 name.encode()
@@ -200,6 +309,6 @@ def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
 
 def _link_context(jobs_dir: Path, item: os.DirEntry[str]) -> str:
     target = os.path.realpath(item.path)
-    return spec.stamp_context(
+    return ownership.stamp_context(
         os.stat(jobs_dir), item.stat(follow_symlinks=False), os.stat(os.path.dirname(target))
     )

@@ -6,7 +6,7 @@ The config's `users:` maps a user to the objects it may run (object ids or
 `users:` section everyone may run everything (a single-user install).
 
 `run_as` decides who a job file runs as from who owns it, its symlink and its folders
-(cron's rule); `jobrunner.spec.load_file` does the stats.
+(cron's rule); `jobrunner.ownership` does the stats.
 """
 
 from __future__ import annotations
@@ -102,19 +102,10 @@ def run_as(
     is None when the account lookup failed), else as the runner's own account (user
     None); a file an account controls runs as that account and may name no other.
     `names` maps owners' uids to account names (missing: no account)."""
-    for holder in holders:
-        if holder.mode & _GROUP_OTHER_WRITE and not (
-            holder.kind == "folder" and holder.mode & _STICKY
-        ):
-            return RunAs(refusal=_writable(holder))
+    refusal = _refusal(holders, names)
+    if refusal is not None:
+        return RunAs(refusal=refusal)
     controllers = {h.uid for h in holders if h.uid != ROOT}
-    if len(controllers) > 1:
-        a, b = sorted(controllers)
-        return RunAs(
-            refusal=f"the file is controlled by two accounts ({_account(a, names)} and "
-            f"{_account(b, names)}: {_owners(holders, names)}); it must be controlled "
-            "by root or by one account"
-        )
     if named is not None and named_uid is None:
         return RunAs(refusal=f"user {named!r} does not exist on this machine")
     if not controllers:
@@ -129,6 +120,25 @@ def run_as(
         refusal=f"the file names user {named!r} but {_owners(holders, names)}; only a file "
         "that root controls may name another user"
     )
+
+
+def _refusal(holders: Sequence[Holder], names: Mapping[int, str]) -> str | None:
+    """Why whoever the file names, it runs as nobody: a holder others may write, or two
+    accounts that control it."""
+    for holder in holders:
+        if holder.mode & _GROUP_OTHER_WRITE and not (
+            holder.kind == "folder" and holder.mode & _STICKY
+        ):
+            return _writable(holder)
+    controllers = {h.uid for h in holders if h.uid != ROOT}
+    if len(controllers) > 1:
+        a, b = sorted(controllers)
+        return (
+            f"the file is controlled by two accounts ({_account(a, names)} and "
+            f"{_account(b, names)}: {_owners(holders, names)}); it must be controlled "
+            "by root or by one account"
+        )
+    return None
 
 
 def _writable(holder: Holder) -> str:

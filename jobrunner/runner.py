@@ -44,11 +44,11 @@ from jobrunner import (
     recurrence,
     scheduler,
     session,
-    spec,
     statedir,
     taskgate,
     tasks,
     telemetry,
+    timetext,
     wake,
     wallclock,
 )
@@ -1056,7 +1056,7 @@ class Runner:
                 executor.kill_group(run.pid, signal.SIGKILL)
                 run.kill_at = None
             elif run.deadline is not None and mono >= run.deadline and not run.timed_out:
-                limit = spec.format_duration(run.timeout) if run.timeout else "?"
+                limit = timetext.format_duration(run.timeout) if run.timeout else "?"
                 run.timed_out = f"The job ran longer than its timeout of {limit} and was ended."
                 executor.kill_group(run.pid, signal.SIGTERM)
                 run.kill_at = mono + self.cfg.kill_grace.total_seconds()

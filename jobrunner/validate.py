@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jobrunner import config, jobfiles, model, objects, permissions, spec
+from jobrunner import config, jobfiles, model, objects, permissions, problems, yamltext
 
 
 @dataclass(kw_only=True)
@@ -25,7 +25,7 @@ class Report:
 def expand(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
-        out.extend(spec.job_files(p) if p.is_dir() else [p])
+        out.extend(jobfiles.job_files(p) if p.is_dir() else [p])
     return out
 
 
@@ -38,7 +38,7 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
                 model.Problem(
                     file=jobfiles.display(cfg.jobs_dir),
                     line=1,
-                    path=spec.DOCUMENT,
+                    path=problems.DOCUMENT,
                     message="the jobs folder does not exist",
                 )
             )
@@ -53,7 +53,7 @@ def run(cfg: config.Config, paths: list[Path] | None = None, *, resolve: bool = 
         if result.deleted:  # gone since it was listed
             report.problems.append(
                 model.Problem(
-                    file=result.path, line=1, path=spec.DOCUMENT, message="cannot read: deleted"
+                    file=result.path, line=1, path=problems.DOCUMENT, message="cannot read: deleted"
                 )
             )
     report.problems.extend(duplicate_ids(report.specs))
@@ -105,6 +105,6 @@ def _refusal(s: model.JobSpec, object_id: int | str, cfg: config.Config) -> str 
 
 def _line(s: model.JobSpec, key: str) -> int:
     try:
-        return spec.locate(Path(s.source).read_text(encoding="utf-8"), [key])
+        return yamltext.locate(Path(s.source).read_text(encoding="utf-8"), [key])
     except (OSError, ValueError):  # gone or changed since it was read
         return 1

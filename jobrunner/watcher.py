@@ -20,7 +20,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import ObservedWatch
 
-from jobrunner import spec
+from jobrunner import jobfiles
 
 QUIET = 0.02
 MAX_DELAY = 0.25
@@ -44,7 +44,7 @@ class _Handler(FileSystemEventHandler):
         paths = {Path(str(event.src_path))}
         if getattr(event, "dest_path", ""):
             paths.add(Path(str(event.dest_path)))
-        wanted = {p for p in paths if p.suffix in spec.JOB_SUFFIXES}
+        wanted = {p for p in paths if jobfiles.is_job_name(p.name)}
         if wanted:
             self._sink(wanted, event.event_type in _FINISHED)
 
@@ -129,7 +129,7 @@ class Watcher:
         # the listing, one written after it is an event.
         self._watch_folder()
         with contextlib.suppress(OSError):
-            found = {p for p in self.folder.iterdir() if p.suffix in spec.JOB_SUFFIXES}
+            found = {p for p in self.folder.iterdir() if jobfiles.is_job_name(p.name)}
             self._add(found, True)
 
     def _debounce(self) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from jobrunner import lifecycle, model
-from jobrunner.store import StoreConflict
+from jobrunner import model
+from jobrunner.store import StoreConflict, entrytask
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -40,19 +40,19 @@ class MemoryStore:
     def _apply(self, t: model.Transition) -> list[int]:
         for entry_id, _ in t.delete:
             del self._entries[entry_id]
-            self._tasks.pop(lifecycle.system_task_id(entry_id), None)
+            self._tasks.pop(entrytask.removed(entry_id), None)
         for entry in t.put:
             entry_no = entry.entry_no
             if entry.version == 0:
                 entry_no, self._next_entry_no = self._next_entry_no, self._next_entry_no + 1
-            task = lifecycle.platform_task(entry)
+            backing = entrytask.of(entry, entry_no)
             self._entries[entry.id] = dataclasses.replace(
                 entry,
                 version=entry.version + 1,
                 entry_no=entry_no,
-                system_task_id=task.id if task else None,
+                system_task_id=backing.task_id if backing.task else None,
             )
-            self._sync_task(entry.id, task)
+            self._put_entry_task(backing)
         numbers = []
         for log in t.log_insert:
             numbers.append(self._next_log_no)
@@ -75,13 +75,13 @@ class MemoryStore:
         for pause in t.pause_put:
             self._pauses[pause.category] = pause
 
-    def _sync_task(self, entry_id: str, task: model.Task | None) -> None:
-        task_id = lifecycle.system_task_id(entry_id)
-        if task is None:
-            self._tasks.pop(task_id, None)
+    def _put_entry_task(self, backing: entrytask.EntryTask) -> None:
+        if backing.task is None:
+            self._tasks.pop(backing.task_id, None)
             return
-        old = self._tasks.get(task_id)
-        self._tasks[task_id] = dataclasses.replace(task, version=(old.version if old else 0) + 1)
+        old = self._tasks.get(backing.task_id)
+        version = (old.version if old else 0) + 1
+        self._tasks[backing.task_id] = dataclasses.replace(backing.task, version=version)
 
     def pauses(self) -> list[model.Pause]:
         return sorted(self._pauses.values(), key=lambda p: p.category or "")

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from jobrunner import model
-from jobrunner.store import pg_reads
+from jobrunner.store.sql import rows
 
 RECONNECT_FIRST, RECONNECT_MAX = 0.1, 5.0  # seconds between the listener's tries
 _NODE_SELECT = (
@@ -22,7 +22,25 @@ _NODE_SELECT = (
 )
 
 
-class Nodes(pg_reads.Reads):
+_EVENTS = (
+    'SELECT seq, session_id, event, at, "user", runner_id, client_type, entry_id, pid, '
+    "comment FROM session_events"
+)
+
+
+class Nodes:
+    """The PostgreSQL store's verbs of a store several runners share (SharedStore)."""
+
+    def _transaction(self, *, durable: bool | None = None) -> Any:
+        raise NotImplementedError
+
+    def _reading(self) -> Any:
+        raise NotImplementedError
+
+    def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._reading() as db:
+            return list(db.execute(sql, params).fetchall())
+
     def register_node(self, node: model.Node, lease: timedelta) -> list[str]:
         """Enter this runner with a lease of `lease` from the server's now. Returns the
         runners that ran before in the same state folder on the same host: they are gone
@@ -47,11 +65,11 @@ class Nodes(pg_reads.Reads):
                 "UPDATE nodes SET lease_until = now() + %s WHERE runner_id = %s",
                 (lease, runner_id),
             )
-        return cur.rowcount == 1
+        return bool(cur.rowcount == 1)
 
     def nodes(self) -> list[model.Node]:
         """Every runner entered, by start; `alive` as the server's clock says now."""
-        found = self._read(f"{_NODE_SELECT} ORDER BY started_at, runner_id")
+        found = self._fetch(f"{_NODE_SELECT} ORDER BY started_at, runner_id")
         return [_node(r) for r in found]
 
     def claim_dead(self, runner_id: str) -> set[str]:
@@ -64,7 +82,7 @@ class Nodes(pg_reads.Reads):
         return {r[0] for r in found}
 
     def orphan_owners(self) -> set[str]:
-        found = self._read(
+        found = self._fetch(
             "SELECT DISTINCT runner_id FROM entries WHERE status = 'in_process' "
             "AND runner_id IS NOT NULL AND runner_id NOT IN (SELECT runner_id FROM nodes)"
         )
@@ -75,14 +93,21 @@ class Nodes(pg_reads.Reads):
             db.execute("DELETE FROM nodes WHERE runner_id = %s", (runner_id,))
 
     def open_sessions(self, runner_ids: Iterable[str]) -> list[model.SessionEvent]:
-        found = self._read(
-            f"{pg_reads._EVENT_SELECT} s WHERE runner_id = ANY(%s) AND event = 'logon' "
-            "AND client_type = 'background' "
-            "AND NOT EXISTS (SELECT 1 FROM session_events o WHERE o.session_id = s.session_id "
-            "AND o.event = 'logoff') ORDER BY seq",
-            (list(runner_ids),),
+        sql = (
+            f"{_EVENTS} s WHERE runner_id = ANY(%s) AND event = 'logon' "
+            "AND client_type = 'background' AND NOT EXISTS (SELECT 1 FROM session_events o "
+            "WHERE o.session_id = s.session_id AND o.event = 'logoff') ORDER BY seq"
         )
-        return [pg_reads._event(r) for r in found]
+        with self._reading() as db:
+            cursor = db.execute(sql, (list(runner_ids),))
+            shape = tuple((c.name,) for c in cursor.description)
+            return rows.read(cursor, shape, rows.event_reader)
+
+    def running_categories(self) -> dict[str, str]:
+        found = self._fetch(
+            "SELECT category, id FROM entries WHERE status = 'in_process' AND category IS NOT NULL"
+        )
+        return {r[0]: r[1] for r in found}
 
 
 def _node(r: tuple[Any, ...]) -> model.Node:

@@ -1,17 +1,15 @@
-"""The PostgreSQL store's schema: tables (in the connection's search_path), forward
-migrations and the version row, applied on open under an advisory lock so that runners
-starting together migrate once. Instants are microseconds since the epoch, as in the
-SQLite file (one row mapping for both); leases are the server's own `timestamptz`."""
+"""The PostgreSQL store's schema (in the connection's search_path): its migrations for
+the shared SQL layer, which starts PostgreSQL at the version it first knows, and the
+table of the version, made under an advisory lock so that runners starting together
+migrate once. Instants are microseconds since the epoch, as in the SQLite file (one row
+mapping for both); leases are the server's own `timestamptz`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from jobrunner import errors
-
-LATEST = 1
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
+    4: (
         """CREATE TABLE entries (
             id TEXT PRIMARY KEY, entry_no BIGINT NOT NULL UNIQUE,
             definition TEXT NOT NULL, digest TEXT NOT NULL, source TEXT NOT NULL,
@@ -74,13 +72,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             started_at TIMESTAMPTZ NOT NULL, lease_until TIMESTAMPTZ NOT NULL)""",
     ),
 }
-assert max(MIGRATIONS) == LATEST
-
-_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS jobrunner_schema (version INTEGER NOT NULL)"
-
-
-class NewerStateDatabase(errors.JobRunnerError):
-    """The database was written by a newer jobrunner (a higher schema version)."""
 
 
 def exists(db: Any) -> bool:
@@ -89,27 +80,18 @@ def exists(db: Any) -> bool:
     return bool(row[0])
 
 
-def version(db: Any) -> int:
-    row = db.execute("SELECT version FROM jobrunner_schema").fetchone()
-    return 0 if row is None else int(row[0])
+def channel(db: Any) -> str:
+    """The NOTIFY channel of the store in this connection's schema."""
+    row = db.execute("SELECT current_schema()").fetchone()
+    return f"jobrunner.{row[0] if row else 'public'}"
 
 
-def migrate(db: Any, where: str) -> None:
-    """Bring the schema to LATEST inside the caller's transaction. The advisory lock
-    (per schema, released at commit) makes a second runner wait and then find the work
-    done; a database of a newer jobrunner is refused."""
+def prepare(db: Any) -> None:
+    """Inside the opening transaction, before `migrations.migrate`: take the schema's
+    advisory lock (a second runner waits, then finds the work done; released at
+    commit) and make the version's one-row table (version 0: nothing yet)."""
     db.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.jobrunner'))")
-    db.execute(_VERSION_TABLE)
-    current = version(db)
-    if current > LATEST:
-        raise NewerStateDatabase(
-            f"{where} has schema version {current}; this jobrunner knows up to {LATEST}. "
-            "Upgrade jobrunner."
-        )
-    for number in range(current + 1, LATEST + 1):
-        for statement in MIGRATIONS[number]:
-            db.execute(statement)
-    if current == 0:
-        db.execute("INSERT INTO jobrunner_schema VALUES (%s)", (LATEST,))
-    elif current < LATEST:
-        db.execute("UPDATE jobrunner_schema SET version = %s", (LATEST,))
+    db.execute("CREATE TABLE IF NOT EXISTS jobrunner_schema (version INTEGER NOT NULL)")
+    db.execute(
+        "INSERT INTO jobrunner_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM jobrunner_schema)"
+    )

@@ -1,30 +1,34 @@
-"""PostgresStore: the Store several runners share, in one PostgreSQL database (psycopg 3).
+"""PostgresStore: the Store several runners share, in one PostgreSQL database (psycopg 3):
+the PostgreSQL dialect of the shared SQL layer (store/sql) and what only it has.
 
-Every write is one transaction with compare-and-set on entry and task versions (as in
-the SQLite file), plus a partial unique index that lets a category have one entry in
-process across all runners. Each commit announces itself with NOTIFY (the ids of no rows,
-only who wrote) so that idle runners wake at once. A connection that drops is opened
-again on the next call; a write that fails meanwhile is StoreUnwritable (the runner
-retries it with backoff), a store not reachable at open is StoreUnreachable.
+Every write is one transaction with compare-and-set on entry and task versions (the
+shared commit), plus a partial unique index that lets a category have one entry in
+process across all runners. Each commit announces itself with NOTIFY (only who wrote)
+so that idle runners wake at once. A connection that drops is opened again: a read
+waits for the server with backoff for up to READ_PATIENCE, a write that fails meanwhile
+is StoreUnwritable (the runner retries it with backoff); a server not reachable at open
+is StoreUnreachable. The runners' leases and the listener are in pg_nodes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
+import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import conninfo
 from psycopg import errors as pg_errors
 
-from jobrunner import lifecycle, model, spec
+from jobrunner import model
 from jobrunner.store import StoreConflict, StoreUnwritable, pg_nodes, pg_schema
-from jobrunner.store import sqlite as rows
+from jobrunner.store.sql import migrations, writes
+from jobrunner.store.sql.base import SqlStore
+from jobrunner.store.sql.dialect import Connection, Dialect
+from jobrunner.store.sql.queries import QUERIES
 
 CONNECT_TIMEOUT = 5  # seconds
 READ_PATIENCE = 10.0  # seconds a read waits for a server that went away to come back
@@ -34,45 +38,48 @@ _SESSION_SETTINGS = (
     "SET lock_timeout = '10s'",
 )
 
-_ENTRY_COLUMNS = rows._ENTRY_COLUMNS
-_VALUE_COLUMNS = rows._VALUE_COLUMNS
-_LOG_COLUMNS = rows._LOG_COLUMNS.replace("user,", '"user",')
-_TASK_COLUMNS = rows._TASK_COLUMNS.replace(" user,", ' "user",')
-_TASK_NAMES = [c.strip() for c in _TASK_COLUMNS.split(",")]
+
+def _queries() -> Any:
+    """The shared statements in psycopg's style, with PostgreSQL's own orderings: text
+    compared byte by byte ("C", as SQLite does) and NULLs first (as SQLite sorts them)."""
+    q = QUERIES.styled("%s")
+    tasks = q.get_task.removesuffix(" WHERE id = %s")
+    entries = q.get_entry.removesuffix(" WHERE id = %s")
+    return dataclasses.replace(
+        q,
+        entries_order='ORDER BY id COLLATE "C"',
+        entries_by_source=f'{entries} WHERE source = ANY(%s) ORDER BY id COLLATE "C"',
+        list_tasks=f'{tasks} ORDER BY created_at NULLS FIRST, id COLLATE "C"',
+        due_tasks=(
+            f"{tasks} WHERE ready = 1 AND session_id IS NULL AND not_before <= %s "
+            'ORDER BY not_before, rank, seq, created_at NULLS FIRST, id COLLATE "C" LIMIT %s'
+        ),
+        pauses='SELECT scope, by_user, at FROM pauses ORDER BY scope COLLATE "C"',
+        insert_log=f"{q.insert_log} RETURNING entry_no",
+    )
 
 
-def _marks(count: int) -> str:
-    return ", ".join(["%s"] * count)
+def _returned(cursor: Any) -> int:
+    row = cursor.fetchone()
+    return int(row[0])
 
 
-_UPDATE_ENTRY = (
-    "UPDATE entries SET "
-    + "".join(f"{c} = %s, " for c in _VALUE_COLUMNS)
-    + "version = version + 1 WHERE id = %s AND version = %s"
-)
-_UPSERT_ENTRY_TASK = (
-    f"INSERT INTO tasks ({_TASK_COLUMNS}, rank, seq, version) VALUES ({_marks(15)}, 1) "
-    "ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in [*_TASK_NAMES[1:], "rank", "seq"])
-    + ", version = tasks.version + 1"
-)
-_INSERT_TASK = f"INSERT INTO tasks ({_TASK_COLUMNS}, version) VALUES ({_marks(13)}, 1)"
-_UPDATE_TASK = (
-    f"UPDATE tasks SET {', '.join(c + ' = %s' for c in _TASK_NAMES[1:])}, "
-    "version = version + 1 WHERE id = %s AND version = %s"
-)
-_INSERT_LOG = f"INSERT INTO log_entries ({_LOG_COLUMNS}) VALUES ({_marks(17)}) RETURNING entry_no"
-_UPDATE_LOG = (
-    f"UPDATE log_entries SET {', '.join(c.strip() + ' = %s' for c in _LOG_COLUMNS.split(','))}"
-    " WHERE entry_no = %s"
-)
-_INSERT_EVENT = (
-    'INSERT INTO session_events (session_id, event, at, "user", runner_id, client_type, '
-    f"entry_id, pid, comment) VALUES ({_marks(9)})"
-)
-_PUT_PAUSE = (
-    "INSERT INTO pauses (scope, by_user, at) VALUES (%s, %s, %s) "
-    "ON CONFLICT (scope) DO UPDATE SET by_user = excluded.by_user, at = excluded.at"
+def _savepoint(db: Any) -> contextlib.AbstractContextManager[Any]:
+    cursor: psycopg.Cursor[Any] = db
+    return cursor.connection.transaction()
+
+
+POSTGRES = Dialect(
+    name="postgresql",
+    migrations=pg_schema.MIGRATIONS,
+    version_query="SELECT version FROM jobrunner_schema",
+    version_update=lambda version: f"UPDATE jobrunner_schema SET version = {int(version)}",
+    unique_violation=(pg_errors.UniqueViolation,),
+    queries=_queries(),
+    many=list,
+    savepoint=_savepoint,
+    inserted_id=_returned,
+    shape=lambda cursor: tuple((c.name,) for c in cursor.description),
 )
 
 
@@ -93,35 +100,29 @@ def describe(dsn: str) -> str:
     return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
 
 
-def channel_of(db: psycopg.Connection[Any]) -> str:
-    """The NOTIFY channel of the store in this connection's schema."""
-    row = db.execute("SELECT current_schema()").fetchone()
-    return f"jobrunner.{row[0] if row else 'public'}"
-
-
-class PostgresStore(pg_nodes.Nodes):
+class PostgresStore(SqlStore, pg_nodes.Nodes):
     def __init__(self, dsn: str, *, create: bool = True) -> None:
         """`create`: make (or migrate) the schema; without it a database with no schema
         yet is left alone (`exists` says so)."""
-        self._dsn = dsn
-        self._where = describe(dsn)
-        self._lock = threading.RLock()
+        super().__init__(POSTGRES)
+        self._dsn, self._where = dsn, describe(dsn)
         self._token = uuid.uuid4().hex  # this store's commits, in NOTIFY payloads
         self._unsynced = False
         self._db: psycopg.Connection[Any] | None = None
         self._listener: pg_nodes.Listener | None = None
         try:
-            db = self.connect()
+            self._db = self.connect()
         except psycopg.OperationalError as exc:
-            reason = " ".join(str(exc).split())  # libpq's message spans lines
-            raise StoreUnreachable(f"cannot reach the store at {self._where}: {reason}") from None
-        self._db = db
+            raise StoreUnreachable(
+                f"cannot reach the store at {self._where}: {_oneline(exc)}"
+            ) from None
         try:
-            self.channel = channel_of(db)
-            self.exists = pg_schema.exists(db)
+            self.channel = pg_schema.channel(self._db)
+            self.exists = pg_schema.exists(self._db)
             if create:
-                with self._transaction() as tx:
-                    pg_schema.migrate(tx, self._where)
+                with self._transaction() as db:
+                    pg_schema.prepare(db)
+                    migrations.migrate(db, POSTGRES, self._where)
                 self.exists = True
         except BaseException:
             self._drop()
@@ -158,38 +159,40 @@ class PostgresStore(pg_nodes.Nodes):
             self._db = None
 
     @contextlib.contextmanager
-    def _transaction(self, durable: bool = True) -> Iterator[psycopg.Connection[Any]]:
+    def _transaction(self, *, durable: bool | None = None) -> Iterator[Connection]:
         with self._lock:
             db = self._connection()
             try:
                 with db.transaction():
-                    if not durable:
-                        db.execute("SET LOCAL synchronous_commit = off")
-                    yield db
+                    cur = db.cursor()
+                    if durable is False:
+                        cur.execute("SET LOCAL synchronous_commit = off")
+                    yield cur
             except (psycopg.OperationalError, pg_errors.QueryCanceled) as exc:
                 if not isinstance(exc, pg_errors.QueryCanceled):
                     self._drop()
                 raise StoreUnwritable(f"{self._where}: {_oneline(exc)}") from exc
-            if not durable:
+            if durable is False:
                 self._unsynced = True
 
-    def _read(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of one query. A dropped connection is opened again, with backoff for up
-        to READ_PATIENCE (a server restarting); then StoreUnwritable."""
-        delay, give_up = 0.0, time.monotonic() + READ_PATIENCE
-        while True:
-            time.sleep(delay)
-            with self._lock:
-                try:
-                    return self._connection().execute(sql, tuple(params)).fetchall()
-                except StoreUnwritable:
-                    if time.monotonic() >= give_up:
-                        raise
-                except psycopg.OperationalError as exc:
-                    self._drop()
-                    if time.monotonic() >= give_up:
-                        raise StoreUnwritable(f"{self._where}: {_oneline(exc)}") from exc
-            delay = min(max(delay * 2, 0.05), 1.0)
+    def _reading(self) -> contextlib.AbstractContextManager[Connection]:
+        return _Patient(self)
+
+    def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
+        """The shared commit, with NOTIFY in its transaction (sent when it commits)."""
+        with self._lock:
+            try:
+                with self._transaction(durable=durable) as db:
+                    _refuse_taken(db, [e.id for e in transition.put if e.version == 0])
+                    numbers = writes.write(db, self.dialect, self._memo, transition)
+                    db.execute("SELECT pg_notify(%s, %s)", (self.channel, self._token))
+            except pg_errors.UniqueViolation as exc:
+                raise _conflict(exc) from None
+            self._memo.settle()
+            # Another runner may delete an entry and make it again (its version starts
+            # over): a task row is never taken to be what this store wrote before.
+            self._memo.tasks.clear()
+            return numbers
 
     @property
     def where(self) -> str:
@@ -197,97 +200,8 @@ class PostgresStore(pg_nodes.Nodes):
 
     @property
     def schema_version(self) -> int:
-        with self._lock:
-            return pg_schema.version(self._connection())
-
-    # --- writes --------------------------------------------------------------------------
-
-    def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
-        try:
-            with self._transaction(durable) as db:
-                numbers = self._write(db, transition)
-                db.execute("SELECT pg_notify(%s, %s)", (self.channel, self._token))
-        except pg_errors.UniqueViolation as exc:
-            raise _conflict(exc) from None
-        return numbers
-
-    def _write(self, db: psycopg.Connection[Any], t: model.Transition) -> list[int]:
-        for key, version in t.delete:
-            _expect(db, "DELETE FROM entries WHERE id = %s AND version = %s", key, version)
-            db.execute("DELETE FROM tasks WHERE id = %s", (lifecycle.system_task_id(key),))
-        self._insert_entries(db, [e for e in t.put if e.version == 0])
-        for entry in t.put:
-            if entry.version:
-                self._update_entry(db, entry)
-        numbers = [_one(db.execute(_INSERT_LOG, rows._log_row(g))) for g in t.log_insert]
-        for g in t.log_update:
-            if db.execute(_UPDATE_LOG, (*rows._log_row(g), g.entry_no)).rowcount != 1:
-                raise StoreConflict(f"log entry {g.entry_no} does not exist")
-        if t.events:
-            db.cursor().executemany(_INSERT_EVENT, [_event_row(e) for e in t.events])
-        self._write_tasks(db, t)
-        return numbers
-
-    def _write_tasks(self, db: psycopg.Connection[Any], t: model.Transition) -> None:
-        """The transition's own tasks and pauses (not those that follow entries)."""
-        for key, version in t.task_delete:
-            _expect(db, "DELETE FROM tasks WHERE id = %s AND version = %s", key, version)
-        for task in t.task_put:
-            self._put_task(db, task)
-        for category in t.pause_delete:
-            db.execute("DELETE FROM pauses WHERE scope = %s", (rows._scope(category),))
-        for p in t.pause_put:
-            db.execute(_PUT_PAUSE, (rows._scope(p.category), p.by, rows._us(p.at)))
-
-    def _insert_entries(self, db: psycopg.Connection[Any], entries: list[model.Entry]) -> None:
-        if not entries:
-            return
-        ids = [e.id for e in entries]
-        taken = db.execute("SELECT id FROM entries WHERE id = ANY(%s) LIMIT 1", (ids,))
-        found = taken.fetchone()
-        if found is not None:
-            raise StoreConflict(f"entry {found[0]!r} already exists")
-        # Entry numbers are never reused, also after deletes (BC: AutoIncrement).
-        last = _one(
-            db.execute(
-                "UPDATE counters SET value = value + %s WHERE name = 'entry_no' RETURNING value",
-                (len(entries),),
-            )
-        )
-        new, tasks, no_tasks = [], [], []
-        for number, e in enumerate(entries, last - len(entries) + 1):
-            spec.remember(e.spec)
-            task = lifecycle.platform_task(e)
-            new.append((e.id, number, *rows._entry_values(e, task)))
-            if task is None:
-                no_tasks.append((lifecycle.system_task_id(e.id),))
-            else:
-                tasks.append(rows._entry_task_row(task, e.spec.priority.rank, number))
-        cur = db.cursor()
-        cur.executemany("DELETE FROM tasks WHERE id = %s", no_tasks)
-        cur.executemany(_UPSERT_ENTRY_TASK, tasks)
-        cur.executemany(f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES ({_marks(28)}, 1)", new)
-
-    def _update_entry(self, db: psycopg.Connection[Any], e: model.Entry) -> None:
-        spec.remember(e.spec)
-        task = lifecycle.platform_task(e)
-        values = rows._entry_values(e, task)
-        if db.execute(_UPDATE_ENTRY, (*values, e.id, e.version)).rowcount != 1:
-            raise StoreConflict(f"entry {e.id!r} changed since it was read")
-        if task is None:  # the task backing an entry follows the entry
-            db.execute("DELETE FROM tasks WHERE id = %s", (lifecycle.system_task_id(e.id),))
-        else:
-            row = rows._entry_task_row(task, e.spec.priority.rank, e.entry_no)
-            db.execute(_UPSERT_ENTRY_TASK, row)
-
-    def _put_task(self, db: psycopg.Connection[Any], t: model.Task) -> None:
-        values = rows._task_values(t)
-        if t.version == 0:
-            if db.execute("SELECT 1 FROM tasks WHERE id = %s", (t.id,)).fetchone():
-                raise StoreConflict(f"task {t.id!r} already exists")
-            db.execute(_INSERT_TASK, (t.id, *values))
-        elif db.execute(_UPDATE_TASK, (*values, t.id, t.version)).rowcount != 1:
-            raise StoreConflict(f"task {t.id!r} changed since it was read")
+        with self._reading() as db:
+            return int(db.execute(POSTGRES.version_query).fetchone()[0])
 
     def sync(self) -> None:
         if not self._unsynced:
@@ -295,10 +209,6 @@ class PostgresStore(pg_nodes.Nodes):
         with self._transaction() as db:  # a synchronous commit flushes the WAL up to it
             db.execute("SELECT txid_current()")
         self._unsynced = False
-
-    def probe(self) -> None:
-        with self._transaction() as db:
-            db.execute("UPDATE counters SET value = value WHERE name = 'entry_no'")
 
     def check_alive(self) -> None:
         return None  # a database is not replaced under its connections as a file can be
@@ -314,49 +224,63 @@ class PostgresStore(pg_nodes.Nodes):
             self._drop()
 
     def watch(self, wake: Callable[[], None], lost: Callable[[str], None]) -> None:
-        """Call `wake` when another store commits (and after the listener reconnects,
-        to catch up); `lost` with the error when the listener's connection drops."""
         if self._listener is None:
             self._listener = pg_nodes.Listener(self, wake, lost)
 
 
+class _Patient:
+    """The store's connection for reads: a statement that fails because the connection
+    dropped runs again on a new one, with backoff, for up to READ_PATIENCE (reads are
+    single statements: running one again is harmless)."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> _Patient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        store, delay = self._store, 0.0
+        give_up = time.monotonic() + READ_PATIENCE
+        while True:
+            time.sleep(delay)
+            with store._lock:
+                try:
+                    cur = store._connection().cursor()
+                    cur.execute(sql, parameters)
+                    return cur
+                except (StoreUnwritable, psycopg.OperationalError) as exc:
+                    if isinstance(exc, psycopg.OperationalError):
+                        store._drop()
+                    if time.monotonic() >= give_up:
+                        if isinstance(exc, StoreUnwritable):
+                            raise
+                        raise StoreUnwritable(f"{store.where}: {_oneline(exc)}") from exc
+            delay = min(max(delay * 2, 0.05), 1.0)
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any:
+        raise NotImplementedError("reads are single statements")
+
+
+def _refuse_taken(db: Connection, ids: list[str]) -> None:
+    """New entries whose id is taken: the first one named (the shared commit would name
+    the first of the batch: its savepoint takes back the rows before the one refused)."""
+    if ids:
+        found = db.execute("SELECT id FROM entries WHERE id = ANY(%s)", (ids,)).fetchall()
+        taken = {r[0] for r in found}
+        for entry_id in ids:
+            if entry_id in taken:
+                raise StoreConflict(f"entry {entry_id!r} already exists")
+
+
 def _conflict(exc: pg_errors.UniqueViolation) -> StoreConflict:
-    name = exc.diag.constraint_name or ""
-    if name == "entries_category_running":
+    if exc.diag.constraint_name == "entries_category_running":
         detail = exc.diag.message_detail or ""
         return StoreConflict(f"another entry of its category is in process ({detail})")
-    return StoreConflict(f"a row already exists ({name})")
-
-
-def _expect(db: psycopg.Connection[Any], sql: str, key: str, version: int) -> None:
-    if db.execute(sql, (key, version)).rowcount != 1:
-        kind = "entry" if "entries" in sql else "task"
-        raise StoreConflict(f"{kind} {key!r} changed since it was read")
-
-
-def _one(cur: psycopg.Cursor[Any]) -> int:
-    row = cur.fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _event_row(e: model.SessionEvent) -> tuple[Any, ...]:
-    return (
-        e.session_id,
-        e.event,
-        rows._us(e.at),
-        e.user,
-        e.runner_id,
-        e.client_type.value,
-        e.entry_id,
-        e.pid,
-        e.comment,
-    )
-
-
-def read_since(value: datetime | None) -> int:
-    us = rows._us(value)
-    return -(2**62) if us is None else us
+    return StoreConflict(f"a row already exists ({exc.diag.constraint_name or ''})")
 
 
 def _oneline(exc: BaseException) -> str:

@@ -12,9 +12,10 @@ import psycopg
 import pytest
 
 from jobrunner import config, lifecycle, model, scheduler
-from jobrunner.store import SharedStore, StoreConflict, StoreUnwritable, pg_schema
+from jobrunner.store import SharedStore, StoreConflict, StoreUnwritable
 from jobrunner.store import open as store_open
 from jobrunner.store.postgres import PostgresStore, StoreUnreachable, describe
+from jobrunner.store.sql import migrations
 from jobrunner.testing import utc
 from tests import pgdb
 from tests.contract.test_store import entry
@@ -83,11 +84,11 @@ def test_two_entries_of_one_category_never_run_at_once_across_runners(pair):
 
 def test_the_schema_version_is_recorded_and_a_newer_one_refused(db):
     store = PostgresStore(db.dsn)
-    assert store.schema_version == pg_schema.LATEST
+    assert store.schema_version == migrations.LATEST
     store.close()
     with psycopg.connect(db.dsn, autocommit=True) as conn:
-        conn.execute("UPDATE jobrunner_schema SET version = %s", (pg_schema.LATEST + 1,))
-    with pytest.raises(pg_schema.NewerStateDatabase, match="Upgrade jobrunner"):
+        conn.execute("UPDATE jobrunner_schema SET version = %s", (migrations.LATEST + 1,))
+    with pytest.raises(migrations.NewerStateFile, match="Upgrade jobrunner"):
         PostgresStore(db.dsn)
 
 
@@ -107,7 +108,7 @@ def test_runners_starting_together_migrate_once(db):
     for t in threads:
         t.join()
     assert failed == []
-    assert {s.schema_version for s in made} == {pg_schema.LATEST}
+    assert {s.schema_version for s in made} == {migrations.LATEST}
     for s in made:
         s.close()
 

@@ -8,7 +8,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobrunner import model, spec
+from jobrunner import model
+from jobrunner.store import codec
 from jobrunner.store.sqlite import SqliteStore
 
 S = model.EntryStatus
@@ -19,7 +20,7 @@ def main(path: str) -> None:
     now = datetime.now(UTC)
     for i in range(5):
         if store.get_entry(f"e{i}") is None:
-            definition = spec.from_definition(json.dumps({"object_id": 1}), "f", f"e{i}", "UTC")
+            definition = codec.from_definition(json.dumps({"object_id": 1}), "f", f"e{i}", "UTC")
             store.commit(
                 model.Transition(
                     reason="add",

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from jobrunner import config, errors, model, spec, validate
+from jobrunner import config, errors, jobfiles, model, spec, validate
 from jobrunner.reconciler import Reconciler
 from jobrunner.store.sqlite import SqliteStore
 from tests import malformed
@@ -192,7 +192,7 @@ def test_a_file_changed_to_non_utf8_after_its_read_is_located_at_line_1(tmp_path
     first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
     for path in (first, second):
         path.write_text("id: same\nobject_id: 50100\n")
-    specs = [spec.load_file(p, timezone="UTC") for p in (first, second)]
+    specs = [jobfiles.load_file(p, timezone="UTC") for p in (first, second)]
     second.write_bytes(b"\xff\xfe id: same\n")
     (problem,) = validate.duplicate_ids(specs)
     assert (problem.file, problem.line, problem.path) == (str(second), 1, "id")

@@ -208,7 +208,7 @@ def test_editor_temp_files_are_ignored(live):
 
 
 def test_full_rescan_reads_only_files_whose_stamp_changed(tmp_path, monkeypatch):
-    from jobrunner import spec
+    from jobrunner import jobfiles
 
     jobs = tmp_path / "jobs.d"
     jobs.mkdir()
@@ -221,9 +221,9 @@ def test_full_rescan_reads_only_files_whose_stamp_changed(tmp_path, monkeypatch)
     rec = Reconciler(cfg, db, lambda: datetime.now(UTC))
     assert len(rec.full().of("add")) == 20
     reads = []
-    real = spec.load_file
+    real = jobfiles.load_file
     monkeypatch.setattr(
-        spec, "load_file", lambda path, **kw: reads.append(path) or real(path, **kw)
+        jobfiles, "load_file", lambda path, **kw: reads.append(path) or real(path, **kw)
     )
     plan = rec.full()
     assert (reads, plan.unchanged, plan.changes) == ([], 20, ())

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from jobrunner import errors, schemas, spec
+from jobrunner import errors, problems, schemas, spec
 
 
 def _walk(node: Any) -> list[dict[str, Any]]:
@@ -118,5 +118,5 @@ def test_a_missing_object_id_does_not_hide_the_meanings_problems():
 
 def test_without_leaves_out_the_paths_and_copies():
     raw = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
-    assert spec.without(raw, [["a"], ["b", "c"], ["e", 1], []]) == {"b": {"d": 3}}
+    assert problems.without(raw, [["a"], ["b", "c"], ["e", 1], []]) == {"b": {"d": 3}}
     assert raw == {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
