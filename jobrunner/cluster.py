@@ -21,11 +21,13 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from jobrunner import __version__, model
 from jobrunner.store import SharedStore, StoreUnwritable
+
+Wake = Callable[[], None]
 
 LEASE = timedelta(seconds=3)
 """How long a runner counts as alive after its last renewal; with RENEW and SWEEP it

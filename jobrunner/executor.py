@@ -19,7 +19,9 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +29,8 @@ from jobrunner import model, retry, session
 from jobrunner.session import frame
 
 CLOSE_WAIT = 6.0  # seconds the fork server gets to end its sessions (see forkserver)
+KILL_WAIT = 5.0  # seconds to see a killed session of the runner before go
+FINISH_WAIT = 2.0  # seconds a session of the runner before may take to write its result
 
 
 class SessionStartError(OSError):
@@ -48,9 +52,47 @@ class Exited:
 Event = Started | Exited
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SessionRequest:
+    """What a session is asked to run: the object's `ref` (or, with `refusal`, why it may
+    not run: no session is asked for), what the job receives (`entry`, `parameter`,
+    `attempt`, `error`), the account to become (`user`: None for the runner's own), the
+    environment, and where it writes its result and output."""
+
+    session_id: str
+    ref: str = ""
+    refusal: str = ""
+    entry: dict[str, Any] = field(default_factory=dict)
+    parameter: str = ""
+    attempt: int = 1
+    error: dict[str, Any] | None = None
+    user: str | None = None
+    keep: Sequence[str] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    result_path: str = ""
+    output_path: str = ""
+
+    def wire(self) -> dict[str, Any]:
+        """The request as the session reads it (marshalled to the fork server)."""
+        return {
+            "session_id": self.session_id,
+            "entry": self.entry,
+            "parameter": self.parameter,
+            "attempt": self.attempt,
+            "error": self.error,
+            "user": self.user,
+            "keep": self.keep,
+            "environment": self.environment,
+            "result_path": self.result_path,
+            "output_path": self.output_path,
+            "ref": self.ref,
+        }
+
+
 class Executor(Protocol):
-    def start(self, request: dict[str, Any]) -> None:
-        """Ask for a session for `request`; its pid comes as a `Started` event."""
+    def start(self, request: SessionRequest) -> None:
+        """Ask for a session for `request`; its pid comes as a `Started` event. Raises
+        SessionStartError when it cannot be asked for."""
         ...
 
     def prepare(self, ref: str) -> None:
@@ -68,6 +110,18 @@ class Executor(Protocol):
 
     def alive(self) -> bool:
         """False when the executor itself died (its sessions died with it)."""
+        ...
+
+    def kill(self, pid: int, sig: signal.Signals) -> None:
+        """Send `sig` to the process group of the session `pid` (gone: nothing)."""
+        ...
+
+    def identity(self, pid: int) -> int | None:
+        """The start time of process `pid` (its identity with the pid), or None."""
+        ...
+
+    def end_leftover(self, pid: int, started: float | None) -> None:
+        """End a session of the runner before that is still there, and see it go."""
         ...
 
     def close(self) -> None: ...
@@ -98,12 +152,12 @@ class ForkServerExecutor:
         self._buffer = b""
         self._alive = True
 
-    def start(self, request: dict[str, Any]) -> None:
+    def start(self, request: SessionRequest) -> None:
         if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
-        payload = marshal.dumps({**request, "parent_pid": self._proc.pid})
+        payload = marshal.dumps({**request.wire(), "parent_pid": self._proc.pid})
         try:
-            self._send(("start", request["session_id"], request["ref"], payload))
+            self._send(("start", request.session_id, request.ref, payload))
         except OSError as exc:
             raise SessionStartError(f"The session could not start: {exc}") from exc
 
@@ -145,6 +199,15 @@ class ForkServerExecutor:
 
     def alive(self) -> bool:
         return self._alive and self._proc.poll() is None
+
+    def kill(self, pid: int, sig: signal.Signals) -> None:
+        kill_group(pid, sig)
+
+    def identity(self, pid: int) -> int | None:
+        return process_start_ticks(pid)
+
+    def end_leftover(self, pid: int, started: float | None) -> None:
+        end_leftover(pid, started)
 
     def close(self) -> None:
         self._proc.terminate()  # it ends its sessions and what they left, then exits
@@ -196,6 +259,21 @@ def kill_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+def end_leftover(pid: int, started: float | None) -> None:
+    """SIGKILL a session of the runner before that is still there (its pid and start
+    time match) and see it go (within KILL_WAIT), so its result file is final; one
+    whose job has returned first gets FINISH_WAIT to write its result and go."""
+    finish_by = time.monotonic() + FINISH_WAIT
+    while running(pid, started) and session.finishing(pid) and time.monotonic() < finish_by:
+        time.sleep(0.005)
+    deadline = time.monotonic() + KILL_WAIT
+    while running(pid, started) and time.monotonic() < deadline:
+        kill_group(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+
+
 def read_output(path: Path, limit: int) -> str:
     """A session's captured stdout/stderr, cut to `limit` bytes (head and tail kept)."""
     try:
@@ -237,7 +315,7 @@ def result_outcome(
         message=message,
         stack=result.get("stack", ""),
         exception=names,
-        cause="exception",
+        cause=model.Cause.EXCEPTION,
         output=output,
         retriable=retry.is_retriable(names, message, retriable),
     )
@@ -253,7 +331,7 @@ def outcome(
 ) -> model.Outcome:
     """How a session ended, from its result file and wait status."""
     if timed_out:
-        return model.Outcome(ok=False, message=timed_out, cause="timeout", output=output)
+        return model.Outcome(ok=False, message=timed_out, cause=model.Cause.TIMEOUT, output=output)
     result = read_result(result_path)
     if result is not None:
         return result_outcome(result, output, retriable=retriable)
@@ -263,14 +341,14 @@ def outcome(
         name = signal.Signals(os.WTERMSIG(status)).name
         return model.Outcome(
             ok=False,
-            cause="signal",
+            cause=model.Cause.SIGNAL,
             output=output,
             message=f"The session was ended by signal {name}.",
         )
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
     return model.Outcome(
         ok=False,
-        cause="exit",
+        cause=model.Cause.EXIT,
         output=output,
         message=f"The session exited with status {code} without a result.",
     )

@@ -182,7 +182,7 @@ def task_values(t: model.Task) -> tuple[Any, ...]:
         t.user,
         t.attempts,
         us(t.created_at),
-        t.phase,
+        str(t.phase),
         t.session_id,
     )
 
@@ -230,7 +230,7 @@ def task_reader(description: Description) -> Reader:
             user=r[user],
             attempts=r[attempts],
             created_at=dt(r[created]),
-            phase=r[phase],
+            phase=model.Phase(r[phase]),
             session_id=r[session],
             version=r[version],
         )
