@@ -22,9 +22,9 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from jobrunner import __version__, model
+from jobrunner import __version__, clock, model
 from jobrunner.store import SharedStore, StoreUnwritable
 
 Wake = Callable[[], None]
@@ -127,3 +127,35 @@ class Membership:
 def orphaned(entries: Iterable[model.Entry], dead: set[str]) -> list[model.Entry]:
     """The entries in process of these (dead) runners."""
     return [e for e in entries if e.status is model.EntryStatus.IN_PROCESS and e.runner_id in dead]
+
+
+class ServerClock:
+    """The runner's clock with a store shared by several runners: the wall time of the
+    store's server (one clock decides due times and leases for every runner), kept as
+    this host's time plus the offset measured at each `resync`; durations and sleeps
+    stay this host's (monotonic)."""
+
+    def __init__(self, store: SharedStore, local: clock.Clock | None = None) -> None:
+        self.store, self.local = store, local or clock.SystemClock()
+        self.offset = timedelta(0)
+        self.resync()
+
+    def resync(self) -> None:
+        """Measure the server's time against this host's (half the round trip counted
+        on each side); kept as it was when the store cannot be read."""
+        before = self.local.now()
+        try:
+            server = self.store.server_now()
+        except StoreUnwritable:
+            return
+        after = self.local.now()
+        self.offset = server - (before + (after - before) / 2)
+
+    def now(self) -> datetime:
+        return self.local.now() + self.offset
+
+    def monotonic(self) -> float:
+        return self.local.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        self.local.sleep(seconds)

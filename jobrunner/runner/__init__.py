@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from jobrunner import config, executor, statedir
+from jobrunner import cluster, config, executor, statedir
 from jobrunner.clock import SystemClock
 from jobrunner.lock import RunnerLock
 from jobrunner.runner import sessions
 from jobrunner.runner.loop import EXIT_STORE_LOST, Runner
 from jobrunner.runner.wakeup import Wakeup
+from jobrunner.store import SharedStore
 from jobrunner.store import open as store_open
 
 __all__ = ["EXIT_STORE_LOST", "Runner", "build", "run"]
@@ -48,11 +49,13 @@ def build(
     def executors() -> executor.Executor:
         return executor.make(cfg.session_mode, preload=cfg.session_preload, pool=4)
 
+    # several runners on one store: due times and leases on its server's clock
+    clock = cluster.ServerClock(store) if isinstance(store, SharedStore) else SystemClock()
     return Runner(
         cfg,
         store=store,
         executors=executors,
-        clock=SystemClock(),
+        clock=clock,
         wakeup=wakeup,
         until_idle=until_idle,
         horizon=horizon,

@@ -136,7 +136,7 @@ class Runner:
         self._signals()
         recovery = Recovery(self.shared, self.endings, self.commits)
         if isinstance(self.store, SharedStore):
-            self.peers = Peers(self.shared, self.store, recovery)
+            self.peers = Peers(self.shared, self.store, recovery, self.clock)
             self.peers.join(self.wake)
             self.shared.busy_elsewhere = self.peers.busy
             self.shared.may_start = self.peers.may_start

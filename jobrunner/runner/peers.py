@@ -17,8 +17,12 @@ from jobrunner.store import SharedStore, StoreConflict
 
 
 class Peers:
-    def __init__(self, shared: Shared, store: SharedStore, recovery: Recovery) -> None:
+    def __init__(
+        self, shared: Shared, store: SharedStore, recovery: Recovery, clock: object
+    ) -> None:
+        """`clock`: the runner's; a ServerClock is kept in step with the server's."""
         self.shared, self.store, self.recovery = shared, store, recovery
+        self.clock = clock if isinstance(clock, cluster.ServerClock) else None
         self.membership = cluster.Membership(store, shared.runner_id, str(shared.cfg.state_dir))
         self._changed = threading.Event()  # another runner committed (the listener's word)
         self._lost: list[str] = []  # the listener's errors, logged by the loop
@@ -86,6 +90,8 @@ class Peers:
         activate the waiting entries of categories nobody runs."""
         if not self.membership.sweep_due(mono):
             return
+        if self.clock is not None:
+            self.clock.resync()
         dead = self.membership.dead()
         if dead:
             self.shared.log.warning("runners_dead", runners=sorted(dead))

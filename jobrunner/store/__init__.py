@@ -192,6 +192,10 @@ class SharedStore(Store, Protocol):
         took its runs): the runner must end its sessions and enter itself again."""
         ...
 
+    def server_now(self) -> datetime:
+        """The store server's wall time (aware UTC): the one clock of the runners."""
+        ...
+
     def nodes(self) -> list[model.Node]:
         """Every runner entered, oldest first, `alive` as the server's clock says."""
         ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import psycopg
@@ -66,6 +66,11 @@ class Nodes:
                 (lease, runner_id),
             )
         return bool(cur.rowcount == 1)
+
+    def server_now(self) -> datetime:
+        found = self._fetch("SELECT now()")
+        at: datetime = found[0][0]
+        return at.astimezone(UTC)
 
     def nodes(self) -> list[model.Node]:
         """Every runner entered, by start; `alive` as the server's clock says now."""

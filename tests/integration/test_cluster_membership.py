@@ -4,7 +4,7 @@ runners it claims as dead (only once its own renewals are steady), fencing."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -86,3 +86,22 @@ def test_orphaned_entries_are_those_of_dead_runners():
 
     entries = [e("a", "dead"), e("b", "live"), e("c", "dead", model.EntryStatus.READY)]
     assert [x.id for x in cluster.orphaned(entries, {"dead"})] == ["a"]
+
+
+def test_the_runners_clock_is_the_store_servers(store):
+    clock = cluster.ServerClock(store)
+    assert abs((clock.now() - store.server_now()).total_seconds()) < 0.5
+
+
+class _SkewedServer:
+    """A server whose clock is an hour ahead of this host's (the real one here is not)."""
+
+    def server_now(self):
+        return datetime.now(UTC) + timedelta(hours=1)
+
+
+def test_a_server_clock_ahead_of_the_host_is_followed():
+    clock = cluster.ServerClock(_SkewedServer())
+    ahead = (clock.now() - datetime.now(UTC)).total_seconds()
+    assert 3599 < ahead < 3601
+    assert clock.now().tzinfo is UTC
