@@ -28,6 +28,7 @@ from jobrunner import (
     jobfiles,
     lifecycle,
     model,
+    nodeview,
     operate,
     reconcile,
     recurrence,
@@ -112,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sessions)
+
+    p = sub.add_parser("nodes", help="the runners sharing the store (PostgreSQL)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_nodes)
 
     p = sub.add_parser("set-status", help="set an entry ready (restart) or on hold")
     p.add_argument("entry_id", metavar="ID")
@@ -652,6 +657,28 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print(json.dumps([views.session_json(e) for e in found], indent=2))
     elif found:
         print(views.sessions_table(found, _tz(cfg)))
+    return 0
+
+
+def cmd_nodes(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    if cfg.store is None:
+        raise errors.JobRunnerError(
+            "nodes: the state store is not shared (the config names no store:), so one "
+            "runner works on it"
+        )
+    db = store_open.open_for_reading(cfg)
+    found: list[model.Node] = []
+    try:
+        if isinstance(db, store.SharedStore):  # (else no runner has made the schema yet)
+            found, server_now = db.nodes(), db.server_now()
+            running = {n.runner_id: len(db.open_sessions([n.runner_id])) for n in found}
+    finally:
+        db.close()
+    if args.json:
+        print(json.dumps([nodeview.node_json(n, running[n.runner_id]) for n in found], indent=2))
+    elif found:
+        print(nodeview.nodes_table(found, running, _tz(cfg), server_now))
     return 0
 
 

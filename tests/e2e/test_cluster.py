@@ -327,3 +327,50 @@ def test_operator_commands_work_against_the_shared_store(tmp_path, schema):
     finally:
         codes = cluster.stop_all()
     assert codes == {"node0": 0}
+
+
+def test_nodes_lists_the_runners_with_their_leases(tmp_path, schema):
+    cluster = Cluster(tmp_path, schema, 2)
+    cluster.job("long", f"object_id: {JOB}\nparameter_string: '30'\n")
+    cluster.start_all()
+
+    def nodes() -> list[dict]:
+        done = subprocess.run(
+            [sys.executable, "-m", "jobrunner", "nodes", "--json"],
+            cwd=cluster.root / "node0",
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    try:
+        cluster.wait_for(lambda: cluster.runs() and len(nodes()) == 2, 30, "two runners")
+        found = nodes()
+    finally:
+        cluster.stop_all()
+    assert sorted(n["pid"] for n in found) == sorted(p.pid for p in cluster.procs.values())
+    assert all(n["alive"] and n["lease_until"] and n["host"] for n in found)
+    assert sorted(n["running"] for n in found) == [0, 1]
+    assert sorted(n["state_dir"] for n in found) == [
+        str(cluster.root / name / ".jobrunner") for name in cluster.names
+    ]
+    assert nodes() == []  # a clean stop leaves the cluster
+
+
+def test_nodes_without_a_shared_store_says_so(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "jobrunner", "nodes"],
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "JOBRUNNER_STORE"},
+            "PYTHONPATH": str(ROOT),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "not shared" in done.stderr
