@@ -1,9 +1,10 @@
 """The Store protocol: the runner's durable memory, documented once here.
 
-Implementations: `memory.MemoryStore` (the reference, for unit tests) and
-`sqlite.SqliteStore` (the default: one SQLite file), built on `sql`, what every SQL
-store shares (named statements, rows by column name, migrations, the commit); see
-`sql`'s docstring for how another database plugs in. `open` is the only place that
+Implementations: `memory.MemoryStore` (the reference, for unit tests),
+`sqlite.SqliteStore` (the default: one SQLite file) and `postgres.PostgresStore` (one
+PostgreSQL database that several runners share: a `SharedStore`), the last two built on
+`sql`, what every SQL store shares (named statements, rows by column name, migrations,
+the commit); see `sql`'s docstring for how another database plugs in. `open` is the only place that
 names a file (or a connection string); `codec` turns stored definitions back into
 specs; `entrytask` is the rule by which an entry's task follows it. The contract suite
 in tests/contract/ runs against every store. No verb relies on being the only process:
