@@ -71,11 +71,15 @@ class SessionRequest:
     environment: dict[str, str] = field(default_factory=dict)
     result_path: str = ""
     output_path: str = ""
+    fence: int = 0
+    """The version its entry (or task) was given by the run's start: a run started later
+    of the same entry, by any runner, has a higher one (the job's idempotency key)."""
 
     def wire(self) -> dict[str, Any]:
         """The request as the session reads it (marshalled to the fork server)."""
         return {
             "session_id": self.session_id,
+            "fence": self.fence,
             "entry": self.entry,
             "parameter": self.parameter,
             "attempt": self.attempt,

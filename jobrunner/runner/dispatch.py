@@ -123,6 +123,7 @@ class Dispatcher:
             attempt=entry.attempts + 1,
             user=spec.user,
             environment=spec.environment,
+            fence=entry.version + 1,  # as the start commits it (compare-and-set)
         )
 
     def _request(
@@ -186,6 +187,7 @@ class Dispatcher:
             error=taskflow.error_of(task),
             user=task.user,
             environment=self._task_environment(task),
+            fence=task.version + 1,
         )
 
     def _task_environment(self, task: model.Task) -> dict[str, str]:

@@ -4,6 +4,7 @@ jobs wrote (tests/entrypoints/cluster_jobs.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ class Run:
     runner: str
     start: float
     end: float | None
+    fence: int = 0
 
 
 class Cluster:
@@ -112,16 +114,15 @@ class Cluster:
         started: dict[tuple[str, str, str, str], Run] = {}
         ended: dict[tuple[str, str, str, str], float] = {}
         for line in lines:
-            what, entry_id, occurrence, attempt, runner, at = line.split(" ")
+            what, entry_id, occurrence, attempt, runner, at, fence = line.split(" ")
             key = (entry_id, occurrence, attempt, runner)
             if what == "start":
-                started[key] = Run(entry_id, occurrence, int(attempt), runner, float(at), None)
+                started[key] = Run(
+                    entry_id, occurrence, int(attempt), runner, float(at), None, int(fence)
+                )
             else:
                 ended[key] = float(at)
-        found = [
-            Run(r.entry_id, r.occurrence, r.attempt, r.runner, r.start, ended.get(key))
-            for key, r in started.items()
-        ]
+        found = [dataclasses.replace(r, end=ended.get(key)) for key, r in started.items()]
         return sorted(found, key=lambda r: r.start)
 
     def wait_for(self, predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

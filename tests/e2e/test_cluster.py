@@ -112,6 +112,7 @@ def test_a_killed_runners_run_is_recovered_by_another_within_5_s(tmp_path, schem
         again = cluster.runs()[1]
         assert again.entry_id == first.entry_id
         assert again.runner != first.runner
+        assert again.fence > first.fence > 0  # the job's idempotency key moved on
     finally:
         cluster.stop_all()
     assert log.status is model.LogStatus.ERROR

@@ -13,7 +13,7 @@ def _record(ctx, what: str) -> None:
     if folder:
         line = (
             f"{what} {ctx.entry.get('id')} {ctx.entry.get('earliest_start')} {ctx.attempt} "
-            f"{os.environ.get('JOBRUNNER_TEST_RUNNER', '-')} {time.time():.6f}\n"
+            f"{os.environ.get('JOBRUNNER_TEST_RUNNER', '-')} {time.time():.6f} {ctx.fence}\n"
         )
         with open(Path(folder) / "runs.log", "a") as f:
             f.write(line)
