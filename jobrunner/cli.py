@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ from jobrunner import (
     recurrence,
     schemas,
     store,
+    storemove,
     timetext,
     validate,
     views,
@@ -113,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, metavar="N")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_sessions)
+
+    p = sub.add_parser(
+        "migrate-store", help="copy the SQLite state in state_dir into the config's store:"
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_migrate_store)
 
     p = sub.add_parser("nodes", help="the runners sharing the store (PostgreSQL)")
     p.add_argument("--json", action="store_true")
@@ -657,6 +665,19 @@ def cmd_sessions(args: argparse.Namespace) -> int:
         print(json.dumps([views.session_json(e) for e in found], indent=2))
     elif found:
         print(views.sessions_table(found, _tz(cfg)))
+    return 0
+
+
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    moved = storemove.migrate(_config(args))
+    if args.json:
+        print(json.dumps(dataclasses.asdict(moved), indent=2))
+    else:
+        print(
+            f"copied {moved.entries} entries, {moved.log} log entries, {moved.sessions} "
+            f"session events, {moved.tasks} tasks and {moved.pauses} pauses from "
+            f"{moved.source} to {moved.target}"
+        )
     return 0
 
 
