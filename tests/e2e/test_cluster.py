@@ -374,3 +374,25 @@ def test_nodes_without_a_shared_store_says_so(tmp_path):
     )
     assert done.returncode == 2
     assert "not shared" in done.stderr
+
+
+def test_a_store_not_reachable_at_start_is_exit_2_naming_the_host(tmp_path):
+    (tmp_path / "jobs.d").mkdir()
+    (tmp_path / "jobrunner.yaml").write_text(
+        "store: postgresql://jr:s3cret@127.0.0.1:1/queue\n"  # nothing listens on port 1
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "jobrunner", "run"],
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "JOBRUNNER_STORE"},
+            "PYTHONPATH": str(ROOT),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "cannot reach the store at postgresql://jr@127.0.0.1:1/queue" in done.stderr
+    assert "s3cret" not in done.stderr
+    assert "Traceback" not in done.stderr
