@@ -18,6 +18,9 @@ from jobrunner import errors, model, problems, schemas, spec, timetext, wallcloc
 
 SCHEMA = "config.schema.json"
 DEFAULT_NAME = "jobrunner.yaml"
+STORE_ENV = "JOBRUNNER_STORE"
+"""The store's connection string, over the config's `store:` (a password need not sit
+in a file)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -29,6 +32,9 @@ class Config:
     jobs_dir: Path
     state_dir: Path
     timezone: str
+    store: str | None = None
+    """A PostgreSQL connection string (`postgresql://...`): the store several runners
+    share; None: the SQLite file in `state_dir`. $JOBRUNNER_STORE wins over the file's."""
     objects: dict[int, str] = field(default_factory=dict)
     workers: int = 2
     session_mode: str = "fork"
@@ -152,6 +158,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         jobs_dir=(base / raw.get("jobs_dir", "jobs.d")).resolve(),
         state_dir=(base / raw.get("state_dir", ".jobrunner")).resolve(),
         timezone=raw.get("timezone") or wallclock.local_zone_name(),
+        store=os.environ.get(STORE_ENV) or raw.get("store") or None,
         objects={int(k): v for k, v in raw.get("objects", {}).items()},
         workers=raw.get("workers") or os.cpu_count() or 1,
         session_mode=raw.get("session_mode", "fork"),

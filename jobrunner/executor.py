@@ -73,11 +73,15 @@ class SessionRequest:
     result_path: str = ""
     output_path: str = ""
     report: reports.ReportRequest | None = None
+    fence: int = 0
+    """The version its entry (or task) was given by the run's start: a run started later
+    of the same entry, by any runner, has a higher one (the job's idempotency key)."""
 
     def wire(self) -> dict[str, Any]:
         """The request as the session reads it (marshalled to the fork server)."""
         return {
             "session_id": self.session_id,
+            "fence": self.fence,
             "entry": self.entry,
             "parameter": self.parameter,
             "attempt": self.attempt,

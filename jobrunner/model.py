@@ -304,6 +304,21 @@ class Task:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class Node:
+    """A runner entered in a store shared by several (`jobrunner nodes`): alive while
+    its lease, renewed on the store server's clock, has not lapsed."""
+
+    runner_id: str
+    host: str
+    pid: int
+    version: str
+    state_dir: str
+    started_at: datetime | None = None
+    lease_until: datetime | None = None
+    alive: bool = True
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Transition:
     """Everything one state transition writes; a store applies it in one transaction.
 

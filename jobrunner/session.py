@@ -34,14 +34,17 @@ END_DESCENDANTS_WITHIN = 5.0  # seconds a session spends ending what its job lef
 
 class Context:
     """What a job receives: the entry record, its parameter string, a logger, the
-    session id and the attempt number. `no_activity()` reports that the run found no
-    work (BC's On Hold with Inactivity Timeout); `items(name)` is a queue of work items."""
+    session id, the attempt number and the fence (a number that grows with each run of
+    the entry on any runner: an idempotency key for the job's effects outside).
+    `no_activity()` reports that the run found no work (BC's On Hold with Inactivity
+    Timeout); `items(name)` is a queue of work items."""
 
     def __init__(self, request: dict[str, Any]) -> None:
         self.entry: dict[str, Any] = request.get("entry", {})
         self.parameter: str = request.get("parameter", "")
         self.session_id: str = request["session_id"]
         self.attempt: int = request.get("attempt", 1)
+        self.fence: int = request.get("fence", 0)
         self.error: dict[str, Any] | None = request.get("error")
         self._report: dict[str, Any] | None = request.get("report")
         self.report_parameters: dict[str, Any] = dict((self._report or {}).get("parameters", {}))

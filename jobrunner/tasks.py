@@ -49,7 +49,7 @@ def configure(config_path: Path | None = None) -> None:
     cfg = config.load(config_path)
     state = Path(os.environ.get(STATE_ENV) or cfg.state_dir)
     try:
-        db: store.Store | StateAccessDenied = store_open.open_at(state)
+        db: store.Store | StateAccessDenied = store_open.open_at(state, dsn=cfg.store)
     except StateAccessDenied as exc:  # another account's: tasks go through its runner
         db = exc
     _opened = (cfg, state, db)

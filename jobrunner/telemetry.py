@@ -78,6 +78,10 @@ EVENTS: dict[str, str | None] = {
     "web_started": None,
     "web_action_done": None,
     "web_action_refused": None,
+    "runners_dead": None,
+    "runner_fenced": None,
+    "run_fenced": None,
+    "store_listener_lost": None,
 }
 
 # the level of the events the runner logs from a scheduler decision: info unless named

@@ -2,7 +2,8 @@
 commands declares its own subcommands (`configure_*_parser(sub)`) and their functions:
 `check` (validate, schema, next, plan), `status` (list, show, log, sessions), `output`
 (a report run's document), `act` (run, set-status, run-once, trigger, cancel, pause,
-resume, mark-error, prune-log), `task`, `items` (work items) and `web`; `common` holds
+resume, mark-error, prune-log), `task`, `items` (work items), `cluster` (nodes,
+migrate-store) and `web`; `common` holds
 what they share, exit codes among it. Nothing imports this package but
 `python -m jobrunner` and the `jobrunner` console script."""
 
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from jobrunner import __version__
-from jobrunner.cli import act, check, common, items, output, status, task, web
+from jobrunner.cli import act, check, cluster, common, items, output, status, task, web
 
 # the order `jobrunner --help` lists the commands in
 _COMMANDS: tuple[Callable[[common.Subparsers], None], ...] = (
@@ -27,6 +28,8 @@ _COMMANDS: tuple[Callable[[common.Subparsers], None], ...] = (
     status.configure_log_parser,
     output.configure_output_parser,
     status.configure_sessions_parser,
+    cluster.configure_migrate_store_parser,
+    cluster.configure_nodes_parser,
     act.configure_set_status_parser,
     act.configure_run_once_parser,
     act.configure_trigger_parser,

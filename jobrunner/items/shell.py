@@ -41,13 +41,16 @@ def session_ended(
     st: store.Store, session_id: str, now: datetime, log: Any, notify: Notify | None = None
 ) -> None:
     """A session ended: release its items in process and log its items' failures."""
-    _end(st, [session_id], now, log, notify)
+    if storage.keeps_items(st):
+        _end(st, [session_id], now, log, notify)
 
 
 def recovered(st: store.Store, now: datetime, log: Any, notify: Notify | None = None) -> None:
     """At start, after the runs of the runner before were closed: release the items
     held by sessions that are over (every one with a logoff, and every one never logged
     on: its logon was lost with the runner)."""
+    if not storage.keeps_items(st):
+        return
     try:
         held = ops.held_sessions(items_of(st))
     except model.ItemError as exc:
@@ -87,6 +90,8 @@ def _end(
 
 def prune(st: store.Store, now: datetime, log: Any) -> datetime | None:
     """Delete done items past their queue's retention; when the next ones are due."""
+    if not storage.keeps_items(st):
+        return None
     try:
         removed, due = ops.prune(items_of(st), now)
     except model.ItemError as exc:

@@ -144,6 +144,15 @@ class ItemStore(Protocol):
 _memory: weakref.WeakKeyDictionary[object, ItemStore] = weakref.WeakKeyDictionary()
 
 
+def keeps_items(st: store.Store) -> bool:
+    """Whether work items are kept with the state store `st` (not yet in PostgreSQL:
+    `for_store` refuses it, and the runner's hooks have nothing to release there)."""
+    from jobrunner.store.memory import MemoryStore
+    from jobrunner.store.sqlite import SqliteStore
+
+    return isinstance(st, SqliteStore | MemoryStore)
+
+
 def for_store(st: store.Store) -> ItemStore:
     """The item store kept with the state store `st` (the caller closes it). One branch
     per kind of state store; a new one adds its branch here."""

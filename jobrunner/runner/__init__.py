@@ -4,6 +4,8 @@ made by the pure modules (scheduler, reconcile, recurrence, retry, taskflow).
 Its parts, each importing only those below it:
   loop        Runner: tick (one pass), serve, wait, drain; the only reader of the clock
   housekeeping, timing   operators' requests, reload, status, pruning; when to wake next
+  peers       with a store shared by other runners: lease, fencing, busy categories,
+              the wake on their commits, recovery of dead runners' runs (cluster.py)
   recovery    the runs of a runner that died
   endings     logons and ends -> Steps;  dispatch: due tasks -> start Steps
   commits     Step, the group commit and the sync thread, a store that cannot be written
@@ -18,12 +20,13 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from jobrunner import config, executor, statedir
+from jobrunner import cluster, config, executor, statedir
 from jobrunner.clock import SystemClock
 from jobrunner.lock import RunnerLock
 from jobrunner.runner import sessions
 from jobrunner.runner.loop import EXIT_STORE_LOST, Runner
 from jobrunner.runner.wakeup import Wakeup
+from jobrunner.store import SharedStore
 from jobrunner.store import open as store_open
 
 __all__ = ["EXIT_STORE_LOST", "Runner", "build", "run"]
@@ -46,11 +49,13 @@ def build(
     def executors() -> executor.Executor:
         return executor.make(cfg.session_mode, preload=cfg.session_preload, pool=4)
 
+    # several runners on one store: due times and leases on its server's clock
+    clock = cluster.ServerClock(store) if isinstance(store, SharedStore) else SystemClock()
     return Runner(
         cfg,
         store=store,
         executors=executors,
-        clock=SystemClock(),
+        clock=clock,
         wakeup=wakeup,
         until_idle=until_idle,
         horizon=horizon,

@@ -37,7 +37,10 @@ class Dispatcher:
         free = shared.cfg.workers - len(self.table)
         if stopping or free <= 0 or control.runner_paused(shared.paused):
             return []
-        busy = self.table.busy() | control.paused_categories(shared.paused)  # their runs wait
+        if not shared.may_start(mono):  # its lease may have lapsed: others may take its runs
+            return []
+        busy = self.table.busy() | shared.busy_elsewhere(None)  # on any runner
+        busy |= control.paused_categories(shared.paused)  # their runs wait
         steps = []
         for task in shared.store.due_tasks(now, free):
             if task.object == lifecycle.DISPATCH:
@@ -123,6 +126,7 @@ class Dispatcher:
             user=spec.user,
             environment=spec.environment,
             report=self._report(spec, run),
+            fence=entry.version + 1,  # as the start commits it (compare-and-set)
         )
 
     def _report(self, spec: model.JobSpec, run: sessions.Running) -> reports.ReportRequest | None:
@@ -191,6 +195,7 @@ class Dispatcher:
             error=taskflow.error_of(task),
             user=task.user,
             environment=self._task_environment(task),
+            fence=task.version + 1,
         )
 
     def _task_environment(self, task: model.Task) -> dict[str, str]:

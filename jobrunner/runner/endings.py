@@ -154,12 +154,13 @@ class Endings:
     ) -> Step:
         stored = self._entry_of(run, fresh)
         log = self._log_of(run, fresh)
+        if fresh and stored is None and log.status is not model.LogStatus.IN_PROCESS:
+            return self._plan_fenced(run, log)
         if log.object_type == "report":  # its document goes with the log entry (or away)
             result = self._report_kept(run, log, result)
         category = stored.spec.category if stored is not None else None
-        decided = scheduler.run_end(
-            stored, log, result, now, self.shared.settings, waiting=self._waiting(category)
-        )
+        waiting = self._waiting(category, run.entry_id)
+        decided = scheduler.run_end(stored, log, result, now, self.shared.settings, waiting=waiting)
         finish = decided.finish
         logoff = self.session_event(run, "logoff", now, exit_comment(result, status))
         transition = model.Transition(
@@ -187,9 +188,24 @@ class Endings:
         shared = self.shared
         return reports_runs.kept(shared.outputs, shared.sessions_dir, run.session_id, log, result)
 
-    def _waiting(self, category: str | None) -> list[model.Entry] | None:
-        """The waiting entries of `category` when it may activate one (None: it may not)."""
-        if not category or category in self.table.busy():
+    def _plan_fenced(self, run: sessions.Running, log: model.LogEntry) -> Step:
+        """The end of a run that another runner recovered (this one was taken for dead,
+        its lease lapsed): what that runner recorded stands; this end is logged and
+        dropped (a fenced completion)."""
+        shared = self.shared
+
+        def then(_: list[int]) -> None:
+            run.forget()
+            shared.log.warning(
+                "run_fenced", entry_id=run.entry_id, session_id=run.session_id, log=log.entry_no
+            )
+
+        return Step(model.Transition(reason="fenced"), then)
+
+    def _waiting(self, category: str | None, ending: str) -> list[model.Entry] | None:
+        """The waiting entries of `category` when it may activate one (None: it may not),
+        as the run of the entry `ending` ends."""
+        if not category or category in self.table.busy() | self.shared.busy_elsewhere(ending):
             return None
         if category in control.paused_categories(self.shared.paused):
             return None  # its entries wait until it is resumed

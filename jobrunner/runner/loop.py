@@ -32,11 +32,12 @@ from jobrunner.runner import housekeeping, timing
 from jobrunner.runner.commits import GroupCommit, Step
 from jobrunner.runner.dispatch import Dispatcher
 from jobrunner.runner.endings import Endings
+from jobrunner.runner.peers import Peers
 from jobrunner.runner.recovery import Recovery
 from jobrunner.runner.sessions import SessionTable
 from jobrunner.runner.shared import Shared
 from jobrunner.runner.wakeup import Wakeup
-from jobrunner.store import Store, StoreLost, StoreUnwritable
+from jobrunner.store import SharedStore, Store, StoreLost, StoreUnwritable
 
 KILL_WAIT = 5.0  # seconds to see killed sessions go before closing their runs anyway
 EXIT_STORE_LOST = 3  # the exit status when the state file was deleted or replaced
@@ -87,6 +88,7 @@ class Runner:
         self.reload = False
         self._asked = False  # a command woke the runner: read its requests
         self._files: set[Path] = set()
+        self.peers: Peers | None = None  # with a store shared by other runners
 
     def _timekeepers(
         self, until_idle: bool, horizon: timedelta
@@ -129,6 +131,8 @@ class Runner:
             return self._store_lost(exc)
 
     def close(self) -> None:
+        if self.peers is not None:
+            self.peers.leave()
         self.commits.close()
         self.reconciler.stop()
         self.sessions.executor.close()
@@ -137,9 +141,15 @@ class Runner:
 
     def _serve(self) -> int:
         self._signals()
-        Recovery(self.shared, self.endings, self.commits).recover(
-            self.clock.now(), self.clock.monotonic()
-        )
+        recovery = Recovery(self.shared, self.endings, self.commits)
+        if isinstance(self.store, SharedStore):
+            self.peers = Peers(self.shared, self.store, recovery, self.clock)
+            self.peers.join(self.wake)
+            self.shared.busy_elsewhere = self.peers.busy
+            self.shared.may_start = self.peers.may_start
+            self.peers.recover_at_start(self.clock.now(), self.clock.monotonic())
+        else:
+            recovery.recover(self.clock.now(), self.clock.monotonic())
         self.housekeeping.read_pauses()
         self.reconciler.full()
         housekeeping.release_memory()  # the start-up reconcile's garbage: give it back
@@ -154,12 +164,24 @@ class Runner:
         )
         self.notifier.send("READY=1", self.status())
         while not self.stopping:
-            with telemetry.held():  # a pass's events go out together
-                self.tick()
-            if self.until_idle and self.timing.idle(self.clock.now()):
-                break
-            self.wait(self.timing.sleep_for(self.clock.now(), self.clock.monotonic()))
+            try:
+                with telemetry.held():  # a pass's events go out together
+                    self.tick()
+                if self.until_idle and self.timing.idle(self.clock.now()):
+                    break
+                wait = self._sleep_for()
+            except StoreUnwritable as exc:  # a read failed (a shared store out of reach)
+                self.commits.store_failed(exc, self.clock.monotonic())
+                wait = self._sleep_for()
+            self.wait(wait)
         return self._stop()
+
+    def _sleep_for(self) -> float:
+        mono = self.clock.monotonic()
+        wait = self.timing.sleep_for(self.clock.now(), mono)
+        if self.peers is not None:  # the next look for runners that died
+            wait = min(wait, self.peers.sweep_in(mono))
+        return wait
 
     def _stop(self) -> int:
         self.drain()
@@ -216,6 +238,8 @@ class Runner:
             self.commits.hold(self._collected(now, mono))
             self.sessions.enforce_timeouts(mono, self.cfg.kill_grace)
             return
+        if self.peers is not None:  # (a store shared with other runners)
+            self._asked = self.peers.duties(now, mono, self._fence_out) or self._asked
         if self._asked:
             self._asked = False
             self.housekeeping.requests(mono)
@@ -230,6 +254,10 @@ class Runner:
         self.commits.flush(mono, wait=not self.sessions)  # nothing else to wait for
         self.housekeeping.prune(now, mono)
         self.alerts.collect()
+
+    def _fence_out(self) -> None:
+        self.log.warning("runner_fenced", running=len(self.sessions))
+        self._end_sessions()
 
     def _reconcile(self, mono: float) -> bool:
         """The job files changed since the last pass, read; False: the store cannot be
@@ -355,6 +383,11 @@ class Runner:
             self.wait(max(0.0, graced_mono - self.clock.monotonic()))
             self._commit_collected()
         self._commit_collected()  # the pids of sessions that started meanwhile
+        self._end_sessions()
+
+    def _end_sessions(self) -> None:
+        """SIGKILL every session, see them go (for up to KILL_WAIT), and end their runs as
+        interrupted (retried on the platform profile)."""
         self.sessions.kill_all()
         killed_mono = self.clock.monotonic() + KILL_WAIT
         while (

@@ -5,46 +5,65 @@ runner had seen the session end; any other was killed while its job was working:
 log entry becomes an error, with what its session wrote, and its entry (or task) takes
 the retriable-failure path, once. Every session left open gets its logoff, and the
 work items of sessions that are over go back to pending. Then the sessions' files of
-the runner before go."""
+the runner before go.
+
+With a store shared by several runners, only the runs and sessions of the `dead`
+runners are recovered, each by compare-and-set: one that ended meanwhile, or that
+another runner recovered first, is left as it is. Only those of `local` runners (the
+runners before this one in its folder) had their sessions and files here."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import os
+from collections.abc import Iterator
 from datetime import datetime
 
-from jobrunner import executor, lifecycle, model, scheduler
+from jobrunner import cluster, executor, lifecycle, model, scheduler
 from jobrunner.items import shell as items_shell
 from jobrunner.runner import sessions
 from jobrunner.runner.commits import GroupCommit
 from jobrunner.runner.endings import Endings
 from jobrunner.runner.shared import Shared, dims
+from jobrunner.store import SharedStore, Store, StoreConflict
 
 
 class Recovery:
     def __init__(self, shared: Shared, endings: Endings, commits: GroupCommit) -> None:
         self.shared, self.endings, self.commits = shared, endings, commits
+        self._local: set[str] | None = None  # runners whose sessions were here (None: all)
 
-    def recover(self, now: datetime, mono: float) -> None:
+    def recover(
+        self,
+        now: datetime,
+        mono: float,
+        *,
+        dead: set[str] | None = None,
+        local: set[str] | None = None,
+        starting: bool = True,
+    ) -> None:
         store = self.shared.store
+        self._local = local
+        guard = contextlib.nullcontext if dead is None else _recovered_elsewhere
         open_logs = store.list_log(status=model.LogStatus.IN_PROCESS)
-        for entry in store.list_entries(status=model.EntryStatus.IN_PROCESS):
-            self._entry(entry, open_logs, now, mono)
+        entries = store.list_entries(status=model.EntryStatus.IN_PROCESS)
+        for entry in entries if dead is None else cluster.orphaned(entries, dead):
+            with guard():
+                self._entry(entry, open_logs, now, mono)
+        sessions_of = _open_sessions(store, dead)
         for task in store.list_tasks():
-            if task.session_id is not None and task.object != lifecycle.DISPATCH:
-                self._task(task, open_logs, now, mono)
+            ours = sessions_of is None or task.session_id in sessions_of
+            if task.session_id is not None and ours and task.object != lifecycle.DISPATCH:
+                with guard():
+                    self._task(task, open_logs, now, mono)
         self.commits.flush(mono, wait=True)  # the ends above, durable before their files go
-        for row in store.list_log(status=model.LogStatus.IN_PROCESS):
-            owner = store.get_entry(row.entry_id)
-            if owner is None or owner.status is not model.EntryStatus.IN_PROCESS:
-                closed = dataclasses.replace(
-                    row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
-                )
-                store.commit(model.Transition(reason="recovered", log_update=(closed,)))
-        self._close_sessions(now)
+        self._close_logs(now, sessions_of)
+        self._close_sessions(now, sessions_of)
         shared = self.shared  # the sessions now over may still hold work items
         items_shell.recovered(store, now, shared.log, shared.item_failed_finally)
+        if not starting:
+            return
         with (
             contextlib.suppress(FileNotFoundError),
             os.scandir(self.shared.sessions_dir) as leftovers,  # no session runs yet
@@ -74,10 +93,24 @@ class Recovery:
         retriable = self.shared.cfg.retriable_exceptions
         return run, executor.result_outcome(result, output, retriable=retriable)
 
+    def _close_logs(self, now: datetime, sessions_of: set[str] | None) -> None:
+        """Log entries left in process by a run that moved on (of these sessions)."""
+        store = self.shared.store
+        for row in store.list_log(status=model.LogStatus.IN_PROCESS):
+            if sessions_of is not None and row.session_id not in sessions_of:
+                continue
+            owner = store.get_entry(row.entry_id)
+            moved_on = owner is None or owner.status is not model.EntryStatus.IN_PROCESS
+            if moved_on or sessions_of is not None:
+                closed = dataclasses.replace(
+                    row, status=model.LogStatus.ERROR, end_at=now, error_message=scheduler.CRASHED
+                )
+                store.commit(model.Transition(reason="recovered", log_update=(closed,)))
+
     def _entry(
         self, entry: model.Entry, open_logs: list[model.LogEntry], now: datetime, mono: float
     ) -> None:
-        if entry.session_pid:
+        if entry.session_pid and (self._local is None or entry.runner_id in self._local):
             self.endings.table.executor.end_leftover(entry.session_pid, entry.session_started)
         logs = [row for row in open_logs if row.session_id == entry.session_id]
         if logs:
@@ -133,9 +166,12 @@ class Recovery:
         again = dataclasses.replace(task, session_id=None)  # interrupted: it runs again
         self.shared.store.commit(model.Transition(reason="recovered", task_put=(again,)))
 
-    def _close_sessions(self, now: datetime) -> None:
-        """A logoff for each background session the runners before left without one."""
+    def _close_sessions(self, now: datetime, only: set[str] | None) -> None:
+        """A logoff for each background session the runners before left without one
+        (of these sessions only, with `only`)."""
         events = self.shared.store.list_sessions()
+        if only is not None:
+            events = [e for e in events if e.session_id in only]
         closed = {e.session_id for e in events if e.event == "logoff"}
         logoffs = tuple(
             dataclasses.replace(
@@ -153,3 +189,19 @@ class Recovery:
         )
         if logoffs:
             self.shared.store.commit(model.Transition(reason="recovered", events=logoffs))
+
+
+def _open_sessions(store: Store, dead: set[str] | None) -> set[str] | None:
+    """The sessions of the `dead` runners with no logoff (None: every session)."""
+    if dead is None:
+        return None
+    assert isinstance(store, SharedStore)
+    return {e.session_id for e in store.open_sessions(dead)}
+
+
+@contextlib.contextmanager
+def _recovered_elsewhere() -> Iterator[None]:
+    """A recovery that finds its rows changed: another runner got there first, or the
+    run ended meanwhile; what is stored stands."""
+    with contextlib.suppress(StoreConflict):
+        yield

@@ -18,6 +18,14 @@ RunEnded = Callable[[str, model.Entry | None, model.LogEntry, bool], None]
 ItemFailed = Callable[[dict[str, Any]], None]
 
 
+def _alone(ending: str | None) -> set[str]:
+    return set()
+
+
+def _free(mono: float) -> bool:
+    return True
+
+
 def settings(cfg: config.Config) -> scheduler.Settings:
     return scheduler.Settings(
         retry_profile=cfg.retry_profile, on_final_failure=cfg.on_final_failure
@@ -36,6 +44,10 @@ class Shared:
     paused: list[model.Pause] = field(default_factory=list)  # as the store says
     settings: scheduler.Settings = field(default_factory=scheduler.Settings)
     outputs: reports_outputs.Outputs = field(init=False)  # report documents (see __post_init__)
+    # With a store shared by other runners (runner/peers.py): the categories busy on any
+    # runner (but the entry ending), and whether this runner's lease lets it start runs.
+    busy_elsewhere: Callable[[str | None], set[str]] = _alone
+    may_start: Callable[[float], bool] = _free
 
     def __post_init__(self) -> None:
         self.settings = settings(self.cfg)

@@ -1,9 +1,10 @@
 """The Store protocol: the runner's durable memory, documented once here.
 
-Implementations: `memory.MemoryStore` (the reference, for unit tests) and
-`sqlite.SqliteStore` (the default: one SQLite file), built on `sql`, what every SQL
-store shares (named statements, rows by column name, migrations, the commit); see
-`sql`'s docstring for how another database plugs in. `open` is the only place that
+Implementations: `memory.MemoryStore` (the reference, for unit tests),
+`sqlite.SqliteStore` (the default: one SQLite file) and `postgres.PostgresStore` (one
+PostgreSQL database that several runners share: a `SharedStore`), the last two built on
+`sql`, what every SQL store shares (named statements, rows by column name, migrations,
+the commit); see `sql`'s docstring for how another database plugs in. `open` is the only place that
 names a file (or a connection string); `codec` turns stored definitions back into
 specs; `entrytask` is the rule by which an entry's task follows it. The contract suite
 in tests/contract/ runs against every store. No verb relies on being the only process:
@@ -13,10 +14,10 @@ task versions, so a store shared by several runners (PostgreSQL) can satisfy it 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from jobrunner import errors, model
 
@@ -221,4 +222,58 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's resources."""
+        ...
+
+
+@runtime_checkable
+class SharedStore(Store, Protocol):
+    """A store several runners share (PostgreSQL): besides the Store verbs, the runners'
+    leases (on the store server's clock), and a wake when another runner commits. The
+    SQLite file keeps its one runner (the state folder's lock) and is not one."""
+
+    def register_node(self, node: model.Node, lease: timedelta) -> list[str]:
+        """Enter a runner, its lease ending `lease` after the server's now. Returns the
+        ids of the runners that ran before it on its host in its state folder (they are
+        gone: their leases end now)."""
+        ...
+
+    def renew_node(self, runner_id: str, lease: timedelta) -> bool:
+        """Extend the runner's lease from the server's now (also one that lapsed, while no
+        other runner has claimed it); False when another runner claimed it as dead (and
+        took its runs): the runner must end its sessions and enter itself again."""
+        ...
+
+    def server_now(self) -> datetime:
+        """The store server's wall time (aware UTC): the one clock of the runners."""
+        ...
+
+    def nodes(self) -> list[model.Node]:
+        """Every runner entered, oldest first, `alive` as the server's clock says."""
+        ...
+
+    def claim_dead(self, runner_id: str) -> set[str]:
+        """Remove the runners (not `runner_id`) whose leases have lapsed, in one statement:
+        the runner that gets them recovers their runs; any other gets none of them."""
+        ...
+
+    def orphan_owners(self) -> set[str]:
+        """The runners with an entry in process that are not entered (a claimer that died
+        before it recovered their runs; a store from a single runner's file)."""
+        ...
+
+    def leave_node(self, runner_id: str) -> None:
+        """Remove a runner that stops cleanly (nothing of it to recover)."""
+        ...
+
+    def open_sessions(self, runner_ids: Iterable[str]) -> list[model.SessionEvent]:
+        """The logons of these runners' background sessions with no logoff yet."""
+        ...
+
+    def running_categories(self) -> dict[str, str]:
+        """Category -> the id of its entry in process, on any runner."""
+        ...
+
+    def watch(self, wake: Callable[[], None], lost: Callable[[str], None]) -> None:
+        """From now on call `wake` (from another thread) when another store commits, and
+        once after the listener reconnects; `lost` with the error when it drops."""
         ...

@@ -186,7 +186,7 @@ def task_values(t: model.Task) -> tuple[Any, ...]:
         t.user,
         t.attempts,
         us(t.created_at),
-        t.phase,
+        str(t.phase),
         t.session_id,
     )
 

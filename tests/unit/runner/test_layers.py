@@ -17,7 +17,7 @@ LAYERS = [
     {"dispatch"},
     {"endings"},
     {"recovery", "timing"},
-    {"housekeeping"},
+    {"housekeeping", "peers"},
     {"loop"},
     {"__init__"},
 ]
