@@ -67,6 +67,7 @@ class FakeExecutor:
         self.pids: dict[str, int] = {}
         self.refuse_starts = False
         self.dead = False
+        self.dies_collecting = False  # the next collect reads its pipe's end of file
         self._events: list[executor.Event] = []
         self._next_pid = 10001
 
@@ -94,6 +95,8 @@ class FakeExecutor:
 
     def collect(self) -> list[executor.Event]:
         events, self._events = self._events, []
+        if self.dies_collecting:
+            self.dead, self.pids = True, {}  # its sessions died with it
         return events
 
     def alive(self) -> bool:

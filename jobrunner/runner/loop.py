@@ -309,12 +309,17 @@ class Runner:
             self.commits.commit("run_finished", self.endings.plan([], failed, now), mono)
 
     def _collected(self, now: datetime, mono: float) -> list[Step]:
-        """The logons of sessions that started and the ends of sessions that ended."""
-        if not self.sessions.executor.alive():
-            self._lost_executor(now, mono)
-            return []
-        logons, ends = self.sessions.collect(self.sessions.executor.collect())
-        return self.endings.plan(logons, ends, now)
+        """The logons of sessions that started and the ends of sessions that ended. An
+        executor found dead, before or while collecting (its pipe's end of file is read
+        here), is replaced at once: nothing else would wake the runner for it."""
+        executor = self.sessions.executor
+        if executor.alive():
+            logons, ends = self.sessions.collect(executor.collect())
+            if executor.alive():
+                return self.endings.plan(logons, ends, now)
+            self.commits.commit("pass", self.endings.plan(logons, ends, now), mono)
+        self._lost_executor(now, mono)
+        return []
 
     def _commit_collected(self, forced: model.Outcome | None = None) -> None:
         now, mono = self.clock.now(), self.clock.monotonic()

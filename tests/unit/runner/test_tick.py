@@ -266,3 +266,18 @@ def test_tick_cancelled_run_is_ended_and_not_retried(harness):
         0,
         "Cancelled by alice.",
     )
+
+
+def test_tick_an_executor_that_dies_while_collected_is_replaced_in_the_same_pass(harness):
+    """The fork server's end of file is read by a collect: the pass that read it ends
+    the runs as interrupted and replaces it (nothing else would wake the runner)."""
+    h = harness(retry_profile=(timedelta(seconds=30),))
+    h.add(job())
+    h.tick()
+    assert h.entry().status is Status.IN_PROCESS
+    h.executor.dies_collecting = True
+    h.tick()
+    entry = h.entry()
+    assert (entry.status, entry.session_retries) == (Status.READY, 1)
+    (log,) = h.logs()
+    assert log.error_message == "The runner stopped while the job was running."
