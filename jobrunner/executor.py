@@ -74,7 +74,15 @@ class Executor(Protocol):
 
 
 class ForkServerExecutor:
-    def __init__(self, *, preload: bool = True, pool: int = 2, spawn: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        preload: bool = True,
+        pool: int = 2,
+        spawn: bool = False,
+        max_runs: int = 0,
+        pool_size: int = 0,
+    ) -> None:
         self._proc = subprocess.Popen(
             [
                 sys.executable,
@@ -84,6 +92,8 @@ class ForkServerExecutor:
                 f"pool={pool}",
                 f"spawn={int(spawn)}",
                 f"preload={int(preload)}",
+                *([f"max_runs={max_runs}"] if max_runs else []),
+                *([f"pool_size={pool_size}"] if pool_size else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -97,13 +107,21 @@ class ForkServerExecutor:
         os.set_blocking(self._out, False)
         self._buffer = b""
         self._alive = True
+        self._pooled: dict[str, int] = {}  # pool sessions asked for -> pid (0: not yet)
+        self._pool_pids: dict[int, str] = {}  # pool process -> the session it runs
 
     def start(self, request: dict[str, Any]) -> None:
         if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
         payload = marshal.dumps({**request, "parent_pid": self._proc.pid})
+        session_id, ref = request["session_id"], request["ref"]
+        message: tuple[Any, ...] = ("start", session_id, ref, payload)
+        if request.get("pool"):
+            paths = request["output_path"], request["result_path"]
+            message = ("pool", session_id, ref, request.get("user") or "", *paths, payload)
+            self._pooled[session_id] = 0
         try:
-            self._send(("start", request["session_id"], request["ref"], payload))
+            self._send(message)
         except OSError as exc:
             raise SessionStartError(f"The session could not start: {exc}") from exc
 
@@ -139,9 +157,25 @@ class ForkServerExecutor:
             kind, first, second = line.decode().split(" ")
             if kind == "exited":
                 events.append(Exited(int(first), int(second)))
+                self._pooled.pop(self._pool_pids.pop(int(first), ""), None)
             else:
                 events.append(Started(first, int(second)))
+                if first in self._pooled:
+                    self._pool_pids[int(second)] = first
         return events
+
+    def kill(self, pid: int, sig: signal.Signals) -> None:
+        """Send `sig` to the process group of the session `pid`; a pool process only
+        while it runs the session this executor last reported on it (the fork server
+        checks: that session may have ended and the next begun meanwhile)."""
+        session_id = self._pool_pids.get(pid)
+        if session_id is None:
+            kill_group(pid, sig)
+            return
+        try:
+            self._send(("kill", pid, session_id, int(sig)))
+        except OSError:  # the fork server is gone: so is its pool (death signal)
+            kill_group(pid, sig)
 
     def alive(self) -> bool:
         return self._alive and self._proc.poll() is None
@@ -159,9 +193,15 @@ class ForkServerExecutor:
             self._proc.stdout.close()
 
 
-def make(mode: str, *, preload: bool = True, pool: int = 2) -> Executor:
-    """The executor of `mode`; a fork server keeps `pool` children forked ahead."""
-    return ForkServerExecutor(preload=preload, pool=pool, spawn=mode == "spawn")
+def make(
+    mode: str, *, preload: bool = True, pool: int = 2, max_runs: int = 0, pool_size: int = 0
+) -> Executor:
+    """The executor of `mode`; a fork server keeps `pool` children forked ahead, and its
+    session pools have up to `pool_size` processes per account, each running up to
+    `max_runs` sessions (0: the defaults)."""
+    return ForkServerExecutor(
+        preload=preload, pool=pool, spawn=mode == "spawn", max_runs=max_runs, pool_size=pool_size
+    )
 
 
 def _stat(pid: int) -> list[bytes] | None:
