@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import selectors
+import shutil
 import signal
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import pytest
 
 from jobrunner import executor
+from tests.e2e.accounts import made, needs_root
 
 JOB = """
 import os, sys, threading, time
@@ -259,3 +262,32 @@ def test_the_job_gets_its_context_as_in_fork_mode(sessions):
     _, status, out, _ = sessions.run("context", entry={"id": "E1"}, parameter="p", attempt=2)
     assert status == 0
     assert words(out) == {"entry": "E1", "parameter": "p", "attempt": "2", "gui": "False"}
+
+
+@needs_root
+def test_each_account_has_a_pool_of_its_own(tmp_path, monkeypatch):
+    """Sessions of two accounts, alternately: each account's run in one process of its
+    own as that account; their files, in a folder only root may write, written all
+    the same (the fork server opens them)."""
+    code = Path(tempfile.mkdtemp(prefix="jobrunner-pool-", dir="/tmp"))
+    try:
+        code.chmod(0o755)
+        write_job(code, 1)
+        (code / "pooljob.py").chmod(0o644)
+        monkeypatch.setenv("PYTHONPATH", f"{code}:{os.environ.get('PYTHONPATH', '')}")
+        found = Sessions(tmp_path, pool_size=1)
+        found.folder.chmod(0o700)
+        # imported as root first: this interpreter's stdlib may be out of their reach
+        found.ex.prepare("pooljob:job")
+        with made("pa", "pb") as accounts:
+            try:
+                runs = [found.run(user=accounts[n % 2].pw_name) for n in range(4)]
+            finally:
+                found.close()
+    finally:
+        shutil.rmtree(code, ignore_errors=True)
+    seen = [words(out) for _, _, out, _ in runs]
+    assert [s["uid"] for s in seen] == [str(accounts[n % 2].pw_uid) for n in range(4)]
+    assert [s["runs"] for s in seen] == ["1", "1", "2", "2"]
+    assert runs[0][0] == runs[2][0] != runs[1][0] == runs[3][0]
+    assert all(status == 0 and result is not None for _, status, _, result in runs)
