@@ -583,6 +583,7 @@ class _Builder:
             failure_handler=raw.get("failure_handler"),
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
             environment=environment,
+            session_mode=raw.get("session_mode"),
             history=history,
             digest=digest or definition_hash(raw, self.timezone, canonical),
             definition=canonical,
