@@ -17,6 +17,7 @@ class Figure:
     passed: bool | None
     note: str = ""
     paired: float | None = None  # median of the ratios of pairs run alternately
+    samples: dict[str, list[float]] | None = None  # a latency's samples, ours and the floor's
 
     @property
     def ratio(self) -> float | None:
