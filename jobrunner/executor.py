@@ -70,6 +70,10 @@ class Executor(Protocol):
         """False when the executor itself died (its sessions died with it)."""
         ...
 
+    def kill(self, pid: int, sig: signal.Signals) -> None:
+        """Send `sig` to the process group of the session `pid` (gone: nothing)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -751,6 +751,7 @@ class Runner:
             "result_path": str(run.result_path),
             "output_path": str(run.output_path),
             "ref": self._ref(spec.object_id, run.user),
+            "pool": (spec.session_mode or self.cfg.session_mode) == "pool",
         }
 
     def _ref(self, object_id: int | str, user: str) -> str:
@@ -917,7 +918,7 @@ class Runner:
         self.log.warning("executor_lost", sessions=len(self.running))
         for run in list(self.running.values()):
             if run.pid:
-                executor.kill_group(run.pid, signal.SIGKILL)
+                self.executor.kill(run.pid, signal.SIGKILL)
         self._end_all(scheduler.INTERRUPTED)
         if self._selector is not None:  # its fds close with it
             for fd in self._watched:
@@ -928,7 +929,13 @@ class Runner:
         self._prepared_task, self._prepared_refs = None, set()
 
     def _executor(self) -> executor.Executor:
-        return executor.make(self.cfg.session_mode, preload=self.cfg.session_preload, pool=4)
+        return executor.make(
+            self.cfg.session_mode,
+            preload=self.cfg.session_preload,
+            pool=4,
+            max_runs=self.cfg.max_runs_per_process,
+            pool_size=self.cfg.workers + 2,
+        )
 
     def _end_all(self, result: model.Outcome) -> None:
         runs = list(self.running.values())
@@ -1023,15 +1030,15 @@ class Runner:
                 continue  # asked for, not started yet
             if run.cancel_by and not run.cancel_sent:  # `jobrunner cancel`: as a timeout
                 run.cancel_sent, run.deadline = True, None
-                executor.kill_group(run.pid, signal.SIGTERM)
+                self.executor.kill(run.pid, signal.SIGTERM)
                 run.kill_at = mono + self.cfg.kill_grace.total_seconds()
             elif run.kill_at is not None and mono >= run.kill_at:
-                executor.kill_group(run.pid, signal.SIGKILL)
+                self.executor.kill(run.pid, signal.SIGKILL)
                 run.kill_at = None
             elif run.deadline is not None and mono >= run.deadline and not run.timed_out:
                 limit = spec.format_duration(run.timeout) if run.timeout else "?"
                 run.timed_out = f"The job ran longer than its timeout of {limit} and was ended."
-                executor.kill_group(run.pid, signal.SIGTERM)
+                self.executor.kill(run.pid, signal.SIGTERM)
                 run.kill_at = mono + self.cfg.kill_grace.total_seconds()
                 run.deadline = None
 
@@ -1116,6 +1123,7 @@ class Runner:
                 "result_path": str(run.result_path),
                 "output_path": str(run.output_path),
                 "ref": self._ref(obj, user),
+                "pool": self.cfg.session_mode == "pool",
             }
             self.log.info(
                 "task_started",
@@ -1294,7 +1302,7 @@ class Runner:
         self._reap()  # the pids of sessions that started meanwhile
         for run in list(self.running.values()):
             if run.pid:
-                executor.kill_group(run.pid, signal.SIGKILL)
+                self.executor.kill(run.pid, signal.SIGKILL)
         deadline = time.monotonic() + KILL_WAIT
         while self.running and time.monotonic() < deadline and self.executor.alive():
             self._wait(0.2)
