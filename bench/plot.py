@@ -31,7 +31,8 @@ def write(figures: list[Figure], path: Path) -> None:
     for figure in spread:
         for who, values in (figure.samples or {}).items():
             data.append([v * 1000 for v in values])
-            labels.append(f"{figure.name.split(' ', 1)[1]}: {who}")
+            name = re.sub(r" p\d\d", "", figure.name.split(" ", 1)[1])
+            labels.append(f"{name}: {who}")
     left.boxplot(data, vert=False, whis=(1, 99))
     left.set_yticks(range(1, len(labels) + 1), labels, fontsize=8)
     left.set_xscale("log")
