@@ -52,6 +52,12 @@ def slow(ctx):
     print("pid", os.getpid(), flush=True)
     time.sleep(30)
 
+def wait_for(ctx):
+    print("pid", os.getpid(), "version", VERSION, flush=True)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(ctx.parameter) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
 def thread(ctx):
     threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
     job(ctx)
@@ -223,6 +229,34 @@ def test_changed_job_code_replaces_the_pool_before_the_next_session(tmp_path, co
         assert versions == ["1", "1", "2", "2"] if preload else ["2", "2", "3", "3"]
         assert pids[0] == pids[1] != pids[2] == pids[3]
         write_job(code, 2)
+
+
+def test_a_session_running_while_the_fork_server_starts_afresh_is_reported(tmp_path, code):
+    """Changed code makes the fork server start afresh (it had preloaded the job) while
+    a pool session runs: that session's end still arrives, with its result."""
+    release = tmp_path / "release"
+    found = Sessions(tmp_path, pool_size=2)
+    try:
+        waiting = found.start("wait_for", parameter=str(release))
+        (started,) = found.events()
+        assert started.session_id == waiting
+        deadline = time.monotonic() + 30
+        while not found.output(waiting):  # its job has begun (imported version 1)
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        write_job(code, 2)
+        pid, status, out, _ = found.run()
+        release.touch()
+        (ended,) = found.events()
+        assert ended == executor.Exited(started.pid, 0)
+        first = found.output(waiting)
+        result = found.result(waiting)
+    finally:
+        found.close()
+    assert (status, words(out)["version"]) == (0, "2")
+    assert pid != started.pid
+    assert words(first)["version"] == "1"
+    assert result == {"ok": True, "no_activity": False}
 
 
 def test_a_process_runs_at_most_max_runs_sessions(tmp_path, code):
