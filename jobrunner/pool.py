@@ -65,7 +65,8 @@ class Pools:
         self.by_pid[process.pid] = process
 
     def idle(self, user: str) -> Process | None:
-        """An idle process of `user`'s pool (the one idle longest), or None."""
+        """An idle process of `user`'s pool (the oldest: its caches are the warmest), or
+        None."""
         for process in self.by_pid.values():
             if process.user == user and process.ready and not process.retiring:
                 return process
