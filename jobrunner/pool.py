@@ -115,7 +115,9 @@ class Pools:
         whether it is gone from the books (end of file: its exit is reaped)."""
         process = self.by_fd[fd]
         try:
-            data = process.sock.recv(1 << 16)
+            data = process.sock.recv(1 << 16, socket.MSG_DONTWAIT)
+        except BlockingIOError:  # (a number polled for a socket closed since, and reused)
+            return [], False
         except OSError:
             data = b""
         if not data:
