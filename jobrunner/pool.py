@@ -102,8 +102,10 @@ class Pools:
     def hand(self, process: Process, queued: _Session) -> bool:
         """Give `process` the session; False when the process is gone."""
         session_id, request, files, _ = queued
+        data = frame(request)
         try:
-            socket.send_fds(process.sock, [frame(request)], list(files))
+            sent = socket.send_fds(process.sock, [data], list(files))
+            process.sock.sendall(data[sent:])  # (a large request goes in parts)
         except OSError:
             return False
         process.session_id, process.ready = session_id, False

@@ -190,6 +190,13 @@ def test_the_environment_and_folder_of_a_session_do_not_reach_the_next(sessions)
     assert "LEFT_BEHIND" not in os.environ
 
 
+def test_a_large_request_reaches_its_session_whole(sessions):
+    environment = {f"V{n}": "x" * 4096 for n in range(64)}  # the most a job file may set
+    _, status, out, _ = sessions.run(environment={**environment, "POOLTEST": "big"})
+    assert status == 0
+    assert words(out)["env"] == "big"
+
+
 def test_a_killed_session_ends_its_process_and_the_next_gets_a_new_one(sessions):
     first, _, _, _ = sessions.run()
     session_id = sessions.start("slow")
