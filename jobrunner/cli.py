@@ -462,7 +462,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     for path, old, new in tightened:
         telemetry.get_logger().warning("state_mode_tightened", path=path, mode=old, now=new)
-    return runner.Runner(cfg, until_idle=args.until_idle, horizon=horizon).run()
+    return runner.run(cfg, until_idle=args.until_idle, horizon=horizon)
 
 
 def _tz(cfg: config.Config) -> ZoneInfo:

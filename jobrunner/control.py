@@ -77,7 +77,7 @@ def cancel(entry: model.Entry, by: str, now: datetime) -> model.Entry:
 def cancelled(by: str, output: str = "") -> model.Outcome:
     """The outcome of a run ended by `jobrunner cancel`: a failure that is never retried."""
     return model.Outcome(
-        ok=False, message=CANCELLED.format(user=by), cause="cancelled", output=output
+        ok=False, message=CANCELLED.format(user=by), cause=model.Cause.CANCELLED, output=output
     )
 
 

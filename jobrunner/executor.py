@@ -19,7 +19,9 @@ import os
 import signal
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +29,8 @@ from jobrunner import model, retry, session
 from jobrunner.session import frame
 
 CLOSE_WAIT = 6.0  # seconds the fork server gets to end its sessions (see forkserver)
+KILL_WAIT = 5.0  # seconds to see a killed session of the runner before go
+FINISH_WAIT = 2.0  # seconds a session of the runner before may take to write its result
 
 
 class SessionStartError(OSError):
@@ -48,9 +52,50 @@ class Exited:
 Event = Started | Exited
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SessionRequest:
+    """What a session is asked to run: the object's `ref` (or, with `refusal`, why it may
+    not run: no session is asked for), what the job receives (`entry`, `parameter`,
+    `attempt`, `error`), the account to become (`user`: None for the runner's own), the
+    environment, where it writes its result and output, and whether it runs in a pool."""
+
+    session_id: str
+    ref: str = ""
+    refusal: str = ""
+    entry: dict[str, Any] = field(default_factory=dict)
+    parameter: str = ""
+    attempt: int = 1
+    error: dict[str, Any] | None = None
+    user: str | None = None
+    keep: Sequence[str] = ()
+    environment: dict[str, str] = field(default_factory=dict)
+    result_path: str = ""
+    output_path: str = ""
+    pool: bool = False
+    """Run in the account's session pool (session_mode pool) rather than a process of
+    its own."""
+
+    def wire(self) -> dict[str, Any]:
+        """The request as the session reads it (marshalled to the fork server)."""
+        return {
+            "session_id": self.session_id,
+            "entry": self.entry,
+            "parameter": self.parameter,
+            "attempt": self.attempt,
+            "error": self.error,
+            "user": self.user,
+            "keep": self.keep,
+            "environment": self.environment,
+            "result_path": self.result_path,
+            "output_path": self.output_path,
+            "ref": self.ref,
+        }
+
+
 class Executor(Protocol):
-    def start(self, request: dict[str, Any]) -> None:
-        """Ask for a session for `request`; its pid comes as a `Started` event."""
+    def start(self, request: SessionRequest) -> None:
+        """Ask for a session for `request`; its pid comes as a `Started` event. Raises
+        SessionStartError when it cannot be asked for."""
         ...
 
     def prepare(self, ref: str) -> None:
@@ -72,6 +117,14 @@ class Executor(Protocol):
 
     def kill(self, pid: int, sig: signal.Signals) -> None:
         """Send `sig` to the process group of the session `pid` (gone: nothing)."""
+        ...
+
+    def identity(self, pid: int) -> int | None:
+        """The start time of process `pid` (its identity with the pid), or None."""
+        ...
+
+    def end_leftover(self, pid: int, started: float | None) -> None:
+        """End a session of the runner before that is still there, and see it go."""
         ...
 
     def close(self) -> None: ...
@@ -111,19 +164,18 @@ class ForkServerExecutor:
         os.set_blocking(self._out, False)
         self._buffer = b""
         self._alive = True
-        self._pooled: dict[str, int] = {}  # pool sessions asked for -> pid (0: not yet)
+        self._pooled: set[str] = set()  # the pool sessions asked for, not ended yet
         self._pool_pids: dict[int, str] = {}  # pool process -> the session it runs
 
-    def start(self, request: dict[str, Any]) -> None:
+    def start(self, request: SessionRequest) -> None:
         if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
-        payload = marshal.dumps({**request, "parent_pid": self._proc.pid})
-        session_id, ref = request["session_id"], request["ref"]
-        message: tuple[Any, ...] = ("start", session_id, ref, payload)
-        if request.get("pool"):
-            paths = request["output_path"], request["result_path"]
-            message = ("pool", session_id, ref, request.get("user") or "", *paths, payload)
-            self._pooled[session_id] = 0
+        payload = marshal.dumps({**request.wire(), "parent_pid": self._proc.pid})
+        message: tuple[Any, ...] = ("start", request.session_id, request.ref, payload)
+        if request.pool:
+            paths = request.output_path, request.result_path
+            message = ("pool", request.session_id, request.ref, request.user or "", *paths, payload)
+            self._pooled.add(request.session_id)
         try:
             self._send(message)
         except OSError as exc:
@@ -161,7 +213,7 @@ class ForkServerExecutor:
             kind, first, second = line.decode().split(" ")
             if kind == "exited":
                 events.append(Exited(int(first), int(second)))
-                self._pooled.pop(self._pool_pids.pop(int(first), ""), None)
+                self._pooled.discard(self._pool_pids.pop(int(first), ""))
             else:
                 events.append(Started(first, int(second)))
                 if first in self._pooled:
@@ -183,6 +235,12 @@ class ForkServerExecutor:
 
     def alive(self) -> bool:
         return self._alive and self._proc.poll() is None
+
+    def identity(self, pid: int) -> int | None:
+        return process_start_ticks(pid)
+
+    def end_leftover(self, pid: int, started: float | None) -> None:
+        end_leftover(pid, started)
 
     def close(self) -> None:
         self._proc.terminate()  # it ends its sessions and what they left, then exits
@@ -240,6 +298,21 @@ def kill_group(pid: int, sig: signal.Signals) -> None:
         os.killpg(pid, sig)
 
 
+def end_leftover(pid: int, started: float | None) -> None:
+    """SIGKILL a session of the runner before that is still there (its pid and start
+    time match) and see it go (within KILL_WAIT), so its result file is final; one
+    whose job has returned first gets FINISH_WAIT to write its result and go."""
+    finish_by = time.monotonic() + FINISH_WAIT
+    while running(pid, started) and session.finishing(pid) and time.monotonic() < finish_by:
+        time.sleep(0.005)
+    deadline = time.monotonic() + KILL_WAIT
+    while running(pid, started) and time.monotonic() < deadline:
+        kill_group(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+
+
 def read_output(path: Path, limit: int) -> str:
     """A session's captured stdout/stderr, cut to `limit` bytes (head and tail kept)."""
     try:
@@ -281,7 +354,7 @@ def result_outcome(
         message=message,
         stack=result.get("stack", ""),
         exception=names,
-        cause="exception",
+        cause=model.Cause.EXCEPTION,
         output=output,
         retriable=retry.is_retriable(names, message, retriable),
     )
@@ -297,7 +370,7 @@ def outcome(
 ) -> model.Outcome:
     """How a session ended, from its result file and wait status."""
     if timed_out:
-        return model.Outcome(ok=False, message=timed_out, cause="timeout", output=output)
+        return model.Outcome(ok=False, message=timed_out, cause=model.Cause.TIMEOUT, output=output)
     result = read_result(result_path)
     if result is not None:
         return result_outcome(result, output, retriable=retriable)
@@ -307,14 +380,14 @@ def outcome(
         name = signal.Signals(os.WTERMSIG(status)).name
         return model.Outcome(
             ok=False,
-            cause="signal",
+            cause=model.Cause.SIGNAL,
             output=output,
             message=f"The session was ended by signal {name}.",
         )
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
     return model.Outcome(
         ok=False,
-        cause="exit",
+        cause=model.Cause.EXIT,
         output=output,
         message=f"The session exited with status {code} without a result.",
     )

@@ -272,6 +272,13 @@ class SessionEvent:
     seq: int = 0
 
 
+class Phase(enum.StrEnum):
+    """What a task's session runs: its object, or its failure object with the error."""
+
+    MAIN = "main"
+    FAILURE = "failure"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Task:
     """A platform task (Task Scheduler): an object to run in a background session."""
@@ -287,7 +294,7 @@ class Task:
     user: str = ""
     attempts: int = 0
     created_at: datetime | None = None
-    phase: str = "main"
+    phase: Phase = Phase.MAIN
     """main: the object runs; failure: the failure object runs with the error."""
     session_id: str | None = None
     """Set while a session runs the task (a running task cannot be cancelled)."""
@@ -333,16 +340,29 @@ def merge(reason: str, transitions: list[Transition]) -> Transition:
     )
 
 
+class Cause(enum.StrEnum):
+    """Why a run failed (logged and shown by its value; NONE: it did not fail)."""
+
+    NONE = ""
+    EXCEPTION = "exception"
+    TIMEOUT = "timeout"
+    SIGNAL = "signal"
+    EXIT = "exit"
+    START = "start"
+    INTERRUPTED = "interrupted"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Outcome:
-    """How a session ended. `cause` of a failure: exception | timeout | signal | exit |
-    start | interrupted; `retriable` failures are re-run on the platform retry profile."""
+    """How a session ended: `cause` says why a failure failed; `retriable` failures are
+    re-run on the platform retry profile."""
 
     ok: bool
     no_activity: bool = False
     message: str = ""
     stack: str = ""
     exception: tuple[str, ...] = ()
-    cause: str = ""
+    cause: Cause = Cause.NONE
     retriable: bool = False
     output: str = ""

@@ -16,6 +16,7 @@ from jobrunner import (
     config,
     control,
     errors,
+    executor,
     lifecycle,
     model,
     objects,
@@ -167,69 +168,60 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     left as it is."""
     user = permissions.current_user()
     ref = objects.resolve_ref(spec.object_id, cfg.objects)
-    refusal = permissions.run_refusal(cfg.users, user, spec.object_id, ref)
-    session_id = uuid.uuid4().hex
-    fg = model.ClientType.FOREGROUND
-    start = _now()
+    request = executor.SessionRequest(
+        session_id=uuid.uuid4().hex,
+        ref=ref,
+        refusal=permissions.run_refusal(cfg.users, user, spec.object_id, ref) or "",
+        parameter=spec.parameter_string,
+        entry={"id": spec.id, "description": spec.description},
+    )
     log = model.LogEntry(
         entry_id=spec.id,
-        start_at=start,
+        start_at=_now(),
         user=user,
         object_id=str(spec.object_id),
         parameter_string=spec.parameter_string,
         description=spec.description,
-        session_id=session_id,
+        session_id=request.session_id,
         attempt=1,
-        client_type=fg,
+        client_type=model.ClientType.FOREGROUND,
     )
-    (number,) = db.commit(
-        model.Transition(
-            reason="run_once",
-            log_insert=(log,),
-            events=(_foreground(session_id, "logon", start, user, spec.id),),
-        )
-    )
+    logon = _foreground(request.session_id, "logon", log.start_at, user, spec.id)
+    (number,) = db.commit(model.Transition(reason="run_once", log_insert=(log,), events=(logon,)))
+    outcome = _run_here(request, spec.environment)
+    _close_foreground(db, dataclasses.replace(log, entry_no=number), outcome, _now())
+    return outcome
+
+
+def _run_here(request: executor.SessionRequest, environment: dict[str, str]) -> model.Outcome:
+    """The job of `request` run in this process (a refused one does not run)."""
     result: dict[str, Any]
-    if refusal:
-        result = {"ok": False, "message": refusal, "stack": ""}
+    if request.refusal:
+        result = {"ok": False, "message": request.refusal, "stack": ""}
     else:
-        with _environment(spec.environment):
-            result = session.execute(
-                {
-                    "session_id": session_id,
-                    "ref": ref,
-                    "parameter": spec.parameter_string,
-                    "attempt": 1,
-                    "entry": {"id": spec.id, "description": spec.description},
-                }
-            )
-    end = _now()
-    outcome = model.Outcome(
+        with _environment(environment):
+            result = session.execute(request.wire())
+    return model.Outcome(
         ok=bool(result["ok"]),
         message=result.get("message", ""),
         stack=result.get("stack", ""),
-        cause="exception",
+        cause=model.Cause.EXCEPTION,
     )
+
+
+def _close_foreground(
+    db: store.Store, log: model.LogEntry, outcome: model.Outcome, end: datetime
+) -> None:
     closed = dataclasses.replace(
         log,
-        entry_no=number,
         end_at=end,
         status=model.LogStatus.SUCCESS if outcome.ok else model.LogStatus.ERROR,
         error_message="" if outcome.ok else outcome.message.strip().splitlines()[0][:2048],
         error_call_stack="" if outcome.ok else outcome.stack,
     )
-    db.commit(
-        model.Transition(
-            reason="run_once",
-            log_update=(closed,),
-            events=(
-                _foreground(
-                    session_id, "logoff", end, user, spec.id, "success" if outcome.ok else "error"
-                ),
-            ),
-        )
-    )
-    return outcome
+    comment = "success" if outcome.ok else "error"
+    logoff = _foreground(log.session_id, "logoff", end, log.user, log.entry_id, comment)
+    db.commit(model.Transition(reason="run_once", log_update=(closed,), events=(logoff,)))
 
 
 @contextlib.contextmanager

@@ -281,6 +281,14 @@ def switch_user(user: str | None, keep: tuple[str, ...] | list[str] = ()) -> Non
     os.initgroups(user, account.pw_gid)
     os.setgid(account.pw_gid)
     os.setuid(account.pw_uid)
+    _account_environment(user, account.pw_dir, account.pw_shell, keep)
+    os.chdir(account.pw_dir if os.path.isdir(account.pw_dir) else "/")
+
+
+def _account_environment(
+    user: str, home: str, shell: str, keep: tuple[str, ...] | list[str]
+) -> None:
+    """This process's environment as the account's own (see `switch_user`)."""
     kept = {
         name: value
         for name, value in os.environ.items()
@@ -288,14 +296,8 @@ def switch_user(user: str | None, keep: tuple[str, ...] | list[str] = ()) -> Non
     }
     os.environ.clear()
     os.environ.update(
-        kept,
-        HOME=account.pw_dir,
-        USER=user,
-        LOGNAME=user,
-        SHELL=account.pw_shell or "/bin/sh",
-        PATH=SAFE_PATH,
+        kept, HOME=home, USER=user, LOGNAME=user, SHELL=shell or "/bin/sh", PATH=SAFE_PATH
     )
-    os.chdir(account.pw_dir if os.path.isdir(account.pw_dir) else "/")
 
 
 def load(ref: str) -> Any:

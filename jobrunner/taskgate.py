@@ -31,15 +31,20 @@ class NoRunner(errors.JobRunnerError):
     """No runner answered a task request."""
 
 
+def path(state_dir: Path) -> Path:
+    """The socket's file in the state folder."""
+    return state_dir / FILE_NAME
+
+
 def bind(state_dir: Path) -> socket.socket:
     """The runner's end: bound, open to every account, non-blocking."""
-    path = state_dir / FILE_NAME
+    where = path(state_dir)
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        where.unlink()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-    sock.bind(str(path))
-    os.chmod(path, 0o666)
+    sock.bind(str(where))
+    os.chmod(where, 0o666)
     sock.setblocking(False)
     return sock
 
@@ -83,7 +88,7 @@ def request(state_dir: Path, payload: dict[str, Any], timeout: float = TIMEOUT) 
         sock.bind("")  # an abstract address of our own, for the answer
         sock.settimeout(timeout)
         try:
-            sock.sendto(json.dumps(payload).encode(), str(state_dir / FILE_NAME))
+            sock.sendto(json.dumps(payload).encode(), str(path(state_dir)))
         except OSError:
             raise NoRunner(f"no runner is running on {state_dir}") from None
         while True:

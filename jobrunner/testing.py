@@ -1,12 +1,15 @@
 """Helpers for tests of jobrunner and of code that uses it: builders of instants and
-entries. (The core takes `now` as an argument, so no fake clock is needed.)"""
+entries; a FakeClock and a FakeExecutor, so that the runner's loop can run its passes
+(`Runner.tick`) with no process, no sleep and no file. (The pure core takes `now` as an
+argument and needs neither.)"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import signal
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jobrunner import model
+from jobrunner import executor, model
 
 
 def utc(
@@ -28,3 +31,85 @@ def job(**fields: Any) -> model.JobSpec:
     if isinstance(fields.get("recurrence"), dict):
         fields["recurrence"] = recurrence(**fields["recurrence"])
     return model.JobSpec(**fields)
+
+
+class FakeClock:
+    """A Clock that moves only when told: `advance()`, or `sleep()` (which returns at
+    once, having moved the clock)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now, self._mono = start, 1000.0
+
+    def now(self) -> datetime:
+        return self._now
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.advance(timedelta(seconds=seconds))
+
+    def advance(self, delta: timedelta) -> None:
+        self._now += delta
+        self._mono += delta.total_seconds()
+
+
+class FakeExecutor:
+    """An Executor whose sessions are entries in a table: `start` records the request
+    and reports the session started (pid from 10001 on); the test ends a session with
+    `exit(session_id, status)`. A SIGTERM or SIGKILL ends it by that signal."""
+
+    def __init__(self) -> None:
+        self.requests: list[executor.SessionRequest] = []
+        self.prepared: list[str] = []
+        self.signals: list[tuple[int, signal.Signals]] = []
+        self.pids: dict[str, int] = {}
+        self.refuse_starts = False
+        self.dead = False
+        self._events: list[executor.Event] = []
+        self._next_pid = 10001
+
+    def start(self, request: executor.SessionRequest) -> None:
+        if self.refuse_starts:
+            raise executor.SessionStartError("The session could not start: no fork.")
+        self.requests.append(request)
+        pid, self._next_pid = self._next_pid, self._next_pid + 1
+        self.pids[request.session_id] = pid
+        self._events.append(executor.Started(request.session_id, pid))
+
+    def exit(self, session_id: str, status: int = 0) -> None:
+        """The session ends with wait status `status` (0: success; 256: exit status 1)."""
+        self._events.append(executor.Exited(self.pids.pop(session_id), status))
+
+    def running(self) -> list[str]:
+        """The session ids of the sessions not ended."""
+        return list(self.pids)
+
+    def prepare(self, ref: str) -> None:
+        self.prepared.append(ref)
+
+    def fds(self) -> list[int]:
+        return []
+
+    def collect(self) -> list[executor.Event]:
+        events, self._events = self._events, []
+        return events
+
+    def alive(self) -> bool:
+        return not self.dead
+
+    def kill(self, pid: int, sig: signal.Signals) -> None:
+        self.signals.append((pid, sig))
+        for session_id, running in list(self.pids.items()):
+            if running == pid:
+                self._events.append(executor.Exited(self.pids.pop(session_id), int(sig)))
+
+    def identity(self, pid: int) -> int | None:
+        return pid * 10
+
+    def end_leftover(self, pid: int, started: float | None) -> None:
+        self.signals.append((pid, signal.SIGKILL))
+
+    def close(self) -> None:
+        self.dead = True

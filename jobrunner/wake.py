@@ -15,13 +15,18 @@ from pathlib import Path
 FILE_NAME = "runner.sock"
 
 
+def path(state_dir: Path) -> Path:
+    """The socket's file in the state folder."""
+    return state_dir / FILE_NAME
+
+
 def bind(state_dir: Path) -> socket.socket:
-    path = state_dir / FILE_NAME
+    where = path(state_dir)
     with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+        where.unlink()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-    sock.bind(str(path))
-    os.chmod(path, 0o660)
+    sock.bind(str(where))
+    os.chmod(where, 0o660)
     sock.setblocking(False)
     return sock
 
@@ -39,7 +44,7 @@ def send(state_dir: Path) -> bool:
     """Wake the runner of `state_dir`; False when none is listening."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
         try:
-            sock.sendto(b"wake", str(state_dir / FILE_NAME))
+            sock.sendto(b"wake", str(path(state_dir)))
         except OSError:
             return False
     return True

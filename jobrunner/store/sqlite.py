@@ -584,7 +584,7 @@ class SqliteStore:
                 user=r[8],
                 attempts=r[9],
                 created_at=_dt(r[10]),
-                phase=r[11],
+                phase=model.Phase(r[11]),
                 session_id=r[12],
                 version=r[13],
             )

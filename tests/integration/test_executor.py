@@ -28,13 +28,12 @@ def test_every_session_end_is_reported(tmp_path, mode):
 
     try:
         for n in range(count):
-            request = {
-                "session_id": f"s{n}",
-                "ref": "tests.entrypoints.jobs:ok",
-                "result_path": str(tmp_path / f"{n}.result"),
-                "output_path": str(tmp_path / f"{n}.out"),
-                "parent_pid": os.getpid(),
-            }
+            request = executor.SessionRequest(
+                session_id=f"s{n}",
+                ref="tests.entrypoints.jobs:ok",
+                result_path=str(tmp_path / f"{n}.result"),
+                output_path=str(tmp_path / f"{n}.out"),
+            )
             runner.start(request)
             asked.add(f"s{n}")
             take(runner.collect())

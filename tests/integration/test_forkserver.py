@@ -43,12 +43,12 @@ def write_job(folder: Path, version: int, extra: str = "") -> None:
 def run_session(ex: executor.Executor, tmp_path: Path, n: int) -> tuple[int, str]:
     out = tmp_path / f"{n}.out"
     ex.start(
-        {
-            "session_id": f"s{n}",
-            "ref": "fsjob:job",
-            "result_path": str(tmp_path / f"{n}.result"),
-            "output_path": str(out),
-        }
+        executor.SessionRequest(
+            session_id=f"s{n}",
+            ref="fsjob:job",
+            result_path=str(tmp_path / f"{n}.result"),
+            output_path=str(out),
+        )
     )
     deadline = time.monotonic() + 30
     while True:

@@ -92,14 +92,14 @@ class Sessions:
     def start(self, func: str = "job", **fields: Any) -> str:
         self.n += 1
         session_id = f"s{self.n}"
-        request = {
-            "session_id": session_id,
-            "ref": f"pooljob:{func}",
-            "result_path": str(self.folder / f"{session_id}.result"),
-            "output_path": str(self.folder / f"{session_id}.out"),
-            "pool": True,
+        request = executor.SessionRequest(
+            session_id=session_id,
+            ref=f"pooljob:{func}",
+            result_path=str(self.folder / f"{session_id}.result"),
+            output_path=str(self.folder / f"{session_id}.out"),
+            pool=True,
             **fields,
-        }
+        )
         self.ex.start(request)
         return session_id
 

@@ -3,19 +3,22 @@ for the store's retry, it does not spin (a real Runner object, no loop started).
 
 from __future__ import annotations
 
-import time
-
-from jobrunner import config, pruning, runner
+from jobrunner import config
+from jobrunner.runner import Runner
+from jobrunner.runner.wakeup import Wakeup
 from jobrunner.store.memory import MemoryStore
+from jobrunner.testing import FakeClock, FakeExecutor, utc
 
 
 def test_pending_pruning_does_not_spin_while_the_store_is_unwritable(tmp_path):
     cfg = config.load(None, cwd=tmp_path)
-    r = runner.Runner(cfg)
-    r.store = MemoryStore()
-    r.pruner = pruning.Pruner(r.store, cfg, r.log)
+    clock = FakeClock(utc(2026, 11, 21))
+    executor = FakeExecutor()
+    r = Runner(cfg, store=MemoryStore(), executors=lambda: executor, clock=clock, wakeup=Wakeup())
     r.pruner.ended("job")  # a run ended: its count limits are pending
-    r._retry_at = time.monotonic() + 5  # the store cannot be written: retry in 5 s
-    assert r._sleep_for() > 4
-    r._retry_at = None
-    assert r._sleep_for() == 0.0  # writable: the pruning is due at once
+    r.commits.retry_at_mono = clock.monotonic() + 5  # cannot be written: retry in 5 s
+    assert r.timing.sleep_for(clock.now(), clock.monotonic()) > 4
+    r.commits.retry_at_mono = None
+    assert r.timing.sleep_for(clock.now(), clock.monotonic()) == 0.0  # writable: pruning due
+    r.commits.close()
+    r.wakeup.close()

@@ -1,0 +1,238 @@
+"""Endings: what the session table reports (logons, ends) -> Steps. The end of an
+entry's run is decided whole by `scheduler.run_end`, of a task's by
+`taskflow.task_ended`; this part reads what they need and carries out what follows."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jobrunner import control, executor, finishing, model, scheduler, taskflow, telemetry
+from jobrunner.runner import sessions
+from jobrunner.runner.commits import Step
+from jobrunner.runner.shared import Shared, dims
+
+
+class Endings:
+    def __init__(self, shared: Shared, table: sessions.SessionTable) -> None:
+        self.shared, self.table = shared, table
+
+    def plan(
+        self,
+        logons: list[sessions.LoggedOn],
+        ends: list[sessions.Ended],
+        now: datetime,
+        forced: model.Outcome | None = None,
+    ) -> list[Step]:
+        """Steps for sessions that started (their logons) and sessions that ended (their
+        ends); `forced` is the outcome of every end. A session that started and ended
+        within one pass gets its logon event but no pid on its entry (one write each)."""
+        steps = [self.plan_logon(on.run, now, mark=not on.also_ended) for on in logons]
+        for end in ends:
+            if forced is not None:
+                result = self.forced(end.run, forced)
+            elif end.outcome is not None:
+                result = end.outcome
+            else:
+                result = self._outcome(end.run, end.status or 0)
+            steps.append(self.plan_end(end.run, result, now, end.status))
+        return steps
+
+    def forced(self, run: sessions.Running, result: model.Outcome) -> model.Outcome:
+        """`result` (the runner ended the run), with what the session wrote so far."""
+        return dataclasses.replace(result, output=self.output(run.output_path))
+
+    def output(self, path: Path) -> str:
+        return executor.read_output(path, self.shared.cfg.output_limit)
+
+    def _outcome(self, run: sessions.Running, status: int) -> model.Outcome:
+        output = self.output(run.output_path)
+        if run.cancel_by:
+            return control.cancelled(run.cancel_by, output)
+        return executor.outcome(
+            run.result_path,
+            output,
+            status,
+            timed_out=run.timed_out,
+            retriable=self.shared.cfg.retriable_exceptions,
+        )
+
+    def session_event(
+        self, run: sessions.Running, event: str, now: datetime, comment: str = ""
+    ) -> model.SessionEvent:
+        return model.SessionEvent(
+            session_id=run.session_id,
+            event=event,
+            at=now,
+            user=run.user,
+            runner_id=self.shared.runner_id,
+            entry_id=run.entry_id,
+            pid=run.pid or None,
+            comment=comment,
+        )
+
+    def plan_logon(
+        self, run: sessions.Running, now: datetime, *, fresh: bool = False, mark: bool = True
+    ) -> Step:
+        """The session's logon event, and (`mark`) its pid on the entry (to find it after
+        a crash)."""
+        event = self.session_event(run, "logon", now)
+        put: tuple[model.Entry, ...] = ()
+        entry = self._entry_of(run, fresh) if mark else None
+        if entry is not None:
+            logged_on = dataclasses.replace(
+                entry,
+                session_pid=run.pid,
+                updated_at=now,
+                session_started=self.table.executor.identity(run.pid),
+            )
+            put = (logged_on,)
+            run.entry = dataclasses.replace(logged_on, version=logged_on.version + 1)
+        log = self.shared.log
+
+        def then(_: list[int]) -> None:
+            log.info(
+                "session_logon",
+                session_id=run.session_id,
+                entry_id=run.entry_id,
+                pid=run.pid,
+                user=run.user,
+                client_type="background",
+            )
+
+        return Step(
+            model.Transition(reason="session_logon", put=put, events=(event,)),
+            then,
+            redo=lambda: self.plan_logon(run, now, fresh=True, mark=mark),
+            durable=False,
+        )
+
+    def _log_of(self, run: sessions.Running, fresh: bool) -> model.LogEntry:
+        """The log entry of a run in process: as this runner inserted it, or read."""
+        store = self.shared.store
+        log = run.log if run.log is not None and not fresh else store.get_log(run.log_no)
+        assert log is not None
+        return log
+
+    def _entry_of(self, run: sessions.Running, fresh: bool) -> model.Entry | None:
+        """The entry of a run in process: as this runner last committed it, or read."""
+        if run.task is not None:
+            return None
+        entry = run.entry if run.entry is not None and not fresh else None
+        if entry is None:
+            entry = self.shared.store.get_entry(run.entry_id)
+        return entry if entry is not None and entry.session_id == run.session_id else None
+
+    def plan_end(
+        self, run: sessions.Running, result: model.Outcome, now: datetime, status: int | None
+    ) -> Step:
+        """The end of a run: an entry's or a task's."""
+        if run.task is not None:
+            return self.plan_task_end(run, result, now)
+        return self.plan_run_end(run, result, now, status)
+
+    def plan_run_end(
+        self,
+        run: sessions.Running,
+        result: model.Outcome,
+        now: datetime,
+        status: int | None,
+        *,
+        fresh: bool = False,
+    ) -> Step:
+        stored = self._entry_of(run, fresh)
+        log = self._log_of(run, fresh)
+        category = stored.spec.category if stored is not None else None
+        decided = scheduler.run_end(
+            stored, log, result, now, self.shared.settings, waiting=self._waiting(category)
+        )
+        finish = decided.finish
+        logoff = self.session_event(run, "logoff", now, exit_comment(result, status))
+        transition = model.Transition(
+            reason="run_finished",
+            put=decided.put,
+            delete=decided.delete,
+            log_update=(finish.log,),
+            events=(logoff,),
+            task_put=(decided.handler,) if decided.handler else (),
+        )
+        shared = self.shared
+
+        def then(_: list[int]) -> None:
+            run.forget()
+            _log_run_end(shared.log, run, decided, logoff)
+            shared.run_ended(run.entry_id, finish.entry or stored, finish.log, finish.last_attempt)
+
+        return Step(
+            transition, then, redo=lambda: self.plan_run_end(run, result, now, status, fresh=True)
+        )
+
+    def _waiting(self, category: str | None) -> list[model.Entry] | None:
+        """The waiting entries of `category` when it may activate one (None: it may not)."""
+        if not category or category in self.table.busy():
+            return None
+        if category in control.paused_categories(self.shared.paused):
+            return None  # its entries wait until it is resumed
+        return self.shared.store.waiting_entries(category)
+
+    def plan_task_end(self, run: sessions.Running, result: model.Outcome, now: datetime) -> Step:
+        task = run.task
+        assert task is not None
+        closed = finishing.close_log(self._log_of(run, fresh=False), now, result)
+        after, event = taskflow.task_ended(task, result, now, self.shared.cfg.retry_profile)
+        fields = taskflow.fields(task, run.session_id)
+        if not result.ok:
+            fields["error"] = closed.error_message
+        log = self.shared.log
+
+        def then(_: list[int]) -> None:
+            run.forget()
+            getattr(log, "info" if result.ok else "warning")(event, **fields)
+
+        transition = model.Transition(
+            reason=event,
+            log_update=(closed,),
+            task_put=(after,) if after else (),
+            task_delete=() if after else ((task.id, task.version),),
+            events=(self.session_event(run, "logoff", now, exit_comment(result, None)),),
+        )
+        return Step(transition, then)
+
+
+def _log_run_end(
+    log: Any,
+    run: sessions.Running,
+    decided: scheduler.RunEnd,
+    logoff: model.SessionEvent,
+) -> None:
+    log.info(
+        "session_logoff",
+        session_id=run.session_id,
+        entry_id=run.entry_id,
+        pid=run.pid or None,
+        comment=logoff.comment,
+        client_type="background",
+    )
+    finish = decided.finish
+    base = dims(finish.entry) if finish.entry else {"entry_id": run.entry_id}
+    for name, fields in finish.events:
+        getattr(log, telemetry.level(name))(
+            name, **{**base, "session_id": run.session_id, **fields}
+        )
+    if finish.delete:
+        log.info("entry_removed", entry_id=run.entry_id, after_run=True)
+    if decided.activated is not None:
+        log.info("waiting_activated", **dims(decided.activated))
+
+
+def exit_comment(result: model.Outcome, status: int | None) -> str:
+    if result.ok:
+        return "success"
+    cause = result.cause or "error"
+    if status is not None and os.WIFSIGNALED(status):
+        return f"{cause}: signal {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"{cause}: {finishing.first_line(result.message)}"[:250]
