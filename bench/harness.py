@@ -102,10 +102,7 @@ def _measure(quick: bool, log: Callable[[str], None], figures: list[Figure]) -> 
 def _latency(samples: int, rounds: int, log: Callable[[str], None]) -> tuple[list[Figure], float]:
     """Figure 1 (and F's median): the floors F and X and the runner's dispatch latency,
     in alternated rounds; each percentile is taken over the samples of all rounds."""
-    f: list[float] = []
-    ours: list[float] = []
-    x: list[float] = []
-    ours_spawn: list[float] = []
+    f, ours, x, ours_spawn = [], [], [], []  # (seconds: F, ours in fork mode, X, spawn)
     for n in range(rounds):
         log(f"floors F and X, dispatch latency (fork, spawn): round {n + 1} of {rounds}")
         f += floors.fork_latency(samples)
