@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jobrunner import model
 from tests.e2e.runner_env import CONFIG, named
 
@@ -68,8 +70,9 @@ def test_a_timeout_ends_its_pool_process_and_the_next_session_gets_another(env):
     assert c[1] != b[1]
 
 
-def test_an_entry_chooses_the_pool_or_a_process_of_its_own(env):
-    one_worker(env)  # fork mode
+@pytest.mark.parametrize("mode", ["fork", "spawn"])
+def test_an_entry_chooses_the_pool_or_a_process_of_its_own(env, mode):
+    one_worker(env, f"session_mode: {mode}\n")
     for n, mode in enumerate(["pool", "fork", "pool"]):
         start = f"2000-01-01T00:00:0{n}Z"
         text = f"object_id: {J}:process_name\nsession_mode: {mode}\nearliest_start: '{start}'\n"
