@@ -4,11 +4,14 @@ process and the next session gets another; an entry may choose the pool or not."
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 
 import pytest
 
-from jobrunner import model
+from jobrunner import executor, model
+from jobrunner.runner import sessions
 from tests.e2e.runner_env import CONFIG, named
 
 S = model.EntryStatus
@@ -20,6 +23,14 @@ POOLED = "jobrunner-pool"  # what a pool process calls itself
 def pids_of(marks: Path, entry_id: str) -> list[int]:
     lines = (marks / f"{entry_id}.marks").read_text().splitlines()
     return [int(line.split()[2]) for line in lines]
+
+
+def logged_on(env) -> bool:
+    db = env.store()
+    try:
+        return any(e.event == "logon" for e in db.list_sessions())
+    finally:
+        db.close()
 
 
 def one_worker(env, extra: str = "") -> None:
@@ -80,3 +91,35 @@ def test_an_entry_chooses_the_pool_or_a_process_of_its_own(env, mode):
     env.run()
     names = [marks_of(env.marks, f"e{n}")[0][0] for n in range(3)]
     assert names[0] == names[2] == POOLED != names[1]
+
+
+def test_a_pool_session_that_ended_unseen_by_a_killed_runner_is_recovered(env):
+    """The runner is stopped once it has committed the session's logon, the session ends
+    (its result whole on disk, its process alive), the runner is killed: the next start
+    ends the run as its result says, and does not run it again."""
+    env.configure("session_mode: pool\n")
+    env.job("j", f"object_id: {J}:ends_late\nparameter_string: '0.3 ok'\n")
+    results = sessions.sessions_dir(env.root / ".jobrunner")
+    proc = env.start()
+    try:
+        env.wait_for_mark("j", "late")
+        deadline = time.monotonic() + 10
+        while not logged_on(env):
+            assert time.monotonic() < deadline, "the session's logon was never committed"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGSTOP)
+        while not any(executor.read_result(p) for p in results.glob("*.result")):
+            assert time.monotonic() < deadline, "the session did not end"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        proc.communicate()
+    assert env.entry("j").status is S.IN_PROCESS
+    _, found, _ = env.run()
+    assert named(found, "run_recovered") == []
+    assert len(env.marks_of("j")) == 1  # never run again
+    entry = env.entry("j")
+    assert (entry.status, entry.last_result) == (S.FINISHED, "success")
+    assert [log.status for log in env.log("j")] == [L.SUCCESS]
