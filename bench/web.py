@@ -187,9 +187,10 @@ def _pct(values: list[float], q: float) -> float:
 
 def main() -> int:
     """`python -m bench.web`: these figures alone."""
-    from bench import harness
+    from bench import large
+    from bench.figure import Figure, render
 
-    print(harness.render(figures("--quick" in sys.argv, harness.make_files, harness.Figure)))
+    print(render(figures("--quick" in sys.argv, large.make_files, Figure)))
     return 0
 
 

@@ -39,6 +39,7 @@ class Config:
     workers: int = 2
     session_mode: str = "fork"
     session_preload: bool = True
+    max_runs_per_process: int = 1000
     session_environment: tuple[str, ...] = ()
     retriable_exceptions: tuple[str, ...] = ()
     retry_profile: tuple[timedelta, ...] = ()
@@ -163,6 +164,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         workers=raw.get("workers") or os.cpu_count() or 1,
         session_mode=raw.get("session_mode", "fork"),
         session_preload=raw.get("session_preload", True),
+        max_runs_per_process=raw.get("max_runs_per_process", 1000),
         session_environment=tuple(raw.get("session_environment", ())),
         retriable_exceptions=tuple(
             p.strip() for p in raw.get("retriable_exceptions", "").split(";") if p.strip()

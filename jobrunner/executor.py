@@ -57,8 +57,8 @@ class SessionRequest:
     """What a session is asked to run: the object's `ref` (or, with `refusal`, why it may
     not run: no session is asked for), what the job receives (`entry`, `parameter`,
     `attempt`, `error`), the account to become (`user`: None for the runner's own), the
-    environment, where it writes its result and output, and (`report`: a report entry's
-    run) the document it makes."""
+    environment, where it writes its result and output, whether it runs in a pool, and
+    (`report`: a report entry's run) the document it makes."""
 
     session_id: str
     ref: str = ""
@@ -76,6 +76,9 @@ class SessionRequest:
     fence: int = 0
     """The version its entry (or task) was given by the run's start: a run started later
     of the same entry, by any runner, has a higher one (the job's idempotency key)."""
+    pool: bool = False
+    """Run in the account's session pool (session_mode pool) rather than a process of
+    its own."""
 
     def wire(self) -> dict[str, Any]:
         """The request as the session reads it (marshalled to the fork server)."""
@@ -135,7 +138,15 @@ class Executor(Protocol):
 
 
 class ForkServerExecutor:
-    def __init__(self, *, preload: bool = True, pool: int = 2, spawn: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        preload: bool = True,
+        pool: int = 2,
+        spawn: bool = False,
+        max_runs: int = 0,
+        pool_size: int = 0,
+    ) -> None:
         self._proc = subprocess.Popen(
             [
                 sys.executable,
@@ -145,6 +156,8 @@ class ForkServerExecutor:
                 f"pool={pool}",
                 f"spawn={int(spawn)}",
                 f"preload={int(preload)}",
+                *([f"max_runs={max_runs}"] if max_runs else []),
+                *([f"pool_size={pool_size}"] if pool_size else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -158,13 +171,20 @@ class ForkServerExecutor:
         os.set_blocking(self._out, False)
         self._buffer = b""
         self._alive = True
+        self._pooled: set[str] = set()  # the pool sessions asked for, not ended yet
+        self._pool_pids: dict[int, str] = {}  # pool process -> the session it runs
 
     def start(self, request: SessionRequest) -> None:
         if not self._alive:
             raise SessionStartError("The session could not start: the fork server is gone.")
         payload = marshal.dumps({**request.wire(), "parent_pid": self._proc.pid})
+        message: tuple[Any, ...] = ("start", request.session_id, request.ref, payload)
+        if request.pool:
+            paths = request.output_path, request.result_path
+            message = ("pool", request.session_id, request.ref, request.user or "", *paths, payload)
+            self._pooled.add(request.session_id)
         try:
-            self._send(("start", request.session_id, request.ref, payload))
+            self._send(message)
         except OSError as exc:
             raise SessionStartError(f"The session could not start: {exc}") from exc
 
@@ -200,15 +220,28 @@ class ForkServerExecutor:
             kind, first, second = line.decode().split(" ")
             if kind == "exited":
                 events.append(Exited(int(first), int(second)))
+                self._pooled.discard(self._pool_pids.pop(int(first), ""))
             else:
                 events.append(Started(first, int(second)))
+                if first in self._pooled:
+                    self._pool_pids[int(second)] = first
         return events
+
+    def kill(self, pid: int, sig: signal.Signals) -> None:
+        """Send `sig` to the process group of the session `pid`; a pool process only
+        while it runs the session this executor last reported on it (the fork server
+        checks: that session may have ended and the next begun meanwhile)."""
+        session_id = self._pool_pids.get(pid)
+        if session_id is None:
+            kill_group(pid, sig)
+            return
+        try:
+            self._send(("kill", pid, session_id, int(sig)))
+        except OSError:  # the fork server is gone: so is its pool (death signal)
+            kill_group(pid, sig)
 
     def alive(self) -> bool:
         return self._alive and self._proc.poll() is None
-
-    def kill(self, pid: int, sig: signal.Signals) -> None:
-        kill_group(pid, sig)
 
     def identity(self, pid: int) -> int | None:
         return process_start_ticks(pid)
@@ -229,9 +262,15 @@ class ForkServerExecutor:
             self._proc.stdout.close()
 
 
-def make(mode: str, *, preload: bool = True, pool: int = 2) -> Executor:
-    """The executor of `mode`; a fork server keeps `pool` children forked ahead."""
-    return ForkServerExecutor(preload=preload, pool=pool, spawn=mode == "spawn")
+def make(
+    mode: str, *, preload: bool = True, pool: int = 2, max_runs: int = 0, pool_size: int = 0
+) -> Executor:
+    """The executor of `mode`; a fork server keeps `pool` children forked ahead, and its
+    session pools have up to `pool_size` processes per account, each running up to
+    `max_runs` sessions (0: the defaults)."""
+    return ForkServerExecutor(
+        preload=preload, pool=pool, spawn=mode == "spawn", max_runs=max_runs, pool_size=pool_size
+    )
 
 
 def _stat(pid: int) -> list[bytes] | None:

@@ -48,7 +48,7 @@ import signal
 import sys
 import time
 
-from jobrunner import session
+from jobrunner import pool, session
 from jobrunner.session import frame, unframe
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (a smaller process)
@@ -172,7 +172,7 @@ _BOOT = (
 )
 
 
-class Server:
+class Server(pool.Serving):
     def __init__(self, parent: int, state: dict[str, Any]) -> None:
         self.parent = parent
         self.pool = max(1, int(state.get("pool", 2)))
@@ -185,6 +185,9 @@ class Server:
         self.sessions: set[int] = set(state.get("sessions", ()))  # pids given a request
         self.waiting: list[tuple[int, int]] = []  # (pid, write end of its request pipe)
         self.pending: bytes = state.get("pending", b"")
+        self.pools = pool.Pools(
+            int(state.get("max_runs", pool.MAX_RUNS)), int(state.get("pool_size", pool.SIZE))
+        )
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         self.poll = select.poll()
@@ -205,20 +208,7 @@ class Server:
 
     def _become_session(self, r: int) -> None:
         """In the child: get ready, wait for the request, run it; never returns."""
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        # a job gets Python's usual SIGINT (KeyboardInterrupt); a fresh interpreter sets
-        # that up itself unless it starts with SIGINT ignored
-        signal.signal(signal.SIGINT, signal.SIG_DFL if self.spawn else signal.default_int_handler)
-        for fd in (self.wake_r, self.wake_w):
-            os.close(fd)
-        null = os.open(os.devnull, os.O_WRONLY)  # not the runner's pipe; the session
-        os.dup2(null, 1)  # points it at its output file
-        os.close(null)
-        for _, w in self.waiting:
-            os.close(w)
-        os.setsid()
+        self._leave_server(fresh=self.spawn)
         session.prepare(self.me)
         if self.spawn:
             os.set_inheritable(r, True)
@@ -230,6 +220,27 @@ class Server:
         if not select.select([r], [], [], REHEARSE_AFTER)[0]:
             session.rehearsal()  # time to spare: not when its request comes at once
         session.wait_for_request(r)  # end of file: retired unused (or the fork server is gone)
+
+    def _leave_server(self, *, fresh: bool) -> None:
+        """In a child forked to run sessions (`fresh`: it executes a new interpreter):
+        none of this process's signal handling, pipes or standard output; a session
+        (process group) of its own."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # a job gets Python's usual SIGINT (KeyboardInterrupt); a fresh interpreter sets
+        # that up itself unless it starts with SIGINT ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL if fresh else signal.default_int_handler)
+        for fd in (self.wake_r, self.wake_w):
+            os.close(fd)
+        null = os.open(os.devnull, os.O_WRONLY)  # not the runner's pipe; the session
+        os.dup2(null, 1)  # points it at its output file
+        os.close(null)
+        for _, w in self.waiting:
+            os.close(w)
+        for fd in self.pools.fds():
+            os.close(fd)
+        os.setsid()
 
     def _fill(self) -> None:
         """Fork waiting children up to the pool size, yielding to incoming requests."""
@@ -266,13 +277,14 @@ class Server:
             if pid in self.sessions:
                 self.sessions.discard(pid)
                 os.write(1, f"exited {pid} {status}\n".encode())
+            self._pool_reaped(pid)
 
     def _end_strays(self) -> None:
         """SIGKILL what sessions left behind: every child this process did not fork (an
         orphan it adopted as subreaper) and what is below it. Their ends wake the loop,
         which looks again, until none is left."""
         self.strays = False
-        forked = frozenset(self.sessions) | {pid for pid, _ in self.waiting}
+        forked = frozenset(self.sessions) | {pid for pid, _ in self.waiting} | self.pools.pids()
         for pid in session.descendants(self.me, spare=forked):
             _kill(pid)
 
@@ -321,6 +333,7 @@ class Server:
     def _restart(self, rest: bytes) -> None:
         """Become a fresh fork server: same pid, so the sessions (and their ends) stay ours."""
         self._retire()
+        rest = self._unqueue() + rest  # (they came first)
         assert self.preloader is not None
         state = {
             "pool": self.pool,
@@ -328,6 +341,8 @@ class Server:
             "skip": sorted(self.preloader.skip),
             "sessions": sorted(self.sessions),
             "pending": rest,
+            "max_runs": self.pools.max_runs,
+            "pool_size": self.pools.size,
         }
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # kept over the exec until serve()
         # the state goes in an inherited memory file: argv has a size limit
@@ -345,6 +360,9 @@ class Server:
         kind, *args = marshal.loads(body)
         if kind == "preload":  # a session of it is due soon
             self._preload(args[0], rest)
+            return
+        if kind in ("pool", "kill"):
+            self._serve_pooled(kind, args, body, rest)
             return
         session_id, ref, request = args
         if self.preloader is not None and self.preloader.stale(ref):
@@ -394,6 +412,8 @@ class Server:
                 for fd, _ in self.poll.poll():
                     if fd == self.wake_r:
                         os.read(self.wake_r, 4096)
+                    elif fd in self.pools.by_fd:
+                        self._pooled_said(fd)
                     else:
                         data = os.read(0, 1 << 16)
                         if not data:  # the runner closed us, or died: its death

@@ -116,6 +116,8 @@ class JobSpec:
     on_final_failure: FinalFailure = FinalFailure.ERROR
     environment: dict[str, str] = field(default_factory=dict, hash=False)
     """Variables set in every session of the entry, over the session's own environment."""
+    session_mode: str | None = None
+    """pool or fork: where the entry's sessions run; None: as the config says."""
     history: History | None = None
     report_output: str | None = None
     """A report's format (csv, xlsx, pdf, none); None: the entry is not a report."""

@@ -215,6 +215,7 @@ class _Builder:
             failure_handler=raw.get("failure_handler"),
             on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
             environment=environment,
+            session_mode=raw.get("session_mode"),
             history=history,
             report_output=_report_output(raw),
             report_parameters=dict(raw.get("report_parameters") or {}),

@@ -47,7 +47,13 @@ def build(
     wakeup.bind(cfg.state_dir)
 
     def executors() -> executor.Executor:
-        return executor.make(cfg.session_mode, preload=cfg.session_preload, pool=4)
+        return executor.make(
+            cfg.session_mode,
+            preload=cfg.session_preload,
+            pool=4,
+            max_runs=cfg.max_runs_per_process,
+            pool_size=cfg.workers + 2,  # (a process makes its result durable after its end)
+        )
 
     # several runners on one store: due times and leases on its server's clock
     clock = cluster.ServerClock(store) if isinstance(store, SharedStore) else SystemClock()

@@ -127,6 +127,7 @@ class Dispatcher:
             environment=spec.environment,
             report=self._report(spec, run),
             fence=entry.version + 1,  # as the start commits it (compare-and-set)
+            pool=(spec.session_mode or self.shared.cfg.session_mode) == "pool",
         )
 
     def _report(self, spec: model.JobSpec, run: sessions.Running) -> reports.ReportRequest | None:
@@ -196,6 +197,7 @@ class Dispatcher:
             user=task.user,
             environment=self._task_environment(task),
             fence=task.version + 1,
+            pool=self.shared.cfg.session_mode == "pool",
         )
 
     def _task_environment(self, task: model.Task) -> dict[str, str]:

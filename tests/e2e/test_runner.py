@@ -18,7 +18,7 @@ L = model.LogStatus
 J = "tests.entrypoints.jobs"
 
 
-@pytest.mark.parametrize("mode", ["fork", "spawn"])
+@pytest.mark.parametrize("mode", ["fork", "spawn", "pool"])
 def test_success_one_off_is_finished_with_a_success_log(env, mode):
     env.configure(f"session_mode: {mode}\n")
     env.job("one", f"object_id: {J}:ok\nparameter_string: hello\ndescription: Say hello\n")
@@ -190,7 +190,9 @@ def test_inactive_recurring_job_is_held_and_rerun_after_the_timeout(env):
     assert env.entry("once").status is S.FINISHED
 
 
-def test_timeout_ends_the_process_group(env):
+@pytest.mark.parametrize("mode", ["fork", "pool"])
+def test_timeout_ends_the_process_group(env, mode):
+    env.configure(f"session_mode: {mode}\n")
     env.job("hang", f"object_id: {J}:hang\ntimeout: 1s\n")
     started = time.monotonic()
     env.run(timeout=30)
@@ -219,7 +221,9 @@ def test_timeout_ends_the_process_group(env):
         ),
     ],
 )
-def test_session_failures_name_their_cause(env, job, message):
+@pytest.mark.parametrize("mode", ["fork", "pool"])
+def test_session_failures_name_their_cause(env, job, message, mode):
+    env.configure(f"session_mode: {mode}\n")
     env.job("j", f"object_id: {J}:{job}\n")
     env.run()
     entry = env.entry("j")
@@ -268,7 +272,7 @@ def test_user_switch_as_root_or_permission_error_otherwise(env):
         assert "Cannot run as user 'nobody': the runner runs as" in entry.error_message
 
 
-@pytest.mark.parametrize("mode", ["fork", "spawn"])
+@pytest.mark.parametrize("mode", ["fork", "spawn", "pool"])
 def test_session_imports_nothing_heavy_before_the_job(env, mode):
     env.configure(f"session_mode: {mode}\n")
     env.job("j", f"object_id: {J}:imports\n")

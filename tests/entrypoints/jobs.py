@@ -235,3 +235,9 @@ def tally(ctx) -> None:
     folder = Path(os.environ["JOBRUNNER_TEST_MARKS"])
     with open(folder / "tally.marks", "a") as f:
         f.write(f"{ctx.parameter} {os.getpid()}\n")
+
+
+def process_name(ctx) -> None:
+    """Marks the name of the process it runs in (a pool process names itself)."""
+    with open("/proc/self/comm") as f:
+        _mark(ctx, f.read().strip())
