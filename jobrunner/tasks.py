@@ -196,8 +196,13 @@ def cancel_task(task_id: uuid.UUID | str) -> bool:
     """Remove a pending task; a running one cannot be cancelled (False), as in BC. The
     task backing a job queue entry belongs to the entry (use `jobrunner set-status`)."""
     _, db = _context()
+    return cancel_in(db, str(task_id))
+
+
+def cancel_in(db: store.Store, task_id: str) -> bool:
+    """`cancel_task` on the store `db` (the dashboard's, which has its store open)."""
     for _ in range(3):
-        task = db.get_task(str(task_id))
+        task = db.get_task(task_id)
         if task is None or task.session_id is not None or task.object == lifecycle.DISPATCH:
             return False
         try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from jobrunner import errors, model, objects, operate, store, telemetry
+from jobrunner import errors, lifecycle, model, objects, operate, store, tasks, telemetry
 from jobrunner.views import shapes
 from jobrunner.web import auth, source
 
@@ -99,6 +99,21 @@ def mark_error(src: source.Source, user: str, log_no: int) -> dict[str, Any]:
     )
     _done(user, "mark_error", log_entry_no=log_no, entry_id=row.entry_id)
     return {"entry_no": log_no, "message": message}
+
+
+def cancel_task(src: source.Source, user: str, task_id: str) -> dict[str, Any]:
+    """A pending task removed (`jobrunner task cancel`): a running one, or the task that
+    backs an entry, is refused as the CLI refuses it."""
+    task = src.reader().get_task(task_id)
+    if task is None:
+        raise ActionError(f"no task {task_id!r}", 404)
+    if task.object == lifecycle.DISPATCH:
+        raise ActionError(f"task {task_id} backs an entry: set the entry on hold instead", 409)
+    _check(src, user, task.object, "cancel_task")
+    if not _carried_out(lambda: _with_writer(src, lambda db: tasks.cancel_in(db, task_id))):
+        raise ActionError(f"task {task_id} is running: it cannot be cancelled", 409)
+    _done(user, "cancel_task", task_id=task_id)
+    return {"task_id": task_id, "cancelled": True}
 
 
 def _object_id(text: str) -> int | str:

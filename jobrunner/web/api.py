@@ -49,6 +49,7 @@ def routes(web: Web) -> list[BaseRoute]:
         route("/api/entries/{entry_id}/trigger", acting(trigger), ["POST"]),
         route("/api/entries/{entry_id}/cancel", acting(cancel), ["POST"]),
         route("/api/log/{entry_no:int}/mark-error", acting(mark_error), ["POST"]),
+        route("/api/tasks/{task_id}/cancel", acting(cancel_task), ["POST"]),
         route(OPENAPI_PATH, lambda r: JSONResponse(document)),
         route("/healthz", lambda r: healthz(web, r)),
         route("/metrics", lambda r: scrape(web, r)),
@@ -156,6 +157,10 @@ def set_status(web: Web, request: Request, user: str) -> dict[str, Any]:
 
 def trigger(web: Web, request: Request, user: str) -> dict[str, Any]:
     return actions.entry_action(web.source, user, "run_now", request.path_params["entry_id"])
+
+
+def cancel_task(web: Web, request: Request, user: str) -> dict[str, Any]:
+    return actions.cancel_task(web.source, user, request.path_params["task_id"])
 
 
 def cancel(web: Web, request: Request, user: str) -> dict[str, Any]:

@@ -332,3 +332,17 @@ def test_web_logs_each_action_with_its_user(site):
     assert '"event": "web_action_done"' in out
     assert '"user": "ops"' in out
     assert '"event": "web_action_refused"' in out
+
+
+def test_web_cancel_a_task_as_the_cli(site):
+    made = site.cli("task", "create", "tests.entrypoints.jobs:ok", "--not-ready")
+    task_id = made.stdout.strip().split()[-1]
+    assert task_id in {t["id"] for t in site.client().get("/api/tasks").json()}
+    anonymous = site.client(token=None).post(f"/api/tasks/{task_id}/cancel")
+    assert anonymous.status_code == 401
+    refused = site.client(token=CAROL_TOKEN).post(f"/api/tasks/{task_id}/cancel")
+    assert refused.status_code == 403  # carol may run 50100 only
+    done = site.client().post(f"/api/tasks/{task_id}/cancel")
+    assert (done.status_code, done.json()) == (200, {"task_id": task_id, "cancelled": True})
+    assert task_id not in {t["id"] for t in site.client().get("/api/tasks").json()}
+    assert site.client().post(f"/api/tasks/{task_id}/cancel").status_code == 404

@@ -66,6 +66,7 @@ def test_web_openapi_document_names_every_api_route(site):
         "/api/entries/{entry_id}/trigger",
         "/api/entries/{entry_id}/cancel",
         "/api/log/{entry_no}/mark-error",
+        "/api/tasks/{task_id}/cancel",
         "/healthz",
         "/metrics",
     }
