@@ -113,7 +113,8 @@ def cancel_task(src: source.Source, user: str, task_id: str) -> dict[str, Any]:
     if not _carried_out(lambda: _with_writer(src, lambda db: tasks.cancel_in(db, task_id))):
         raise ActionError(f"task {task_id} is running: it cannot be cancelled", 409)
     _done(user, "cancel_task", task_id=task_id)
-    return {"task_id": task_id, "cancelled": True}
+    cancelled: dict[str, Any] = {"task_id": task_id, "cancelled": True}
+    return cancelled
 
 
 def _object_id(text: str) -> int | str:

@@ -160,7 +160,8 @@ def trigger(web: Web, request: Request, user: str) -> dict[str, Any]:
 
 
 def cancel_task(web: Web, request: Request, user: str) -> dict[str, Any]:
-    return actions.cancel_task(web.source, user, request.path_params["task_id"])
+    task_id: str = request.path_params["task_id"]
+    return actions.cancel_task(web.source, user, task_id)
 
 
 def cancel(web: Web, request: Request, user: str) -> dict[str, Any]:
