@@ -62,3 +62,17 @@ def parse_instant(value: str, tz_name: str) -> datetime:
 
 def parse_time(value: str) -> time:
     return time.fromisoformat(value)
+
+
+def parse_since(text: str, tz_name: str, now: datetime) -> datetime:
+    """`--since`'s rules (the CLI's and the dashboard's): how long ago (`-1h`, `2d`,
+    `1h30m`; the sign optional, as journalctl's `-1h`) or an ISO-8601 time (wall time in
+    `tz_name` without an offset). ValueError when it is neither."""
+    try:
+        return now - parse_duration(text.removeprefix("-"))
+    except (ValueError, OverflowError):
+        pass
+    try:
+        return parse_instant(text, tz_name)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range") from None

@@ -135,13 +135,7 @@ def since(text: str | None, cfg: config.Config, now: datetime | None = None) -> 
     if text is None:
         return None
     try:
-        ago = timetext.parse_duration(text.removeprefix("-"))
-    except ValueError:
-        pass
-    else:
-        return (now or datetime.now(UTC)) - ago
-    try:
-        return timetext.parse_instant(text, cfg.timezone)
+        return timetext.parse_since(text, cfg.timezone, now or datetime.now(UTC))
     except ValueError:
         raise errors.JobRunnerError(
             f"--since: {text!r} is neither a time ago (-1h, 2d, 30m) nor an ISO-8601 date and time"

@@ -42,12 +42,8 @@ def since(query: QueryParams, cfg: config.Config) -> datetime | None:
     if text is None:
         return None
     try:
-        return datetime.now(UTC) - timetext.parse_duration(text.removeprefix("-"))
-    except (ValueError, OverflowError):
-        pass
-    try:
-        return timetext.parse_instant(text, cfg.timezone)
-    except (ValueError, OverflowError):
+        return timetext.parse_since(text, cfg.timezone, datetime.now(UTC))
+    except ValueError:
         raise HTTPException(
             400,
             f"since: {text!r} is neither a time ago (-1h, 2d, 30m) nor an ISO-8601 date and time",

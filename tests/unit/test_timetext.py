@@ -30,3 +30,16 @@ def test_parse_duration(text, expected):
 def test_parse_duration_rejects(text):
     with pytest.raises(ValueError, match="is not a duration"):
         timetext.parse_duration(text)
+
+
+def test_parse_since_takes_a_time_ago_or_an_instant_in_the_zone():
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert timetext.parse_since("-1h", "UTC", now) == now - timedelta(hours=1)
+    assert timetext.parse_since("2d", "UTC", now) == now - timedelta(days=2)
+    assert timetext.parse_since("2026-12-01T10:00", "Europe/Berlin", now) == datetime(
+        2026, 12, 1, 9, 0, tzinfo=UTC
+    )
+    with pytest.raises(ValueError, match="yesterday"):
+        timetext.parse_since("yesterday", "UTC", now)
