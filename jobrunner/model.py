@@ -129,6 +129,9 @@ class JobSpec:
     stamp: str = field(default="", compare=False)
     """The file's identity when it was read (inode, size, mtime, ctime): an unchanged
     stamp means an unchanged file, so a rescan need not read it."""
+    revision: str | None = field(default=None, compare=False)
+    """The revision of the checkout the file was read from (`revision`; None: it had
+    none): what the store shows as the revision that wrote the definition."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -318,6 +321,21 @@ class Node:
     started_at: datetime | None = None
     lease_until: datetime | None = None
     alive: bool = True
+    revision: str | None = None
+    """The revision of the runner's checkout of the job files (None: it has none)."""
+    unheld: tuple[str, ...] = ()
+    """Entries due that the runner does not start: its checkout does not hold the
+    definition the store has (mid-deploy), by id."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RevisionMove:
+    """A compare-and-set of the store's revision (`Store.revision`): from `expected`
+    (None: the store has none) to `to`; a transition that holds one conflicts when the
+    store's revision is no longer `expected`."""
+
+    expected: str | None
+    to: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -340,6 +358,8 @@ class Transition:
     pause_put: tuple[Pause, ...] = ()
     pause_delete: tuple[str | None, ...] = ()
     """Categories (None: the whole runner) no longer paused."""
+    revision: RevisionMove | None = None
+    """The revision of the job files a reconcile stored its definitions from."""
 
 
 def merge(reason: str, transitions: list[Transition]) -> Transition:
@@ -356,6 +376,7 @@ def merge(reason: str, transitions: list[Transition]) -> Transition:
         task_delete=tuple(k for t in transitions for k in t.task_delete),
         pause_put=tuple(p for t in transitions for p in t.pause_put),
         pause_delete=tuple(p for t in transitions for p in t.pause_delete),
+        revision=next((t.revision for t in transitions if t.revision is not None), None),
     )
 
 

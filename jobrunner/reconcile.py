@@ -69,6 +69,8 @@ class Change:
 class Plan:
     changes: tuple[Change, ...]
     unchanged: int
+    revision: model.RevisionMove | None = None
+    """The store's revision as this plan moves it (`revision.guard`)."""
 
     def of(self, kind: ChangeKind) -> list[Change]:
         return [c for c in self.changes if c.kind == kind]
@@ -84,7 +86,9 @@ class Plan:
             for c in self.changes
             if c.kind is ChangeKind.REMOVE and c.after is None and c.before is not None
         )
-        return model.Transition(reason="reconcile", put=puts, delete=deletes)
+        return model.Transition(
+            reason="reconcile", put=puts, delete=deletes, revision=self.revision
+        )
 
 
 def diff(
@@ -265,7 +269,9 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def apply(plan: Plan, store: Any, *, durable: bool = True) -> None:
-    """Commit a plan as one transition (raises StoreConflict if an entry moved on)."""
+    """Commit a plan as one transition (raises StoreConflict if an entry, or the store's
+    revision, moved on)."""
     transition = plan.transition()
-    if transition.put or transition.delete:
+    move = transition.revision
+    if transition.put or transition.delete or (move is not None and move.expected != move.to):
         store.commit(transition, durable=durable)

@@ -21,6 +21,7 @@ CORE = (
     "finishing",
     "taskflow",
     "reconcile",
+    "revision",
     "model",
     "dateformula",
 )
