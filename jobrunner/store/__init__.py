@@ -75,7 +75,8 @@ class Store(Protocol):
         """Apply every write of `transition` in one transaction, or none of them.
 
         Raises StoreConflict when an entry or task's expected version does not match
-        (another writer got there first), StoreUnwritable when it cannot be written now
+        (another writer got there first), or the store's revision is not the one its
+        `revision` move expects, StoreUnwritable when it cannot be written now
         (the disk is full, say). Returns the numbers given to `log_insert`
         rows, in order. Each written entry and task is stored with version + 1.
         With `durable=False` the transaction is still atomic and consistent, but the
@@ -121,6 +122,17 @@ class Store(Protocol):
     def source_stamps(self) -> dict[str, str]:
         """Job file -> the stamp of the file its entry was last read from (cheap: no
         definitions are built), so a rescan reads only files that changed."""
+        ...
+
+    def source_digests(self) -> dict[str, tuple[str, str]]:
+        """Job file -> (id, digest) of the entry it defines (cheap: no definitions are
+        built), so a runner knows which definitions its own unchanged files hold."""
+        ...
+
+    def revision(self) -> str | None:
+        """The revision of the job files the store's definitions were last reconciled
+        from (`Transition.revision`; None: never one). Each entry's definition keeps the
+        revision of the checkout that wrote it (`JobSpec.revision`)."""
         ...
 
     def waiting_entries(self, category: str) -> list[model.Entry]:

@@ -11,7 +11,7 @@ import json
 
 from jobrunner import model, spec
 
-_Key = tuple[str, str, str, str, str, str]
+_Key = tuple[str, str, str, str, str, str, str | None]
 # entry id -> the key of its spec last built or remembered, and that spec (oldest first):
 # one per entry, so a read of every entry finds each one built, however many there are
 _BUILT: dict[str, tuple[_Key, model.JobSpec]] = {}
@@ -19,18 +19,25 @@ BUILT_KEPT = 1 << 17  # entries; more than that are rebuilt at each read of them
 
 
 def from_definition(
-    definition: str, source: str, entry_id: str, timezone: str, digest: str = "", stamp: str = ""
+    definition: str,
+    source: str,
+    entry_id: str,
+    timezone: str,
+    digest: str = "",
+    stamp: str = "",
+    revision: str | None = None,
 ) -> model.JobSpec:
     """Rebuild a JobSpec from its stored definition (the JSON of a validated file), read
-    in the entry's `timezone`; `digest` is the one computed when the file was read and
-    `stamp` that file's stamp. Each entry's spec built or `remember`ed last is kept: an
-    unchanged definition costs a lookup."""
-    key = (definition, source, entry_id, timezone, digest, stamp)
+    in the entry's `timezone`; `digest` is the one computed when the file was read,
+    `stamp` that file's stamp and `revision` its checkout's. Each entry's spec built or
+    `remember`ed last is kept: an unchanged definition costs a lookup."""
+    key = (definition, source, entry_id, timezone, digest, stamp, revision)
     found = _BUILT.get(entry_id)
     if found is not None and found[0] == key:
         return found[1]
     built = spec.from_raw(json.loads(definition), source, entry_id, timezone, digest)
-    built = dataclasses.replace(built, stamp=stamp) if stamp else built
+    if stamp or revision is not None:
+        built = dataclasses.replace(built, stamp=stamp, revision=revision)
     _keep(key, built)
     return built
 
@@ -45,6 +52,7 @@ def remember(written: model.JobSpec) -> None:
         written.timezone,
         written.digest,
         written.stamp,
+        written.revision,
     )
     _keep(key, written)
 

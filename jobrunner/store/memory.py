@@ -23,6 +23,7 @@ class MemoryStore:
         self._pauses: dict[str | None, model.Pause] = {}
         self._next_entry_no = 1
         self._next_log_no = 1
+        self._revision: str | None = None
         self._lock = threading.Lock()
 
     def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
@@ -31,6 +32,8 @@ class MemoryStore:
             return self._apply(transition)
 
     def _check(self, t: model.Transition) -> None:
+        if t.revision is not None and t.revision.expected != self._revision:
+            raise StoreConflict("the store's revision of the job files changed since it was read")
         _check_versions("entry", self._entries, [(e.id, e.version) for e in t.put], t.delete)
         _check_versions("task", self._tasks, [(k.id, k.version) for k in t.task_put], t.task_delete)
         for log in t.log_update:
@@ -38,6 +41,8 @@ class MemoryStore:
                 raise StoreConflict(f"log entry {log.entry_no} does not exist")
 
     def _apply(self, t: model.Transition) -> list[int]:
+        if t.revision is not None:
+            self._revision = t.revision.to
         for entry_id, _ in t.delete:
             del self._entries[entry_id]
             self._tasks.pop(entrytask.removed(entry_id), None)
@@ -127,6 +132,12 @@ class MemoryStore:
 
     def source_stamps(self) -> dict[str, str]:
         return {e.spec.source: e.spec.stamp for e in self._entries.values()}
+
+    def source_digests(self) -> dict[str, tuple[str, str]]:
+        return {e.spec.source: (e.id, e.spec.digest) for e in self._entries.values()}
+
+    def revision(self) -> str | None:
+        return self._revision
 
     def waiting_entries(self, category: str) -> list[model.Entry]:
         waiting = [

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jobrunner.store.sql import migrations
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: (
         """CREATE TABLE entries (
@@ -76,6 +78,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # so its step makes nothing here; the version moves so that one number means one
     # jobrunner in every dialect.
     5: (),
+    6: (
+        *migrations.REVISIONS,
+        # each runner's checkout revision, and the due entries it does not hold
+        "ALTER TABLE nodes ADD COLUMN revision TEXT",
+        "ALTER TABLE nodes ADD COLUMN unheld TEXT NOT NULL DEFAULT ''",
+    ),
 }
 
 

@@ -12,6 +12,9 @@ from jobrunner.store import sqlite as sqlite_store
 from jobrunner.testing import utc
 from tests.contract.test_store import entry
 
+UNDO_6 = "ALTER TABLE entries DROP COLUMN revision; DROP TABLE store_revision; "
+"""Back from schema version 6 (the revisions of job files) to 5."""
+
 
 def test_persists_across_reopen(tmp_path):
     path = tmp_path / "s.sqlite3"
@@ -97,7 +100,7 @@ def test_a_version_1_file_is_migrated_with_the_queue_order_kept(tmp_path):
     store.close()
     db = sqlite3.connect(path)  # back to the version 1 layout
     db.executescript(
-        "DROP INDEX tasks_queue; ALTER TABLE tasks DROP COLUMN rank; "
+        f"{UNDO_6}DROP INDEX tasks_queue; ALTER TABLE tasks DROP COLUMN rank; "
         "ALTER TABLE tasks DROP COLUMN seq; "
         "CREATE INDEX tasks_due ON tasks (ready, session_id, not_before); "
         "ALTER TABLE entries DROP COLUMN requests; DROP TABLE pauses; PRAGMA user_version = 1;"
@@ -286,7 +289,8 @@ def test_a_version_3_file_is_migrated_and_pauses_and_requests_persist(tmp_path):
     store.close()
     db = sqlite3.connect(path)  # back to the version 3 layout
     db.executescript(
-        "ALTER TABLE entries DROP COLUMN requests; DROP TABLE pauses; PRAGMA user_version = 3;"
+        f"{UNDO_6}ALTER TABLE entries DROP COLUMN requests; DROP TABLE pauses; "
+        "PRAGMA user_version = 3;"
     )
     db.close()
     again = sqlite_store.SqliteStore(path)
@@ -307,3 +311,19 @@ def test_a_version_3_file_is_migrated_and_pauses_and_requests_persist(tmp_path):
     assert reopened.get_entry("a").trigger == trigger
     assert reopened.pauses() == [model.Pause(category="CRM", by="bob", at=when)]
     reopened.close()
+
+
+def test_a_version_5_file_is_migrated_with_no_revisions(tmp_path):
+    path = tmp_path / "s.sqlite3"
+    store = sqlite_store.SqliteStore(path)
+    store.commit(model.Transition(reason="t", put=(entry("a"),)))
+    store.close()
+    db = sqlite3.connect(path)  # back to the version 5 layout
+    db.executescript(f"{UNDO_6}PRAGMA user_version = 5;")
+    db.close()
+    again = sqlite_store.SqliteStore(path)
+    assert again.schema_version == sqlite_store.LATEST
+    assert (again.get_entry("a").spec.revision, again.revision()) == (None, None)
+    again.commit(model.Transition(reason="t", revision=model.RevisionMove(expected=None, to="3")))
+    assert again.revision() == "3"
+    again.close()

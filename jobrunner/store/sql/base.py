@@ -148,6 +148,14 @@ class SqlStore:
         with self._reading() as db:
             return dict(db.execute(self._q.source_stamps).fetchall())
 
+    def source_digests(self) -> dict[str, tuple[str, str]]:
+        with self._reading() as db:
+            found = db.execute(self._q.source_digests).fetchall()
+        return {source: (entry_id, digest) for source, entry_id, digest in found}
+
+    def revision(self) -> str | None:
+        return self._one(self._q.store_revision)[0] or None
+
     def waiting_entries(self, category: str) -> list[model.Entry]:
         return self._entries(self._q.waiting_entries, (category,))
 

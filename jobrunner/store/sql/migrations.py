@@ -12,6 +12,16 @@ from collections.abc import Mapping
 from jobrunner import errors
 from jobrunner.store.sql import dialect as dialects
 
+REVISIONS = (
+    # Job files on many machines: the revision of the checkout that wrote each
+    # definition, and the store's (its newest reconcile's; '' for none), which a
+    # reconcile compare-and-sets so that an older checkout never writes over a newer.
+    "ALTER TABLE entries ADD COLUMN revision TEXT",
+    "CREATE TABLE store_revision (revision TEXT NOT NULL)",
+    "INSERT INTO store_revision VALUES ('')",
+)
+"""Version 6, the same in every dialect (`pg_schema` adds the runners' revisions)."""
+
 SQLITE: dict[int, tuple[str, ...]] = {
     1: (
         """CREATE TABLE entries (
@@ -114,6 +124,7 @@ SQLITE: dict[int, tuple[str, ...]] = {
             ended_at INTEGER, PRIMARY KEY (session_id, entry_id, queue))""",
         "CREATE INDEX IF NOT EXISTS item_runs_ended ON item_runs (ended_at)",
     ),
+    6: REVISIONS,
 }
 LATEST = max(SQLITE)
 """The schema version this code writes (SQLite: PRAGMA user_version)."""

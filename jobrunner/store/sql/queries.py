@@ -44,6 +44,7 @@ ENTRY_VALUES = (
     "session_retries",
     "stamp",
     "requests",
+    "revision",
 )
 """An entry's columns besides its id, number and version (`rows.entry_values` order)."""
 
@@ -52,7 +53,7 @@ _ENTRY = (
     "earliest_start, attempts, error_message, error_call_stack, last_ready_state, session_id, "
     "session_pid, session_started, runner_id, system_task_id, rejected, remove_after_run, "
     "last_run_at, last_result, created_at, updated_at, session_retries, stamp, requests, "
-    "version FROM entries"
+    "revision, version FROM entries"
 )
 _LOG = (
     'SELECT entry_no, entry_id, "user", start_at, end_at, object_type, object_id, '
@@ -82,6 +83,8 @@ class Queries:
         f"{_ENTRY} WHERE status = 'waiting' AND category = ? ORDER BY priority, entry_no"
     )
     source_stamps: str = "SELECT source, stamp FROM entries"
+    source_digests: str = "SELECT source, id, digest FROM entries"
+    store_revision: str = "SELECT revision FROM store_revision"
     entry_states: str = (
         "SELECT id, status, category, earliest_start, rejected FROM entries ORDER BY id"
     )
@@ -137,9 +140,11 @@ class Queries:
         "priority, status, earliest_start, attempts, error_message, error_call_stack, "
         "last_ready_state, session_id, session_pid, session_started, runner_id, "
         "system_task_id, rejected, remove_after_run, last_run_at, last_result, created_at, "
-        "updated_at, session_retries, stamp, requests, version) VALUES (?, ?, ?, ?, ?, ?, ?, "
-        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+        "updated_at, session_retries, stamp, requests, revision, version) VALUES (?, ?, ?, ?, "
+        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
     )
+    # the store's revision of the job files, compare-and-set ('' in the row: none)
+    move_revision: str = "UPDATE store_revision SET revision = ? WHERE revision = ?"
     entries_numbered_after: str = "SELECT COUNT(*) FROM entries WHERE entry_no > ?"
     delete_entry: str = "DELETE FROM entries WHERE id = ? AND version = ?"
     put_entry_task: str = (

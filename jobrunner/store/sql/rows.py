@@ -89,6 +89,7 @@ def entry_values(e: model.Entry, task: model.Task | None) -> tuple[Any, ...]:
         e.session_retries,
         s.stamp,
         requests_json(e),
+        s.revision,
     )
 
 
@@ -110,13 +111,13 @@ class EntryReader:
 def entry_reader(description: Description) -> EntryReader:
     (i, no, definition, digest, source, zone, _category, _priority, status, earliest,
      attempts, message, stack, ready_at, session, pid, started, runner, task, rejected,
-     remove, run_at, result, created, updated, retries, stamp, requested,
+     remove, run_at, result, created, updated, retries, stamp, requested, revision,
      version) = at(description, ENTRY_COLUMNS)  # fmt: skip
 
     def entry(r: Sequence[Any]) -> model.Entry:
         return model.Entry(
             spec=codec.from_definition(
-                r[definition], r[source], r[i], r[zone], r[digest], r[stamp]
+                r[definition], r[source], r[i], r[zone], r[digest], r[stamp], r[revision]
             ),
             entry_no=r[no],
             status=model.EntryStatus(r[status]),

@@ -76,6 +76,10 @@ def write(db: Connection, dialect: Dialect, memo: Memo, t: model.Transition) -> 
     given to its `log_insert` rows."""
     q = dialect.queries
     memo.begin(t)
+    if t.revision is not None:  # first: of reconciles at once, one goes on, others conflict
+        moved = db.execute(q.move_revision, (t.revision.to, t.revision.expected or ""))
+        if moved.rowcount != 1:
+            raise StoreConflict("the store's revision of the job files changed since it was read")
     for key, version in t.delete:
         _delete(db, q.delete_entry, "entry", key, version)
         db.execute(q.drop_task, (entrytask.removed(key),))  # its task goes too
