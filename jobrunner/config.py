@@ -14,13 +14,25 @@ from typing import Any
 
 import yaml
 
-from jobrunner import errors, model, problems, schemas, spec, timetext, wallclock, yamltext
+from jobrunner import (
+    errors,
+    model,
+    problems,
+    revision,
+    schemas,
+    spec,
+    timetext,
+    wallclock,
+    yamltext,
+)
 
 SCHEMA = "config.schema.json"
 DEFAULT_NAME = "jobrunner.yaml"
 STORE_ENV = "JOBRUNNER_STORE"
 """The store's connection string, over the config's `store:` (a password need not sit
 in a file)."""
+REVISION_ENV = "JOBRUNNER_REVISION"
+"""The deploy number of the job files, over the config's `revision:`."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -35,6 +47,9 @@ class Config:
     store: str | None = None
     """A PostgreSQL connection string (`postgresql://...`): the store several runners
     share; None: the SQLite file in `state_dir`. $JOBRUNNER_STORE wins over the file's."""
+    revision: str | None = None
+    """The job files' deploy number (decimal digits), $JOBRUNNER_REVISION over the
+    file's `revision:`; None: the checkout's git commit, if any (`checkout`)."""
     objects: dict[int, str] = field(default_factory=dict)
     workers: int = 2
     session_mode: str = "fork"
@@ -160,6 +175,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         state_dir=(base / raw.get("state_dir", ".jobrunner")).resolve(),
         timezone=raw.get("timezone") or wallclock.local_zone_name(),
         store=os.environ.get(STORE_ENV) or raw.get("store") or None,
+        revision=_revision(raw.get("revision")),
         objects={int(k): v for k, v in raw.get("objects", {}).items()},
         workers=raw.get("workers") or os.cpu_count() or 1,
         session_mode=raw.get("session_mode", "fork"),
@@ -185,6 +201,19 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         log_level=raw.get("log_level", "info"),
         log_file=raw.get("log_file", True),
     )
+
+
+def _revision(value: int | None) -> str | None:
+    given = os.environ.get(REVISION_ENV, "")
+    if not given.strip():
+        return None if value is None else str(value)
+    try:
+        return revision.number(given)
+    except ValueError as exc:
+        where = f"${REVISION_ENV}"
+        raise errors.ConfigError(
+            [model.Problem(file=where, line=1, path="revision", message=str(exc))]
+        ) from None
 
 
 def _history(value: dict[str, Any]) -> model.History:

@@ -1,16 +1,30 @@
 """The live reconciler: a full reconcile of the jobs folder at start, then a reconcile
-of just the files each debounced watcher batch names. Thin shell over `reconcile`:
-reads files, commits plans, logs what changed.
+of just the files each debounced watcher batch names. Thin shell over `reconcile` and
+`revision`: reads files and the checkout's revision, commits plans as the revision rule
+lets this checkout write them, logs what changed (and, once each, what it kept), and
+knows which stored definitions its own files hold (`holds`: a runner starts only those).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobrunner import config, jobfiles, model, reconcile, store, telemetry, wallclock, watcher
+from jobrunner import (
+    checkout,
+    config,
+    jobfiles,
+    model,
+    reconcile,
+    revision,
+    store,
+    telemetry,
+    wallclock,
+    watcher,
+)
 
 ATTEMPTS = 3
 BULK = 500  # past this many files, one full read beats many small ones
@@ -23,10 +37,17 @@ class Reconciler:
         self.cfg, self.store, self.now = cfg, db, clock
         self.log = log or telemetry.get_logger()
         self._watcher: watcher.Watcher | None = None
+        self.checkout = checkout.Checkout()
+        self.revision: str | None = None  # this checkout's, as the last reconcile read it
+        self.standing = revision.Standing.NONE  # how the store's stood to it then
+        self._ruled = False  # a revision on either side: the rule is in force
+        self._own: dict[str, tuple[str, str]] = {}  # job file -> (id, digest) it holds
+        self._kept: dict[str, tuple[Any, ...]] = {}  # job file -> its kept change, logged
 
     def full(self) -> reconcile.Plan:
         """Reconcile the whole folder: files whose stamp (inode, size, times) matches the
-        one stored are not read again; new, changed and vanished files are."""
+        one stored are not read again (the definitions they hold are the stored ones);
+        new, changed and vanished files are."""
         on_disk = jobfiles.stamps(self.cfg.jobs_dir, self.cfg.base)
         stored = self.store.source_stamps()
         folder = self.cfg.jobs_dir
@@ -36,21 +57,89 @@ class Reconciler:
             if stored.get(name) != stamp
         ]
         gone = [self.cfg.base / name for name in stored.keys() - on_disk.keys()]
-        if not changed and not gone:
-            return reconcile.Plan(changes=(), unchanged=len(on_disk))
-        plan = self.paths([*changed, *gone])
+        same = [name for name, stamp in on_disk.items() if stored.get(name) == stamp]
+        digests = self.store.source_digests() if same else {}
+        self._own = {name: digests[name] for name in same if name in digests}
+        plan = self.paths([*changed, *gone])  # (none: the store's revision may move)
         unchanged = plan.unchanged + len(on_disk) - len(changed)
-        return reconcile.Plan(changes=plan.changes, unchanged=unchanged)
+        return dataclasses.replace(plan, unchanged=unchanged)
 
     def paths(self, paths: Iterable[Path]) -> reconcile.Plan:
-        """Reconcile just these files (created, changed, renamed or deleted)."""
+        """Reconcile just these files (created, changed, renamed or deleted); what it
+        writes, as the revision rule lets it."""
         results = jobfiles.read_paths(paths, self.cfg.timezone, self.cfg.base)
+        own = self.checkout.read(self.cfg)
+        if own is not None:
+            results = [_of_revision(r, own) for r in results]
         scope = {r.path for r in results}
         for attempt in range(ATTEMPTS):
-            plan = reconcile.diff(results, self._stored(results, scope), self.now(), scope=scope)
-            if self._apply(plan, attempt):
-                return plan
+            stored_revision = self.store.revision()  # (before the entries it goes with)
+            found = self.checkout.standing(self.cfg, stored_revision, own)
+            stored = self._stored(results, scope)
+            plan = reconcile.diff(results, stored, self.now(), scope=scope)
+            guarded = revision.guard(plan, stored_revision, own, found)
+            if self._apply(guarded.plan, attempt):
+                self.revision, self.standing = own, found
+                self._ruled = own is not None or stored_revision is not None
+                self._hold(results, plan, stored, found in revision.WRITES)
+                self._log_kept(scope, guarded, stored_revision)
+                return guarded.plan
         raise store.StoreConflict("the store kept changing during reconcile")
+
+    def holds(self, entry: model.Entry) -> bool:
+        """Whether this checkout holds the entry's stored definition: its own job file at
+        the entry's source defines it, digest for digest. A runner starts runs of only
+        these. While neither this checkout nor the store has a revision, every entry."""
+        if not self._ruled:
+            return True
+        return self._own.get(entry.spec.source) == (entry.id, entry.spec.digest)
+
+    def _hold(
+        self,
+        results: list[reconcile.FileResult],
+        plan: reconcile.Plan,
+        stored: dict[str, model.Entry],
+        writes: bool,
+    ) -> None:
+        """What these files hold now: a valid file its definition; a rejected one the
+        last good definition its entry keeps, when this checkout may write (it marked
+        the entry), else nothing."""
+        for r in results:
+            if r.spec is not None:
+                self._own[r.path] = (r.spec.id, r.spec.digest)
+            else:
+                self._own.pop(r.path, None)
+        by_source = {e.spec.source: e for e in stored.values()}
+        for change in plan.of(reconcile.ChangeKind.REJECT):
+            kept = by_source.get(change.path)
+            if writes and kept is not None:
+                self._own[change.path] = (kept.id, kept.spec.digest)
+            else:
+                self._own.pop(change.path, None)
+
+    def _log_kept(
+        self, scope: set[str], guarded: revision.Guarded, stored_revision: str | None
+    ) -> None:
+        """definition_newer_in_store, once for each change this checkout did not make
+        (until the file, the store's revision or its own changes)."""
+        kept = {c.path: c for c in guarded.kept}
+        for path in scope - kept.keys():
+            self._kept.pop(path, None)
+        for path, change in kept.items():
+            shown = change.after or change.before
+            key = (change.kind, change.entry_id, shown and shown.spec.digest, stored_revision)
+            if self._kept.get(path) == (*key, self.revision):
+                continue
+            self._kept[path] = (*key, self.revision)
+            self.log.warning(
+                "definition_newer_in_store",
+                entry_id=change.entry_id,
+                file=path,
+                change=change.kind.value,
+                stored_revision=stored_revision,
+                own_revision=self.revision,
+                standing=guarded.standing.value,
+            )
 
     def _stored(
         self, results: list[reconcile.FileResult], scope: set[str]
@@ -124,6 +213,12 @@ _EVENTS = {
     reconcile.ChangeKind.MOVE: "entry_changed",
 }
 _REDEFINED = (reconcile.ChangeKind.ADD, reconcile.ChangeKind.CHANGE)
+
+
+def _of_revision(result: reconcile.FileResult, own: str) -> reconcile.FileResult:
+    if result.spec is None:
+        return result
+    return dataclasses.replace(result, spec=dataclasses.replace(result.spec, revision=own))
 
 
 def _fields(change: reconcile.Change) -> dict[str, Any]:

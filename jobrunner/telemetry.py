@@ -37,6 +37,7 @@ EVENTS: dict[str, str | None] = {
     "entry_removed": None,
     "job_file_rejected": None,
     "job_file_accepted": None,
+    "definition_newer_in_store": None,
     "entry_enqueued": "AL0000E24",
     "run_started": "AL0000E25",
     "run_finished": "AL0000E26",
