@@ -90,9 +90,19 @@ class Reconciler:
         """Whether this checkout holds the entry's stored definition: its own job file at
         the entry's source defines it, digest for digest. A runner starts runs of only
         these. While neither this checkout nor the store has a revision, every entry."""
-        if not self._ruled:
-            return True
-        return self._own.get(entry.spec.source) == (entry.id, entry.spec.digest)
+        return self.holds_definition(entry.spec.source, entry.id, entry.spec.digest)
+
+    def holds_definition(self, source: str, entry_id: str, digest: str) -> bool:
+        """`holds` for a stored definition known by its file, entry id and digest."""
+        return not self._ruled or self._own.get(source) == (entry_id, digest)
+
+    def moved(self) -> bool:
+        """Whether the checkout's git HEAD moved since the last reconcile (a pull that
+        changed no job file, or whose files were read before git moved HEAD): reconcile
+        it again. Asks git only where the last reconcile found a commit."""
+        if self.revision is None or self.cfg.revision is not None:
+            return False
+        return self.checkout.read(self.cfg) != self.revision
 
     def _hold(
         self,

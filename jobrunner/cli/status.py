@@ -68,10 +68,10 @@ def show_command(args: argparse.Namespace) -> int:
         found = queries.detail(db, args.entry_id)
     if args.json:
         documents = report_reading.described(cfg)
-        data = shapes.show_json(found.entry, found.logs, documents)
+        data = shapes.show_json(found.entry, found.logs, documents, found.waiting_for_revision)
         common.print_json(items.show_with_items(data, found.items, found.runs))
         return 0
-    for line in text.show_notes(found.entry, found.paused):
+    for line in text.show_notes(found.entry, found.paused, found.waiting_for_revision):
         print(line)
     marks = report_reading.marks(cfg)
     print(text.show_text(found.entry, found.logs, common.tz(cfg), common.colour(), marks))

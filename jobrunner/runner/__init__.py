@@ -8,6 +8,7 @@ Its parts, each importing only those below it:
               the wake on their commits, recovery of dead runners' runs (cluster.py)
   recovery    the runs of a runner that died
   endings     logons and ends -> Steps;  dispatch: due tasks -> start Steps
+  holding     the entries whose stored definitions its checkout does not hold (left to others)
   commits     Step, the group commit and the sync thread, a store that cannot be written
   sessions    the table of running sessions: launch, collect (reports ends), timeouts
   wakeup      self-pipe, wake and task sockets, executor fds

@@ -41,20 +41,50 @@ class Dispatcher:
             return []
         busy = self.table.busy() | shared.busy_elsewhere(None)  # on any runner
         busy |= control.paused_categories(shared.paused)  # their runs wait
-        steps = []
-        for task in shared.store.due_tasks(now, free):
-            if task.object == lifecycle.DISPATCH:
-                step = self._plan_entry(task, now, mono, busy)
-            else:
-                step = self._plan_task(task, now, mono)
-            if step is not None:
-                steps.append(step)
-        return steps
+        return self._plan_due(now, mono, free, busy)
+
+    def _plan_due(self, now: datetime, mono: float, free: int, busy: set[str]) -> list[Step]:
+        """Up to `free` due tasks, planned. The runs of entries whose definitions this
+        runner's checkout does not hold are passed over (not counted); finding one among
+        the tasks read means reading again, further."""
+        unheld = self.shared.unheld
+        steps: list[Step] = []
+        seen: set[str] = set()
+        taken = 0
+        while True:
+            left = len(unheld)
+            due = self.shared.store.due_tasks(now, free + left)
+            for task in due:
+                if taken == free:
+                    return steps
+                if task.id in seen or _left(task, unheld):
+                    continue
+                seen.add(task.id)
+                before = len(unheld)
+                step = self._plan(task, now, mono, busy)
+                taken += len(unheld) == before
+                if step is not None:
+                    steps.append(step)
+            if taken == free or len(unheld) == left or len(due) < free + left:
+                return steps
+
+    def _plan(self, task: model.Task, now: datetime, mono: float, busy: set[str]) -> Step | None:
+        if task.object != lifecycle.DISPATCH:
+            return self._plan_task(task, now, mono)
+        entry = self.shared.store.get_entry(task.entry_id or "")
+        if entry is not None and not self.shared.holds(entry):
+            self.shared.unheld.add(entry.id)  # a definition of a checkout it does not have
+            return None
+        return self._plan_entry(task, entry, now, mono, busy)
 
     def _plan_entry(
-        self, task: model.Task, now: datetime, mono: float, busy: set[str]
+        self,
+        task: model.Task,
+        entry: model.Entry | None,
+        now: datetime,
+        mono: float,
+        busy: set[str],
     ) -> Step | None:
-        entry = self.shared.store.get_entry(task.entry_id or "")
         if entry is None or entry.system_task_id != task.id:
             return None
         decision = scheduler.dispatch(entry, now, busy)
@@ -210,6 +240,12 @@ class Dispatcher:
         if entry is None or (entry.spec.user or "") != task.user:
             return {}
         return entry.spec.environment
+
+
+def _left(task: model.Task, unheld: set[str]) -> bool:
+    """Whether the task is the run of an entry whose definition this runner's checkout
+    does not hold (left to others; its due time stays as it is)."""
+    return task.object == lifecycle.DISPATCH and task.entry_id in unheld
 
 
 def _first_triggered(entry: model.Entry, t: model.Trigger) -> bool:

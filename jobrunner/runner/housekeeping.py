@@ -24,6 +24,7 @@ from jobrunner import (
     reconciler,
     wallclock,
 )
+from jobrunner.runner import holding
 from jobrunner.runner.commits import GroupCommit
 from jobrunner.runner.sessions import SessionTable
 from jobrunner.runner.shared import Shared
@@ -114,6 +115,7 @@ class Housekeeping:
         self.pruner.reconfigure(cfg)
         self.alerts.reconfigure(alert_settings(cfg))
         self.reconciler.full()
+        holding.recheck(self.shared, self.reconciler)
         log.info("config_reloaded", path=str(cfg.path))
 
     def prune(self, now: datetime, mono: float) -> None:

@@ -28,7 +28,7 @@ from jobrunner import (
     telemetry,
 )
 from jobrunner.clock import Clock
-from jobrunner.runner import housekeeping, timing
+from jobrunner.runner import holding, housekeeping, timing
 from jobrunner.runner.commits import GroupCommit, Step
 from jobrunner.runner.dispatch import Dispatcher
 from jobrunner.runner.endings import Endings
@@ -83,6 +83,7 @@ class Runner:
         self.dispatcher = Dispatcher(self.shared, self.sessions)
         self.endings = Endings(self.shared, self.sessions)
         self.reconciler = reconciler.Reconciler(cfg, store, clock.now, self.log)
+        self.shared.holds = self.reconciler.holds
         self.timing, self.housekeeping = self._timekeepers(until_idle, horizon)
         self.stopping = False
         self.reload = False
@@ -145,6 +146,7 @@ class Runner:
         if isinstance(self.store, SharedStore):
             self.peers = Peers(self.shared, self.store, recovery, self.clock)
             self.peers.join(self.wake)
+            self.peers.on_sweep = self._on_sweep
             self.shared.busy_elsewhere = self.peers.busy
             self.shared.may_start = self.peers.may_start
             self.peers.recover_at_start(self.clock.now(), self.clock.monotonic())
@@ -273,7 +275,18 @@ class Runner:
                 self._files |= files
             self.commits.store_failed(exc, mono)
             return False
+        holding.recheck(self.shared, self.reconciler)
         return True
+
+    def _on_sweep(self) -> None:
+        """Each sweep of a shared store: a checkout whose git HEAD moved without an event
+        on a job file is reconciled again; then the entries left to runners that hold
+        their definitions are checked again and published with the revision."""
+        assert self.peers is not None
+        if self.reconciler.moved():
+            self.reconciler.full()
+        holding.recheck(self.shared, self.reconciler)
+        self.peers.describe(self.reconciler.revision, self.shared.unheld)
 
     def _dispatch(
         self,

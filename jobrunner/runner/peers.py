@@ -1,6 +1,7 @@
 """The runner's side of a store shared with other runners (PostgreSQL; see cluster.py):
 its membership (lease, fencing), the categories busy on other runners, the wake when
-another runner commits, and each SWEEP the recovery of dead runners' runs and the
+another runner commits, and each SWEEP the recovery of dead runners' runs, the
+runner's own duties of the sweep (`on_sweep`: its checkout, runner/holding.py) and the
 activation of waiting entries whose category nobody runs. A runner whose store is not
 shared has no Peers: nothing here runs for it."""
 
@@ -16,6 +17,10 @@ from jobrunner.runner.shared import Shared, dims
 from jobrunner.store import SharedStore, StoreConflict
 
 
+def _nothing() -> None:
+    pass
+
+
 class Peers:
     def __init__(
         self, shared: Shared, store: SharedStore, recovery: Recovery, clock: object
@@ -27,6 +32,8 @@ class Peers:
         self._changed = threading.Event()  # another runner committed (the listener's word)
         self._lost: list[str] = []  # the listener's errors, logged by the loop
         self._lock = threading.Lock()
+        self.on_sweep: Callable[[], None] = _nothing  # the runner's part of each sweep
+        self._described: tuple[str | None, tuple[str, ...]] | None = None
 
     def join(self, wake: cluster.Wake) -> None:
         """Enter the cluster; from now on `wake` is called when another runner commits."""
@@ -45,6 +52,14 @@ class Peers:
 
     def leave(self) -> None:
         self.membership.leave()
+
+    def describe(self, revision: str | None, unheld: set[str]) -> None:
+        """Publish this runner's checkout revision and the entries it leaves to others
+        (`jobrunner nodes`, `show`) when they changed since last published."""
+        described = (revision, tuple(sorted(unheld)))
+        if described != self._described:
+            self.store.describe_node(self.shared.runner_id, *described)
+            self._described = described
 
     def busy(self, ending: str | None = None) -> set[str]:
         """The categories with a run in process on any runner (but the entry `ending`)."""
@@ -82,6 +97,7 @@ class Peers:
         if self.membership.fenced():
             fence_out()
             self.membership.rejoin()
+            self._described = None  # its row was made again: publish again
         self.sweep(now, mono)
         return changed
 
@@ -96,6 +112,7 @@ class Peers:
         if dead:
             self.shared.log.warning("runners_dead", runners=sorted(dead))
             self.recovery.recover(now, mono, dead=dead, local=set(), starting=False)
+        self.on_sweep()
         self._activate_stranded(now)
 
     def _activate_stranded(self, now: datetime) -> None:

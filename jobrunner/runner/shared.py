@@ -26,6 +26,10 @@ def _free(mono: float) -> bool:
     return True
 
 
+def _held(entry: model.Entry) -> bool:
+    return True
+
+
 def settings(cfg: config.Config) -> scheduler.Settings:
     return scheduler.Settings(
         retry_profile=cfg.retry_profile, on_final_failure=cfg.on_final_failure
@@ -48,6 +52,11 @@ class Shared:
     # runner (but the entry ending), and whether this runner's lease lets it start runs.
     busy_elsewhere: Callable[[str | None], set[str]] = _alone
     may_start: Callable[[float], bool] = _free
+    # Whether this runner's checkout holds an entry's stored definition (the reconciler
+    # says), and the entries found due that it does not: their runs are left to runners
+    # that hold them (runner/holding.py).
+    holds: Callable[[model.Entry], bool] = _held
+    unheld: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.settings = settings(self.cfg)

@@ -37,7 +37,14 @@ class Timing:
     def next_due(self) -> datetime | None:
         if control.runner_paused(self.shared.paused):
             return None  # nothing starts: nothing is due
-        return self.shared.store.next_task_due()
+        unheld = self.shared.unheld
+        if not unheld:
+            return self.shared.store.next_task_due()
+        # the runs left to runners that hold their definitions are due, but not here
+        for task in self.shared.store.due_tasks(FAR_FUTURE, len(unheld) + 1):
+            if not (task.object == lifecycle.DISPATCH and task.entry_id in unheld):
+                return task.not_before
+        return None
 
     def due_soon(self, now: datetime) -> datetime | None:
         """The due instant of the next entry when it is less than PRECISE away. epoll

@@ -273,6 +273,12 @@ class SharedStore(Store, Protocol):
         before it recovered their runs; a store from a single runner's file)."""
         ...
 
+    def describe_node(self, runner_id: str, revision: str | None, unheld: Sequence[str]) -> None:
+        """Record the runner's checkout of the job files: its revision, and the entries
+        it found due whose stored definitions it does not hold (by id), as `nodes`
+        returns them (a runner not entered: nothing)."""
+        ...
+
     def leave_node(self, runner_id: str) -> None:
         """Remove a runner that stops cleanly (nothing of it to recover)."""
         ...

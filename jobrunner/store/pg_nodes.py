@@ -4,8 +4,9 @@ connection of its own, opened again with backoff when it drops)."""
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -18,7 +19,7 @@ from jobrunner.store.sql import rows
 RECONNECT_FIRST, RECONNECT_MAX = 0.1, 5.0  # seconds between the listener's tries
 _NODE_SELECT = (
     "SELECT runner_id, host, pid, version, state_dir, started_at, lease_until, "
-    "lease_until > now() FROM nodes"
+    "lease_until > now(), revision, unheld FROM nodes"
 )
 
 
@@ -53,9 +54,18 @@ class Nodes:
             ).fetchall()
             db.execute(
                 "INSERT INTO nodes (runner_id, host, pid, version, state_dir, started_at, "
-                "lease_until) VALUES (%s, %s, %s, %s, %s, now(), now() + %s) "
-                "ON CONFLICT (runner_id) DO UPDATE SET lease_until = excluded.lease_until",
-                (node.runner_id, node.host, node.pid, node.version, node.state_dir, lease),
+                "lease_until, revision, unheld) VALUES (%s, %s, %s, %s, %s, now(), now() + %s, "
+                "%s, %s) ON CONFLICT (runner_id) DO UPDATE SET lease_until = excluded.lease_until",
+                (
+                    node.runner_id,
+                    node.host,
+                    node.pid,
+                    node.version,
+                    node.state_dir,
+                    lease,
+                    node.revision,
+                    _ids(node.unheld),
+                ),
             )
         return [r[0] for r in gone]
 
@@ -93,6 +103,13 @@ class Nodes:
         )
         return {r[0] for r in found}
 
+    def describe_node(self, runner_id: str, revision: str | None, unheld: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE nodes SET revision = %s, unheld = %s WHERE runner_id = %s",
+                (revision, _ids(unheld), runner_id),
+            )
+
     def leave_node(self, runner_id: str) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM nodes WHERE runner_id = %s", (runner_id,))
@@ -125,7 +142,14 @@ def _node(r: tuple[Any, ...]) -> model.Node:
         started_at=r[5],
         lease_until=r[6],
         alive=bool(r[7]),
+        revision=r[8],
+        unheld=tuple(json.loads(r[9])) if r[9] else (),
     )
+
+
+def _ids(entry_ids: Sequence[str]) -> str:
+    """Entry ids as the nodes table keeps them: a JSON list ('' for none)."""
+    return json.dumps(sorted(entry_ids)) if entry_ids else ""
 
 
 class _Connects(Protocol):

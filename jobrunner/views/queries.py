@@ -16,6 +16,7 @@ from jobrunner import config, errors, jobfiles, model, reconcile, store
 from jobrunner.items import model as items_model
 from jobrunner.items import ops as items_ops
 from jobrunner.items import storage as items_storage
+from jobrunner.views import nodes
 
 ItemCounts = dict[str, dict[str, int]]
 """Entry id -> work item status -> how many, for the entries that have items."""
@@ -43,6 +44,8 @@ class Detail:
     paused: list[model.Pause]
     items: ItemCounts = field(default_factory=dict)
     runs: RunCounts = field(default_factory=dict)
+    waiting_for_revision: str | None = None
+    """On a shared store: the revision its due run waits for a runner to hold."""
 
 
 def listing(
@@ -63,12 +66,16 @@ def detail(db: store.Store, entry_id: str, *, logs: int = 5) -> Detail:
     if entry is None:
         raise errors.UnknownEntry(entry_id, known_ids(db))
     rows = db.list_log(entry_id=entry.id, limit=logs)
+    waiting = None
+    if isinstance(db, store.SharedStore):
+        waiting = nodes.waiting_for(entry, db.nodes(), db.server_now())
     return Detail(
         entry=entry,
         logs=rows,
         paused=db.pauses(),
         items=item_counts(db, [entry.id]),
         runs=item_runs(db, rows),
+        waiting_for_revision=waiting,
     )
 
 

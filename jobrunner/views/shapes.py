@@ -58,6 +58,7 @@ def entry_json(entry: model.Entry) -> dict[str, Any]:
         "priority": job.priority.value,
         "recurring": job.recurring,
         "file": job.source,
+        "revision": job.revision,
         "rejected": entry.rejected or None,
         "description": job.description,
         "object_type": job.object_type,
@@ -82,10 +83,13 @@ def show_json(
     entry: model.Entry,
     logs: Sequence[model.LogEntry],
     documents: Mapping[int, dict[str, Any]] | None = None,
+    waiting_for_revision: str | None = None,
 ) -> dict[str, Any]:
     """`show --json`: the entry, its next three runs and its last log entries (with their
-    report documents, by log entry number)."""
+    report documents, by log entry number); on a shared store, the revision its due run
+    waits for a runner to hold (`views.nodes.waiting_for`)."""
     data = entry_json(entry)
+    data["waiting_for_revision"] = waiting_for_revision
     data["next_runs"] = [wallclock.iso(t) for t in next_runs(entry, 3)]
     data["log"] = [log_json(row, (documents or {}).get(row.entry_no)) for row in logs]
     return data

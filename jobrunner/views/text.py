@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobrunner import model, reconcile, timetext, wallclock
+from jobrunner import model, reconcile, revision, timetext, wallclock
 from jobrunner.views import shapes, times
 
 _COLOURS = {
@@ -236,12 +236,20 @@ def paused_lines(
     return lines
 
 
-def show_notes(entry: model.Entry, paused: Sequence[model.Pause]) -> list[str]:
-    """Above `show`'s text: what is paused that holds the entry back, a run asked for."""
+def show_notes(
+    entry: model.Entry, paused: Sequence[model.Pause], waiting_for_revision: str | None = None
+) -> list[str]:
+    """Above `show`'s text: what is paused that holds the entry back, a run asked for, a
+    due run that waits for a runner whose checkout holds its definition."""
     lines = paused_lines(paused, entry.spec.category, everything=False)
     if entry.trigger is not None:
         at = wallclock.iso(entry.trigger.at)
         lines.append(f"run asked for by {entry.trigger.by} at {at} (jobrunner trigger)")
+    if waiting_for_revision is not None:
+        lines.append(
+            f"waiting for a runner that holds revision {revision.short(waiting_for_revision)}"
+            " (no runner alive has this definition in its checkout of the job files)"
+        )
     return lines
 
 

@@ -14,7 +14,7 @@ PARTS = Path(jobrunner.runner.__file__).parent
 LAYERS = [
     {"sessions", "wakeup"},
     {"shared", "commits"},
-    {"dispatch"},
+    {"dispatch", "holding"},
     {"endings"},
     {"recovery", "timing"},
     {"housekeeping", "peers"},
