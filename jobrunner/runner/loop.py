@@ -163,6 +163,7 @@ class Runner:
             mode=self.cfg.session_mode,
             workers=self.cfg.workers,
             jobs_dir=str(self.cfg.jobs_dir),
+            revision=self.reconciler.revision,
         )
         self.notifier.send("READY=1", self.status())
         while not self.stopping:

@@ -114,3 +114,27 @@ def test_two_checkouts_that_read_the_same_revision_cannot_both_move_it(pair, tmp
         assert [e.id for e in two.list_entries()] == ["new"]
         one.close()
         two.close()
+
+
+@pytest.mark.postgres
+def test_a_runner_publishes_its_revision_and_what_it_does_not_hold(tmp_path):
+    from datetime import timedelta
+
+    with _postgres_pair(tmp_path) as (one, two):
+        node = model.Node(runner_id="r1", host="h", pid=1, version="v", state_dir="/s")
+        one.register_node(node, timedelta(seconds=3))
+        (seen,) = two.nodes()
+        assert (seen.revision, seen.unheld) == (None, ())
+        one.describe_node("r1", C2, ["b", "a"])
+        (seen,) = two.nodes()
+        assert (seen.revision, seen.unheld) == (C2, ("a", "b"))
+        one.describe_node("r1", C2, [])
+        assert two.nodes()[0].unheld == ()
+        one.describe_node("gone", C1, ["a"])  # not entered: nothing
+        assert [n.runner_id for n in two.nodes()] == ["r1"]
+        again = dataclasses.replace(node, revision=C1, unheld=("x",))
+        one.leave_node("r1")
+        one.register_node(again, timedelta(seconds=3))
+        assert (two.nodes()[0].revision, two.nodes()[0].unheld) == (C1, ("x",))
+        one.close()
+        two.close()

@@ -50,7 +50,7 @@ def test_a_task_that_is_no_entrys_run_is_never_left(harness):
     started = {g.description for g in h.store.list_log()}
     assert started == {"task tests.entrypoints.jobs:ok (main)"}
     assert h.entry("newer").status is Status.READY
-    assert lifecycle.DISPATCH != task.object
+    assert task.object != lifecycle.DISPATCH
 
 
 def test_once_its_checkout_holds_it_the_entry_runs(harness):
