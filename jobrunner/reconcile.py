@@ -210,7 +210,11 @@ def _compared(spec: model.JobSpec, entry: model.Entry | None, now: datetime) -> 
         )
     if entry.spec.digest == spec.digest:
         if entry.spec.source == spec.source and not entry.rejected:
-            if spec.stamp and spec.stamp != entry.spec.stamp:  # touched, not changed
+            # touched, not changed; or read from another revision (in the store's order:
+            # `revision.guard` lets only a checkout not older write it)
+            if (
+                spec.stamp and spec.stamp != entry.spec.stamp
+            ) or spec.revision != entry.spec.revision:
                 return Change(
                     kind=ChangeKind.RESTAMP,
                     entry_id=spec.id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from jobrunner import (
 )
 
 ATTEMPTS = 3
+RECENT = timedelta(seconds=10)  # how long a git pull may take to move HEAD after its files
 BULK = 500  # past this many files, one full read beats many small ones
 
 
@@ -43,6 +44,7 @@ class Reconciler:
         self._ruled = False  # a revision on either side: the rule is in force
         self._own: dict[str, tuple[str, str]] = {}  # job file -> (id, digest) it holds
         self._kept: dict[str, tuple[Any, ...]] = {}  # job file -> its kept change, logged
+        self._recent: dict[str, tuple[str | None, datetime]] = {}  # read: its revision, when
 
     def full(self) -> reconcile.Plan:
         """Reconcile the whole folder: files whose stamp (inode, size, times) matches the
@@ -80,6 +82,9 @@ class Reconciler:
             guarded = revision.guard(plan, stored_revision, own, found)
             if self._apply(guarded.plan, attempt):
                 self.revision, self.standing = own, found
+                if own is not None and self.cfg.revision is None:  # (see follow_head)
+                    read_at = self.now()
+                    self._recent.update((r.path, (own, read_at)) for r in results)
                 self._ruled = own is not None or stored_revision is not None
                 self._hold(results, plan, stored, found in revision.WRITES)
                 self._log_kept(scope, guarded, stored_revision)
@@ -96,13 +101,21 @@ class Reconciler:
         """`holds` for a stored definition known by its file, entry id and digest."""
         return not self._ruled or self._own.get(source) == (entry_id, digest)
 
-    def moved(self) -> bool:
-        """Whether the checkout's git HEAD moved since the last reconcile (a pull that
-        changed no job file, or whose files were read before git moved HEAD): reconcile
-        it again. Asks git only where the last reconcile found a commit."""
+    def follow_head(self) -> None:
+        """Reconcile again when the checkout's git HEAD moved without a job file event
+        since (a pull of other files; or a pull whose job files were read just before git
+        moved HEAD, after writing them: they were stored with the revision before). The
+        files read in the last RECENT with another revision are read again (the same
+        definitions: their revision is written). Asks git only where the last reconcile
+        found a commit (called each sweep)."""
         if self.revision is None or self.cfg.revision is not None:
-            return False
-        return self.checkout.read(self.cfg) != self.revision
+            return
+        now = self.now()
+        self._recent = {p: seen for p, seen in self._recent.items() if now - seen[1] < RECENT}
+        head = self.checkout.read(self.cfg)
+        if head != self.revision:
+            again = [self.cfg.base / p for p, (read, _) in self._recent.items() if read != head]
+            self.paths(again)
 
     def _hold(
         self,

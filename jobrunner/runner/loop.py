@@ -284,8 +284,7 @@ class Runner:
         on a job file is reconciled again; then the entries left to runners that hold
         their definitions are checked again and published with the revision."""
         assert self.peers is not None
-        if self.reconciler.moved():
-            self.reconciler.full()
+        self.reconciler.follow_head()
         holding.recheck(self.shared, self.reconciler)
         self.peers.describe(self.reconciler.revision, self.shared.unheld)
 

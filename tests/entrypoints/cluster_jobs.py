@@ -24,3 +24,16 @@ def occurrence(ctx) -> None:
     _record(ctx, "start")
     time.sleep(float(ctx.parameter or 0.05))
     _record(ctx, "end")
+
+
+def versioned(ctx) -> None:
+    """Records its start in versions.log: the entry, the definition's version (its
+    parameter), its runner and its own pid."""
+    folder = os.environ.get("JOBRUNNER_TEST_MARKS")
+    if folder:
+        line = (
+            f"{ctx.entry.get('id')} {ctx.parameter} "
+            f"{os.environ.get('JOBRUNNER_TEST_RUNNER', '-')} {os.getpid()} {time.time():.6f}\n"
+        )
+        with open(Path(folder) / "versions.log", "a") as f:
+            f.write(line)

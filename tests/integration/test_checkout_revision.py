@@ -177,3 +177,23 @@ def test_an_explicit_deploy_number_wins_and_a_bad_one_is_a_config_error(tmp_path
     cfg = dataclasses.replace(_cfg(tmp_path, tmp_path), revision="5")
     assert checkout.Checkout().read(cfg) == "5"
     assert os.environ.get(config.REVISION_ENV) is None
+
+
+def test_files_read_before_git_moved_head_get_their_revision_once_it_has(deploy, monkeypatch):
+    """A pull writes the job files, then moves HEAD: a reconcile between the two stores
+    the new definitions with the revision before. The next look at HEAD (each sweep)
+    writes the store's revision and theirs."""
+    origin, first, new, _ = deploy
+    second = origin.commit({"a.yaml": HOURLY.replace("1h", "2h")})
+    gitrepo.pull(new.jobs)
+    real = new.rec.checkout.read
+    monkeypatch.setattr(new.rec.checkout, "read", lambda cfg: first)  # HEAD not moved yet
+    new.rec.paths([new.jobs / "a.yaml"])
+    assert (new.store.revision(), new.store.get_entry("a").spec.revision) == (first, first)
+    monkeypatch.setattr(new.rec.checkout, "read", real)
+    new.rec.follow_head()
+    assert (new.store.revision(), new.store.get_entry("a").spec.revision) == (second, second)
+    assert new.store.get_entry("a").spec.recurrence.every.total_seconds() == 7200
+    version = new.store.get_entry("a").version
+    new.rec.follow_head()  # HEAD as the last reconcile saw it: nothing to do
+    assert new.store.get_entry("a").version == version

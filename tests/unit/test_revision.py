@@ -115,3 +115,12 @@ def test_an_older_checkout_does_not_restamp():
     assert kinds(plan) == [("restamp", "b")]
     guarded = revision.guard(plan, "9", "5", St.NEWER)
     assert (guarded.plan.changes, guarded.kept) == ((), ())
+
+
+def test_the_same_definition_read_from_another_revision_is_restamped():
+    """(Written only where the checkout may write: `guard`.)"""
+    again = reconcile.FileResult(path=B.path, spec=dataclasses.replace(B.spec, revision="8"))
+    plan = reconcile.diff([again], stored(B), NOW)
+    assert kinds(plan) == [("restamp", "b")]
+    assert plan.changes[0].after.spec.revision == "8"
+    assert plan.transition().put == (plan.changes[0].after,)
