@@ -32,12 +32,18 @@ class Moved:
 
 
 def copy_state(source: Store, target: Store) -> model.Transition:
-    """The one transition that writes `source`'s state into an empty `target`."""
+    """The one transition that writes `source`'s state into an empty `target` (with
+    the store's revision of the job files)."""
     if target.list_entries() or target.list_tasks():
         raise errors.JobRunnerError(f"{target.where} holds entries or tasks already")
     logs = sorted(source.list_log(), key=lambda g: g.entry_no)
     events = sorted(source.list_sessions(), key=lambda e: e.seq)
+    revision = source.revision()  # (so that no older checkout writes over its entries)
+    moved = (
+        None if revision is None else model.RevisionMove(expected=target.revision(), to=revision)
+    )
     return model.Transition(
+        revision=moved,
         reason="migrated",
         put=tuple(dataclasses.replace(e, version=0) for e in source.list_entries()),
         log_insert=tuple(dataclasses.replace(g, entry_no=0) for g in logs),

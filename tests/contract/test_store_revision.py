@@ -138,3 +138,19 @@ def test_a_runner_publishes_its_revision_and_what_it_does_not_hold(tmp_path):
         assert (two.nodes()[0].revision, two.nodes()[0].unheld) == (C1, ("x",))
         one.close()
         two.close()
+
+
+def test_migrate_store_copies_the_revisions(tmp_path):
+    from jobrunner import storemove
+    from jobrunner.store.memory import MemoryStore
+
+    source, target = SqliteStore(tmp_path / "s.sqlite3"), MemoryStore()
+    source.commit(
+        model.Transition(reason="reconcile", put=(_of(entry("a"), C1),), revision=_move(None, C1))
+    )
+    target.commit(storemove.copy_state(source, target))
+    assert (target.revision(), target.get_entry("a").spec.revision) == (C1, C1)
+    plain = MemoryStore()
+    plain.commit(storemove.copy_state(MemoryStore(), plain))
+    assert plain.revision() is None
+    source.close()
