@@ -99,11 +99,14 @@ def short(revision: str | None) -> str:
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Guarded:
     """A reconcile's plan as the rule lets a checkout write it: `plan` is what it
-    writes, `kept` the changes it does not make (the store keeps its definitions)."""
+    writes, `kept` the changes it does not make (the store keeps its definitions), with
+    the store's revision, the checkout's and how the one stands to the other."""
 
     plan: reconcile.Plan
     kept: tuple[reconcile.Change, ...]
     standing: Standing
+    stored: str | None = None
+    own: str | None = None
 
 
 def guard(plan: reconcile.Plan, stored: str | None, own: str | None, found: Standing) -> Guarded:
@@ -116,7 +119,8 @@ def guard(plan: reconcile.Plan, stored: str | None, own: str | None, found: Stan
     reported but its entry is not marked, and a touched file is not restamped."""
     if found in WRITES:
         move = None if own is None else model.RevisionMove(expected=stored, to=own)
-        return Guarded(plan=dataclasses.replace(plan, revision=move), kept=(), standing=found)
+        moved = dataclasses.replace(plan, revision=move)
+        return Guarded(plan=moved, kept=(), standing=found, stored=stored, own=own)
     kept = tuple(c for c in plan.changes if c.kind in reconcile.CHANGING)
     reported = tuple(
         dataclasses.replace(c, before=None, after=None)
@@ -124,4 +128,4 @@ def guard(plan: reconcile.Plan, stored: str | None, own: str | None, found: Stan
         if c.kind is reconcile.ChangeKind.REJECT
     )
     held_back = reconcile.Plan(changes=reported, unchanged=plan.unchanged)
-    return Guarded(plan=held_back, kept=kept, standing=found)
+    return Guarded(plan=held_back, kept=kept, standing=found, stored=stored, own=own)

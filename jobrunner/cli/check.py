@@ -107,11 +107,12 @@ def plan_command(args: argparse.Namespace) -> int:
     if not cfg.jobs_dir.is_dir():
         raise errors.JobRunnerError(f"the jobs folder {cfg.jobs_dir} does not exist")
     with common.reading(cfg) as db:
-        plan = queries.plan(cfg, db, datetime.now(UTC))
+        guarded = queries.plan(cfg, db, datetime.now(UTC))
+    plan = guarded.plan
     if args.json:
-        common.print_json(shapes.plan_json(plan))
+        common.print_json(shapes.plan_json(plan, guarded))
     else:
-        print(text.plan_text(plan))
+        print(text.plan_text(plan, guarded))
     if plan.of(reconcile.ChangeKind.REJECT):
         return 1
     return 2 if plan.has_changes else 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from jobrunner import config, errors, jobfiles, model, reconcile, store
+from jobrunner import checkout, config, errors, jobfiles, model, reconcile, revision, store
 from jobrunner.items import model as items_model
 from jobrunner.items import ops as items_ops
 from jobrunner.items import storage as items_storage
@@ -138,12 +138,15 @@ def kept(db: store.Store, files: Sequence[str]) -> list[model.Entry]:
     return db.entries_by_source(files)
 
 
-def plan(cfg: config.Config, db: store.Store, now: datetime) -> reconcile.Plan:
+def plan(cfg: config.Config, db: store.Store, now: datetime) -> revision.Guarded:
     """What reconciling the jobs folder against the stored entries would change at
-    `now`, without writing."""
+    `now`, without writing: as the revision rule lets this checkout write it."""
+    where = checkout.Checkout()
+    own, stored_revision = where.read(cfg), db.revision()
+    found = where.standing(cfg, stored_revision, own)
     stored = {e.id: e for e in db.list_entries()}
     results = jobfiles.scan(cfg.jobs_dir, cfg.timezone, cfg.base)
-    return reconcile.diff(results, stored, now)
+    return revision.guard(reconcile.diff(results, stored, now), stored_revision, own, found)
 
 
 def find_spec(cfg: config.Config, target: str, known: Sequence[str] = ()) -> model.JobSpec:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jobrunner import lifecycle, model, reconcile, recurrence, timetext, wallclock
+from jobrunner import lifecycle, model, reconcile, recurrence, revision, timetext, wallclock
 
 
 def duration(log: model.LogEntry) -> timedelta | None:
@@ -175,8 +175,10 @@ def next_json(
 CHANGED = (reconcile.ChangeKind.CHANGE, reconcile.ChangeKind.MOVE, reconcile.ChangeKind.ACCEPT)
 
 
-def plan_json(plan: reconcile.Plan) -> dict[str, Any]:
-    """`plan --json`: the changes by what they do (a restamp is not shown)."""
+def plan_json(plan: reconcile.Plan, guarded: revision.Guarded | None = None) -> dict[str, Any]:
+    """`plan --json`: the changes by what they do (a restamp is not shown); with the
+    revision rule's view (`guarded`), this checkout's and the store's revisions and the
+    changes it would not make (`kept`: the store holds a newer revision)."""
     out: dict[str, list[dict[str, Any]]] = {"add": [], "change": [], "remove": [], "rejected": []}
     for c in plan.changes:
         if c.kind is reconcile.ChangeKind.ADD and c.after is not None:
@@ -192,7 +194,19 @@ def plan_json(plan: reconcile.Plan) -> dict[str, Any]:
         elif c.kind is reconcile.ChangeKind.REJECT:
             problems = [p.as_dict() for p in c.problems]
             out["rejected"].append({"file": c.path, "entry_id": c.entry_id, "problems": problems})
-    return {**out, "unchanged": plan.unchanged}
+    extra: dict[str, Any] = {}
+    if guarded is not None:
+        extra = {
+            "revision": {
+                "own": guarded.own,
+                "store": guarded.stored,
+                "standing": guarded.standing.value,
+            },
+            "kept": [
+                {"id": c.entry_id, "file": c.path, "change": c.kind.value} for c in guarded.kept
+            ],
+        }
+    return {**out, "unchanged": plan.unchanged, **extra}
 
 
 def _after(entry: model.Entry) -> dict[str, Any]:

@@ -323,12 +323,21 @@ _WHAT = {
 }
 
 
-def plan_text(plan: reconcile.Plan) -> str:
-    """`plan`: a line a change (`+` add, `~` change, `-` remove, `!` rejected), then the
-    counts."""
+def plan_text(plan: reconcile.Plan, guarded: revision.Guarded | None = None) -> str:
+    """`plan`: a line a change (`+` add, `~` change, `-` remove, `!` rejected), the
+    changes the revision rule keeps this checkout from making (`=`), then the counts."""
     lines: list[str] = []
     for c in plan.changes:
         lines += _change_lines(c)
+    if guarded is not None and guarded.kept:
+        newer = guarded.standing is revision.Standing.NEWER
+        lines.append(
+            f"= the store holds revision {revision.short(guarded.stored)}, "
+            f"{'newer than' if newer else 'not comparable with'} this checkout's "
+            f"{revision.short(guarded.own)}: it does not make these {len(guarded.kept)} "
+            "changes (definition_newer_in_store)"
+        )
+        lines += [f"=   {c.kind.value} {c.entry_id}  ({c.path})" for c in guarded.kept]
     counts = {k: len(v) for k, v in shapes.plan_json(plan).items() if isinstance(v, list)}
     lines.append(
         f"Plan: {counts['add']} to add, {counts['change']} to change, {counts['remove']} to "

@@ -92,3 +92,26 @@ def test_plan_shows_each_changed_environment_variable(cli):
     assert "    environment.MODE: 'slow' -> 'fast'" in lines
     assert "    environment.ADDED: None -> 'y'" in lines
     assert not any("KEPT" in line for line in lines)
+
+
+def test_plan_of_an_older_checkout_changes_nothing_and_says_what_it_keeps(cli):
+    (cli.dir / "jobrunner.yaml").write_text("timezone: UTC\nrevision: 9\n")
+    cfg = config.load(cwd=cli.dir)
+    db = SqliteStore(cfg.state_dir / FILE_NAME)
+    Reconciler(cfg, db, lambda: datetime.now(UTC)).full()
+    db.close()
+    (cli.dir / "jobrunner.yaml").write_text("timezone: UTC\nrevision: 5\n")  # an older deploy
+    (cli.dir / "jobs.d" / "reminder-once.yaml").unlink()
+    result = cli("plan")
+    assert result.code == 0  # a runner here would change nothing
+    assert (
+        "= the store holds revision 9, newer than this checkout's 5: it does not make these "
+        "1 changes (definition_newer_in_store)"
+    ) in result.out.splitlines()
+    assert "=   remove reminder-once  (jobs.d/reminder-once.yaml)" in result.out.splitlines()
+    data = cli("plan", "--json").json()
+    assert data["revision"] == {"own": "5", "store": "9", "standing": "newer"}
+    assert data["kept"] == [
+        {"id": "reminder-once", "file": "jobs.d/reminder-once.yaml", "change": "remove"}
+    ]
+    assert (data["add"], data["change"], data["remove"]) == ([], [], [])
