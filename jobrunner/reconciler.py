@@ -51,17 +51,16 @@ class Reconciler:
         one stored are not read again (the definitions they hold are the stored ones);
         new, changed and vanished files are."""
         on_disk = jobfiles.stamps(self.cfg.jobs_dir, self.cfg.base)
-        stored = self.store.source_stamps()
+        stored = self.store.sources()
         folder = self.cfg.jobs_dir
-        changed = [
-            folder / name.rpartition("/")[2]
-            for name, stamp in on_disk.items()
-            if stored.get(name) != stamp
-        ]
+        changed, self._own = [], {}
+        for name, stamp in on_disk.items():
+            found = stored.get(name)
+            if found is not None and found.stamp == stamp:
+                self._own[name] = (found.entry_id, found.digest)
+            else:
+                changed.append(folder / name.rpartition("/")[2])
         gone = [self.cfg.base / name for name in stored.keys() - on_disk.keys()]
-        same = [name for name, stamp in on_disk.items() if stored.get(name) == stamp]
-        digests = self.store.source_digests() if same else {}
-        self._own = {name: digests[name] for name in same if name in digests}
         plan = self.paths([*changed, *gone])  # (none: the store's revision may move)
         unchanged = plan.unchanged + len(on_disk) - len(changed)
         return dataclasses.replace(plan, unchanged=unchanged)

@@ -16,8 +16,7 @@ def recheck(shared: Shared, rec: reconciler.Reconciler) -> None:
     if not shared.unheld:
         return
     stored = {
-        entry_id: (source, digest)
-        for source, (entry_id, digest) in shared.store.source_digests().items()
+        found.entry_id: (source, found.digest) for source, found in shared.store.sources().items()
     }
     shared.unheld = {
         entry_id

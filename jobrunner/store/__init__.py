@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from jobrunner import errors, model
 
@@ -34,6 +34,14 @@ class StoreUnwritable(errors.JobRunnerError, OSError):
 class StoreLost(errors.JobRunnerError):
     """The store this process opened is gone (SQLite: its file was deleted, or another
     file put in its place): what it writes from then on is lost to everyone else."""
+
+
+class Source(NamedTuple):
+    """What a rescan needs of the entry a job file defines (`Store.sources`)."""
+
+    stamp: str
+    entry_id: str
+    digest: str
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -119,14 +127,11 @@ class Store(Protocol):
         """The sessions entries and tasks are recorded running in (their session ids)."""
         ...
 
-    def source_stamps(self) -> dict[str, str]:
-        """Job file -> the stamp of the file its entry was last read from (cheap: no
-        definitions are built), so a rescan reads only files that changed."""
-        ...
-
-    def source_digests(self) -> dict[str, tuple[str, str]]:
-        """Job file -> (id, digest) of the entry it defines (cheap: no definitions are
-        built), so a runner knows which definitions its own unchanged files hold."""
+    def sources(self) -> dict[str, Source]:
+        """Job file -> the stamp of the file its entry was last read from, and the
+        entry's id and digest (cheap: from an index, no definitions are built), so a
+        rescan reads only files that changed, and a runner knows which definitions its
+        own unchanged files hold."""
         ...
 
     def revision(self) -> str | None:

@@ -130,11 +130,11 @@ class MemoryStore:
         wanted = set(sources)
         return [e for _, e in sorted(self._entries.items()) if e.spec.source in wanted]
 
-    def source_stamps(self) -> dict[str, str]:
-        return {e.spec.source: e.spec.stamp for e in self._entries.values()}
-
-    def source_digests(self) -> dict[str, tuple[str, str]]:
-        return {e.spec.source: (e.id, e.spec.digest) for e in self._entries.values()}
+    def sources(self) -> dict[str, store.Source]:
+        return {
+            e.spec.source: store.Source(e.spec.stamp, e.id, e.spec.digest)
+            for e in self._entries.values()
+        }
 
     def revision(self) -> str | None:
         return self._revision

@@ -36,7 +36,8 @@ def test_migration_adds_the_item_tables_to_an_older_state_file(tmp_path):
     db = sqlite3.connect(path)
     db.executescript(
         "DROP TABLE items; DROP TABLE item_queues; DROP TABLE item_failures; "
-        "DROP TABLE item_runs; DROP TABLE store_revision; "
+        "DROP TABLE item_runs; DROP TABLE store_revision; DROP INDEX entries_source; "
+        "CREATE INDEX entries_source ON entries (source, stamp); "
         "ALTER TABLE entries DROP COLUMN revision; PRAGMA user_version = 4;"
     )
     db.close()

@@ -12,7 +12,10 @@ from jobrunner.store import sqlite as sqlite_store
 from jobrunner.testing import utc
 from tests.contract.test_store import entry
 
-UNDO_6 = "ALTER TABLE entries DROP COLUMN revision; DROP TABLE store_revision; "
+UNDO_6 = (
+    "ALTER TABLE entries DROP COLUMN revision; DROP TABLE store_revision; "
+    "DROP INDEX entries_source; CREATE INDEX entries_source ON entries (source, stamp); "
+)
 """Back from schema version 6 (the revisions of job files) to 5."""
 
 

@@ -65,14 +65,16 @@ def test_a_transition_without_a_move_leaves_the_revision_alone(store):
     assert store.revision() == "5"
 
 
-def test_source_digests_name_each_files_entry_and_digest(store):
+def test_sources_name_each_files_stamp_entry_and_digest(store):
     a, b = put(store, entry("a"), entry("b", category="CRM"))
-    assert store.source_digests() == {
-        "jobs.d/a.yaml": ("a", a.spec.digest),
-        "jobs.d/b.yaml": ("b", b.spec.digest),
+    b = put(store, dataclasses.replace(b, spec=dataclasses.replace(b.spec, stamp="s1")))[0]
+    assert store.sources() == {
+        "jobs.d/a.yaml": ("", "a", a.spec.digest),
+        "jobs.d/b.yaml": ("s1", "b", b.spec.digest),
     }
+    assert store.sources()["jobs.d/b.yaml"].entry_id == "b"
     store.commit(model.Transition(reason="t", delete=(("a", a.version),)))
-    assert store.source_digests() == {"jobs.d/b.yaml": ("b", b.spec.digest)}
+    assert store.sources() == {"jobs.d/b.yaml": ("s1", "b", b.spec.digest)}
 
 
 @contextmanager

@@ -144,14 +144,11 @@ class SqlStore:
             return []
         return self._entries(self._q.entries_by_source, (self.dialect.many(wanted),))
 
-    def source_stamps(self) -> dict[str, str]:
+    def sources(self) -> dict[str, store.Source]:
         with self._reading() as db:
-            return dict(db.execute(self._q.source_stamps).fetchall())
-
-    def source_digests(self) -> dict[str, tuple[str, str]]:
-        with self._reading() as db:
-            found = db.execute(self._q.source_digests).fetchall()
-        return {source: (entry_id, digest) for source, entry_id, digest in found}
+            found = db.execute(self._q.sources).fetchall()
+        made = store.Source._make
+        return {row[0]: made(row[1:]) for row in found}
 
     def revision(self) -> str | None:
         return self._one(self._q.store_revision)[0] or None

@@ -17,6 +17,9 @@ REVISIONS = (
     # definition, and the store's (its newest reconcile's; '' for none), which a
     # reconcile compare-and-sets so that an older checkout never writes over a newer.
     "ALTER TABLE entries ADD COLUMN revision TEXT",
+    # a rescan reads each file's stamp and what its entry holds: from the index alone
+    "DROP INDEX entries_source",
+    "CREATE INDEX entries_source ON entries (source, stamp, id, digest)",
     "CREATE TABLE store_revision (revision TEXT NOT NULL)",
     "INSERT INTO store_revision VALUES ('')",
 )

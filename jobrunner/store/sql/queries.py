@@ -82,8 +82,7 @@ class Queries:
     waiting_entries: str = (
         f"{_ENTRY} WHERE status = 'waiting' AND category = ? ORDER BY priority, entry_no"
     )
-    source_stamps: str = "SELECT source, stamp FROM entries"
-    source_digests: str = "SELECT source, id, digest FROM entries"
+    sources: str = "SELECT source, stamp, id, digest FROM entries"  # (the index entries_source)
     store_revision: str = "SELECT revision FROM store_revision"
     entry_states: str = (
         "SELECT id, status, category, earliest_start, rejected FROM entries ORDER BY id"
