@@ -42,6 +42,7 @@ def routes(web: Web) -> list[BaseRoute]:
         route("/logout", lambda r: logout(web, r), ["POST"]),
         route("/entries/{entry_id}/{action}", lambda r: entry_action(web, r), ["POST"]),
         route("/log/{entry_no:int}/mark-error", lambda r: mark_error(web, r), ["POST"]),
+        route("/tasks/{task_id}/cancel", lambda r: cancel_task(web, r), ["POST"]),
     ]
 
 
@@ -234,6 +235,13 @@ def entry_action(web: Web, request: Request) -> Response:
         "cancel": "its session was asked to end",
     }.get(action, "done")
     return _back(web, f"/entries/{entry_id}", f"{entry_id}: {message}")
+
+
+def cancel_task(web: Web, request: Request) -> Response:
+    task_id = request.path_params["task_id"]
+    user = web.acting_user(request, _form(request).get("csrf"))
+    actions.cancel_task(web.source, user, task_id)
+    return _back(web, "/tasks", f"task {task_id} cancelled")
 
 
 def mark_error(web: Web, request: Request) -> Response:
