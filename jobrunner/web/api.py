@@ -132,7 +132,13 @@ def status(web: Web, request: Request) -> dict[str, Any]:
 def _runner(web: Web) -> dict[str, Any]:
     state = web.source.runner()
     since = None if state.since is None else state.since.isoformat().replace("+00:00", "Z")
-    return {"up": state.up, "pid": state.pid, "since": since}
+    return {
+        "up": state.up,
+        "pid": state.pid,
+        "since": since,
+        "runners": state.count,
+        "host": state.host,
+    }
 
 
 def _body(request: Request) -> dict[str, Any]:
