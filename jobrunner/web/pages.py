@@ -37,6 +37,7 @@ def routes(web: Web) -> list[BaseRoute]:
         route("/sessions", page(sessions)),
         route("/tasks", page(tasks)),
         route("/categories", page(categories)),
+        route("/runners", page(runners)),
         route("/login", lambda r: login_form(web, r)),
         route("/login", lambda r: login(web, r), ["POST"]),
         route("/logout", lambda r: logout(web, r), ["POST"]),
@@ -164,6 +165,10 @@ def categories(web: Web, request: Request) -> Response:
         "categories.html",
         categories=queries.categories(web.source.reader(), web.source.entries()),
     )
+
+
+def runners(web: Web, request: Request) -> Response:
+    return web.render(request, "runners.html", nodes=web.source.nodes())
 
 
 def login_form(web: Web, request: Request, problem: str = "", status: int = 200) -> Response:

@@ -33,6 +33,8 @@ class RunnerState:
     """The runners up (a local store: 0 or 1)."""
     host: str | None = None
     """Of a shared store: the host of the longest-running runner."""
+    shared: bool = False
+    """The store is shared by several runners (PostgreSQL)."""
 
 
 def runner_state(state_dir: Path, locks: Path = PROC_LOCKS) -> RunnerState:
@@ -54,10 +56,15 @@ def cluster_state(nodes: list[model.Node]) -> RunnerState:
     """The runners of a shared store whose leases hold (`nodes()` lists them oldest first)."""
     alive = [n for n in nodes if n.alive]
     if not alive:
-        return RunnerState(up=False)
+        return RunnerState(up=False, shared=True)
     first = alive[0]
     return RunnerState(
-        up=True, pid=first.pid, since=first.started_at, count=len(alive), host=first.host
+        up=True,
+        pid=first.pid,
+        since=first.started_at,
+        count=len(alive),
+        host=first.host,
+        shared=True,
     )
 
 
@@ -157,6 +164,14 @@ class Source:
         if isinstance(db, SharedStore):
             return cluster_state(db.nodes())
         return runner_state(self.cfg.state_dir)
+
+    def nodes(self) -> list[tuple[model.Node, int]]:
+        """The runners entered in a shared store (oldest first), each with its sessions
+        running; none for a local store."""
+        db = self.reader()
+        if not isinstance(db, SharedStore):
+            return []
+        return [(n, len(db.open_sessions([n.runner_id]))) for n in db.nodes()]
 
     def close(self) -> None:
         with self._lock:

@@ -95,7 +95,15 @@ def test_web_on_postgresql_hears_other_hosts_commits_and_counts_runners(tmp_path
             assert state["host"]
             page = client.get("/").text
             assert f"1 runner up (the first pid {runner.pid} on {state['host']}" in page
-            assert "jobrunner_runner_up 1.0" in client.get("/metrics").text
+            scrape = client.get("/metrics").text
+            assert "jobrunner_runner_up 1.0" in scrape
+            assert "jobrunner_runners_up 1.0" in scrape
+            (node,) = client.get("/api/nodes").json()
+            assert (node["pid"], node["alive"], node["host"]) == (runner.pid, True, state["host"])
+            assert node["state_dir"] == str(other / ".jobrunner")
+            listed = client.get("/runners").text
+            assert f'<td data-label="PID">{runner.pid}</td>' in listed
+            assert 'href="/runners"' in page
         finally:
             if runner is not None:
                 runner.send_signal(signal.SIGTERM)
