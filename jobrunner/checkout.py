@@ -1,8 +1,10 @@
 """This runner's checkout of the job files: its revision, and how a store's revision
 stands to it. The revision is the config's deploy number ($JOBRUNNER_REVISION, else
-`revision:`) when it gives one; else the git commit checked out (HEAD) in the repository
-that holds jobs_dir; else none. Thin shell over `revision` (the rule): git is run, never
-read by hand; its answers about two commits are kept (they never change).
+`revision:`) when it gives one; else, for a store several runners share, the git commit
+checked out (HEAD) in the repository that holds jobs_dir; else none. (A single runner's
+own store has no other checkout to be older than: its git checkout may move back.)
+Thin shell over `revision` (the rule): git is run, never read by hand; its answers about
+two commits are kept where they never change.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ _KEPT = 256  # pairs of commits whose ancestry is kept
 
 
 class Checkout:
-    def __init__(self) -> None:
+    def __init__(self, *, git: bool) -> None:
+        """`git`: take the git commit for the revision when the config gives none."""
+        self.git = git
         self._ancestry: dict[tuple[str, str], revision.Ancestry] = {}
 
     def read(self, cfg: config.Config) -> str | None:
         """The checkout's revision now (git is asked each time: a pull moves it)."""
         if cfg.revision is not None:
             return cfg.revision
+        if not self.git:
+            return None
         head = _git(cfg.jobs_dir, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
         if head is None:
             return None

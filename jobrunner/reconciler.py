@@ -33,12 +33,21 @@ BULK = 500  # past this many files, one full read beats many small ones
 
 class Reconciler:
     def __init__(
-        self, cfg: config.Config, db: store.Store, clock: Callable[[], datetime], log: Any = None
+        self,
+        cfg: config.Config,
+        db: store.Store,
+        clock: Callable[[], datetime],
+        log: Any = None,
+        *,
+        git: bool | None = None,
     ) -> None:
+        """`git`: whether the checkout's git commit is its revision when the config gives
+        none (default: on a store several runners share)."""
         self.cfg, self.store, self.now = cfg, db, clock
         self.log = log or telemetry.get_logger()
         self._watcher: watcher.Watcher | None = None
-        self.checkout = checkout.Checkout()
+        shared = isinstance(db, store.SharedStore) if git is None else git
+        self.checkout = checkout.Checkout(git=shared)
         self.revision: str | None = None  # this checkout's, as the last reconcile read it
         self.standing = revision.Standing.NONE  # how the store's stood to it then
         self._ruled = False  # a revision on either side: the rule is in force

@@ -141,7 +141,7 @@ def kept(db: store.Store, files: Sequence[str]) -> list[model.Entry]:
 def plan(cfg: config.Config, db: store.Store, now: datetime) -> revision.Guarded:
     """What reconciling the jobs folder against the stored entries would change at
     `now`, without writing: as the revision rule lets this checkout write it."""
-    where = checkout.Checkout()
+    where = checkout.Checkout(git=isinstance(db, store.SharedStore))
     own, stored_revision = where.read(cfg), db.revision()
     found = where.standing(cfg, stored_revision, own)
     stored = {e.id: e for e in db.list_entries()}

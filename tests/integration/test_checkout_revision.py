@@ -39,7 +39,9 @@ class Node:
     def __init__(self, root: Path, jobs: Path, path: Path, number: str | None = None) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.jobs, self.store = jobs, SqliteStore(path)
-        self.rec = Reconciler(_cfg(root, jobs, number), self.store, lambda: datetime.now(UTC))
+        self.rec = Reconciler(  # (git: as on a store several runners share)
+            _cfg(root, jobs, number), self.store, lambda: datetime.now(UTC), git=True
+        )
 
     def full(self) -> list[dict]:
         """A full reconcile; the definition_newer_in_store events it logged."""
@@ -159,7 +161,7 @@ def test_a_checkout_with_no_revision_writes_as_before_until_the_store_has_one(tm
 def test_git_settings_of_the_caller_do_not_point_it_elsewhere(deploy, monkeypatch, tmp_path):
     _, first, new, _ = deploy
     monkeypatch.setenv("GIT_DIR", str(tmp_path / "nowhere"))
-    assert checkout.Checkout().read(new.rec.cfg) == first
+    assert checkout.Checkout(git=True).read(new.rec.cfg) == first
 
 
 def test_an_explicit_deploy_number_wins_and_a_bad_one_is_a_config_error(tmp_path, monkeypatch):
@@ -175,7 +177,7 @@ def test_an_explicit_deploy_number_wins_and_a_bad_one_is_a_config_error(tmp_path
     with pytest.raises(errors.ConfigError, match=r"jobrunner.yaml:1: revision: .v2. is not a"):
         config.load(cwd=tmp_path)
     cfg = dataclasses.replace(_cfg(tmp_path, tmp_path), revision="5")
-    assert checkout.Checkout().read(cfg) == "5"
+    assert checkout.Checkout(git=False).read(cfg) == "5"
     assert os.environ.get(config.REVISION_ENV) is None
 
 
@@ -197,3 +199,19 @@ def test_files_read_before_git_moved_head_get_their_revision_once_it_has(deploy,
     version = new.store.get_entry("a").version
     new.rec.follow_head()  # HEAD as the last reconcile saw it: nothing to do
     assert new.store.get_entry("a").version == version
+
+
+def test_a_single_runners_own_store_takes_no_git_revision(deploy, tmp_path):
+    """On its own SQLite file a runner's git checkout may go back (a reset, another
+    branch): no other checkout can be older than it there. A deploy number still counts."""
+    _, first, new, _ = deploy
+    alone = Reconciler(
+        new.rec.cfg, SqliteStore(tmp_path / "own.sqlite3"), lambda: datetime.now(UTC)
+    )
+    assert alone.checkout.read(alone.cfg) is None
+    alone.full()
+    assert alone.store.revision() is None
+    numbered = dataclasses.replace(new.rec.cfg, revision="3")
+    assert alone.checkout.read(numbered) == "3"
+    assert checkout.Checkout(git=True).read(new.rec.cfg) == first
+    alone.store.close()
