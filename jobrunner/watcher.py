@@ -1,10 +1,13 @@
 """The jobs folder watcher: watchdog (inotify on Linux) events -> debounced batches of
 changed job-file paths. No logic and no polling: the debounce thread blocks until an
-event arrives. A finished save (the file closed after writing, a rename into place, a
-delete) is handed on at once; a bare "modified" or "created" waits for a short quiet
-period, since the close (or the editor's rename) usually follows. The folder's parent is
-watched too: a jobs folder deleted and made again (or another moved into place) is
-watched again at once, and every job file in it is handed on.
+event arrives. A finished save (the file closed after writing, a rename into place) is
+handed on at once; a bare "modified" or "created" waits for a short quiet period, since
+the close (or the editor's rename) usually follows. A file deleted is handed on only
+once it has stayed away for DELETE_SETTLE (a rename is one event: handed on at once):
+`git checkout` and `git pull` replace each changed file by deleting it and writing it
+anew, and a reconcile between the two would remove its entry (and its state: status,
+attempts, last run) only to add it again. The folder's parent is watched too: a jobs folder deleted and made again (or
+another moved into place) is watched again at once, and every job file in it is handed on.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -30,23 +34,26 @@ MAX_DELAY = 0.25
 # into place (an editor's save) took half a second now and then. The two come from one
 # read of the inotify queue, microseconds apart; an unpaired one only costs a "created".
 MOVE_PAIRING = 0.002
+DELETE_SETTLE = 0.25
 _KINDS = {"created", "modified", "moved", "deleted", "closed"}
 _FINISHED = {"moved", "deleted", "closed"}
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, sink: Callable[[set[Path], bool], None]) -> None:
+    def __init__(self, sink: Callable[[set[Path], bool, set[Path]], None]) -> None:
         self._sink = sink
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory or event.event_type not in _KINDS:
             return
-        paths = {Path(str(event.src_path))}
+        source = Path(str(event.src_path))
+        paths = {source}
         if getattr(event, "dest_path", ""):
             paths.add(Path(str(event.dest_path)))
         wanted = {p for p in paths if jobfiles.is_job_name(p.name)}
+        gone = {source} & wanted if event.event_type == "deleted" else set()
         if wanted:
-            self._sink(wanted, event.event_type in _FINISHED)
+            self._sink(wanted, event.event_type in _FINISHED, gone)
 
 
 class _ParentHandler(FileSystemEventHandler):
@@ -78,6 +85,7 @@ class Watcher:
         self._on_batch = on_batch
         self._quiet, self._max_delay = quiet, max_delay
         self._pending: set[Path] = set()
+        self._gone: dict[Path, float] = {}  # deleted -> when it may be handed on
         self._lock = threading.Lock()
         self._arrived = threading.Event()
         self._finished = False
@@ -103,10 +111,15 @@ class Watcher:
         self._observer.join(timeout=5)
         self._thread.join(timeout=5)
 
-    def _add(self, paths: set[Path], finished: bool) -> None:
+    def _add(self, paths: set[Path], finished: bool, gone: AbstractSet[Path] = frozenset()) -> None:
+        settled = time.monotonic() + DELETE_SETTLE
         with self._lock:
             self._pending |= paths
             self._finished = self._finished or finished
+            for path in paths - gone:  # back (or written): no longer held
+                self._gone.pop(path, None)
+            for path in gone:
+                self._gone[path] = settled
         self._arrived.set()
 
     def _appeared(self) -> None:
@@ -132,9 +145,20 @@ class Watcher:
             found = {p for p in self.folder.iterdir() if jobfiles.is_job_name(p.name)}
             self._add(found, True)
 
+    def _held(self, batch: set[Path]) -> tuple[set[Path], float | None]:
+        """The paths of `batch` deleted too recently to hand on (they stay pending), and
+        how long until the first of them may go (under the lock)."""
+        now = time.monotonic()
+        held = {p for p in batch if self._gone.get(p, now) > now}
+        for path in batch - held:
+            self._gone.pop(path, None)
+        wait = min((self._gone[p] for p in held), default=None)
+        return held, None if wait is None else max(0.0, wait - now)
+
     def _debounce(self) -> None:
+        hold: float | None = None  # until the first held deletion may go
         while True:
-            self._arrived.wait()
+            self._arrived.wait(hold)
             if self._stopping:
                 return
             with self._lock:
@@ -149,7 +173,10 @@ class Watcher:
                     break
             self._arrived.clear()
             with self._lock:
-                batch, self._pending, self._finished = self._pending, set(), False
+                batch, self._finished = self._pending, False
+                held, hold = self._held(batch)
+                self._pending = held
+                batch -= held
             if batch and not self._stopping:
                 self._on_batch(batch)
 

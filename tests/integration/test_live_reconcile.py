@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import os
 import queue
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -281,3 +282,35 @@ def test_a_reconcile_lost_from_the_disk_is_reconciled_again_at_start(tmp_path):
     assert db.get_entry("b") is None
     assert db.get_entry("c") is not None
     db.close()
+
+
+def test_a_git_pull_that_rewrites_files_removes_no_entry(live, tmp_path):
+    # git replaces each changed file by unlinking it and writing it anew: a reconcile in
+    # between must not take the file for deleted (the entry and its state would go).
+    def git(*args: str, cwd=tmp_path) -> None:
+        subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+    names = [f"j{n}" for n in range(5)]
+    for name in names:
+        (live.folder / f"{name}.yaml").write_text(HOURLY)
+    live.wait(lambda: all(live.store.get_entry(n) is not None for n in names))
+    ident = ("-c", "user.name=ops", "-c", "user.email=ops@example.invalid")
+    git("init", "-q", "-b", "main")
+    git("add", "jobs.d")
+    git(*ident, "commit", "-q", "-m", "jobs")
+    other = tmp_path / "other"
+    git("clone", "-q", str(tmp_path), str(other))
+    for round_ in range(5):
+        for name in names:
+            (other / "jobs.d" / f"{name}.yaml").write_text(
+                HOURLY + f"description: round {round_}\n"
+            )
+        git(*ident, "commit", "-q", "-am", f"round {round_}", cwd=other)
+        git("pull", "-q", "--ff-only", str(other), "main")
+        live.wait(
+            lambda r=round_: all(
+                live.store.get_entry(n).spec.description == f"round {r}" for n in names
+            )
+        )
+    assert "entry_removed" not in live.names()
+    assert "entry_changed" in live.names()

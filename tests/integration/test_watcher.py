@@ -7,7 +7,7 @@ import queue
 import sys
 import time
 
-from jobrunner.watcher import Watcher
+from jobrunner.watcher import DELETE_SETTLE, Watcher
 
 
 def test_a_rename_into_place_is_handed_on_at_once(tmp_path):
@@ -76,3 +76,37 @@ def test_a_folder_deleted_and_made_again_is_watched_again(tmp_path):
         _next_batch_with(batches, folder / "e.yaml")
     finally:
         watcher.stop()
+
+
+def test_a_file_deleted_and_written_again_is_never_handed_on_while_gone(tmp_path):
+    # What `git checkout` and `git pull` do to each changed file: unlink it, then create
+    # and write it anew; another file closed meanwhile makes the batch go at once.
+    seen: list[tuple[set, set]] = []  # (paths, those missing when handed on)
+    batches: queue.Queue[set] = queue.Queue()
+
+    def sink(paths: set) -> None:
+        seen.append((paths, {p for p in paths if not p.exists()}))
+        batches.put(paths)
+
+    watcher = Watcher(tmp_path, sink)
+    job, other = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    job.write_text("object_id: 50100\n")
+    watcher.start()
+    try:
+        for n in range(40):
+            job.unlink()
+            other.write_text(f"object_id: 50100\ndescription: {n}\n")  # closed: a batch
+            time.sleep(0.002 * (n % 5))
+            fd = os.open(job, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, f"object_id: 50100\ndescription: {n}\n".encode())
+            os.close(fd)
+            _next_batch_with(batches, job)
+        assert not [missing for _, missing in seen if missing]
+        job.unlink()  # a real deletion goes on once it has stayed away
+        gone = time.monotonic()
+        paths = _next_batch_with(batches, job)
+        waited = time.monotonic() - gone
+    finally:
+        watcher.stop()
+    assert not job.exists() and job in paths
+    assert DELETE_SETTLE <= waited < DELETE_SETTLE + 1.0
