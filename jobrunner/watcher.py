@@ -6,8 +6,9 @@ the close (or the editor's rename) usually follows. A file deleted is handed on 
 once it has stayed away for DELETE_SETTLE (a rename is one event: handed on at once):
 `git checkout` and `git pull` replace each changed file by deleting it and writing it
 anew, and a reconcile between the two would remove its entry (and its state: status,
-attempts, last run) only to add it again. The folder's parent is watched too: a jobs folder deleted and made again (or
-another moved into place) is watched again at once, and every job file in it is handed on.
+attempts, last run) only to add it again. The folder's parent is watched too: a jobs
+folder deleted and made again (or another moved into place) is watched again at once, and
+every job file in it is handed on.
 """
 
 from __future__ import annotations

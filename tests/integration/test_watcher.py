@@ -108,5 +108,6 @@ def test_a_file_deleted_and_written_again_is_never_handed_on_while_gone(tmp_path
         waited = time.monotonic() - gone
     finally:
         watcher.stop()
-    assert not job.exists() and job in paths
+    assert not job.exists()
+    assert job in paths
     assert DELETE_SETTLE <= waited < DELETE_SETTLE + 1.0
