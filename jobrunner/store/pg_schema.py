@@ -101,6 +101,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             done INTEGER NOT NULL, failed INTEGER NOT NULL, left_pending INTEGER,
             ended_at BIGINT, PRIMARY KEY (session_id, entry_id, queue))""",
         "CREATE INDEX item_runs_ended ON item_runs (ended_at)",
+        # Report documents (jobrunner/reports): kept with their log entry, so any machine
+        # with the config reads them, and deleted with it (pruning, trims, prune-log).
+        """CREATE TABLE report_documents (
+            log_no BIGINT PRIMARY KEY REFERENCES log_entries (entry_no) ON DELETE CASCADE,
+            entry_id TEXT NOT NULL, at BIGINT NOT NULL, format TEXT NOT NULL,
+            size BIGINT NOT NULL, content BYTEA NOT NULL)""",
     ),
 }
 

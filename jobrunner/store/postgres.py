@@ -7,7 +7,8 @@ process across all runners. Each commit announces itself with NOTIFY (only who w
 so that idle runners wake at once. A connection that drops is opened again: a read
 waits for the server with backoff for up to READ_PATIENCE, a write that fails meanwhile
 is StoreUnwritable (the runner retries it with backoff); a server not reachable at open
-is StoreUnreachable. The runners' leases and the listener are in pg_nodes.
+is StoreUnreachable. The runners' leases and the listener are in pg_nodes, the report
+documents kept in the store in pg_documents.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from psycopg import conninfo
 from psycopg import errors as pg_errors
 
 from jobrunner import model
-from jobrunner.store import StoreConflict, StoreUnwritable, pg_nodes, pg_schema
+from jobrunner.store import StoreConflict, StoreUnwritable, pg_documents, pg_nodes, pg_schema
 from jobrunner.store.sql import migrations, writes
 from jobrunner.store.sql.base import SqlStore
 from jobrunner.store.sql.dialect import Connection, Dialect
@@ -127,7 +128,7 @@ def describe(dsn: str) -> str:
     return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
 
 
-class PostgresStore(SqlStore, pg_nodes.Nodes):
+class PostgresStore(SqlStore, pg_nodes.Nodes, pg_documents.Documents):
     def __init__(self, dsn: str, *, create: bool = True) -> None:
         """`create`: make (or migrate) the schema; without it a database with no schema
         yet is left alone (`exists` says so)."""

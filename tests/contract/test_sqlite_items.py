@@ -61,7 +61,7 @@ def _older(where: str) -> None:
     """The store as version 4 left it: no item tables."""
     if where.startswith("postgresql:"):
         with psycopg.connect(where, autocommit=True) as db:
-            for table in DROP:
+            for table in (*DROP, "report_documents"):  # (PostgreSQL's version 5 has it too)
                 db.execute(f"DROP TABLE {table}")
             db.execute("UPDATE jobrunner_schema SET version = 4")
         return
