@@ -103,3 +103,25 @@ def gated_items(ctx) -> None:
                 assert time.monotonic() < deadline, "no gate"
                 time.sleep(0.01)
             _mark("effects", f"{item.key} {ctx.session_id} {runner}")
+
+
+def chunked_items(ctx) -> None:
+    """Stages GATED items and claims them 3 at a time, recording each item's effect;
+    after its first chunk the session marks `between` and waits (outside any item's
+    block) for the file `gate` in the marks folder, for up to 60 s."""
+    marks = Path(os.environ["JOBRUNNER_TEST_MARKS"])
+    runner = os.environ.get("JOBRUNNER_TEST_RUNNER", "-")
+    work = ctx.items("work", max_attempts=5)
+    work.add_many((f"k{n:02}", n) for n in range(GATED))
+    first = True
+    while found := work.claim(limit=3):
+        for item in found:
+            with item:
+                _mark("effects", f"{item.key} {ctx.session_id} {runner}")
+        if first:
+            _mark("between", f"{ctx.session_id} {runner}")
+            deadline = time.monotonic() + 60
+            while not (marks / "gate").exists():
+                assert time.monotonic() < deadline, "no gate"
+                time.sleep(0.01)
+            first = False
