@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from jobrunner import lifecycle, model
-from jobrunner.views import items, shapes
+from jobrunner.views import items, nodes, shapes
 from jobrunner.views import queries as views_queries
 from jobrunner.web import actions, metrics, params, queries
 from jobrunner.web.app import Web, route
@@ -45,6 +45,7 @@ def routes(web: Web) -> list[BaseRoute]:
         route("/api/tasks", reading(list_tasks)),
         route("/api/categories", reading(list_categories)),
         route("/api/status", reading(status)),
+        route("/api/nodes", reading(list_nodes)),
         route("/api/entries/{entry_id}/status", acting(set_status), ["POST"]),
         route("/api/entries/{entry_id}/trigger", acting(trigger), ["POST"]),
         route("/api/entries/{entry_id}/cancel", acting(cancel), ["POST"]),
@@ -118,6 +119,10 @@ def list_categories(web: Web, request: Request) -> list[dict[str, Any]]:
     return queries.categories(web.source.reader(), web.source.entries())
 
 
+def list_nodes(web: Web, request: Request) -> list[dict[str, Any]]:
+    return [nodes.node_json(n, running) for n, running in web.source.nodes()]
+
+
 def status(web: Web, request: Request) -> dict[str, Any]:
     db = web.source.reader()
     return {
@@ -132,7 +137,13 @@ def status(web: Web, request: Request) -> dict[str, Any]:
 def _runner(web: Web) -> dict[str, Any]:
     state = web.source.runner()
     since = None if state.since is None else state.since.isoformat().replace("+00:00", "Z")
-    return {"up": state.up, "pid": state.pid, "since": since}
+    return {
+        "up": state.up,
+        "pid": state.pid,
+        "since": since,
+        "runners": state.count,
+        "host": state.host,
+    }
 
 
 def _body(request: Request) -> dict[str, Any]:

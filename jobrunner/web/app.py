@@ -43,6 +43,7 @@ class Web:
         self.source = source.Source(cfg)
         self.signer = auth.Signer()
         self.changes = live.Changes(cfg.state_dir, self.source.touch)
+        self.source.follow(self.changes.bump)
         self.metrics = metrics.Collector(self.source)
         self.tz = wallclock.zone(cfg.timezone)
         self.templates = jinja2.Environment(

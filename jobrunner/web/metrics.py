@@ -215,6 +215,11 @@ def _runner(state: source.RunnerState) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "jobrunner_runner_up", "Whether a runner holds the state.", value=int(state.up)
     )
+    yield GaugeMetricFamily(
+        "jobrunner_runners_up",
+        "The runners up (a store shared by several: those whose leases hold).",
+        value=state.count,
+    )
     if state.since is not None:
         yield GaugeMetricFamily(
             "jobrunner_runner_start_time_seconds",

@@ -37,11 +37,13 @@ def routes(web: Web) -> list[BaseRoute]:
         route("/sessions", page(sessions)),
         route("/tasks", page(tasks)),
         route("/categories", page(categories)),
+        route("/runners", page(runners)),
         route("/login", lambda r: login_form(web, r)),
         route("/login", lambda r: login(web, r), ["POST"]),
         route("/logout", lambda r: logout(web, r), ["POST"]),
         route("/entries/{entry_id}/{action}", lambda r: entry_action(web, r), ["POST"]),
         route("/log/{entry_no:int}/mark-error", lambda r: mark_error(web, r), ["POST"]),
+        route("/tasks/{task_id}/cancel", lambda r: cancel_task(web, r), ["POST"]),
     ]
 
 
@@ -165,6 +167,10 @@ def categories(web: Web, request: Request) -> Response:
     )
 
 
+def runners(web: Web, request: Request) -> Response:
+    return web.render(request, "runners.html", nodes=web.source.nodes())
+
+
 def login_form(web: Web, request: Request, problem: str = "", status: int = 200) -> Response:
     nxt = _local(request.query_params.get("next", "/"))
     return web.render(request, "login.html", status=status, next=nxt, problem=problem)
@@ -234,6 +240,13 @@ def entry_action(web: Web, request: Request) -> Response:
         "cancel": "its session was asked to end",
     }.get(action, "done")
     return _back(web, f"/entries/{entry_id}", f"{entry_id}: {message}")
+
+
+def cancel_task(web: Web, request: Request) -> Response:
+    task_id = request.path_params["task_id"]
+    user = web.acting_user(request, _form(request).get("csrf"))
+    actions.cancel_task(web.source, user, task_id)
+    return _back(web, "/tasks", f"task {task_id} cancelled")
 
 
 def mark_error(web: Web, request: Request) -> Response:

@@ -1,18 +1,23 @@
 """What the web process reads from: one long-lived reading store (opened through
 `store.open`, reopened once a runner has made the state), and whether a runner is up,
-seen without disturbing it: the kernel's table of file locks says whether someone holds
-the runner's lock (`lock.RunnerLock`, flock), and the lock file's change time says
-since when (the runner writes its pid into it when it takes it)."""
+seen without disturbing it. A local store: the kernel's table of file locks says
+whether someone holds the runner's lock (`lock.RunnerLock`, flock), and the lock file's
+change time says since when (the runner writes its pid into it when it takes it). A
+store shared by several runners (PostgreSQL): the runners entered in it whose leases
+hold, and its commits heard through the store's own channel (`Store.watch`), since no
+file in this host's state folder changes when a runner elsewhere commits."""
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobrunner import config, errors, lock, model, store
+from jobrunner import config, errors, lock, model, store, telemetry
+from jobrunner.store import SharedStore
 from jobrunner.store import open as store_open
 
 PROC_LOCKS = Path("/proc/locks")
@@ -23,6 +28,13 @@ class RunnerState:
     up: bool
     pid: int | None = None
     since: datetime | None = None
+    """The runner's pid and start (of a shared store: the longest-running runner's)."""
+    count: int = 0
+    """The runners up (a local store: 0 or 1)."""
+    host: str | None = None
+    """Of a shared store: the host of the longest-running runner."""
+    shared: bool = False
+    """The store is shared by several runners (PostgreSQL)."""
 
 
 def runner_state(state_dir: Path, locks: Path = PROC_LOCKS) -> RunnerState:
@@ -36,7 +48,24 @@ def runner_state(state_dir: Path, locks: Path = PROC_LOCKS) -> RunnerState:
     pid = holder(table, os.major(info.st_dev), os.minor(info.st_dev), info.st_ino)
     if pid is None:
         return RunnerState(up=False)
-    return RunnerState(up=True, pid=pid, since=datetime.fromtimestamp(info.st_mtime, UTC))
+    since = datetime.fromtimestamp(info.st_mtime, UTC)
+    return RunnerState(up=True, pid=pid, since=since, count=1)
+
+
+def cluster_state(nodes: list[model.Node]) -> RunnerState:
+    """The runners of a shared store whose leases hold (`nodes()` lists them oldest first)."""
+    alive = [n for n in nodes if n.alive]
+    if not alive:
+        return RunnerState(up=False, shared=True)
+    first = alive[0]
+    return RunnerState(
+        up=True,
+        pid=first.pid,
+        since=first.started_at,
+        count=len(alive),
+        host=first.host,
+        shared=True,
+    )
 
 
 def holder(table: str, major: int, minor: int, inode: int) -> int | None:
@@ -64,6 +93,12 @@ class Source:
         self.version = 0  # bumped at each change of the store (`touch`)
         self._entries: tuple[int, list[model.Entry]] | None = None
         self._states: tuple[int, list[store.EntryState]] | None = None
+        self._heard: Callable[[], None] = self.touch
+
+    def follow(self, heard: Callable[[], None]) -> None:
+        """Call `heard` (from another thread) at each commit the shared store announces;
+        a local store's commits are seen in its folder instead (`live.Changes`)."""
+        self._heard = heard
 
     def reader(self) -> store.Store:
         with self._lock:
@@ -72,6 +107,8 @@ class Source:
                     self._db.close()
                 self._real = store_open.has_state(self.cfg)
                 self._db = store_open.open_for_reading(self.cfg)
+                if isinstance(self._db, SharedStore):
+                    self._db.watch(self._heard, self._unheard)
                 self.touch()
             return self._db
 
@@ -119,8 +156,22 @@ class Source:
             )
         return self.reader()
 
+    def _unheard(self, error: str) -> None:
+        telemetry.get_logger().warning("store_listener_lost", error=error)
+
     def runner(self) -> RunnerState:
+        db = self.reader()
+        if isinstance(db, SharedStore):
+            return cluster_state(db.nodes())
         return runner_state(self.cfg.state_dir)
+
+    def nodes(self) -> list[tuple[model.Node, int]]:
+        """The runners entered in a shared store (oldest first), each with its sessions
+        running; none for a local store."""
+        db = self.reader()
+        if not isinstance(db, SharedStore):
+            return []
+        return [(n, len(db.open_sessions([n.runner_id]))) for n in db.nodes()]
 
     def close(self) -> None:
         with self._lock:

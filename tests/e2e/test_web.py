@@ -44,7 +44,17 @@ def logged_in(site: Site) -> httpx.Client:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/entries/inbox-poll", "/log", "/sessions", "/tasks", "/categories", "/login"]
+    "path",
+    [
+        "/",
+        "/entries/inbox-poll",
+        "/log",
+        "/sessions",
+        "/tasks",
+        "/categories",
+        "/runners",
+        "/login",
+    ],
 )
 def test_web_pages_answer_without_login_on_the_loopback(site, path):
     page = site.client(token=None).get(path)
@@ -214,6 +224,15 @@ def test_web_health_says_no_runner(site):
     assert health.json()["store"] == {"reachable": True}
     assert health.json()["runner"]["up"] is False
     assert site.client(token=None).get("/healthz?check=store").status_code == 200
+
+
+def test_web_a_local_store_has_one_runner_and_no_nodes(site):
+    client = site.client(token=None)
+    runner = client.get("/api/status").json()["runner"]
+    assert (runner["runners"], runner["host"]) == (0, None)
+    assert client.get("/api/nodes").json() == []
+    assert "a local store: one runner works on it" in client.get("/runners").text
+    assert 'href="/runners"' not in client.get("/").text  # (only a shared store's)
 
 
 def test_web_pages_follow_changes_as_they_happen(site):

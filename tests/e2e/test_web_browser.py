@@ -104,12 +104,16 @@ def test_web_browser_clicks_through_the_views(site, browser):
     assert "CRM" in text_of(browser, "main")
 
 
-def test_web_browser_logs_in_and_sets_an_entry_on_hold(site, browser):
-    browser.get(site.url + "/login?next=/entries/inbox-poll")
+def log_in(site, browser, then: str, title: str) -> None:
+    browser.get(site.url + "/login?next=" + then)
     browser.find_element(By.NAME, "user").send_keys("alice")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "form.login button").click()
-    wait(browser, expected_conditions.title_is("inbox-poll · jobrunner"))
+    wait(browser, expected_conditions.title_is(title))
+
+
+def test_web_browser_logs_in_and_sets_an_entry_on_hold(site, browser):
+    log_in(site, browser, "/entries/inbox-poll", "inbox-poll · jobrunner")
     browser.find_element(By.XPATH, "//button[text()='Set On Hold']").click()
     wait(
         browser, expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".banner.done"))
@@ -130,3 +134,27 @@ def test_web_browser_page_follows_a_change(site, browser):
         ),
     )
     assert browser.current_url == site.url + "/entries/report-rotation"
+
+
+def test_web_browser_cancels_a_pending_task_after_asking(site, browser):
+    made = site.cli("task", "create", "tests.entrypoints.jobs:ok", "--not-ready")
+    task_id = made.stdout.strip().split()[-1]
+    log_in(site, browser, "/tasks", "Scheduled Tasks · jobrunner")
+    button = f"//tr[td/code[text()='{task_id}']]//button[text()='Cancel']"
+    browser.find_element(By.XPATH, button).click()
+    prompt = wait(browser, expected_conditions.alert_is_present())
+    assert task_id in prompt.text
+    prompt.dismiss()  # asked, and refused: nothing happens
+    assert task_id in {t["id"] for t in site.json("task", "list")}
+    browser.find_element(By.XPATH, button).click()
+    wait(browser, expected_conditions.alert_is_present()).accept()
+    wait(
+        browser, expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".banner.done"))
+    )
+    assert f"task {task_id} cancelled" in text_of(browser, ".banner.done")
+    assert task_id not in {t["id"] for t in site.json("task", "list")}
+    # the tasks behind entries follow their entries: no button
+    browser.get(site.url + "/tasks?all=1")
+    behind = browser.find_elements(By.XPATH, "//tr[td[@data-label='Record']/a]")
+    assert behind
+    assert all(not row.find_elements(By.TAG_NAME, "button") for row in behind)

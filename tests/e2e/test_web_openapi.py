@@ -62,6 +62,7 @@ def test_web_openapi_document_names_every_api_route(site):
         "/api/tasks",
         "/api/categories",
         "/api/status",
+        "/api/nodes",
         "/api/entries/{entry_id}/status",
         "/api/entries/{entry_id}/trigger",
         "/api/entries/{entry_id}/cancel",
