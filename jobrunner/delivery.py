@@ -31,7 +31,7 @@ STOP_WAIT = 5.0  # seconds the runner's stop waits for the deliveries queued
 class _Job:
     channel: alerts.Channel
     message: dict[str, Any]
-    attachment: Path | None = None  # a report run's document (a channel with `attach`)
+    attachment: reports_outputs.Kept | None = None  # a report run's document (`attach`)
 
 
 class Alerts:
@@ -87,7 +87,7 @@ class Alerts:
         kept = self.outputs.find(log.entry_no) if channel.attach and self.outputs else None
         if kept is None:
             return _Job(channel, msg)
-        return _Job(channel, {**msg, "output": kept.name}, kept.path)
+        return _Job(channel, {**msg, "output": kept.name}, kept)
 
     def item_failed_finally(self, failure: dict[str, Any]) -> None:
         """A work item failed for good (its event's fields, with `at`): the channels
@@ -162,7 +162,7 @@ class Alerts:
         error = ""
         for attempt in range(1, tries + 1):
             try:
-                send(job.channel, job.message, job.attachment)
+                send(job.channel, job.message, self._attachment(job))
             except Exception as exc:  # every failure of a delivery is logged, with its cause
                 error = f"{type(exc).__name__}: {exc}"
             else:
@@ -172,6 +172,12 @@ class Alerts:
                 break
             delay *= 2
         self._record("notify_failed", job, attempt, error)
+
+    def _attachment(self, job: _Job) -> Path | None:
+        """The file of the job's document on this machine (a store's: a copy made now)."""
+        if job.attachment is None or self.outputs is None:
+            return None
+        return self.outputs.local(job.attachment)
 
     def _record(self, name: str, job: _Job, tries: int, error: str = "") -> None:
         fields = {

@@ -199,7 +199,7 @@ def run_once(cfg: config.Config, db: store.Store, spec: model.JobSpec) -> model.
     log = _foreground_started(db, spec, request.session_id, user)
     outcome = _run_here(request, spec.environment)
     if spec.object_type == "report":  # its document goes with the foreground log entry
-        outcome = _report_kept(cfg, log, outcome)
+        outcome = _report_kept(cfg, db, log, outcome)
     _foreground_ended(db, log, outcome)
     return outcome
 
@@ -276,8 +276,10 @@ def _report_request(
     return report
 
 
-def _report_kept(cfg: config.Config, log: model.LogEntry, outcome: model.Outcome) -> model.Outcome:
-    docs = reports_outputs.of(cfg)
+def _report_kept(
+    cfg: config.Config, db: store.Store, log: model.LogEntry, outcome: model.Outcome
+) -> model.Outcome:
+    docs = reports_outputs.of(cfg, db)
     return reports_runs.kept(docs, _sessions(cfg), log.session_id, log, outcome)
 
 

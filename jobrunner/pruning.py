@@ -99,4 +99,4 @@ class Pruner:
 
 def prune_outputs(cfg: config.Config, st: store.Store) -> int:
     """Delete the report documents whose log entry is gone; how many went."""
-    return outputs.of(cfg).prune(lambda log_no: st.get_log(log_no) is not None)
+    return outputs.of(cfg, st).prune(lambda log_no: st.get_log(log_no) is not None)

@@ -23,14 +23,15 @@ def output_command(args: argparse.Namespace) -> int:
     cfg = common.load_config(args)
     with common.reading(cfg) as db:
         kept = report_reading.document(cfg, db, args.log_no)
-    if args.save is not None:
-        print(report_reading.save(kept, args.save))
-        return 0
-    if kept.format != "csv" and sys.stdout.isatty():
-        raise errors.JobRunnerError(
-            f"log entry {args.log_no}'s output {kept.name} is not text; "
-            "save it with --save DIR, or redirect the output"
-        )
+        if args.save is not None:
+            print(report_reading.save(cfg, db, kept, args.save))
+            return 0
+        if kept.format != "csv" and sys.stdout.isatty():
+            raise errors.JobRunnerError(
+                f"log entry {args.log_no}'s output {kept.name} is not text; "
+                "save it with --save DIR, or redirect the output"
+            )
+        data = report_reading.content(cfg, db, kept)
     sys.stdout.flush()
-    sys.stdout.buffer.write(report_reading.content(kept))
+    sys.stdout.buffer.write(data)
     return 0

@@ -66,14 +66,14 @@ def show_command(args: argparse.Namespace) -> int:
     cfg = common.load_config(args)
     with common.reading(cfg) as db:
         found = queries.detail(db, args.entry_id)
+        documents = report_reading.described(cfg, db)
     if args.json:
-        documents = report_reading.described(cfg)
         data = shapes.show_json(found.entry, found.logs, documents, found.waiting_for_revision)
         common.print_json(items.show_with_items(data, found.items, found.runs))
         return 0
     for line in text.show_notes(found.entry, found.paused, found.waiting_for_revision):
         print(line)
-    marks = report_reading.marks(cfg)
+    marks = {no: d["format"] for no, d in documents.items()}
     print(text.show_text(found.entry, found.logs, common.tz(cfg), common.colour(), marks))
     _print_lines(items.counts_lines([found.entry.id], found.items))
     _print_lines(items.run_lines(found.logs, found.runs))
@@ -107,7 +107,7 @@ def log_command(args: argparse.Namespace) -> int:
         if args.follow:
             _follow_log(args, cfg, db, rows, status)
         else:
-            _print_log(rows, cfg, args.json, runs=queries.item_runs(db, rows))
+            _print_log(rows, cfg, db, args.json, runs=queries.item_runs(db, rows))
     return 0
 
 
@@ -122,13 +122,13 @@ def _follow_log(
     row that does not fit widens the columns, and the header is printed again)."""
     history = rows[::-1]
     widths = text.follow_widths(history, queries.known_ids(db))
-    _print_log(history, cfg, args.json, widths=widths, header=True)
+    _print_log(history, cfg, db, args.json, widths=widths, header=True)
 
     def emit(new: list[model.LogEntry]) -> None:
-        needed = text.log_widths(new, common.tz(cfg), report_reading.marks(cfg))
+        needed = text.log_widths(new, common.tz(cfg), report_reading.marks(cfg, db))
         grown = any(n > w for n, w in zip(needed, widths, strict=True))
         widths[:] = [max(n, w) for n, w in zip(needed, widths, strict=True)]
-        _print_log(new, cfg, args.json, widths=widths, header=grown)
+        _print_log(new, cfg, db, args.json, widths=widths, header=grown)
 
     after = rows[0].entry_no if rows else 0
     follow.log(cfg, db, after, emit, entry_id=args.entry_id, status=status)
@@ -137,6 +137,7 @@ def _follow_log(
 def _print_log(
     rows: list[model.LogEntry],
     cfg: config.Config,
+    db: store.Store,
     as_json: bool,
     *,
     widths: Sequence[int] | None = None,
@@ -147,7 +148,7 @@ def _print_log(
     rows' runs did with work items."""
     runs = runs or {}
     if as_json:
-        documents = report_reading.described(cfg)
+        documents = report_reading.described(cfg, db)
         for row in rows:
             print(
                 json.dumps(
@@ -156,7 +157,7 @@ def _print_log(
                 flush=True,
             )
     elif rows or header:
-        marks = report_reading.marks(cfg)
+        marks = report_reading.marks(cfg, db)
         table = text.log_table(rows, common.tz(cfg), common.colour(), widths=widths, marks=marks)
         shown = table if header is not False else "\n".join(table.splitlines()[1:])
         print(shown, flush=True)

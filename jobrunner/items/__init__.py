@@ -12,8 +12,11 @@ Layout (imports flow downwards only):
   release of a dead session's items, retry, discard, what may be pruned, payloads);
 - `storage`: the ItemStore protocol, the few reads and writes the operations need inside
   one transaction, documented once, and `for_store`, which picks the implementation of a
-  state store; `memory` (the reference) and `sqlite` implement it (the tables are one
-  migration of the state file, in `jobrunner.store.sql.migrations`);
+  state store; `memory` (the reference), `sqlite` (the state file, on a connection of
+  its own) and `jobrunner.store.sql.items.SqlItems` (PostgreSQL, on the store's
+  connection) implement it; the SQL ones share their statements and rows
+  (`jobrunner.store.sql.item_queries`, `jobrunner.store.sql.items`), and their tables
+  are version 5 of each dialect's schema;
 - `ops`: every operation written once over a transaction of any ItemStore;
 - `job` (the job's API: Queue and WorkItem), `shell` (what the runner does when a session
   ends, at recovery and on a pruning pass: `runner.endings`, `runner.recovery` and
@@ -24,5 +27,6 @@ commands), `views.items` (their shapes and text, and what `list`, `show` and `lo
 add) and `views.queries` (the counts those read).
 
 A store of its own plugs in with one class that implements `storage.ItemStore` and one
-branch in `storage.for_store` (see there).
+branch in `storage.for_store` (see there); another SQL store needs only its dialect's
+wording of the item statements and the tables in its schema.
 """

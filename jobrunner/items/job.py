@@ -10,7 +10,9 @@ WorkItems, each processed in a `with item:` block.
             item.note(sales_order=no)
 
 This module is the shell of items in a session: it reads the clock and opens the state
-file (the runner's, found as `jobrunner.tasks` finds it).
+store (the runner's, found as `jobrunner.tasks` finds it: its file, or the shared store
+its config names). A session of a run the runner started writes its items only while
+that run is the one in process (`ctx.fence`; see `model.Owner`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 
 from jobrunner.items import core, model, ops, storage
 
-_opened: dict[str, storage.ItemStore] = {}
+_opened: dict[str, tuple[Any, storage.ItemStore]] = {}  # the state store and its items
 
 
 def _now() -> datetime:
@@ -89,9 +91,12 @@ class Queue:
         queue: model.Queue,
         session_id: str | None,
         now: Callable[[], datetime] = _now,
+        *,
+        owner: model.Owner | None = None,
     ) -> None:
         self._items, self.queue, self._session, self._now = items, queue, session_id, now
-        ops.open_queue(items, queue, session_id)
+        self._owner = owner
+        ops.open_queue(items, queue, session_id, owner=owner)
 
     @property
     def name(self) -> str:
@@ -106,29 +111,34 @@ class Queue:
     def add_many(self, staged: Iterable[tuple[str | int, Any]], *, update: bool = False) -> int:
         """Stage (key, payload) pairs in one transaction; how many were new (or updated)."""
         pairs = [(core.item_key(k), core.payload_text(p)) for k, p in staged]
-        return ops.add(self._items, self.queue, pairs, self._now(), update=update)
+        return ops.add(
+            self._items, self.queue, pairs, self._now(), update=update, owner=self._owner
+        )
 
     def claim(self, limit: int = 100) -> list[WorkItem]:
         """Up to `limit` pending items, oldest first, now in process for this session
         (not those that already failed in it: the next run retries them)."""
         if self._session is None:
             raise model.ItemError("only a session (a job or a task) can claim items")
-        found = ops.claim(self._items, self.queue, self._session, limit, self._now())
+        found = ops.claim(
+            self._items, self.queue, self._session, limit, self._now(), owner=self._owner
+        )
         return [WorkItem(self, i) for i in found]
 
     def _start(self, item: model.Item) -> model.Item:
         assert self._session is not None
-        return ops.start(self._items, item, self._session, self._now())
+        return ops.start(self._items, item, self._session, self._now(), owner=self._owner)
 
     def _finish(self, item: model.Item, notes: dict[str, Any]) -> model.Item:
         assert self._session is not None
         text = core.payload_text(notes, "notes")
-        return ops.finish(self._items, item, self._session, text, self._now())
+        return ops.finish(self._items, item, self._session, text, self._now(), owner=self._owner)
 
     def _fail(self, item: model.Item, error: tuple[str, str], notes: dict[str, Any]) -> model.Item:
         assert self._session is not None
         text = core.payload_text(notes, "notes")
-        return ops.fail(self._items, item, self._session, error, text, self._now())[0]
+        now = self._now()
+        return ops.fail(self._items, item, self._session, error, text, now, owner=self._owner)[0]
 
     def counts(self) -> dict[str, int]:
         """How many items of this queue's entry are in each status."""
@@ -136,22 +146,40 @@ class Queue:
 
 
 def _state_items() -> storage.ItemStore:
-    """The item store of the runner's state (a session's runner sets the folder)."""
+    """The item store of the runner's state (a session's runner sets the folder and the
+    config), kept open with its state store for the rest of the process."""
     from jobrunner import config
     from jobrunner.store import open as store_open
 
-    state = os.environ.get("JOBRUNNER_STATE_DIR")
-    if not state:
-        conf = os.environ.get("JOBRUNNER_CONFIG")
-        state = str(config.load(Path(conf) if conf else None).state_dir)
-    found = _opened.get(state)
+    conf = os.environ.get("JOBRUNNER_CONFIG")
+    cfg = config.load(Path(conf) if conf else None)
+    state = os.environ.get("JOBRUNNER_STATE_DIR") or str(cfg.state_dir)
+    key = f"{state}\n{cfg.store or ''}"
+    found = _opened.get(key)
     if found is None:
-        st = store_open.open_at(Path(state))
+        st = store_open.open_at(Path(state), dsn=cfg.store)
         try:
-            found = _opened[state] = storage.for_store(st)
-        finally:
+            found = _opened[key] = (st, storage.for_store(st))
+        except BaseException:
             st.close()
-    return found
+            raise
+    return found[1]
+
+
+def _owner(ctx: Any) -> model.Owner | None:
+    """The run the session works for (None outside a run the runner started: fence 0,
+    as `run-once` in the foreground)."""
+    fence = int(getattr(ctx, "fence", 0) or 0)
+    session_id = getattr(ctx, "session_id", None)
+    if not fence or not session_id:
+        return None
+    record = getattr(ctx, "entry", None) or {}
+    return model.Owner(
+        session_id=str(session_id),
+        entry_id=str(record.get("id") or ""),
+        task_id=str(record.get("task_id") or ""),
+        fence=fence,
+    )
 
 
 def for_context(
@@ -169,4 +197,4 @@ def for_context(
             f"queue {name!r}: this session has no entry; name one (ctx.items(name, entry=ID))"
         )
     settings = core.queue_settings(str(entry_id), name, max_attempts, done_retention)
-    return Queue(_state_items(), settings, getattr(ctx, "session_id", None))
+    return Queue(_state_items(), settings, getattr(ctx, "session_id", None), owner=_owner(ctx))

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
+from jobrunner import model as state
+from jobrunner import store
 from jobrunner.items import core, model
 from jobrunner.items.model import Item, ItemStatus
 
@@ -33,16 +35,19 @@ class _Tables:
 
 
 class MemoryItems:
-    def __init__(self) -> None:
+    def __init__(self, owners: store.Store | None = None) -> None:
+        """`owners`: the state store whose entries and tasks say which runs are current
+        (None: every owner is)."""
         self._t = _Tables()
         self._lock = threading.RLock()
+        self._owners = owners
 
     @contextlib.contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[_MemoryTx]:
         with self._lock:
             before = self._t.copy()
             try:
-                yield _MemoryTx(self._t)
+                yield _MemoryTx(self._t, self._owners)
             except BaseException:
                 self._t.__dict__.update(before.__dict__)
                 raise
@@ -50,15 +55,26 @@ class MemoryItems:
     @contextlib.contextmanager
     def reading(self) -> Iterator[_MemoryTx]:
         with self._lock:
-            yield _MemoryTx(self._t)
+            yield _MemoryTx(self._t, self._owners)
 
     def close(self) -> None:
         pass
 
 
 class _MemoryTx:
-    def __init__(self, t: _Tables) -> None:
-        self.t = t
+    def __init__(self, t: _Tables, owners: store.Store | None) -> None:
+        self.t, self._owners = t, owners
+
+    def owns(self, owner: model.Owner) -> bool:
+        if self._owners is None:
+            return True
+        if owner.task_id:
+            row: state.Entry | state.Task | None = self._owners.get_task(owner.task_id)
+        else:
+            row = self._owners.get_entry(owner.entry_id)
+        return (
+            row is not None and row.session_id == owner.session_id and (row.version >= owner.fence)
+        )
 
     def get_queue(self, entry_id: str, name: str) -> model.Queue | None:
         return self.t.queues.get((entry_id, name))

@@ -36,8 +36,31 @@ class ItemNotHeld(ItemError):
     """The item is no longer claimed by this session (it was released meanwhile)."""
 
 
+class Fenced(ItemNotHeld):
+    """The session's run is no longer the one in process (another runner recovered it):
+    its items are left to the run that owns them now."""
+
+
 class UnknownItem(ItemError, LookupError):
     """No item of the entry has this key."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Owner:
+    """The run a session works for: the entry's run (or, with `task_id`, the task's) that
+    the runner started with this `fence` (`ctx.fence`: the row's version as the start
+    committed it). The run is current while that row still records `session_id` at a
+    version of at least `fence`; once another runner recovered it (this one was taken
+    for dead), the session's writes of items are refused (`Fenced`)."""
+
+    session_id: str
+    entry_id: str = ""
+    task_id: str = ""
+    fence: int = 0
+
+    def __str__(self) -> str:
+        row = f"task {self.task_id}" if self.task_id else f"entry {self.entry_id!r}"
+        return f"session {self.session_id} ({row}, fence {self.fence})"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -2,6 +2,8 @@
 `core` what the items become, writes the answer in the same transaction.
 
 The caller gives `now` (the session's or the runner's clock); nothing here reads one.
+A session's writes name its `owner` (the run it works for): each is refused with
+`Fenced`, writing nothing, once that run is no longer the one in process.
 """
 
 from __future__ import annotations
@@ -20,10 +22,25 @@ def _queue(tx: ItemTx, entry_id: str, name: str) -> model.Queue:
     return tx.get_queue(entry_id, name) or model.Queue(entry_id=entry_id, name=name)
 
 
-def open_queue(st: ItemStore, queue: model.Queue, session_id: str | None) -> None:
+def _fenced(tx: ItemTx, owner: model.Owner | None) -> None:
+    if owner is not None and not tx.owns(owner):
+        raise model.Fenced(
+            f"{owner}: its run is no longer in process here (another runner recovered it); "
+            "its work items are left to the run that has them now"
+        )
+
+
+def open_queue(
+    st: ItemStore,
+    queue: model.Queue,
+    session_id: str | None,
+    *,
+    owner: model.Owner | None = None,
+) -> None:
     """Keep the queue's settings; a session that opens it gets its count (done, failed,
     and at its end, left)."""
     with st.transaction() as tx:
+        _fenced(tx, owner)
         tx.put_queue(queue)
         if session_id and tx.get_count(session_id, queue.entry_id, queue.name) is None:
             tx.put_count(
@@ -38,11 +55,13 @@ def add(
     now: datetime,
     *,
     update: bool = False,
+    owner: model.Owner | None = None,
 ) -> int:
     """Stage (key, payload JSON text) pairs in one transaction; how many items were
     added or (with `update`) changed. A key already staged adds nothing."""
     written = 0
     with st.transaction() as tx:
+        _fenced(tx, owner)
         for key, payload in staged:
             old = tx.get(queue.entry_id, queue.name, key)
             new = core.staged(old, queue, key, payload, now, update=update)
@@ -53,18 +72,28 @@ def add(
 
 
 def claim(
-    st: ItemStore, queue: model.Queue, session_id: str, limit: int, now: datetime
+    st: ItemStore,
+    queue: model.Queue,
+    session_id: str,
+    limit: int,
+    now: datetime,
+    *,
+    owner: model.Owner | None = None,
 ) -> list[Item]:
     """Up to `limit` pending items of the queue, oldest first, now held by `session_id`."""
     with st.transaction() as tx:
+        _fenced(tx, owner)
         found = tx.pending(queue.entry_id, queue.name, limit, session_id)
         return [tx.put(core.claimed(i, session_id, now), was=i) for i in found]
 
 
-def start(st: ItemStore, item: Item, session_id: str, now: datetime) -> Item:
+def start(
+    st: ItemStore, item: Item, session_id: str, now: datetime, *, owner: model.Owner | None = None
+) -> Item:
     """The item's block begins: its attempt counted (not durable by itself: a power loss
     may take it, and the attempt then goes uncounted; a kill -9 does not)."""
     with st.transaction(durable=False) as tx:
+        _fenced(tx, owner)
         stored = tx.get_number(item.number)
         if stored is None:
             raise model.ItemNotHeld(f"item {item.key!r} of queue {item.queue!r} is gone")
@@ -78,9 +107,19 @@ def _count(tx: ItemTx, session_id: str, item: Item, *, done: int = 0, failed: in
     tx.put_count(core.counted(count, done=done, failed=failed))
 
 
-def finish(st: ItemStore, item: Item, session_id: str, notes: str, now: datetime) -> Item:
-    """The item done (its block returned); ItemNotHeld when its session lost it."""
+def finish(
+    st: ItemStore,
+    item: Item,
+    session_id: str,
+    notes: str,
+    now: datetime,
+    *,
+    owner: model.Owner | None = None,
+) -> Item:
+    """The item done (its block returned); ItemNotHeld when its session lost it (Fenced:
+    its run was recovered elsewhere)."""
     with st.transaction() as tx:
+        _fenced(tx, owner)
         stored = tx.get_number(item.number)
         if stored is None:
             raise model.ItemNotHeld(f"item {item.key!r} of queue {item.queue!r} is gone")
@@ -96,10 +135,13 @@ def fail(
     error: tuple[str, str],
     notes: str,
     now: datetime,
+    *,
+    owner: model.Owner | None = None,
 ) -> tuple[Item, model.Failure]:
     """The item after its block raised `error` (message, call stack): pending again, or
     failed after its queue's max_attempts."""
     with st.transaction() as tx:
+        _fenced(tx, owner)
         stored = tx.get_number(item.number)
         if stored is None:
             raise model.ItemNotHeld(f"item {item.key!r} of queue {item.queue!r} is gone")

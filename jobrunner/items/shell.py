@@ -46,9 +46,11 @@ def session_ended(
 
 
 def recovered(st: store.Store, now: datetime, log: Any, notify: Notify | None = None) -> None:
-    """At start, after the runs of the runner before were closed: release the items
-    held by sessions that are over (every one with a logoff, and every one never logged
-    on: its logon was lost with the runner)."""
+    """After the runs of runners before (or of dead runners) were closed: release the
+    items held by sessions that are over: no run in process on any runner is theirs
+    (an entry's or task's session is recorded before the session starts), and no
+    foreground session of theirs is open (a logon without a logoff). A session that
+    never logged on (its logon lost with its runner) is over once its run was closed."""
     if not storage.keeps_items(st):
         return
     try:
@@ -56,6 +58,7 @@ def recovered(st: store.Store, now: datetime, log: Any, notify: Notify | None = 
     except model.ItemError as exc:
         log.warning("items_store_failed", error=str(exc))
         return
+    held -= st.running_sessions()
     if held:
         events = st.list_sessions()
         over = {e.session_id for e in events if e.event == "logoff"}

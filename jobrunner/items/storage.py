@@ -3,17 +3,22 @@
 `ops` writes every operation once over an `ItemTx`, the few reads and writes it needs
 inside one transaction; an implementation provides those and nothing else (no policy).
 Implementations: `memory.MemoryItems` (the reference, for unit tests and the memory
-state store) and `sqlite.SqliteItems` (tables of their own in the state file, created
-by migration 5 of `jobrunner.store.sql.migrations.SQLITE`). The contract suite in
-tests/contract/test_items.py runs against both.
+state store), `sqlite.SqliteItems` (tables of their own in the state file, on a
+connection of their own) and `jobrunner.store.sql.items.SqlItems` (the same tables in
+any other SQL store, on the store's own connection: PostgreSQL, where several runners
+share them); both SQL ones run the shared SQL layer's statements
+(`jobrunner.store.sql.item_queries`, per dialect) through its `SqlItemTx`, and their
+tables are version 5 of each dialect's schema. The contract suite in
+tests/contract/test_items.py runs against all three.
 
-How a store plugs in: implement ItemStore for it (PostgreSQL: the same tables and
-statements as `sqlite`, with `pending` as `SELECT ... FOR UPDATE SKIP LOCKED`, so
-runners sharing one database never claim one item twice and never wait for each
-other's claims; `transaction` as one `BEGIN ... COMMIT` on a connection of its own),
-add one branch to `for_store` below, the item tables to that dialect's schema in
-`jobrunner.store.sql.migrations` (one version means the same tables in every
-dialect), and its fixture to the contract suite.
+A store shared by several processes locks what a transaction reads to write (`pending`
+skips what another claim holds: `SELECT ... FOR UPDATE SKIP LOCKED`), and `owns` keeps
+the row of a session's run as read until the commit, so a session whose run another
+runner recovered (it was fenced out) can write none of the items again.
+
+How another store plugs in: a Dialect with its wording of the item statements, the
+item tables in its schema's version 5, one branch in `for_store` below when it is not a
+SqlStore, and its fixture in the contract suite.
 """
 
 from __future__ import annotations
@@ -31,6 +36,13 @@ from jobrunner.items.model import Item
 
 class ItemTx(Protocol):
     """The reads and writes of one transaction; all of them commit together or none."""
+
+    def owns(self, owner: model.Owner) -> bool:
+        """Whether the owner's run is still the one in process: its entry's (or task's)
+        row records its session at a version of at least its fence. A store shared by
+        several processes keeps that row as read until this transaction ends (a
+        recovery of the run waits for it)."""
+        ...
 
     def get_queue(self, entry_id: str, name: str) -> model.Queue | None:
         """A queue's settings as last put, or None."""
@@ -145,29 +157,34 @@ _memory: weakref.WeakKeyDictionary[object, ItemStore] = weakref.WeakKeyDictionar
 
 
 def keeps_items(st: store.Store) -> bool:
-    """Whether work items are kept with the state store `st` (not yet in PostgreSQL:
-    `for_store` refuses it, and the runner's hooks have nothing to release there)."""
+    """Whether work items are kept with the state store `st` (every SQL store and the
+    memory store; the runner's hooks skip any other)."""
     from jobrunner.store.memory import MemoryStore
-    from jobrunner.store.sqlite import SqliteStore
+    from jobrunner.store.sql.base import SqlStore
 
-    return isinstance(st, SqliteStore | MemoryStore)
+    return isinstance(st, SqlStore | MemoryStore)
 
 
 def for_store(st: store.Store) -> ItemStore:
-    """The item store kept with the state store `st` (the caller closes it). One branch
-    per kind of state store; a new one adds its branch here."""
+    """The item store kept with the state store `st` (the caller closes it; that of a
+    store on the store's connection leaves it open). One branch per kind of store."""
     from jobrunner.store.memory import MemoryStore
+    from jobrunner.store.sql.base import SqlStore
     from jobrunner.store.sqlite import SqliteStore
 
     if isinstance(st, SqliteStore):
         from jobrunner.items.sqlite import SqliteItems
 
         return SqliteItems(st.path)
+    if isinstance(st, SqlStore):
+        from jobrunner.store.sql.items import SqlItems
+
+        return SqlItems(st)
     if isinstance(st, MemoryStore):
         from jobrunner.items.memory import MemoryItems
 
         found = _memory.get(st)
         if found is None:
-            found = _memory[st] = MemoryItems()
+            found = _memory[st] = MemoryItems(st)
         return found
     raise model.ItemError(f"work items are not kept in this kind of store: {st.where}")

@@ -4,9 +4,11 @@ and pruned with the log entries.
 
 The `Outputs` protocol is what the runner and the commands use; `FolderOutputs` keeps
 the files in a folder: `state_dir/reports` beside the SQLite store, or the config's
-`report_dir` (a folder every runner and reader of a shared store mounts). A store that
-keeps documents itself (a table of a shared database) implements the same protocol.
-Files are 0600 and the folder 0700, as everything in the state folder.
+`report_dir`. `StoreOutputs` keeps them in a store that holds documents itself (a
+`DocumentStore`: PostgreSQL, which several runners on several machines share), so
+`jobrunner output` reads a document from any machine with the config; its folder only
+holds the copies a runner makes to attach a document to an alert. Files are 0600 and
+the folder 0700, as everything in the state folder.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from jobrunner import config, model, statedir
-from jobrunner.reports import DOCUMENTS
+from jobrunner.reports import DOCUMENTS, ReportTooLarge
 
 FOLDER = "reports"
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -37,12 +39,12 @@ class Kept:
     log_no: int
     at: datetime
     format: str
-    path: Path
+    path: Path | None  # None: kept in the store (`Outputs.read`, `Outputs.local`)
     size: int
 
     @property
     def name(self) -> str:
-        return self.path.name
+        return file_name(self.entry_id, self.log_no, self.at, self.format)
 
     def as_dict(self) -> dict[str, Any]:
         """As `log --json` and `show --json` give it (`report_output`)."""
@@ -85,6 +87,15 @@ class Outputs(Protocol):
 
     def prune(self, exists: Callable[[int], bool]) -> int:
         """Delete the documents whose log entry no longer `exists`; how many went."""
+        ...
+
+    def read(self, kept: Kept) -> bytes:
+        """The document's bytes (OSError when it went meanwhile: pruned)."""
+        ...
+
+    def local(self, kept: Kept) -> Path:
+        """A file on this machine with the document (an alert's attachment): the kept
+        file, or a copy made for it (pruned with the log entry)."""
         ...
 
 
@@ -144,11 +155,91 @@ class FolderOutputs:
     def prune(self, exists: Callable[[int], bool]) -> int:
         gone = 0
         for log_no, kept in sorted(self.index().items()):
-            if not exists(log_no):
+            if not exists(log_no) and kept.path is not None:
                 with contextlib.suppress(FileNotFoundError):
                     kept.path.unlink()
                     gone += 1
         return gone
+
+    def read(self, kept: Kept) -> bytes:
+        return self.local(kept).read_bytes()
+
+    def local(self, kept: Kept) -> Path:
+        return kept.path or self.root / kept.name
+
+
+@runtime_checkable
+class DocumentStore(Protocol):
+    """A state store that keeps report documents itself (`store.pg_documents`); a
+    document goes with its log entry."""
+
+    def put_document(
+        self, log_no: int, entry_id: str, at: datetime, fmt: str, content: bytes
+    ) -> bool: ...
+
+    def document_content(self, log_no: int) -> bytes | None: ...
+
+    def documents(self, log_no: int | None = None) -> list[tuple[int, str, datetime, str, int]]: ...
+
+
+class StoreOutputs:
+    """Documents kept in a DocumentStore, at most `limit` bytes each; `copies`: the
+    folder of the copies made for attachments."""
+
+    def __init__(self, st: DocumentStore, copies: Path, limit: int) -> None:
+        self.store, self.copies, self.limit = st, FolderOutputs(copies), limit
+
+    def keep(self, source: Path, log: model.LogEntry, fmt: str) -> Kept:
+        if not source.exists():  # kept before a crash, or a redo
+            found = self.find(log.entry_no)
+            if found is not None:
+                return found
+        content = source.read_bytes()
+        if len(content) > self.limit:  # (the session enforces it; a store never takes more)
+            raise OSError(str(ReportTooLarge(len(content), self.limit)))
+        self.store.put_document(log.entry_no, log.entry_id, log.start_at, fmt, content)
+        source.unlink()
+        return Kept(
+            entry_id=log.entry_id,
+            log_no=log.entry_no,
+            at=log.start_at.astimezone(UTC),
+            format=fmt,
+            path=None,
+            size=len(content),
+        )
+
+    def find(self, log_no: int) -> Kept | None:
+        found = [_stored(row) for row in self.store.documents(log_no)]
+        return found[0] if found else None
+
+    def index(self) -> dict[int, Kept]:
+        return {row[0]: _stored(row) for row in self.store.documents()}
+
+    def prune(self, exists: Callable[[int], bool]) -> int:
+        # the store deletes a document with its log entry; only copies are left here
+        return self.copies.prune(exists)
+
+    def read(self, kept: Kept) -> bytes:
+        content = self.store.document_content(kept.log_no)
+        if content is None:
+            raise FileNotFoundError(f"{kept.name} is no longer kept (pruned)")
+        return content
+
+    def local(self, kept: Kept) -> Path:
+        target = self.copies.local(kept)
+        if not target.exists():
+            statedir.make_dir(self.copies.root)
+            partial = target.with_name(target.name + PARTIAL)
+            fd = statedir.open_file(partial, os.O_WRONLY | os.O_TRUNC)
+            with os.fdopen(fd, "wb") as out:
+                out.write(self.read(kept))
+            os.replace(partial, target)
+        return target
+
+
+def _stored(row: tuple[int, str, datetime, str, int]) -> Kept:
+    log_no, entry_id, at, fmt, size = row
+    return Kept(entry_id=entry_id, log_no=log_no, at=at, format=fmt, path=None, size=size)
 
 
 def _sync_folder(folder: Path) -> None:
@@ -165,6 +256,9 @@ def folder(cfg: config.Config) -> Path:
     return cfg.report_dir or cfg.state_dir / FOLDER
 
 
-def of(cfg: config.Config) -> Outputs:
-    """The documents of `cfg`'s store."""
+def of(cfg: config.Config, st: object = None) -> Outputs:
+    """The documents of `cfg`'s store `st`: in the store when it keeps them (`store:
+    postgresql://...`), else in `folder(cfg)`."""
+    if isinstance(st, DocumentStore):
+        return StoreOutputs(st, folder(cfg), cfg.report_output_limit)
     return FolderOutputs(folder(cfg))

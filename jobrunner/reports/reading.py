@@ -1,9 +1,10 @@
 """Reading documents back for the commands: `jobrunner output`, and the marks `log` and
-`show` give the runs that kept one. Thin: the store and `outputs` do the work."""
+`show` give the runs that kept one. Thin: the store and `outputs` do the work (the
+documents are where `outputs.of(cfg, db)` says: in a store that keeps them, or in the
+config's folder on this machine)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ def document(cfg: config.Config, db: store.Store, log_no: int) -> outputs.Kept:
     log = db.get_log(log_no)
     if log is None:
         raise errors.JobRunnerError(f"no log entry number {log_no}")
-    kept = _index(cfg).get(log_no)
+    kept = _index(cfg, db).get(log_no)
     if kept is None:
         raise errors.JobRunnerError(f"log entry {log_no} ({log.entry_id}) has no output{_why(log)}")
     return kept
@@ -32,38 +33,39 @@ def _why(log: model.LogEntry) -> str:
     return " (report_output: none)"
 
 
-def save(kept: outputs.Kept, folder: Path) -> Path:
+def save(cfg: config.Config, db: store.Store, kept: outputs.Kept, folder: Path) -> Path:
     """A copy of the document in `folder` under its own name (replacing one there)."""
     if not folder.is_dir():
         raise errors.JobRunnerError(f"--save: {folder} is not a folder")
     target = folder / kept.name
+    data = content(cfg, db, kept)
     try:
-        shutil.copyfile(kept.path, target)
+        target.write_bytes(data)
     except OSError as exc:
         raise errors.JobRunnerError(f"--save: {exc}") from None
     return target
 
 
-def content(kept: outputs.Kept) -> bytes:
+def content(cfg: config.Config, db: store.Store, kept: outputs.Kept) -> bytes:
     """The document's bytes (JobRunnerError when it went meanwhile: pruned)."""
     try:
-        return kept.path.read_bytes()
+        return outputs.of(cfg, db).read(kept)
     except OSError as exc:
         raise errors.JobRunnerError(f"cannot read {kept.name}: {exc}") from None
 
 
-def marks(cfg: config.Config) -> dict[int, str]:
+def marks(cfg: config.Config, db: store.Store) -> dict[int, str]:
     """The format of each log entry's document, by log entry number."""
-    return {no: kept.format for no, kept in _index(cfg).items()}
+    return {no: kept.format for no, kept in _index(cfg, db).items()}
 
 
-def described(cfg: config.Config) -> dict[int, dict[str, Any]]:
+def described(cfg: config.Config, db: store.Store) -> dict[int, dict[str, Any]]:
     """Each log entry's document as `--json` gives it, by log entry number."""
-    return {no: kept.as_dict() for no, kept in _index(cfg).items()}
+    return {no: kept.as_dict() for no, kept in _index(cfg, db).items()}
 
 
-def _index(cfg: config.Config) -> dict[int, outputs.Kept]:
+def _index(cfg: config.Config, db: store.Store) -> dict[int, outputs.Kept]:
     try:
-        return outputs.of(cfg).index()
-    except OSError as exc:  # (a report_dir this account may not read)
+        return outputs.of(cfg, db).index()
+    except OSError as exc:  # (a report_dir this account may not read; a store gone)
         raise errors.JobRunnerError(f"cannot read the report documents: {exc}") from None

@@ -60,7 +60,7 @@ class Shared:
 
     def __post_init__(self) -> None:
         self.settings = settings(self.cfg)
-        self.outputs = reports_outputs.of(self.cfg)  # a new report_dir takes a restart
+        self.outputs = reports_outputs.of(self.cfg, self.store)  # a new report_dir takes a restart
 
     @property
     def sessions_dir(self) -> Path:

@@ -73,11 +73,43 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             version TEXT NOT NULL, state_dir TEXT NOT NULL,
             started_at TIMESTAMPTZ NOT NULL, lease_until TIMESTAMPTZ NOT NULL)""",
     ),
-    # Version 5 is the work items' tables in the SQLite file. Work items are not kept in
-    # PostgreSQL yet (`items.storage.for_store` refuses this store with a clear error),
-    # so its step makes nothing here; the version moves so that one number means one
-    # jobrunner in every dialect.
-    5: (),
+    # Work items (jobrunner/items): the SQLite file's tables of version 5, column for
+    # column (BIGINT instants, BIGSERIAL numbers), shared by every runner.
+    5: (
+        """CREATE TABLE item_queues (
+            entry_id TEXT NOT NULL, name TEXT NOT NULL, max_attempts INTEGER NOT NULL,
+            done_retention_us BIGINT NOT NULL, PRIMARY KEY (entry_id, name))""",
+        """CREATE TABLE items (
+            number BIGSERIAL PRIMARY KEY, entry_id TEXT NOT NULL,
+            queue TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,
+            payload TEXT NOT NULL, notes TEXT NOT NULL, attempts INTEGER NOT NULL,
+            started INTEGER NOT NULL,
+            created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, claimed_at BIGINT,
+            done_at BIGINT, session_id TEXT, last_session TEXT,
+            error_message TEXT NOT NULL, error_stack TEXT NOT NULL,
+            discarded_by TEXT NOT NULL, UNIQUE (entry_id, queue, key))""",
+        "CREATE INDEX items_pending ON items (entry_id, queue, number) WHERE status = 'pending'",
+        "CREATE INDEX items_held ON items (session_id) WHERE status = 'in_process'",
+        "CREATE INDEX items_done ON items (entry_id, queue, done_at) WHERE status = 'done'",
+        """CREATE TABLE item_failures (
+            seq BIGSERIAL PRIMARY KEY, entry_id TEXT NOT NULL,
+            queue TEXT NOT NULL, key TEXT NOT NULL, session_id TEXT NOT NULL,
+            at BIGINT NOT NULL, message TEXT NOT NULL, attempt INTEGER NOT NULL,
+            final INTEGER NOT NULL)""",
+        "CREATE INDEX item_failures_item ON item_failures (entry_id, queue, key)",
+        "CREATE INDEX item_failures_session ON item_failures (session_id)",
+        """CREATE TABLE item_runs (
+            session_id TEXT NOT NULL, entry_id TEXT NOT NULL, queue TEXT NOT NULL,
+            done INTEGER NOT NULL, failed INTEGER NOT NULL, left_pending INTEGER,
+            ended_at BIGINT, PRIMARY KEY (session_id, entry_id, queue))""",
+        "CREATE INDEX item_runs_ended ON item_runs (ended_at)",
+        # Report documents (jobrunner/reports): kept with their log entry, so any machine
+        # with the config reads them, and deleted with it (pruning, trims, prune-log).
+        """CREATE TABLE report_documents (
+            log_no BIGINT PRIMARY KEY REFERENCES log_entries (entry_no) ON DELETE CASCADE,
+            entry_id TEXT NOT NULL, at BIGINT NOT NULL, format TEXT NOT NULL,
+            size BIGINT NOT NULL, content BYTEA NOT NULL)""",
+    ),
     6: (
         *migrations.REVISIONS,
         # each runner's checkout revision, and the due entries it does not hold

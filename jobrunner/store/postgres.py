@@ -7,7 +7,8 @@ process across all runners. Each commit announces itself with NOTIFY (only who w
 so that idle runners wake at once. A connection that drops is opened again: a read
 waits for the server with backoff for up to READ_PATIENCE, a write that fails meanwhile
 is StoreUnwritable (the runner retries it with backoff); a server not reachable at open
-is StoreUnreachable. The runners' leases and the listener are in pg_nodes.
+is StoreUnreachable. The runners' leases and the listener are in pg_nodes, the report
+documents kept in the store in pg_documents.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from psycopg import conninfo
 from psycopg import errors as pg_errors
 
 from jobrunner import model
-from jobrunner.store import StoreConflict, StoreUnwritable, pg_nodes, pg_schema
+from jobrunner.store import StoreConflict, StoreUnwritable, pg_documents, pg_nodes, pg_schema
 from jobrunner.store.sql import migrations, writes
 from jobrunner.store.sql.base import SqlStore
 from jobrunner.store.sql.dialect import Connection, Dialect
+from jobrunner.store.sql.item_queries import ITEM_QUERIES
 from jobrunner.store.sql.queries import QUERIES
 
 CONNECT_TIMEOUT = 5  # seconds
@@ -59,6 +61,30 @@ def _queries() -> Any:
     )
 
 
+def _item_queries() -> Any:
+    """The work items' statements in psycopg's style: lists bound as arrays, text
+    orderings byte by byte, and the row locks that let runners share the tables (a
+    claim skips the items another claim holds; the row of a session's run stays as the
+    item's write read it until that write commits)."""
+    q = ITEM_QUERIES.styled("%s")
+    c = 'COLLATE "C"'
+    return dataclasses.replace(
+        q,
+        of_keys="key = ANY(%s)",
+        of_sessions="session_id = ANY(%s)",
+        of_entries="entry_id = ANY(%s)",
+        queues=q.queues.replace("ORDER BY entry_id, name", f"ORDER BY entry_id {c}, name {c}"),
+        queues_of_entry=q.queues_of_entry.replace("ORDER BY name", f"ORDER BY name {c}"),
+        counts_tail=f"ORDER BY session_id {c}, entry_id {c}, queue {c}",
+        oldest_done=q.oldest_done.replace(
+            "ORDER BY entry_id, queue", f"ORDER BY entry_id {c}, queue {c}"
+        ),
+        lock=" FOR UPDATE",
+        claim_lock=" FOR UPDATE SKIP LOCKED",
+        share=" FOR SHARE",
+    )
+
+
 def _returned(cursor: Any) -> int:
     row = cursor.fetchone()
     return int(row[0])
@@ -80,6 +106,8 @@ POSTGRES = Dialect(
     savepoint=_savepoint,
     inserted_id=_returned,
     shape=lambda cursor: tuple((c.name,) for c in cursor.description),
+    items=_item_queries(),
+    driver_error=(psycopg.Error,),
 )
 
 
@@ -100,7 +128,7 @@ def describe(dsn: str) -> str:
     return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
 
 
-class PostgresStore(SqlStore, pg_nodes.Nodes):
+class PostgresStore(SqlStore, pg_nodes.Nodes, pg_documents.Documents):
     def __init__(self, dsn: str, *, create: bool = True) -> None:
         """`create`: make (or migrate) the schema; without it a database with no schema
         yet is left alone (`exists` says so)."""

@@ -45,6 +45,7 @@ SQLITE = Dialect(
     version_query="PRAGMA user_version",
     version_update=lambda version: f"PRAGMA user_version = {int(version)}",
     unique_violation=(sqlite3.IntegrityError,),
+    driver_error=(sqlite3.Error,),
 )
 
 

@@ -1,5 +1,5 @@
 """The ItemStore contract, through the operations written once over it: run against
-every implementation (memory, SQLite)."""
+every implementation (memory, SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,28 @@ from jobrunner.items import model, ops
 from jobrunner.items.memory import MemoryItems
 from jobrunner.items.model import ItemStatus
 from jobrunner.items.sqlite import SqliteItems
+from jobrunner.store.postgres import PostgresStore
+from jobrunner.store.sql.items import SqlItems
 from jobrunner.store.sqlite import SqliteStore
 from jobrunner.testing import utc
+from tests import pgdb
 
 T0 = utc(2026, 3, 2, 9)
 Q = model.Queue(entry_id="import", name="orders")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(
+    params=["memory", "sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres])]
+)
 def items(request, tmp_path):
     if request.param == "memory":
         yield MemoryItems()
+        return
+    if request.param == "postgresql":
+        with pgdb.schema() as db:  # a schema of its own; the store's migrations make the tables
+            st = PostgresStore(db.dsn)
+            yield SqlItems(st)
+            st.close()
         return
     path = tmp_path / "state" / "jobrunner.sqlite3"
     SqliteStore(path).close()  # the state store's migrations make the tables

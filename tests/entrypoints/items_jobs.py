@@ -80,3 +80,48 @@ def fails_once_for_good(ctx) -> None:
     for item in orders.claim():
         with item:
             raise ValueError("bad order")
+
+
+GATED = 12  # items gated_items stages
+GATE_AT = "k05"  # the item whose block waits for the gate
+
+
+def gated_items(ctx) -> None:
+    """Stages GATED items and works through them, marking each block's begin and, as it
+    is about to end, the item's effect (key, session, runner); GATE_AT's block waits for
+    the file `gate` in the marks folder (for up to 60 s), so a test knows where the run
+    is when it kills its runner."""
+    marks = Path(os.environ["JOBRUNNER_TEST_MARKS"])
+    runner = os.environ.get("JOBRUNNER_TEST_RUNNER", "-")
+    work = ctx.items("work", max_attempts=5)
+    work.add_many((f"k{n:02}", n) for n in range(GATED))
+    for item in work.claim(limit=100):
+        with item:
+            _mark("begin", f"{item.key} {ctx.session_id} {runner} {item.attempt}")
+            deadline = time.monotonic() + 60
+            while item.key == GATE_AT and not (marks / "gate").exists():
+                assert time.monotonic() < deadline, "no gate"
+                time.sleep(0.01)
+            _mark("effects", f"{item.key} {ctx.session_id} {runner}")
+
+
+def chunked_items(ctx) -> None:
+    """Stages GATED items and claims them 3 at a time, recording each item's effect;
+    after its first chunk the session marks `between` and waits (outside any item's
+    block) for the file `gate` in the marks folder, for up to 60 s."""
+    marks = Path(os.environ["JOBRUNNER_TEST_MARKS"])
+    runner = os.environ.get("JOBRUNNER_TEST_RUNNER", "-")
+    work = ctx.items("work", max_attempts=5)
+    work.add_many((f"k{n:02}", n) for n in range(GATED))
+    first = True
+    while found := work.claim(limit=3):
+        for item in found:
+            with item:
+                _mark("effects", f"{item.key} {ctx.session_id} {runner}")
+        if first:
+            _mark("between", f"{ctx.session_id} {runner}")
+            deadline = time.monotonic() + 60
+            while not (marks / "gate").exists():
+                assert time.monotonic() < deadline, "no gate"
+                time.sleep(0.01)
+            first = False

@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from jobrunner import cli, model
+from jobrunner import cli, model, scheduler
 from jobrunner.cli import items as item_commands
 from jobrunner.items import model as items_model
 from jobrunner.items import ops, shell
 from jobrunner.pruning import Pruner
 from jobrunner.store.memory import MemoryStore
+from tests.contract.test_store import entry, put
 from tests.unit.test_history import DAY, NOW, _cfg
 
 Q = items_model.Queue(entry_id="import", name="orders", done_retention=2 * DAY)
@@ -65,10 +66,15 @@ def test_session_ended_releases_and_logs_failures():
 
 
 def test_recovered_releases_only_sessions_that_are_over():
+    """Not a session whose run is in process and that has not logged on yet (another
+    runner's, on a shared store: its logon is committed after it started)."""
     store = MemoryStore()
     items = shell.items_of(store)
-    ops.add(items, Q, [("a", "null"), ("b", "null"), ("c", "null")], NOW)
-    for session in ("over", "running", "never-logged-on"):
+    (e,) = put(store, entry("import"))
+    running, log = scheduler.started(e, session_id="starting", runner_id="r2", now=NOW, user="u")
+    store.commit(model.Transition(reason="t", put=(running,), log_insert=(log,)))
+    ops.add(items, Q, [(k, "null") for k in "abcd"], NOW)
+    for session in ("over", "running", "never-logged-on", "starting"):
         ops.start(items, ops.claim(items, Q, session, 1, NOW)[0], session, NOW)
     events = [
         model.SessionEvent(
@@ -78,7 +84,7 @@ def test_recovered_releases_only_sessions_that_are_over():
     ]
     store.commit(model.Transition(reason="t", events=tuple(events)))
     shell.recovered(store, NOW + timedelta(seconds=1), Log())
-    assert ops.held_sessions(items) == {"running"}
+    assert ops.held_sessions(items) == {"running", "starting"}
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,8 @@
 """What every SQL store shares: named statements (`queries`), rows mapped by column name
 (`rows`; the dashboard's states and log counts: `summary`), the schema and its
 migrations per dialect (`migrations`), the commit of a Transition with compare-and-set
-(`writes`) and the reads (`base.SqlStore`). A database's
+(`writes`) and the reads (`base.SqlStore`); work items' statements (`item_queries`)
+and their transaction over any SQL connection (`items`). A database's
 own ways are a `dialect.Dialect`; no module here imports a driver.
 
 How a store for another database plugs in (PostgreSQL with psycopg 3, `store/postgres.py`):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from jobrunner.store.sql.item_queries import ITEM_QUERIES, ItemQueries
 from jobrunner.store.sql.queries import QUERIES, Queries
 
 
@@ -59,7 +60,8 @@ def last_row_id(cursor: Any) -> int:
 class Dialect:
     """One database's way with the shared statements and schema.
 
-    `queries`: `QUERIES` styled for its driver, with its own wording of any of them;
+    `queries`: `QUERIES` styled for its driver, with its own wording of any of them
+    (`items`: the work items' statements, `ITEM_QUERIES` likewise);
     `migrations`: version -> statements (`migrations.migrate`); `version_query` reads
     the schema version (one row, one column) and `version_update(n)` stores it;
     `unique_violation`: what its driver raises for a duplicate key; `many` binds a
@@ -68,7 +70,8 @@ class Dialect:
     whole transaction otherwise); `inserted_id(cursor)` is the number `insert_log`
     gave its row (with RETURNING: the row it returned); `shape(cursor)` is the result's
     columns as a hashable key of (name, ...) items (readers are cached by it; psycopg:
-    `tuple((c.name,) for c in cursor.description)`)."""
+    `tuple((c.name,) for c in cursor.description)`); `driver_error`: what its driver
+    raises for any failed statement (work items report it as an ItemError)."""
 
     name: str
     migrations: Mapping[int, tuple[str, ...]]
@@ -80,3 +83,5 @@ class Dialect:
     savepoint: Callable[[Connection], contextlib.AbstractContextManager[None]] = no_savepoint
     inserted_id: Callable[[Any], int] = last_row_id
     shape: Callable[[Any], Any] = described
+    items: ItemQueries = ITEM_QUERIES
+    driver_error: tuple[type[Exception], ...] = ()

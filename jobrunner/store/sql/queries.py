@@ -221,13 +221,14 @@ class Queries:
         if placeholder == self.placeholder:
             return self
         fields = [f.name for f in dataclasses.fields(self) if f.name != "placeholder"]
-        percent = "%" in placeholder
-        restyled = {name: _styled(getattr(self, name), placeholder, percent) for name in fields}
+        restyled = {name: styled_text(getattr(self, name), placeholder) for name in fields}
         return dataclasses.replace(self, placeholder=placeholder, **restyled)
 
 
-def _styled(text: str, placeholder: str, percent: bool) -> str:
-    return (text.replace("%", "%%") if percent else text).replace("?", placeholder)
+def styled_text(text: str, placeholder: str) -> str:
+    """One statement with `placeholder` for each `?` (a `%` doubled for a driver that
+    formats with `%`)."""
+    return (text.replace("%", "%%") if "%" in placeholder else text).replace("?", placeholder)
 
 
 QUERIES = Queries()
