@@ -41,7 +41,7 @@ _FINISHED = {"moved", "deleted", "closed"}
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, sink: Callable[[set[Path], bool, set[Path]], None]) -> None:
+    def __init__(self, sink: Callable[[set[Path], bool, set[Path], set[Path]], None]) -> None:
         self._sink = sink
 
     def on_any_event(self, event: FileSystemEvent) -> None:
@@ -52,9 +52,11 @@ class _Handler(FileSystemEventHandler):
         if getattr(event, "dest_path", ""):
             paths.add(Path(str(event.dest_path)))
         wanted = {p for p in paths if jobfiles.is_job_name(p.name)}
-        gone = {source} & wanted if event.event_type == "deleted" else set()
+        kind = event.event_type
+        gone = {source} & wanted if kind == "deleted" else set()
+        away = {source} & wanted if kind == "moved" else set()
         if wanted:
-            self._sink(wanted, event.event_type in _FINISHED, gone)
+            self._sink(wanted, kind in _FINISHED, gone, away)
 
 
 class _ParentHandler(FileSystemEventHandler):
@@ -87,6 +89,7 @@ class Watcher:
         self._quiet, self._max_delay = quiet, max_delay
         self._pending: set[Path] = set()
         self._gone: dict[Path, float] = {}  # deleted -> when it may be handed on
+        self._away: set[Path] = set()  # renamed to another name: handed on at once
         self._lock = threading.Lock()
         self._arrived = threading.Event()
         self._finished = False
@@ -112,15 +115,23 @@ class Watcher:
         self._observer.join(timeout=5)
         self._thread.join(timeout=5)
 
-    def _add(self, paths: set[Path], finished: bool, gone: AbstractSet[Path] = frozenset()) -> None:
+    def _add(
+        self,
+        paths: set[Path],
+        finished: bool,
+        gone: AbstractSet[Path] = frozenset(),
+        away: AbstractSet[Path] = frozenset(),
+    ) -> None:
         settled = time.monotonic() + DELETE_SETTLE
         with self._lock:
             self._pending |= paths
             self._finished = self._finished or finished
-            for path in paths - gone:  # back (or written): no longer held
+            for path in paths - gone - away:  # back (or written): no longer held
                 self._gone.pop(path, None)
+                self._away.discard(path)
             for path in gone:
                 self._gone[path] = settled
+            self._away |= away
         self._arrived.set()
 
     def _appeared(self) -> None:
@@ -148,11 +159,20 @@ class Watcher:
 
     def _held(self, batch: set[Path]) -> tuple[set[Path], float | None]:
         """The paths of `batch` deleted too recently to hand on (they stay pending), and
-        how long until the first of them may go (under the lock)."""
+        how long until the first of them may go (under the lock). A file found missing
+        before its deletion's event came is held from now: the reconcile that would read
+        it follows at once, and would take it for deleted."""
         now = time.monotonic()
-        held = {p for p in batch if self._gone.get(p, now) > now}
-        for path in batch - held:
-            self._gone.pop(path, None)
+        held: set[Path] = set()
+        for path in batch:
+            until = self._gone.get(path)
+            if until is None and path not in self._away and not os.path.lexists(path):
+                self._gone[path] = until = now + DELETE_SETTLE
+            if until is not None and until > now:
+                held.add(path)
+            else:
+                self._gone.pop(path, None)
+                self._away.discard(path)
         wait = min((self._gone[p] for p in held), default=None)
         return held, None if wait is None else max(0.0, wait - now)
 
