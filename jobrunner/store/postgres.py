@@ -234,11 +234,21 @@ class PostgresStore(SqlStore, pg_nodes.Nodes):
         return False  # the server vacuums and checkpoints by itself
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop(self._nudge)
         with self._lock:
             self._drop()
+
+    def _nudge(self) -> None:
+        """A NOTIFY of this store's own (its listener wakes, other runners take it as a
+        hint), on the connection that is open: none is opened to send it."""
+        with self._lock:
+            db = self._db
+            if db is None or db.closed or db.broken:
+                return
+            with contextlib.suppress(psycopg.Error):
+                db.execute("SELECT pg_notify(%s, %s)", (self.channel, self._token))
 
     def watch(self, wake: Callable[[], None], lost: Callable[[str], None]) -> None:
         if self._listener is None:

@@ -264,6 +264,18 @@ def test_the_listener_wakes_on_another_stores_commit_and_after_reconnecting(pair
     assert lost
 
 
+def test_a_store_with_a_listener_closes_at_once(pair):
+    """Its listener ends its wait for notifications when told to (a runner's stop does
+    not wait for the wait's one-second timeout)."""
+    first, _ = pair
+    woken = threading.Event()
+    first.watch(woken.set, lambda error: None)
+    assert woken.wait(5)  # listening (its first wait has just begun)
+    started = time.monotonic()
+    first.close()
+    assert time.monotonic() - started < 0.3
+
+
 def test_the_config_or_the_environment_names_the_store(tmp_path, monkeypatch, db):
     (tmp_path / "jobrunner.yaml").write_text(f"store: {db.dsn!r}\n")
     monkeypatch.delenv(config.STORE_ENV, raising=False)
