@@ -76,6 +76,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     # so its step makes nothing here; the version moves so that one number means one
     # jobrunner in every dialect.
     5: (),
+    # the runner of a task's session, set with it: a runner killed between a task's
+    # start and its session's logon is found by it (the logon names runners too)
+    6: ("ALTER TABLE tasks ADD COLUMN runner_id TEXT",),
 }
 
 

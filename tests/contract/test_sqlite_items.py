@@ -36,11 +36,12 @@ def test_migration_adds_the_item_tables_to_an_older_state_file(tmp_path):
     db = sqlite3.connect(path)
     db.executescript(
         "DROP TABLE items; DROP TABLE item_queues; DROP TABLE item_failures; "
-        "DROP TABLE item_runs; PRAGMA user_version = 4;"
+        "DROP TABLE item_runs; ALTER TABLE tasks DROP COLUMN runner_id; "
+        "PRAGMA user_version = 4;"
     )
     db.close()
     store = SqliteStore(path)
-    assert store.schema_version == sqlite_store.LATEST == 5
+    assert store.schema_version == sqlite_store.LATEST == 6
     store.close()
     items = SqliteItems(path)
     assert ops.add(items, Q, [("a", "1")], T0) == 1

@@ -114,6 +114,8 @@ SQLITE: dict[int, tuple[str, ...]] = {
             ended_at INTEGER, PRIMARY KEY (session_id, entry_id, queue))""",
         "CREATE INDEX IF NOT EXISTS item_runs_ended ON item_runs (ended_at)",
     ),
+    # the runner of a task's session, set with it (a shared store: who recovers it)
+    6: ("ALTER TABLE tasks ADD COLUMN runner_id TEXT",),
 }
 LATEST = max(SQLITE)
 """The schema version this code writes (SQLite: PRAGMA user_version)."""
