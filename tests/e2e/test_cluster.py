@@ -283,33 +283,33 @@ def test_failover_time_over_repeated_kills(tmp_path, schema):
     cluster.job("long", f"object_id: {JOB}\nparameter_string: '60'\n")
     cluster.start_all()
     times: list[float] = []
+    db = None
     try:
         for i in range(kills):
             cluster.wait_for(lambda i=i: len(cluster.runs()) > i, STARTUP, "a start")
+            db = db or cluster.store()  # (the schema is there once a run started)
             run = cluster.runs()[i]
             cluster.kill(run.runner)
             killed = time.monotonic()
             cluster.wait_for(
-                lambda i=i: len(cluster.runs()) > i + 1 or _closed(cluster, i),
+                lambda i=i, db=db: len(cluster.runs()) > i + 1 or _closed(db, i),
                 FAILOVER + LOADED,
                 "the recovery",
             )
             times.append(time.monotonic() - killed)
             cluster.start(run.runner)  # the same runner again (its folder, a new process)
     finally:
+        if db is not None:
+            db.close()
         cluster.stop_all()
     times.sort()
     print(f"failover over {kills} kills: p50 {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s")
     assert times[-1] < 5.0, times
 
 
-def _closed(cluster: Cluster, runs_before: int) -> bool:
+def _closed(db, runs_before: int) -> bool:  # type: ignore[no-untyped-def]
     """Whether the log entry of run number `runs_before` (from 0) was closed."""
-    db = cluster.store()
-    try:
-        logs = sorted(db.list_log(entry_id="long"), key=lambda g: g.entry_no)
-    finally:
-        db.close()
+    logs = sorted(db.list_log(entry_id="long"), key=lambda g: g.entry_no)
     return len(logs) > runs_before and logs[runs_before].status is not model.LogStatus.IN_PROCESS
 
 
@@ -358,7 +358,12 @@ def test_operator_commands_work_against_the_shared_store(tmp_path, schema):
     cluster.job("once", f"object_id: {JOB}\n")
     cluster.start("node0")
     try:
-        cluster.wait_for(lambda: _finished(cluster, "once"), STARTUP, "the run's end")
+        cluster.wait_for(lambda: [r for r in cluster.runs() if r.end], STARTUP, "the run")
+        db = cluster.store()
+        try:  # its end committed
+            cluster.wait_for(lambda: db.get_entry("once").status is S.FINISHED, LOADED, "its end")
+        finally:
+            db.close()
         other = cluster.root / "node1"
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -390,15 +395,6 @@ def test_operator_commands_work_against_the_shared_store(tmp_path, schema):
     finally:
         codes = cluster.stop_all()
     assert codes == {"node0": 0}
-
-
-def _finished(cluster: Cluster, entry_id: str) -> bool:
-    db = cluster.store()
-    try:
-        found = db.get_entry(entry_id) if db.exists else None  # (made by the runner)
-    finally:
-        db.close()
-    return found is not None and found.status is S.FINISHED
 
 
 def test_nodes_lists_the_runners_with_their_leases(tmp_path, schema):
