@@ -15,3 +15,20 @@ def stamp(ctx) -> None:
 
 def noop(ctx) -> None:
     pass
+
+
+def stamp_request(ctx) -> None:
+    """Writes the instant of its first instruction next to its parameter (the instant
+    its run was asked for, as the asking process wrote it)."""
+    now = time.time()
+    with open(os.environ["BENCH_OUT"], "a") as f:
+        f.write(f"{ctx.parameter} {now!r}\n")
+
+
+def hold(ctx) -> None:
+    """Writes the instant of its first instruction with its session and runner, then
+    works for a minute (until its runner is killed)."""
+    now = time.time()
+    with open(os.environ["BENCH_OUT"], "a") as f:
+        f.write(f"{ctx.session_id} {os.environ.get('BENCH_NODE', '-')} {now!r}\n")
+    time.sleep(60)

@@ -305,6 +305,8 @@ class Task:
     """main: the object runs; failure: the failure object runs with the error."""
     session_id: str | None = None
     """Set while a session runs the task (a running task cannot be cancelled)."""
+    runner_id: str | None = None
+    """The runner of that session (with a store several share: who recovers it)."""
     version: int = 0
 
 

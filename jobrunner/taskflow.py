@@ -71,6 +71,7 @@ def handed_to_failure_object(task: model.Task, error: dict[str, Any], now: datet
     return dataclasses.replace(
         task,
         session_id=None,
+        runner_id=None,
         object=task.failure_object,
         failure_object=None,
         phase=model.Phase.FAILURE,
@@ -128,7 +129,7 @@ def task_ended(
     of the main object hands the task to its failure object, with the error."""
     if outcome.ok:
         return None, "task_finished"
-    idle = dataclasses.replace(task, session_id=None)
+    idle = dataclasses.replace(task, session_id=None, runner_id=None)
     if outcome.retriable or task.phase == model.Phase.FAILURE:
         delay = retry.platform_delay(profile, task.attempts)
         if delay is not None:

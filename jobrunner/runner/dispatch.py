@@ -192,7 +192,7 @@ class Dispatcher:
         shared = self.shared
         session_id = uuid.uuid4().hex
         user = task.user or shared.user
-        claimed = dataclasses.replace(task, session_id=session_id)
+        claimed = dataclasses.replace(task, session_id=session_id, runner_id=shared.runner_id)
         log = taskflow.started(task, session_id=session_id, user=user, now=now)
 
         def then(numbers: list[int]) -> None:

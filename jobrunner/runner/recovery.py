@@ -52,11 +52,12 @@ class Recovery:
             with guard():
                 self._entry(entry, open_logs, now, mono)
         sessions_of = _open_sessions(store, dead)
-        for task in store.list_tasks():
-            ours = sessions_of is None or task.session_id in sessions_of
-            if task.session_id is not None and ours and task.object != lifecycle.DISPATCH:
-                with guard():
-                    self._task(task, open_logs, now, mono)
+        tasks = _tasks_of(store.list_tasks(), dead, sessions_of)
+        if sessions_of is not None:  # (a task's own: its session may have no logon yet)
+            sessions_of |= {task.session_id or "" for task in tasks}
+        for task in tasks:
+            with guard():
+                self._task(task, open_logs, now, mono)
         self.commits.flush(mono, wait=True)  # the ends above, durable before their files go
         self._close_logs(now, sessions_of)
         self._close_sessions(now, sessions_of)
@@ -163,7 +164,7 @@ class Recovery:
                 step = self.endings.plan_task_end(run, outcome, now)
                 self.commits.commit("recovered", [step], mono)
                 return
-        again = dataclasses.replace(task, session_id=None)  # interrupted: it runs again
+        again = dataclasses.replace(task, session_id=None, runner_id=None)  # it runs again
         self.shared.store.commit(model.Transition(reason="recovered", task_put=(again,)))
 
     def _close_sessions(self, now: datetime, only: set[str] | None) -> None:
@@ -197,6 +198,25 @@ def _open_sessions(store: Store, dead: set[str] | None) -> set[str] | None:
         return None
     assert isinstance(store, SharedStore)
     return {e.session_id for e in store.open_sessions(dead)}
+
+
+def _tasks_of(
+    tasks: list[model.Task], dead: set[str] | None, sessions_of: set[str] | None
+) -> list[model.Task]:
+    """The tasks in a session of the `dead` runners (None: in any session): a session
+    their logons name, or a task that names one of them as its session's runner (killed
+    after committing the task's start, before its session's logon)."""
+    return [
+        task
+        for task in tasks
+        if task.session_id is not None
+        and task.object != lifecycle.DISPATCH
+        and (
+            dead is None
+            or (sessions_of is not None and task.session_id in sessions_of)
+            or task.runner_id in dead
+        )
+    ]
 
 
 @contextlib.contextmanager

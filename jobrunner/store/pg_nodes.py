@@ -199,12 +199,17 @@ class Listener:
             self._wake()  # catch up: commits while this listener was not there
             while not self._stop.is_set():
                 for note in db.notifies(timeout=1.0):
+                    if self._stop.is_set():
+                        break
                     if note.payload != self._store._token:
                         self._wake()
         finally:
             self._db = None
             db.close()
 
-    def stop(self) -> None:
+    def stop(self, nudge: Callable[[], None]) -> None:
+        """Stop listening; `nudge` sends a notification of the store's own, which ends
+        the listener's wait at once (else it would end within a second)."""
         self._stop.set()
+        nudge()
         self._thread.join(timeout=3)

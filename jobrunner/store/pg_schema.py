@@ -116,6 +116,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE nodes ADD COLUMN revision TEXT",
         "ALTER TABLE nodes ADD COLUMN unheld TEXT NOT NULL DEFAULT ''",
     ),
+    # the runner of a task's session, set with it: a runner killed between a task's
+    # start and its session's logon is found by it (the logon names runners too)
+    7: ("ALTER TABLE tasks ADD COLUMN runner_id TEXT",),
 }
 
 

@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -34,9 +34,17 @@ from jobrunner.store.sql.queries import QUERIES
 
 CONNECT_TIMEOUT = 5  # seconds
 READ_PATIENCE = 10.0  # seconds a read waits for a server that went away to come back
+IDLE_LIMIT = 2.0
+"""Seconds the server lets a transaction of this store sit idle before it ends it (and
+the connection). A runner frozen or cut off in the middle of a commit (a renewal of its
+lease, a start) would hold its row locks until then, and the runner that recovers its
+runs waits for those locks: no longer than the time its lease takes to lapse (LEASE -
+RENEW in jobrunner.cluster), it adds nothing to failover. The store's own transactions
+never pause that long between two statements; one that does fails as StoreUnwritable
+and is committed again."""
 _SESSION_SETTINGS = (
     "SET statement_timeout = '30s'",
-    "SET idle_in_transaction_session_timeout = '60s'",
+    f"SET idle_in_transaction_session_timeout = '{round(IDLE_LIMIT * 1000)}ms'",
     "SET lock_timeout = '10s'",
 )
 
@@ -108,6 +116,15 @@ POSTGRES = Dialect(
     shape=lambda cursor: tuple((c.name,) for c in cursor.description),
     items=_item_queries(),
     driver_error=(psycopg.Error,),
+)
+
+
+# A transaction that did not commit: its connection dropped or was ended (by the server
+# too: an idle transaction past IDLE_LIMIT is an InternalError), or a statement timed out.
+_ENDED = (
+    psycopg.OperationalError,
+    pg_errors.QueryCanceled,
+    pg_errors.IdleInTransactionSessionTimeout,
 )
 
 
@@ -195,8 +212,8 @@ class PostgresStore(SqlStore, pg_nodes.Nodes, pg_documents.Documents):
                     cur = db.cursor()
                     if durable is False:
                         cur.execute("SET LOCAL synchronous_commit = off")
-                    yield cur
-            except (psycopg.OperationalError, pg_errors.QueryCanceled) as exc:
+                    yield _Batches(cur)
+            except _ENDED as exc:
                 if not isinstance(exc, pg_errors.QueryCanceled):
                     self._drop()
                 raise StoreUnwritable(f"{self._where}: {_oneline(exc)}") from exc
@@ -245,15 +262,53 @@ class PostgresStore(SqlStore, pg_nodes.Nodes, pg_documents.Documents):
         return False  # the server vacuums and checkpoints by itself
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop(self._nudge)
         with self._lock:
             self._drop()
+
+    def _nudge(self) -> None:
+        """A NOTIFY of this store's own (its listener wakes, other runners take it as a
+        hint), on the connection that is open: none is opened to send it."""
+        with self._lock:
+            db = self._db
+            if db is None or db.closed or db.broken:
+                return
+            with contextlib.suppress(psycopg.Error):
+                db.execute("SELECT pg_notify(%s, %s)", (self.channel, self._token))
 
     def watch(self, wake: Callable[[], None], lost: Callable[[str], None]) -> None:
         if self._listener is None:
             self._listener = pg_nodes.Listener(self, wake, lost)
+
+
+class _Batches:
+    """The cursor of a transaction, with batches that leave the server's idle timer set.
+
+    psycopg runs `executemany` in pipeline mode, and PostgreSQL (15) does not set the
+    idle-in-transaction timer again until the next statement after one: a runner frozen
+    right after a batch would hold its locks past IDLE_LIMIT. So an empty batch sends
+    nothing, a small one goes statement by statement, and a large one (a reconcile's
+    new entries) is followed by a statement that sets the timer again."""
+
+    SMALL = 8  # rows sent one by one (a pass's events and pauses)
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        self._cursor = cursor
+        self.connection = cursor.connection
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        return self._cursor.execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+        batch = list(parameters)
+        if len(batch) > self.SMALL:
+            self._cursor.executemany(sql, batch)
+            self._cursor.execute("SELECT 1")
+        else:
+            for row in batch:
+                self._cursor.execute(sql, row)
 
 
 class _Patient:

@@ -11,10 +11,10 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from jobrunner import config, lifecycle, model, scheduler
+from jobrunner import cluster, config, lifecycle, model, scheduler
 from jobrunner.store import SharedStore, StoreConflict, StoreUnwritable
 from jobrunner.store import open as store_open
-from jobrunner.store.postgres import PostgresStore, StoreUnreachable, describe
+from jobrunner.store.postgres import IDLE_LIMIT, PostgresStore, StoreUnreachable, describe
 from jobrunner.store.sql import migrations
 from jobrunner.testing import utc
 from tests import pgdb
@@ -145,6 +145,46 @@ def test_a_dropped_connection_is_opened_again(db):
     store.close()
 
 
+@pytest.mark.parametrize("batch", [None, 0, 1, 40], ids=["statement", "empty", "small", "large"])
+def test_a_commit_left_halfway_frees_its_rows_before_a_lease_can_lapse(pair, batch):
+    """A runner frozen (or cut off) between two statements of a commit, the last one a
+    statement or a batch: the server ends that transaction after IDLE_LIMIT, so the
+    others wait for its row locks no longer than its lease takes to lapse (not the lock
+    timeout, not a minute); when it comes back its commit is StoreUnwritable (to be
+    retried) and its store works again."""
+    first, second = pair
+    assert cluster.LEASE.total_seconds() - cluster.RENEW >= IDLE_LIMIT
+    first.commit(model.Transition(reason="t", put=(entry("a", at=NOW),)))
+    seen = second.get_entry("a")
+    locked, resume = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def frozen() -> None:
+        try:
+            with first._transaction() as db:
+                db.execute("UPDATE entries SET version = version WHERE id = 'a'")
+                if batch is not None:
+                    db.executemany("SELECT %s", [(n,) for n in range(batch)])
+                locked.set()
+                resume.wait(30)
+        except BaseException as exc:
+            failed.append(exc)
+
+    thread = threading.Thread(target=frozen)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        second.commit(_started(seen, "two"))  # waits for the row, then gets it
+        waited = time.monotonic() - started
+    finally:
+        resume.set()
+        thread.join(10)
+    assert waited < IDLE_LIMIT + 1.0, f"waited {waited:.2f} s"
+    assert [type(exc) for exc in failed] == [StoreUnwritable], failed
+    assert first.get_entry("a").runner_id == "two"
+
+
 def test_a_durable_false_commit_is_made_durable_by_sync(db):
     store = PostgresStore(db.dsn)
     store.commit(model.Transition(reason="t", put=(entry("a"),)), durable=False)
@@ -222,6 +262,18 @@ def test_the_listener_wakes_on_another_stores_commit_and_after_reconnecting(pair
     pgdb.terminate(db.name)
     assert woken.wait(10)  # reconnected and caught up
     assert lost
+
+
+def test_a_store_with_a_listener_closes_at_once(pair):
+    """Its listener ends its wait for notifications when told to (a runner's stop does
+    not wait for the wait's one-second timeout)."""
+    first, _ = pair
+    woken = threading.Event()
+    first.watch(woken.set, lambda error: None)
+    assert woken.wait(5)  # listening (its first wait has just begun)
+    started = time.monotonic()
+    first.close()
+    assert time.monotonic() - started < 0.3
 
 
 def test_the_config_or_the_environment_names_the_store(tmp_path, monkeypatch, db):

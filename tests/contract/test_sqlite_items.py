@@ -57,7 +57,8 @@ def where(request, tmp_path):
         yield db.dsn
 
 
-UNDO_6 = (  # what version 6 added, in both dialects (the runners' revisions: PostgreSQL)
+UNDO_6 = (  # what versions 6 and 7 added, in both dialects (PostgreSQL: the nodes' too)
+    "ALTER TABLE tasks DROP COLUMN runner_id",
     "DROP TABLE store_revision",
     "DROP INDEX entries_source",
     "CREATE INDEX entries_source ON entries (source, stamp)",
@@ -66,7 +67,8 @@ UNDO_6 = (  # what version 6 added, in both dialects (the runners' revisions: Po
 
 
 def _older(where: str) -> None:
-    """The store as version 4 left it: no item tables (nor version 6's revisions)."""
+    """The store as version 4 left it: no item tables (nor the revisions and task runners
+    of versions 6 and 7)."""
     if where.startswith("postgresql:"):
         with psycopg.connect(where, autocommit=True) as db:
             for table in (*DROP, "report_documents"):  # (PostgreSQL's version 5 has it too)
@@ -95,7 +97,7 @@ def test_items_persist_across_reopen(where):
 def test_migration_adds_the_item_tables_to_an_older_store(where):
     _older(where)
     store = _open(where)
-    assert store.schema_version == migrations.LATEST == 6
+    assert store.schema_version == migrations.LATEST == 7
     store.close()
     with opened(where) as items:
         assert ops.add(items, Q, [("a", "1")], T0) == 1

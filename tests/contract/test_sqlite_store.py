@@ -104,7 +104,7 @@ def test_a_version_1_file_is_migrated_with_the_queue_order_kept(tmp_path):
     db = sqlite3.connect(path)  # back to the version 1 layout
     db.executescript(
         f"{UNDO_6}DROP INDEX tasks_queue; ALTER TABLE tasks DROP COLUMN rank; "
-        "ALTER TABLE tasks DROP COLUMN seq; "
+        "ALTER TABLE tasks DROP COLUMN seq; ALTER TABLE tasks DROP COLUMN runner_id; "
         "CREATE INDEX tasks_due ON tasks (ready, session_id, not_before); "
         "ALTER TABLE entries DROP COLUMN requests; DROP TABLE pauses; PRAGMA user_version = 1;"
     )
@@ -293,7 +293,7 @@ def test_a_version_3_file_is_migrated_and_pauses_and_requests_persist(tmp_path):
     db = sqlite3.connect(path)  # back to the version 3 layout
     db.executescript(
         f"{UNDO_6}ALTER TABLE entries DROP COLUMN requests; DROP TABLE pauses; "
-        "PRAGMA user_version = 3;"
+        "ALTER TABLE tasks DROP COLUMN runner_id; PRAGMA user_version = 3;"
     )
     db.close()
     again = sqlite_store.SqliteStore(path)
@@ -322,7 +322,7 @@ def test_a_version_5_file_is_migrated_with_no_revisions(tmp_path):
     store.commit(model.Transition(reason="t", put=(entry("a"),)))
     store.close()
     db = sqlite3.connect(path)  # back to the version 5 layout
-    db.executescript(f"{UNDO_6}PRAGMA user_version = 5;")
+    db.executescript(f"{UNDO_6}ALTER TABLE tasks DROP COLUMN runner_id; PRAGMA user_version = 5;")
     db.close()
     again = sqlite_store.SqliteStore(path)
     assert again.schema_version == sqlite_store.LATEST

@@ -225,6 +225,19 @@ def test_tasks(store):
     assert store.get_task("t1") is None
 
 
+def test_a_task_in_a_session_keeps_its_runner(store):
+    """The runner of a task's session is stored with it (a runner killed before its
+    session's logon is found by it), and goes with the session."""
+    task = model.Task(id="t1", object="pkg.mod:fn", not_before=T0, created_at=T0)
+    store.commit(model.Transition(reason="t", task_put=(task,)))
+    claimed = dataclasses.replace(store.get_task("t1"), session_id="s1", runner_id="r1")
+    store.commit(model.Transition(reason="t", task_put=(claimed,)))
+    assert (store.get_task("t1").session_id, store.get_task("t1").runner_id) == ("s1", "r1")
+    idle = dataclasses.replace(store.get_task("t1"), session_id=None, runner_id=None)
+    store.commit(model.Transition(reason="t", task_put=(idle,)))
+    assert store.get_task("t1").runner_id is None
+
+
 def test_prune_keeps_in_process_and_recent(store):
     old = T0 - timedelta(days=40)
     store.commit(

@@ -13,11 +13,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobrunner import cluster
 from jobrunner.store.postgres import PostgresStore
 from tests import pgdb
 from tests.e2e.runner_env import ROOT, events
 
 JOB = "tests.entrypoints.cluster_jobs:occurrence"
+RETRY_DELAY = 1.0  # seconds: each step of the platform retry profile the runners get
+FAILOVER = cluster.LEASE.total_seconds() + cluster.SWEEP
+"""The bound on a dead (or frozen) runner's runs being recovered by another: its lease
+lapses, then the next sweep of a runner claims it."""
+LOADED = 10.0
+"""Seconds added to a bound for a loaded 2-core machine (CI's, with other tests)."""
+STARTUP = 30.0  # seconds for runners to start and run a first job on such a machine
 
 
 @dataclass(frozen=True)
@@ -35,18 +43,19 @@ class Cluster:
     def __init__(
         self, root: Path, db: pgdb.Schema, size: int, *, retries: int = 2, config: str = ""
     ) -> None:
-        """`retries`: the platform retry profile's length (1 s each)."""
+        """`retries`: the platform retry profile's length (RETRY_DELAY each)."""
         self.root, self.db = root, db
         self.marks = root / "marks"
         self.marks.mkdir()
         self.names = [f"node{i}" for i in range(size)]
+        step = f"{RETRY_DELAY:g}s"
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.outputs: dict[str, str] = {}
         for name in self.names:
             folder = root / name
             (folder / "jobs.d").mkdir(parents=True)
             (folder / "jobrunner.yaml").write_text(
-                f"timezone: UTC\nworkers: 2\nretry_profile: [{', '.join(['1s'] * retries)}]\n"
+                f"timezone: UTC\nworkers: 2\nretry_profile: [{', '.join([step] * retries)}]\n"
                 "kill_grace: 1s\n"
                 f"shutdown_grace: 1s\nstore: {db.dsn!r}\n{config}"
             )

@@ -6,6 +6,7 @@ server ends are opened again without a crash or a duplicate."""
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import json
 import os
@@ -17,8 +18,18 @@ import time
 import pytest
 
 from jobrunner import model
+from jobrunner.cluster import RENEW
+from jobrunner.runner.loop import KILL_WAIT
 from tests import pgdb
-from tests.e2e.cluster_env import JOB, Cluster, Run
+from tests.e2e.cluster_env import (
+    FAILOVER,
+    JOB,
+    LOADED,
+    RETRY_DELAY,
+    STARTUP,
+    Cluster,
+    Run,
+)
 from tests.e2e.runner_env import ROOT
 
 pytestmark = pytest.mark.postgres
@@ -47,7 +58,7 @@ def test_each_due_occurrence_runs_once_across_three_runners(tmp_path, schema):
         cluster.job(f"r{i}", f"object_id: {JOB}\nrecurrence:\n  every: 1s\n")
     cluster.start_all()
     try:
-        time.sleep(9)
+        cluster.wait_for(lambda: _each_ran(cluster, 4, 4), STARTUP, "four runs of each entry")
     finally:
         codes = cluster.stop_all()
     assert codes == dict.fromkeys(cluster.names, 0), cluster.outputs
@@ -70,7 +81,8 @@ def test_a_category_runs_one_entry_at_a_time_across_runners(tmp_path, schema):
         )
     cluster.start_all()
     try:
-        time.sleep(9)
+        ran = functools.partial(_each_ran, cluster, 3, 3, ended=True)
+        cluster.wait_for(ran, STARTUP, "three runs of each entry")
     finally:
         codes = cluster.stop_all()
     assert codes == dict.fromkeys(cluster.names, 0), cluster.outputs
@@ -79,7 +91,21 @@ def test_a_category_runs_one_entry_at_a_time_across_runners(tmp_path, schema):
     assert _duplicates(runs) == []
     per_entry = collections.Counter(r.entry_id for r in runs)
     assert sorted(per_entry) == ["c0", "c1", "c2"]  # waiting entries were activated
-    assert min(per_entry.values()) >= 2, per_entry
+    assert min(per_entry.values()) >= 3, per_entry
+
+
+def _each_ran(cluster: Cluster, times: int, entries: int, *, ended: bool = False) -> bool:
+    """Whether each of `entries` entries ran `times` times (to their end), on more than
+    one runner in all."""
+    runs = [r for r in cluster.runs() if r.end is not None or not ended]
+    per_entry = collections.Counter(r.entry_id for r in runs)
+    enough = len(per_entry) == entries and min(per_entry.values()) >= times
+    return enough and len({r.runner for r in runs}) >= 2
+
+
+def _all_ran_since(cluster: Cluster, since: float) -> bool:
+    """Whether each of the entries r0, r1 and r2 started a run after `since`."""
+    return sorted({r.entry_id for r in cluster.runs() if r.start > since}) == ["r0", "r1", "r2"]
 
 
 def test_a_killed_runners_run_is_recovered_by_another_within_5_s(tmp_path, schema):
@@ -87,7 +113,7 @@ def test_a_killed_runners_run_is_recovered_by_another_within_5_s(tmp_path, schem
     cluster.job("long", f"object_id: {JOB}\nparameter_string: '60'\n")
     cluster.start_all()
     try:
-        cluster.wait_for(lambda: cluster.runs(), 30, "the run's start")
+        cluster.wait_for(lambda: cluster.runs(), STARTUP, "the run's start")
         (first,) = cluster.runs()
         cluster.kill(first.runner)
         killed = time.monotonic()
@@ -98,7 +124,7 @@ def test_a_killed_runners_run_is_recovered_by_another_within_5_s(tmp_path, schem
                     db.get_entry("long").status is not S.IN_PROCESS
                     or db.get_entry("long").session_id != _session(db)
                 ),
-                10,
+                FAILOVER + LOADED,
                 "the recovery",
             )
             recovered = time.monotonic() - killed
@@ -108,7 +134,7 @@ def test_a_killed_runners_run_is_recovered_by_another_within_5_s(tmp_path, schem
         assert recovered < 5.0, f"recovered after {recovered:.2f} s"
         print(f"failover: {recovered:.2f} s")
         # the interrupted run is retried, on a runner still alive
-        cluster.wait_for(lambda: len(cluster.runs()) == 2, 15, "the retry")
+        cluster.wait_for(lambda: len(cluster.runs()) == 2, RETRY_DELAY + LOADED, "the retry")
         again = cluster.runs()[1]
         assert again.entry_id == first.entry_id
         assert again.runner != first.runner
@@ -128,10 +154,12 @@ def test_connections_ended_by_the_server_are_opened_again(tmp_path, schema):
         cluster.job(f"r{i}", f"object_id: {JOB}\nrecurrence:\n  every: 1s\n")
     cluster.start_all()
     try:
-        time.sleep(3)
+        # both runners in their loop (a connection ended while starting is exit 2)
+        cluster.wait_for(lambda: _each_ran(cluster, 1, 3), STARTUP, "runs of both runners")
         ended = [pgdb.terminate(schema.name) for _ in range(3) if not time.sleep(0.5)]
         cut = time.time()
-        time.sleep(5)
+        # every entry runs on after the cut (reconnected within the commits' retries)
+        cluster.wait_for(lambda: _all_ran_since(cluster, cut + 1), 1 + LOADED, "runs after")
         alive = {name: proc.poll() for name, proc in cluster.procs.items()}
     finally:
         codes = cluster.stop_all()
@@ -140,43 +168,78 @@ def test_connections_ended_by_the_server_are_opened_again(tmp_path, schema):
     assert sum(ended) >= 4  # each runner's store and listener connections, at least
     runs = cluster.runs()
     assert _duplicates(runs) == []
-    after = collections.Counter(r.entry_id for r in runs if r.start > cut + 1)
-    assert sorted(after) == ["r0", "r1", "r2"]  # every entry ran on after the cut
     lost = [e for name in cluster.names for e in cluster.events(name)]
     assert any(e["event"] == "store_listener_lost" for e in lost)
 
 
 def test_a_frozen_runner_is_fenced_out_and_overwrites_nothing(tmp_path, schema):
-    """SIGSTOP stands in for a partition: the others take its run; when it comes back it
-    ends its own session of that run, and what the new owner recorded stands."""
+    """SIGSTOP stands in for a partition (in the middle of a transaction of the runner
+    when one is caught: its row locks must not hold the others up): the others take its
+    run; when it comes back it ends its own session of that run, and what the new owner
+    recorded stands."""
     cluster = Cluster(tmp_path, schema, 2)
     cluster.job("long", f"object_id: {JOB}\nparameter_string: '30'\n")
     cluster.start_all()
     try:
-        cluster.wait_for(lambda: cluster.runs(), 30, "the run's start")
+        cluster.wait_for(lambda: cluster.runs(), STARTUP, "the run's start")
         (first,) = cluster.runs()
         frozen = cluster.procs[first.runner]
-        frozen.send_signal(signal.SIGSTOP)
+        caught = _freeze(frozen, schema)
         try:
-            cluster.wait_for(lambda: len(cluster.runs()) == 2, 15, "the run taken over")
+            # its lease lapses, the other's next sweep claims it and retries the run
+            taken_over = FAILOVER + RETRY_DELAY + LOADED
+            cluster.wait_for(lambda: len(cluster.runs()) == 2, taken_over, "the run taken over")
         finally:
             frozen.send_signal(signal.SIGCONT)
         taken = cluster.runs()[1]
         assert taken.runner != first.runner
         db = cluster.store()
         try:
-            # it finds itself fenced (a renewal: within 1 s), ends its session, enters again
-            cluster.wait_for(lambda: len([n for n in db.nodes() if n.alive]) == 2, 20, "rejoin")
+            # its next renewal finds it fenced: it ends its session and enters again
+            rejoined = RENEW + KILL_WAIT + LOADED
+            cluster.wait_for(lambda: _alive(db) == 2, rejoined, "rejoin")
             first_log = db.list_log(entry_id="long")[-1]
         finally:
             db.close()
     finally:
         cluster.stop_all()
+    print(f"frozen in the middle of a transaction: {caught}")
     assert [r.end for r in cluster.runs() if r.runner == first.runner] == [None]  # ended
     assert first_log.status is model.LogStatus.ERROR  # as the new owner recorded it
     names = [e["event"] for e in cluster.events(first.runner)]
     assert "runner_fenced" in names
     assert "run_fenced" in names
+    assert "Traceback" not in cluster.outputs[first.runner]
+
+
+def _alive(db) -> int:  # type: ignore[no-untyped-def]
+    return len([n for n in db.nodes() if n.alive])
+
+
+def _freeze(proc: subprocess.Popen[str], schema: pgdb.Schema, within: float = 5.0) -> bool:
+    """SIGSTOP `proc` in the middle of one of its transactions when one is caught within
+    `within` seconds, else wherever it is; whether it was caught so."""
+    deadline = time.monotonic() + within
+    with pgdb.admin() as db:
+        while time.monotonic() < deadline:
+            if _in_transaction(db, schema.name):
+                proc.send_signal(signal.SIGSTOP)
+                time.sleep(0.05)  # another runner's transaction is over by now
+                if _in_transaction(db, schema.name):
+                    return True
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.001)
+    proc.send_signal(signal.SIGSTOP)
+    return False
+
+
+def _in_transaction(db, name: str) -> bool:  # type: ignore[no-untyped-def]
+    found = db.execute(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = %s "
+        "AND state = 'idle in transaction'",
+        (name,),
+    ).fetchall()
+    return bool(found)
 
 
 def test_tasks_made_in_a_session_run_once_across_runners(tmp_path, schema):
@@ -189,7 +252,7 @@ def test_tasks_made_in_a_session_run_once_across_runners(tmp_path, schema):
     )
     cluster.start_all()
     try:
-        cluster.wait_for(lambda: len(_parts(cluster)) >= 8, 30, "the tasks' runs")
+        cluster.wait_for(lambda: len(_parts(cluster)) >= 8, STARTUP, "the tasks' runs")
         time.sleep(1.5)  # (a task run twice would show by now)
         db = cluster.store()
         try:
@@ -220,31 +283,33 @@ def test_failover_time_over_repeated_kills(tmp_path, schema):
     cluster.job("long", f"object_id: {JOB}\nparameter_string: '60'\n")
     cluster.start_all()
     times: list[float] = []
+    db = None
     try:
         for i in range(kills):
-            cluster.wait_for(lambda i=i: len(cluster.runs()) > i, 30, "a start")
+            cluster.wait_for(lambda i=i: len(cluster.runs()) > i, STARTUP, "a start")
+            db = db or cluster.store()  # (the schema is there once a run started)
             run = cluster.runs()[i]
             cluster.kill(run.runner)
             killed = time.monotonic()
             cluster.wait_for(
-                lambda i=i: len(cluster.runs()) > i + 1 or _closed(cluster, i), 15, "the recovery"
+                lambda i=i, db=db: len(cluster.runs()) > i + 1 or _closed(db, i),
+                FAILOVER + LOADED,
+                "the recovery",
             )
             times.append(time.monotonic() - killed)
             cluster.start(run.runner)  # the same runner again (its folder, a new process)
     finally:
+        if db is not None:
+            db.close()
         cluster.stop_all()
     times.sort()
     print(f"failover over {kills} kills: p50 {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s")
     assert times[-1] < 5.0, times
 
 
-def _closed(cluster: Cluster, runs_before: int) -> bool:
+def _closed(db, runs_before: int) -> bool:  # type: ignore[no-untyped-def]
     """Whether the log entry of run number `runs_before` (from 0) was closed."""
-    db = cluster.store()
-    try:
-        logs = sorted(db.list_log(entry_id="long"), key=lambda g: g.entry_no)
-    finally:
-        db.close()
+    logs = sorted(db.list_log(entry_id="long"), key=lambda g: g.entry_no)
     return len(logs) > runs_before and logs[runs_before].status is not model.LogStatus.IN_PROCESS
 
 
@@ -267,12 +332,13 @@ def test_a_postgresql_restart_under_a_running_cluster_is_survived(tmp_path, priv
         cluster.job(f"r{i}", f"object_id: {JOB}\nrecurrence:\n  every: 1s\n")
     cluster.start_all()
     try:
-        cluster.wait_for(lambda: len(cluster.runs()) >= 6, 30, "runs before the restart")
+        cluster.wait_for(lambda: _each_ran(cluster, 2, 3), STARTUP, "runs before the restart")
         private_server.stop()
         time.sleep(2)
         private_server.start()
         back = time.time()
-        time.sleep(6)
+        # the commits' retries (doubling from 0.1 s) find it back within ~4 s
+        cluster.wait_for(lambda: _all_ran_since(cluster, back + 1), 5 + LOADED, "runs after")
         alive = {name: proc.poll() for name, proc in cluster.procs.items()}
     finally:
         codes = cluster.stop_all()
@@ -280,8 +346,6 @@ def test_a_postgresql_restart_under_a_running_cluster_is_survived(tmp_path, priv
     assert codes == dict.fromkeys(cluster.names, 0), cluster.outputs
     runs = cluster.runs()
     assert _duplicates(runs) == []
-    after = collections.Counter(r.entry_id for r in runs if r.start > back + 1)
-    assert sorted(after) == ["r0", "r1", "r2"]
     assert [r for r in runs if r.end is None] == []  # no run left unfinished
     events = [e["event"] for name in cluster.names for e in cluster.events(name)]
     assert "store_unwritable" in events or "store_listener_lost" in events
@@ -294,8 +358,12 @@ def test_operator_commands_work_against_the_shared_store(tmp_path, schema):
     cluster.job("once", f"object_id: {JOB}\n")
     cluster.start("node0")
     try:
-        cluster.wait_for(lambda: [r for r in cluster.runs() if r.end], 30, "the run")
-        time.sleep(0.5)  # its end committed
+        cluster.wait_for(lambda: [r for r in cluster.runs() if r.end], STARTUP, "the run")
+        db = cluster.store()
+        try:  # its end committed
+            cluster.wait_for(lambda: db.get_entry("once").status is S.FINISHED, LOADED, "its end")
+        finally:
+            db.close()
         other = cluster.root / "node1"
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -347,7 +415,7 @@ def test_nodes_lists_the_runners_with_their_leases(tmp_path, schema):
         return json.loads(done.stdout)
 
     try:
-        cluster.wait_for(lambda: cluster.runs() and len(nodes()) == 2, 30, "two runners")
+        cluster.wait_for(lambda: cluster.runs() and len(nodes()) == 2, STARTUP, "two runners")
         found = nodes()
     finally:
         cluster.stop_all()

@@ -37,3 +37,28 @@ def versioned(ctx) -> None:
         )
         with open(Path(folder) / "versions.log", "a") as f:
             f.write(line)
+
+
+def torture(ctx) -> None:
+    """For the kill -9 torture of a cluster: records its start as its first act (the
+    occurrence's key: the task id, or the entry id and due instant; its session, fence
+    and runner), works a moment (making a task per comma-separated part of its
+    parameter), and records its completion as its last act. One O_APPEND line each."""
+    import random
+
+    from jobrunner import tasks
+
+    key = ctx.entry.get("task_id") or f"{ctx.entry['id']}@{ctx.entry.get('earliest_start')}"
+    _line(f"start {key} {ctx.session_id} {ctx.fence}")
+    time.sleep(random.uniform(0.0, 0.05))
+    for _ in filter(None, (ctx.parameter or "").split(",")):
+        tasks.create_task(f"{__name__}:torture", record=ctx.entry.get("id"))
+    _line(f"done {key} {ctx.session_id} {ctx.fence}")
+
+
+def _line(text: str) -> None:
+    runner = os.environ.get("JOBRUNNER_TEST_RUNNER", "-")
+    path = Path(os.environ["JOBRUNNER_TEST_MARKS"]) / "torture.log"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, f"{text} {runner} {time.time():.6f}\n".encode())
+    os.close(fd)

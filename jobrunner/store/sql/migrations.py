@@ -128,6 +128,8 @@ SQLITE: dict[int, tuple[str, ...]] = {
         "CREATE INDEX IF NOT EXISTS item_runs_ended ON item_runs (ended_at)",
     ),
     6: REVISIONS,
+    # the runner of a task's session, set with it (a shared store: who recovers it)
+    7: ("ALTER TABLE tasks ADD COLUMN runner_id TEXT",),
 }
 LATEST = max(SQLITE)
 """The schema version this code writes (SQLite: PRAGMA user_version)."""

@@ -62,7 +62,7 @@ _LOG = (
 )
 _TASK = (
     "SELECT id, object, failure_object, ready, not_before, entry_id, timeout_ms, parameter, "
-    '"user", attempts, created_at, phase, session_id, version FROM tasks'
+    '"user", attempts, created_at, phase, session_id, runner_id, version FROM tasks'
 )
 _DUE = "ready = 1 AND session_id IS NULL"  # the queue: the partial index tasks_queue
 
@@ -148,15 +148,16 @@ class Queries:
     delete_entry: str = "DELETE FROM entries WHERE id = ? AND version = ?"
     put_entry_task: str = (
         "INSERT INTO tasks (id, object, failure_object, ready, not_before, entry_id, timeout_ms, "
-        'parameter, "user", attempts, created_at, phase, session_id, rank, seq, version) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
+        'parameter, "user", attempts, created_at, phase, session_id, runner_id, rank, seq, '
+        "version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) "
         "ON CONFLICT (id) DO UPDATE SET object = excluded.object, "
         "failure_object = excluded.failure_object, ready = excluded.ready, "
         "not_before = excluded.not_before, entry_id = excluded.entry_id, "
         "timeout_ms = excluded.timeout_ms, parameter = excluded.parameter, "
         '"user" = excluded."user", attempts = excluded.attempts, '
         "created_at = excluded.created_at, phase = excluded.phase, "
-        "session_id = excluded.session_id, rank = excluded.rank, seq = excluded.seq, "
+        "session_id = excluded.session_id, runner_id = excluded.runner_id, "
+        "rank = excluded.rank, seq = excluded.seq, "
         "version = tasks.version + 1"
     )
     drop_task: str = "DELETE FROM tasks WHERE id = ?"
@@ -164,13 +165,13 @@ class Queries:
     # --- writes of tasks, the log, session events and pauses --------------------------
     insert_task: str = (
         "INSERT INTO tasks (id, object, failure_object, ready, not_before, entry_id, timeout_ms, "
-        'parameter, "user", attempts, created_at, phase, session_id, version) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
+        'parameter, "user", attempts, created_at, phase, session_id, runner_id, version) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
     )
     update_task: str = (
         "UPDATE tasks SET object = ?, failure_object = ?, ready = ?, not_before = ?, "
         'entry_id = ?, timeout_ms = ?, parameter = ?, "user" = ?, attempts = ?, '
-        "created_at = ?, phase = ?, session_id = ?, version = version + 1 "
+        "created_at = ?, phase = ?, session_id = ?, runner_id = ?, version = version + 1 "
         "WHERE id = ? AND version = ?"
     )
     delete_task: str = "DELETE FROM tasks WHERE id = ? AND version = ?"

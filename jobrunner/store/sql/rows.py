@@ -189,6 +189,7 @@ def task_values(t: model.Task) -> tuple[Any, ...]:
         us(t.created_at),
         str(t.phase),
         t.session_id,
+        t.runner_id,
     )
 
 
@@ -213,6 +214,7 @@ TASK_COLUMNS = (
     "created_at",
     "phase",
     "session_id",
+    "runner_id",
     "version",
 )
 
@@ -220,7 +222,7 @@ TASK_COLUMNS = (
 @functools.lru_cache(maxsize=16)
 def task_reader(description: Description) -> Reader:
     (i, obj, failure, ready, not_before, entry, timeout, parameter, user, attempts, created,
-     phase, session, version) = at(description, TASK_COLUMNS)  # fmt: skip
+     phase, session, runner, version) = at(description, TASK_COLUMNS)  # fmt: skip
 
     def task(r: Sequence[Any]) -> model.Task:
         return model.Task(
@@ -237,6 +239,7 @@ def task_reader(description: Description) -> Reader:
             created_at=dt(r[created]),
             phase=model.Phase(r[phase]),
             session_id=r[session],
+            runner_id=r[runner],
             version=r[version],
         )
 
