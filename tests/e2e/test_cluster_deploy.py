@@ -96,7 +96,7 @@ class Deploy:
         text = path.read_text() if path.exists() else ""
         return [e for e in events(text) if e["event"] == event]
 
-    def wait(self, predicate, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    def wait(self, predicate, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout
         while not predicate():
             assert time.monotonic() < deadline, f"timed out waiting for {what}: {self.state()}"
