@@ -9,6 +9,7 @@ by the process itself, so the results never depend on the helpers.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import pickle
@@ -74,7 +75,12 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
 def load_file(
-    path: Path, *, timezone: str, display: str | None = None, owners: bool = True
+    path: Path,
+    *,
+    timezone: str,
+    display: str | None = None,
+    owners: bool = True,
+    folder: ownership.Folder | None = None,
 ) -> model.JobSpec:
     """Read and parse one job file; every reason it cannot be read is a located problem.
 
@@ -83,14 +89,15 @@ def load_file(
     be UTF-8. With `owners` (not on CI machines: `validate --no-resolve`), who owns and
     may write the file, its symlink and its folders decides who it runs as
     (`ownership.owned`, cron's rule), judged on the open file itself; the account
-    that controls a file naming no user is stored as its `user`."""
+    that controls a file naming no user is stored as its `user`. `folder`: the file's
+    folder, opened already (`Folders`)."""
     source = display or str(path)
     try:
         path.name.encode()
     except UnicodeEncodeError:
         raise problems.problem(source, "the file name is not UTF-8 text; rename the file") from None
     try:
-        data, info, holders, context = _read(path, source)
+        data, info, holders, context = _read(path, source, folder)
     except OSError as exc:
         raise problems.problem(source, f"cannot read: {exc.strerror or exc}") from None
     try:
@@ -104,27 +111,38 @@ def load_file(
     return ownership.owned(built, text, holders, timezone) if owners else built
 
 
-def _read(path: Path, source: str) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
-    """The file's bytes, its fstat and who holds it, read through one open folder."""
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def _read(
+    path: Path, source: str, folder: ownership.Folder | None
+) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
+    """The file's bytes, its fstat and who holds it, read through its open folder."""
+    if folder is not None:
+        return _read_in(path, source, folder)
+    opened = ownership.open_folder(path.parent, os.path.dirname(source))
     try:
-        link = os.lstat(path.name, dir_fd=folder)
-        ahead = os.stat(path.name, dir_fd=folder) if stat.S_ISLNK(link.st_mode) else link
-        _regular(ahead, source)  # a device is never opened: opening some has effects
-        fd = os.open(path.name, _OPEN_FLAGS, dir_fd=folder)
-        try:
-            info = os.fstat(fd)  # what is judged is what is read: no second lookup
-            _regular(info, source)
-            if info.st_size > MAX_FILE_BYTES:
-                raise _too_big(source)
-            data = _read_all(fd)
-            if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
-                raise _too_big(source)
-            holders, context = ownership.holders(path, source, info, folder, link, fd)
-        finally:
-            os.close(fd)
+        return _read_in(path, source, opened)
     finally:
-        os.close(folder)
+        os.close(opened.fd)
+
+
+def _read_in(
+    path: Path, source: str, folder: ownership.Folder
+) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
+    name, at = path.name, folder.fd
+    link = os.lstat(name, dir_fd=at)
+    ahead = os.stat(name, dir_fd=at) if stat.S_ISLNK(link.st_mode) else link
+    _regular(ahead, source)  # a device is never opened: opening some has effects
+    fd = os.open(name, _OPEN_FLAGS, dir_fd=at)
+    try:
+        info = os.fstat(fd)  # what is judged is what is read: no second lookup
+        _regular(info, source)
+        if info.st_size > MAX_FILE_BYTES:
+            raise _too_big(source)
+        data = _read_all(fd)
+        if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
+            raise _too_big(source)
+        holders, context = ownership.holders(path, source, info, folder, link, fd)
+    finally:
+        os.close(fd)
     return data, info, holders, context
 
 
@@ -162,18 +180,76 @@ def _too_big(source: str) -> errors.SpecError:
 
 
 def read(
-    path: Path, timezone: str, base: Path | None = None, *, owners: bool = True
+    path: Path,
+    timezone: str,
+    base: Path | None = None,
+    *,
+    owners: bool = True,
+    folders: Folders | None = None,
 ) -> reconcile.FileResult:
-    """One job file; `owners`: judge who owns it (see `load_file`)."""
-    name = display(path, base)
-    if not path.exists():
-        return reconcile.FileResult(path=name, deleted=True)
+    """One job file; `owners`: judge who owns it (see `load_file`); `folders`: the
+    folders opened for a read of many files."""
+    if folders is None:
+        name = display(path, base)
+        if not path.exists():
+            return reconcile.FileResult(path=name, deleted=True)
+        folder = None
+    else:
+        name, folder, gone = folders.find(path, base)
+        if gone:
+            return reconcile.FileResult(path=name, deleted=True)
     try:
-        return reconcile.FileResult(
-            path=name, spec=load_file(path, timezone=timezone, display=name, owners=owners)
-        )
+        spec_ = load_file(path, timezone=timezone, display=name, owners=owners, folder=folder)
     except errors.SpecError as exc:
         return reconcile.FileResult(path=name, problems=tuple(exc.problems))
+    return reconcile.FileResult(path=name, spec=spec_)
+
+
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # what `Path.exists` reads as missing
+
+
+class Folders:
+    """The folders of one read of many files, each opened once (in this process: a
+    forked helper opens its own). `close` closes them."""
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._open: dict[Path, tuple[str, ownership.Folder | None]] = {}
+
+    def find(self, path: Path, base: Path | None) -> tuple[str, ownership.Folder | None, bool]:
+        """The file's display name, its open folder (None: the folder cannot be opened,
+        and reading the file says why), and whether the file is missing."""
+        if os.getpid() != self._pid:  # a helper: the parent's folders are not open here
+            self._pid, self._open = os.getpid(), {}
+        parent = path.parent
+        known = self._open.get(parent)
+        if known is None:
+            known = self._open[parent] = self._opened(parent, base)
+        prefix, folder = known
+        name = printable(os.path.join(prefix, path.name))
+        if folder is None:
+            return name, None, not path.exists()
+        try:
+            os.stat(path.name, dir_fd=folder.fd)
+        except OSError as exc:
+            if exc.errno in _GONE:
+                return name, folder, True
+        return name, folder, False
+
+    @staticmethod
+    def _opened(parent: Path, base: Path | None) -> tuple[str, ownership.Folder | None]:
+        prefix = _folder(str(parent), str(base or Path.cwd()))
+        try:
+            return prefix, ownership.open_folder(parent, printable(prefix))
+        except OSError:
+            return prefix, None
+
+    def close(self) -> None:
+        if os.getpid() == self._pid:
+            for _, folder in self._open.values():
+                if folder is not None:
+                    os.close(folder.fd)
+        self._open = {}
 
 
 def scan(jobs_dir: Path, timezone: str, base: Path | None = None) -> list[reconcile.FileResult]:
@@ -203,17 +279,21 @@ def read_all(
     one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
     ownership.forget_parents()  # a folder above the files is looked at once per read
     count = _helpers(len(paths)) if helpers is None else helpers
-    one = functools.partial(read, timezone=timezone, base=base, owners=owners)
-    if count <= 0 or len(paths) < 2 or not _can_fork():
-        return [one(p) for p in paths]
-    size = -(-len(paths) // (count + 1))
-    shares = [paths[i : i + size] for i in range(0, len(paths), size)]
-    started = [(share, _start(share, one)) for share in shares[1:]]
-    out = [one(p) for p in shares[0]]
-    for share, helper in started:
-        results = _finish(helper) if helper is not None else None
-        out += results if results is not None else [one(p) for p in share]
-    return out
+    folders = Folders()
+    one = functools.partial(read, timezone=timezone, base=base, owners=owners, folders=folders)
+    try:
+        if count <= 0 or len(paths) < 2 or not _can_fork():
+            return [one(p) for p in paths]
+        size = -(-len(paths) // (count + 1))
+        shares = [paths[i : i + size] for i in range(0, len(paths), size)]
+        started = [(share, _start(share, one)) for share in shares[1:]]
+        out = [one(p) for p in shares[0]]
+        for share, helper in started:
+            results = _finish(helper) if helper is not None else None
+            out += results if results is not None else [one(p) for p in share]
+        return out
+    finally:
+        folders.close()
 
 
 def _helpers(files: int) -> int:
