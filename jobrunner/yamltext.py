@@ -23,10 +23,26 @@ MAX_DEPTH = 16
 MAX_VALUES = 2000
 """Values (scalars, collections and keys) in one job file; a config may hold more."""
 _COMPOSE_SAFE = 1000  # the C composer recurses per level: deeper text is scanned first
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
 class _Loader(yaml.CSafeLoader):
-    pass
+    # The C composer asks these of every node. PyYAML's own walk its path resolvers
+    # (we have none) and concatenate lists per scalar; these answer the same.
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, pattern in self.yaml_implicit_resolvers.get(value[:1], ()):
+                    if pattern.match(value):
+                        return str(tag)
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
 
 class Refused(yaml.MarkedYAMLError):
@@ -135,7 +151,6 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:bool": _bool,
     "tag:yaml.org,2002:null": lambda v: None,
 }
-_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
 def _tag(node: yaml.Node) -> str:
