@@ -92,12 +92,13 @@ def load_file(
     that controls a file naming no user is stored as its `user`. `folder`: the file's
     folder, opened already (`Folders`)."""
     source = display or str(path)
+    name = path.name
     try:
-        path.name.encode()
+        name.encode()
     except UnicodeEncodeError:
         raise problems.problem(source, "the file name is not UTF-8 text; rename the file") from None
     try:
-        data, info, holders, context = _read(path, source, folder)
+        data, info, holders, context = _read(path, name, source, folder)
     except OSError as exc:
         raise problems.problem(source, f"cannot read: {exc.strerror or exc}") from None
     try:
@@ -112,22 +113,22 @@ def load_file(
 
 
 def _read(
-    path: Path, source: str, folder: ownership.Folder | None
+    path: Path, name: str, source: str, folder: ownership.Folder | None
 ) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
     """The file's bytes, its fstat and who holds it, read through its open folder."""
     if folder is not None:
-        return _read_in(path, source, folder)
+        return _read_in(path, name, source, folder)
     opened = ownership.open_folder(path.parent, os.path.dirname(source))
     try:
-        return _read_in(path, source, opened)
+        return _read_in(path, name, source, opened)
     finally:
         os.close(opened.fd)
 
 
 def _read_in(
-    path: Path, source: str, folder: ownership.Folder
+    path: Path, name: str, source: str, folder: ownership.Folder
 ) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
-    name, at = path.name, folder.fd
+    at = folder.fd
     link = os.lstat(name, dir_fd=at)
     ahead = os.stat(name, dir_fd=at) if stat.S_ISLNK(link.st_mode) else link
     _regular(ahead, source)  # a device is never opened: opening some has effects
@@ -214,27 +215,26 @@ class Folders:
 
     def __init__(self) -> None:
         self._pid = os.getpid()
-        self._open: dict[Path, tuple[str, ownership.Folder | None]] = {}
+        self._open: dict[str, tuple[str, ownership.Folder | None]] = {}
 
     def find(self, path: Path, base: Path | None) -> tuple[str, ownership.Folder | None, bool]:
         """The file's display name, its open folder (None: the folder cannot be opened,
         and reading the file says why), and whether the file is missing."""
         if os.getpid() != self._pid:  # a helper: the parent's folders are not open here
             self._pid, self._open = os.getpid(), {}
-        parent = path.parent
+        parent, name = os.path.split(os.fspath(path))  # as path.parent, path.name
         known = self._open.get(parent)
         if known is None:
-            known = self._open[parent] = self._opened(parent, base)
+            known = self._open[parent] = self._opened(Path(parent or "."), base)
         prefix, folder = known
-        name = printable(os.path.join(prefix, path.name))
+        shown = printable(os.path.join(prefix, name))
         if folder is None:
-            return name, None, not path.exists()
+            return shown, None, not path.exists()
         try:
-            os.stat(path.name, dir_fd=folder.fd)
+            os.stat(name, dir_fd=folder.fd)
         except OSError as exc:
-            if exc.errno in _GONE:
-                return name, folder, True
-        return name, folder, False
+            return shown, folder, exc.errno in _GONE
+        return shown, folder, False
 
     @staticmethod
     def _opened(parent: Path, base: Path | None) -> tuple[str, ownership.Folder | None]:
