@@ -5,6 +5,7 @@ reads files, commits plans, logs what changed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -77,8 +78,14 @@ class Reconciler:
         return True
 
     def _log(self, plan: reconcile.Plan) -> None:
+        # A log that leaves out info (log_level: warning) is not handed the fields of
+        # thousands of events only to drop them.
+        enabled = getattr(self.log, "is_enabled_for", None)
+        infos = enabled is None or enabled(logging.INFO)
         for change in plan.changes:
             if change.kind is reconcile.ChangeKind.RESTAMP:
+                continue
+            if change.kind is not reconcile.ChangeKind.REJECT and not infos:
                 continue
             level = "warning" if change.kind is reconcile.ChangeKind.REJECT else "info"
             getattr(self.log, level)(_EVENTS[change.kind], **_fields(change))
