@@ -27,6 +27,10 @@ _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.o
 
 
 class _Loader(yaml.CSafeLoader):
+    def __init__(self, stream: str) -> None:
+        # Only composed (the values are `_Values`'), so no constructor state is set up.
+        super(yaml.CSafeLoader, self).__init__(stream)  # CParser.__init__
+
     # The C composer asks these of every node. PyYAML's own walk its path resolvers
     # (we have none) and concatenate lists per scalar; these answer the same.
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
@@ -98,7 +102,11 @@ def _compose(text: str) -> yaml.Node | None:
         raise Refused(f"is {len(text)} characters long; at most {MAX_TEXT} are read", None, [])
     if len(text) > _COMPOSE_SAFE and _nesting_bound(text) > _COMPOSE_SAFE:
         _check_depth(text)
-    node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
+    loader = _Loader(text)
+    try:
+        node: yaml.Node | None = loader.get_single_node()
+    finally:
+        loader.dispose()
     return node
 
 
