@@ -138,7 +138,7 @@ def _read_in(
         _regular(info, source)
         if info.st_size > MAX_FILE_BYTES:
             raise _too_big(source)
-        data = _read_all(fd)
+        data = _read_all(fd, info.st_size)
         if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
             raise _too_big(source)
         holders, context = ownership.holders(path, source, info, folder, link, fd)
@@ -147,13 +147,20 @@ def _read_in(
     return data, info, holders, context
 
 
-def _read_all(fd: int) -> bytes:
+def _read_all(fd: int, expected: int) -> bytes:
+    """Up to MAX_FILE_BYTES + 1 bytes of the file, `expected` (its fstat's size) first:
+    each read asks for about what is there (a read of 1 MiB allocates 1 MiB)."""
     chunks: list[bytes] = []
     size = 0
-    while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+    want = min(expected, MAX_FILE_BYTES) + 1
+    while size <= MAX_FILE_BYTES and (chunk := os.read(fd, min(want, MAX_FILE_BYTES + 1 - size))):
         chunks.append(chunk)
         size += len(chunk)
+        want = _READ_MORE
     return b"".join(chunks)
+
+
+_READ_MORE = 1 << 16  # what a file that grew since its fstat is read on by
 
 
 def _regular(info: os.stat_result, source: str) -> None:
