@@ -291,6 +291,7 @@ def read_all(
     try:
         if count <= 0 or len(paths) < 2 or not _can_fork():
             return [one(p) for p in paths]
+        spec.compile_schema()
         size = -(-len(paths) // (count + 1))
         shares = [paths[i : i + size] for i in range(0, len(paths), size)]
         started = [(share, _start(share, one)) for share in shares[1:]]

@@ -87,6 +87,12 @@ def definition_hash(raw: dict[str, Any], default_timezone: str, canonical: str =
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def compile_schema() -> None:
+    """Compile the job schema's validator now, once for the process (done at the first
+    file otherwise): before a read forks helpers, so that they share it."""
+    schemas.fast_validator(SCHEMA)
+
+
 def parse_spec(
     text: str, source: str, *, default_id: str, timezone: str, stamp: str = ""
 ) -> model.JobSpec:
