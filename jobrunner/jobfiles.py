@@ -196,14 +196,14 @@ def read(
     folders: Folders | None = None,
 ) -> reconcile.FileResult:
     """One job file; `owners`: judge who owns it (see `load_file`); `folders`: the
-    folders opened for a read of many files."""
+    folders opened for a read of many files (of this `base`)."""
     if folders is None:
         name = display(path, base)
         if not path.exists():
             return reconcile.FileResult(path=name, deleted=True)
         folder = None
     else:
-        name, folder, gone = folders.find(path, base)
+        name, folder, gone = folders.find(path)
         if gone:
             return reconcile.FileResult(path=name, deleted=True)
     try:
@@ -218,23 +218,27 @@ _GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # what `Path.exists` reads a
 
 class Folders:
     """The folders of one read of many files, each opened once (in this process: a
-    forked helper opens its own). `close` closes them."""
+    forked helper opens its own), their files named relative to `base` (as `display`
+    names them). `close` closes them."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Path | None) -> None:
         self._pid = os.getpid()
+        self._base = str(base or Path.cwd())
         self._open: dict[str, tuple[str, ownership.Folder | None]] = {}
 
-    def find(self, path: Path, base: Path | None) -> tuple[str, ownership.Folder | None, bool]:
+    def find(self, path: Path) -> tuple[str, ownership.Folder | None, bool]:
         """The file's display name, its open folder (None: the folder cannot be opened,
         and reading the file says why), and whether the file is missing."""
         if os.getpid() != self._pid:  # a helper: the parent's folders are not open here
             self._pid, self._open = os.getpid(), {}
-        parent, name = os.path.split(os.fspath(path))  # as path.parent, path.name
+        text = os.fspath(path)
+        head, sep, name = text.rpartition("/")  # as path.parent and path.name
+        parent = head or sep
         known = self._open.get(parent)
         if known is None:
-            known = self._open[parent] = self._opened(Path(parent or "."), base)
-        prefix, folder = known
-        shown = printable(os.path.join(prefix, name))
+            known = self._open[parent] = self._opened(Path(parent or "."))
+        lead, folder = known
+        shown = printable(lead + name)
         if folder is None:
             return shown, None, not path.exists()
         try:
@@ -243,13 +247,14 @@ class Folders:
             return shown, folder, exc.errno in _GONE
         return shown, folder, False
 
-    @staticmethod
-    def _opened(parent: Path, base: Path | None) -> tuple[str, ownership.Folder | None]:
-        prefix = _folder(str(parent), str(base or Path.cwd()))
+    def _opened(self, parent: Path) -> tuple[str, ownership.Folder | None]:
+        """What names the files of `parent` (as `display` does) and the open folder."""
+        prefix = _folder(str(parent), self._base)
+        lead = os.path.join(prefix, "")
         try:
-            return prefix, ownership.open_folder(parent, printable(prefix))
+            return lead, ownership.open_folder(parent, printable(prefix))
         except OSError:
-            return prefix, None
+            return lead, None
 
     def close(self) -> None:
         if os.getpid() == self._pid:
@@ -286,7 +291,7 @@ def read_all(
     one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
     ownership.forget_parents()  # a folder above the files is looked at once per read
     count = _helpers(len(paths)) if helpers is None else helpers
-    folders = Folders()
+    folders = Folders(base)
     one = functools.partial(read, timezone=timezone, base=base, owners=owners, folders=folders)
     try:
         if count <= 0 or len(paths) < 2 or not _can_fork():

@@ -107,3 +107,27 @@ def test_a_helper_holds_none_of_the_files_of_the_process(tmp_path):
     (result,) = jobfiles._finish(helper)
     assert result.spec is not None
     assert result.spec.object_id == 1
+
+
+def test_a_read_of_many_files_names_each_as_display_does(tmp_path, monkeypatch):
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text("object_id: 1\n")
+    monkeypatch.chdir(jobs)
+    cases = [
+        (jobs / "a.yaml", tmp_path),
+        (jobs / "a.yaml", jobs),
+        (jobs / "a.yaml", tmp_path / "elsewhere"),
+        (Path("a.yaml"), None),
+        (jobs / "gone.yaml", None),
+        (tmp_path / "missing" / "b.yaml", tmp_path),
+    ]
+    found = []
+    for path, base in cases:
+        folders = jobfiles.Folders(base)
+        try:
+            found.append(folders.find(path))
+        finally:
+            folders.close()
+    assert [name for name, _, _ in found] == [jobfiles.display(p, b) for p, b in cases]
+    assert [gone for _, _, gone in found] == [False, False, False, False, True, True]
