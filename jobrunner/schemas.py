@@ -17,7 +17,6 @@ import difflib
 import functools
 import json
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +25,14 @@ import fastjsonschema
 if TYPE_CHECKING:
     import jsonschema
 
-_REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+_PACKAGED = Path(__file__).resolve().parent / "_schemas"  # where the wheel puts them
+_REPO_SCHEMAS = _PACKAGED.parent.parent / "schemas"
 
 
 @functools.cache
 def load(name: str) -> dict[str, Any]:
     """A schema by file name (`job.schema.json`), from the installed package or the repo."""
-    packaged = resources.files("jobrunner").joinpath("_schemas", name)
-    text = packaged.read_text() if packaged.is_file() else (_REPO_SCHEMAS / name).read_text()
-    data: dict[str, Any] = json.loads(text)
+    data: dict[str, Any] = json.loads(path(name).read_text())
     return data
 
 
@@ -43,8 +41,10 @@ NAMES = ("job.schema.json", "config.schema.json")
 
 def path(name: str) -> Path:
     """Where a schema file lives on disk (for `$schema` lines and editors)."""
-    packaged = resources.files("jobrunner").joinpath("_schemas", name)
-    return Path(str(packaged)) if packaged.is_file() else _REPO_SCHEMAS / name
+    # (a path of the package's own, not importlib.resources: that brings tempfile,
+    # zipfile and the compression modules into every runner)
+    packaged = _PACKAGED / name
+    return packaged if packaged.is_file() else _REPO_SCHEMAS / name
 
 
 def folder() -> Path:
