@@ -37,6 +37,7 @@ def pickled_as_tuple(cls: _C) -> _C:
     setattr(cls, "__setstate__", setstate)  # noqa: B010
     return cls
 
+
 ALL_DAYS: frozenset[int] = frozenset(range(1, 8))
 """ISO weekdays, Monday = 1 ... Sunday = 7."""
 

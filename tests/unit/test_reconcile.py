@@ -205,6 +205,7 @@ def test_file_results_pickle_as_they_were():
     results = [A, cron, bad, reconcile.FileResult(path="jobs.d/gone.yaml", deleted=True)]
     again = pickle.loads(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
     assert again == results
+
     def unseen(r: reconcile.FileResult) -> tuple[object, ...] | None:  # compare=False
         return (r.spec.raw, r.spec.definition, r.spec.stamp) if r.spec else None
 
