@@ -82,7 +82,7 @@ class Queries:
         f"{_ENTRY} WHERE status = 'waiting' AND category = ? ORDER BY priority, entry_no"
     )
     source_stamps: str = "SELECT source, stamp FROM entries"
-    entry_definitions: str = "SELECT id, definition FROM entries ORDER BY id"
+    entry_definitions: str = "SELECT id, definition FROM entries"
     entry_states: str = (
         "SELECT id, status, category, earliest_start, rejected FROM entries ORDER BY id"
     )
