@@ -134,7 +134,10 @@ def _collector_paused(paused: bool) -> Iterator[None]:
     a big batch): what the read, the diff and the commit build lives on (specs,
     entries, rows) or is freed by its reference count, so the collector's passes over
     it find nothing, and a full one over 10,000 files' specs takes a large share of the
-    reconcile. It runs after."""
+    reconcile. After it, what it left is put in the oldest generation (`gc.freeze` then
+    `gc.unfreeze`), as its passes would have moved it there: full collections still
+    look at it, the young ones need not (their first pass over 10,000 files' objects
+    took ~70 ms)."""
     if not paused or not gc.isenabled():
         yield
         return
@@ -142,6 +145,8 @@ def _collector_paused(paused: bool) -> Iterator[None]:
     try:
         yield
     finally:
+        gc.freeze()
+        gc.unfreeze()
         gc.enable()
 
 
