@@ -374,9 +374,11 @@ def _finish(helper: tuple[int, int]) -> list[reconcile.FileResult] | None:
     return results if isinstance(results, list) else None
 
 
-def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
+def stamps(jobs_dir: Path, base: Path | None = None, *, stamped: bool = True) -> dict[str, str]:
     """Display name -> stamp of every job file in the folder, without reading it (a name
-    that is not UTF-8 has none: only an event on it reads it, and rejects it)."""
+    that is not UTF-8 has none: only an event on it reads it, and rejects it). Without
+    `stamped`, the same names with empty stamps and no `stat` of a regular file (the
+    folder's listing says what it is): for a first reconcile, which reads them all."""
     if not jobs_dir.is_dir():
         return {}
     prefix = _folder(str(jobs_dir), str(base or Path.cwd()))
@@ -391,6 +393,10 @@ def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
                 continue
             try:
                 name.encode()
+                if not stamped:
+                    if item.is_file():
+                        out[lead + name] = ""
+                    continue
                 info = item.stat()
                 here = context if not item.is_symlink() else _link_context(jobs_dir, item)
             except (OSError, UnicodeEncodeError):

@@ -31,8 +31,9 @@ class Reconciler:
         """Reconcile the whole folder: files whose stamp (inode, size, times) matches the
         one stored are not read again; new, changed and vanished files are."""
         with _collector_paused(True):
-            on_disk = jobfiles.stamps(self.cfg.jobs_dir, self.cfg.base)
             stored = self.store.source_stamps()
+            # a first reconcile (nothing stored) reads every file: no stamp tells it more
+            on_disk = jobfiles.stamps(self.cfg.jobs_dir, self.cfg.base, stamped=bool(stored))
             folder = self.cfg.jobs_dir
             changed = [
                 folder / name.rpartition("/")[2]
