@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import json
 import queue
-import smtplib
 import subprocess
 import threading
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobrunner import alerts, model, store
 from jobrunner.reports import outputs as reports_outputs
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 TIMEOUT = 10.0  # seconds one delivery may take
 STOP_WAIT = 5.0  # seconds the runner's stop waits for the deliveries queued
@@ -201,25 +201,9 @@ def send(channel: alerts.Channel, msg: dict[str, Any], attachment: Path | None =
         msg = {**msg, "output_path": str(attachment)}
     body = json.dumps(msg).encode()
     if channel.kind == "webhook":
-        request = urllib.request.Request(
-            channel.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "jobrunner"},
-        )
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            response.read()
+        _post(channel, body)
     elif channel.kind == "email":
-        mail = EmailMessage()
-        mail["Subject"] = alerts.subject(msg)
-        mail["From"] = channel.sender
-        mail["To"] = ", ".join(channel.to)
-        mail.set_content(alerts.text(msg))
-        if attachment is not None:
-            _attach(mail, attachment)
-        host, _, port = channel.server.partition(":")
-        with smtplib.SMTP(host, int(port or 25), timeout=TIMEOUT) as smtp:
-            smtp.send_message(mail)
+        _mail(channel, msg, attachment)
     else:
         subprocess.run(
             channel.argv,
@@ -229,6 +213,39 @@ def send(channel: alerts.Channel, msg: dict[str, Any], attachment: Path | None =
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+
+
+# The HTTP and mail libraries (and ssl, which they bring) are imported on the first
+# delivery that needs them: most runners never send one, and they cost each ~10 MiB.
+
+
+def _post(channel: alerts.Channel, body: bytes) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(
+        channel.url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "jobrunner"},
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        response.read()
+
+
+def _mail(channel: alerts.Channel, msg: dict[str, Any], attachment: Path | None) -> None:
+    import smtplib
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["Subject"] = alerts.subject(msg)
+    mail["From"] = channel.sender
+    mail["To"] = ", ".join(channel.to)
+    mail.set_content(alerts.text(msg))
+    if attachment is not None:
+        _attach(mail, attachment)
+    host, _, port = channel.server.partition(":")
+    with smtplib.SMTP(host, int(port or 25), timeout=TIMEOUT) as smtp:
+        smtp.send_message(mail)
 
 
 _TYPES = {

@@ -9,6 +9,7 @@ by the process itself, so the results never depend on the helpers.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import pickle
@@ -74,7 +75,12 @@ _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 
 
 def load_file(
-    path: Path, *, timezone: str, display: str | None = None, owners: bool = True
+    path: Path,
+    *,
+    timezone: str,
+    display: str | None = None,
+    owners: bool = True,
+    folder: ownership.Folder | None = None,
 ) -> model.JobSpec:
     """Read and parse one job file; every reason it cannot be read is a located problem.
 
@@ -83,14 +89,16 @@ def load_file(
     be UTF-8. With `owners` (not on CI machines: `validate --no-resolve`), who owns and
     may write the file, its symlink and its folders decides who it runs as
     (`ownership.owned`, cron's rule), judged on the open file itself; the account
-    that controls a file naming no user is stored as its `user`."""
+    that controls a file naming no user is stored as its `user`. `folder`: the file's
+    folder, opened already (`Folders`)."""
     source = display or str(path)
+    name = path.name
     try:
-        path.name.encode()
+        name.encode()
     except UnicodeEncodeError:
         raise problems.problem(source, "the file name is not UTF-8 text; rename the file") from None
     try:
-        data, info, holders, context = _read(path, source)
+        data, info, holders, context = _read(path, name, source, folder)
     except OSError as exc:
         raise problems.problem(source, f"cannot read: {exc.strerror or exc}") from None
     try:
@@ -104,37 +112,55 @@ def load_file(
     return ownership.owned(built, text, holders, timezone) if owners else built
 
 
-def _read(path: Path, source: str) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
-    """The file's bytes, its fstat and who holds it, read through one open folder."""
-    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+def _read(
+    path: Path, name: str, source: str, folder: ownership.Folder | None
+) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
+    """The file's bytes, its fstat and who holds it, read through its open folder."""
+    if folder is not None:
+        return _read_in(path, name, source, folder)
+    opened = ownership.open_folder(path.parent, os.path.dirname(source))
     try:
-        link = os.lstat(path.name, dir_fd=folder)
-        ahead = os.stat(path.name, dir_fd=folder) if stat.S_ISLNK(link.st_mode) else link
-        _regular(ahead, source)  # a device is never opened: opening some has effects
-        fd = os.open(path.name, _OPEN_FLAGS, dir_fd=folder)
-        try:
-            info = os.fstat(fd)  # what is judged is what is read: no second lookup
-            _regular(info, source)
-            if info.st_size > MAX_FILE_BYTES:
-                raise _too_big(source)
-            data = _read_all(fd)
-            if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
-                raise _too_big(source)
-            holders, context = ownership.holders(path, source, info, folder, link, fd)
-        finally:
-            os.close(fd)
+        return _read_in(path, name, source, opened)
     finally:
-        os.close(folder)
+        os.close(opened.fd)
+
+
+def _read_in(
+    path: Path, name: str, source: str, folder: ownership.Folder
+) -> tuple[bytes, os.stat_result, list[permissions.Holder], str]:
+    at = folder.fd
+    link = os.lstat(name, dir_fd=at)
+    ahead = os.stat(name, dir_fd=at) if stat.S_ISLNK(link.st_mode) else link
+    _regular(ahead, source)  # a device is never opened: opening some has effects
+    fd = os.open(name, _OPEN_FLAGS, dir_fd=at)
+    try:
+        info = os.fstat(fd)  # what is judged is what is read: no second lookup
+        _regular(info, source)
+        if info.st_size > MAX_FILE_BYTES:
+            raise _too_big(source)
+        data = _read_all(fd, info.st_size)
+        if len(data) > MAX_FILE_BYTES:  # it grew since the fstat
+            raise _too_big(source)
+        holders, context = ownership.holders(path, source, info, folder, link, fd)
+    finally:
+        os.close(fd)
     return data, info, holders, context
 
 
-def _read_all(fd: int) -> bytes:
+def _read_all(fd: int, expected: int) -> bytes:
+    """Up to MAX_FILE_BYTES + 1 bytes of the file, `expected` (its fstat's size) first:
+    each read asks for about what is there (a read of 1 MiB allocates 1 MiB)."""
     chunks: list[bytes] = []
     size = 0
-    while size <= MAX_FILE_BYTES and (chunk := os.read(fd, MAX_FILE_BYTES + 1 - size)):
+    want = min(expected, MAX_FILE_BYTES) + 1
+    while size <= MAX_FILE_BYTES and (chunk := os.read(fd, min(want, MAX_FILE_BYTES + 1 - size))):
         chunks.append(chunk)
         size += len(chunk)
+        want = _READ_MORE
     return b"".join(chunks)
+
+
+_READ_MORE = 1 << 16  # what a file that grew since its fstat is read on by
 
 
 def _regular(info: os.stat_result, source: str) -> None:
@@ -162,18 +188,80 @@ def _too_big(source: str) -> errors.SpecError:
 
 
 def read(
-    path: Path, timezone: str, base: Path | None = None, *, owners: bool = True
+    path: Path,
+    timezone: str,
+    base: Path | None = None,
+    *,
+    owners: bool = True,
+    folders: Folders | None = None,
 ) -> reconcile.FileResult:
-    """One job file; `owners`: judge who owns it (see `load_file`)."""
-    name = display(path, base)
-    if not path.exists():
-        return reconcile.FileResult(path=name, deleted=True)
+    """One job file; `owners`: judge who owns it (see `load_file`); `folders`: the
+    folders opened for a read of many files (of this `base`)."""
+    if folders is None:
+        name = display(path, base)
+        if not path.exists():
+            return reconcile.FileResult(path=name, deleted=True)
+        folder = None
+    else:
+        name, folder, gone = folders.find(path)
+        if gone:
+            return reconcile.FileResult(path=name, deleted=True)
     try:
-        return reconcile.FileResult(
-            path=name, spec=load_file(path, timezone=timezone, display=name, owners=owners)
-        )
+        spec_ = load_file(path, timezone=timezone, display=name, owners=owners, folder=folder)
     except errors.SpecError as exc:
         return reconcile.FileResult(path=name, problems=tuple(exc.problems))
+    return reconcile.FileResult(path=name, spec=spec_)
+
+
+_GONE = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP)  # what `Path.exists` reads as missing
+
+
+class Folders:
+    """The folders of one read of many files, each opened once (in this process: a
+    forked helper opens its own), their files named relative to `base` (as `display`
+    names them). `close` closes them."""
+
+    def __init__(self, base: Path | None) -> None:
+        self._pid = os.getpid()
+        self._base = str(base or Path.cwd())
+        self._open: dict[str, tuple[str, ownership.Folder | None]] = {}
+
+    def find(self, path: Path) -> tuple[str, ownership.Folder | None, bool]:
+        """The file's display name, its open folder (None: the folder cannot be opened,
+        and reading the file says why), and whether the file is missing."""
+        if os.getpid() != self._pid:  # a helper: the parent's folders are not open here
+            self._pid, self._open = os.getpid(), {}
+        text = os.fspath(path)
+        head, sep, name = text.rpartition("/")  # as path.parent and path.name
+        parent = head or sep
+        known = self._open.get(parent)
+        if known is None:
+            known = self._open[parent] = self._opened(Path(parent or "."))
+        lead, folder = known
+        shown = printable(lead + name)
+        if folder is None:
+            return shown, None, not path.exists()
+        try:
+            os.stat(name, dir_fd=folder.fd)
+        except OSError as exc:
+            return shown, folder, exc.errno in _GONE
+        return shown, folder, False
+
+    def _opened(self, parent: Path) -> tuple[str, ownership.Folder | None]:
+        """What names the files of `parent` (as `display` does) and the open folder."""
+        prefix = _folder(str(parent), self._base)
+        lead = os.path.join(prefix, "")
+        try:
+            return lead, ownership.open_folder(parent, printable(prefix))
+        except OSError:
+            return lead, None
+
+    def close(self) -> None:
+        if os.getpid() == self._pid:
+            for _, folder in self._open.values():
+                if folder is not None:
+                    os.close(folder.fd)
+        self._open = {}
 
 
 def scan(jobs_dir: Path, timezone: str, base: Path | None = None) -> list[reconcile.FileResult]:
@@ -203,17 +291,22 @@ def read_all(
     one per spare core when there are at least PARALLEL_MIN paths and it is safe)."""
     ownership.forget_parents()  # a folder above the files is looked at once per read
     count = _helpers(len(paths)) if helpers is None else helpers
-    one = functools.partial(read, timezone=timezone, base=base, owners=owners)
-    if count <= 0 or len(paths) < 2 or not _can_fork():
-        return [one(p) for p in paths]
-    size = -(-len(paths) // (count + 1))
-    shares = [paths[i : i + size] for i in range(0, len(paths), size)]
-    started = [(share, _start(share, one)) for share in shares[1:]]
-    out = [one(p) for p in shares[0]]
-    for share, helper in started:
-        results = _finish(helper) if helper is not None else None
-        out += results if results is not None else [one(p) for p in share]
-    return out
+    folders = Folders(base)
+    one = functools.partial(read, timezone=timezone, base=base, owners=owners, folders=folders)
+    try:
+        if count <= 0 or len(paths) < 2 or not _can_fork():
+            return [one(p) for p in paths]
+        spec.compile_schema()
+        size = -(-len(paths) // (count + 1))
+        shares = [paths[i : i + size] for i in range(0, len(paths), size)]
+        started = [(share, _start(share, one)) for share in shares[1:]]
+        out = [one(p) for p in shares[0]]
+        for share, helper in started:
+            results = _finish(helper) if helper is not None else None
+            out += results if results is not None else [one(p) for p in share]
+        return out
+    finally:
+        folders.close()
 
 
 def _helpers(files: int) -> int:
@@ -281,9 +374,11 @@ def _finish(helper: tuple[int, int]) -> list[reconcile.FileResult] | None:
     return results if isinstance(results, list) else None
 
 
-def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
+def stamps(jobs_dir: Path, base: Path | None = None, *, stamped: bool = True) -> dict[str, str]:
     """Display name -> stamp of every job file in the folder, without reading it (a name
-    that is not UTF-8 has none: only an event on it reads it, and rejects it)."""
+    that is not UTF-8 has none: only an event on it reads it, and rejects it). Without
+    `stamped`, the same names with empty stamps and no `stat` of a regular file (the
+    folder's listing says what it is): for a first reconcile, which reads them all."""
     if not jobs_dir.is_dir():
         return {}
     prefix = _folder(str(jobs_dir), str(base or Path.cwd()))
@@ -298,6 +393,10 @@ def stamps(jobs_dir: Path, base: Path | None = None) -> dict[str, str]:
                 continue
             try:
                 name.encode()
+                if not stamped:
+                    if item.is_file():
+                        out[lead + name] = ""
+                    continue
                 info = item.stat()
                 here = context if not item.is_symlink() else _link_context(jobs_dir, item)
             except (OSError, UnicodeEncodeError):

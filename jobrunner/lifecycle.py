@@ -158,13 +158,14 @@ def mark_error(
 DISPATCH = "jobrunner:dispatch"
 """The object of the task that backs an entry: the job queue dispatcher for that entry."""
 _TASK_IDS = uuid.UUID("6f1d0e4a-3c1b-4f57-9a43-7e2d2b8c5a10")
+_TASK_NAMESPACE = _TASK_IDS.bytes  # (the property builds them at each call)
 
 
 def system_task_id(entry_id: str) -> str:
     """The id of the task backing an entry (BC's System Task ID), stable per entry: the
     name-based (SHA-1) UUID of the entry id, as `uuid.uuid5` makes it, without building
     UUID objects (it is on every write of an entry)."""
-    raw = bytearray(hashlib.sha1(_TASK_IDS.bytes + entry_id.encode()).digest()[:16])
+    raw = bytearray(hashlib.sha1(_TASK_NAMESPACE + entry_id.encode()).digest()[:16])
     raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
     raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = raw.hex()

@@ -14,28 +14,53 @@ from pathlib import Path
 from jobrunner import model, permissions, problems, spec, yamltext
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Folder:
+    """A folder of job files, opened once for a read of its files: its fstat and the
+    holders it brings to each file in it (itself and the folders above it)."""
+
+    fd: int
+    info: os.stat_result
+    holders: tuple[permissions.Holder, ...]
+    seen: frozenset[tuple[int, int]]
+    context: str
+
+
+def open_folder(path: Path, shown: str) -> Folder:
+    """Open the folder `path` (named `shown` in messages) for reading the files in it;
+    the caller closes its `fd`. OSError when it cannot be opened."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        here = os.fstat(fd)
+        seen = {(here.st_dev, here.st_ino)}
+        above = _parents(_path_of(fd, path), seen)
+    except BaseException:
+        os.close(fd)
+        raise
+    holders = (_folder_holder(shown or ".", here), *above)
+    return Folder(fd, here, holders, frozenset(seen), stamp_context(here))
+
+
 def holders(
-    path: Path, source: str, info: os.stat_result, folder: int, link: os.stat_result, fd: int
+    path: Path, source: str, info: os.stat_result, folder: Folder, link: os.stat_result, fd: int
 ) -> tuple[list[permissions.Holder], str]:
     """Who holds the open file `fd` (read through `folder` as `link`): the file, its
     folder and that folder's parents, and for a symlink the link, its target's folder
     and that one's parents; and the stamp's context (see `stamp_context`)."""
-    here = os.fstat(folder)
-    file = permissions.Holder(kind="file", name=source, uid=info.st_uid, mode=info.st_mode)
-    holders = [file, _folder_holder(os.path.dirname(source) or ".", here)]
-    seen = {(here.st_dev, here.st_ino)}
-    holders += _parents(_path_of(folder, path.parent), seen)
     if not stat.S_ISLNK(link.st_mode):
-        return holders, stamp_context(here)
+        file = permissions.Holder(kind="file", name=source, uid=info.st_uid, mode=info.st_mode)
+        return [file, *folder.holders], folder.context
     target = _path_of(fd, path)
-    holders[0] = dataclasses.replace(file, name=target)
+    file = permissions.Holder(kind="file", name=target, uid=info.st_uid, mode=info.st_mode)
+    holders = [file, *folder.holders]
+    seen = set(folder.seen)
     holders.append(permissions.Holder(kind="symlink", name=source, uid=link.st_uid, mode=0))
     there = os.stat(os.path.dirname(target))
     if (there.st_dev, there.st_ino) not in seen:
         seen.add((there.st_dev, there.st_ino))
         holders.append(_folder_holder(os.path.dirname(target), there))
     holders += _parents(os.path.dirname(target), seen)
-    return holders, stamp_context(here, link, there)
+    return holders, stamp_context(folder.info, link, there)
 
 
 def _path_of(fd: int, fallback: Path) -> str:

@@ -56,9 +56,13 @@ class Pruner:
             self._pass(now)
 
     def _policies(self) -> dict[str, history.Policy]:
+        # Every entry's, from its own limits alone: no definition is built (a runner of
+        # 10,000 entries would keep all of them built).
+        retention, default = self.cfg.log_retention, self.cfg.history
+        shared = history.policy(retention, default)
         return {
-            e.id: history.policy(self.cfg.log_retention, self.cfg.history, e.spec.history)
-            for e in self.store.list_entries()
+            entry_id: shared if own is None else history.policy(retention, default, own)
+            for entry_id, own in self.store.entry_histories().items()
         }
 
     def _pass(self, now: datetime) -> None:

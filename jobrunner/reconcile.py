@@ -19,6 +19,7 @@ from typing import Any
 from jobrunner import errors, lifecycle, model
 
 
+@model.pickled_as_tuple
 @dataclass(frozen=True, kw_only=True, slots=True)
 class FileResult:
     """One job file read: its spec, or the problems that rejected it (or deleted=True)."""

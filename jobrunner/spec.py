@@ -8,6 +8,7 @@ and yamltext.locate its errors. Reading files (and who owns them) is `jobfiles`'
 
 from __future__ import annotations
 
+import enum
 import functools
 import hashlib
 import json
@@ -72,15 +73,24 @@ def _cron(text: str) -> cron.CronExpr:
 # --- the document -----------------------------------------------------------------------
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def canonical_json(raw: dict[str, Any]) -> str:
     """A definition as canonical JSON (sorted keys, no spaces)."""
-    return json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return _CANONICAL.encode(raw)
 
 
 def definition_hash(raw: dict[str, Any], default_timezone: str, canonical: str = "") -> str:
     """A stable digest of what the file says (and the zone it is read in)."""
     text = f"{canonical or canonical_json(raw)}\n{default_timezone}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def compile_schema() -> None:
+    """Compile the job schema's validator now, once for the process (done at the first
+    file otherwise): before a read forks helpers, so that they share it."""
+    schemas.fast_validator(SCHEMA)
 
 
 def parse_spec(
@@ -199,7 +209,7 @@ class _Builder:
             description=raw.get("description", ""),
             object_type=raw.get("object_type", "codeunit"),
             parameter_string=raw.get("parameter_string", ""),
-            status=model.DesiredStatus(raw.get("status", "ready")),
+            status=_member(model.DesiredStatus, raw.get("status", "ready")),
             user=raw.get("user"),
             timezone=tz_name,
             earliest_start=earliest,
@@ -208,12 +218,12 @@ class _Builder:
             max_retries=raw.get("max_retries", 0),
             rerun_delay=rerun_delay,
             category=raw.get("category"),
-            priority=model.Priority(raw.get("priority", "normal")),
+            priority=_member(model.Priority, raw.get("priority", "normal")),
             timeout=timeout,
             inactivity_timeout=self.duration("inactivity_timeout", timedelta(minutes=5)),
             manual_recurrence=raw.get("manual_recurrence", False),
             failure_handler=raw.get("failure_handler"),
-            on_final_failure=model.FinalFailure(raw.get("on_final_failure", "error")),
+            on_final_failure=_member(model.FinalFailure, raw.get("on_final_failure", "error")),
             environment=environment,
             session_mode=raw.get("session_mode"),
             history=history,
@@ -358,6 +368,24 @@ class _Builder:
         except error as exc:
             self.problem(["recurrence", key], str(exc))
             return None
+
+
+_E = TypeVar("_E", bound=enum.Enum)
+
+
+@functools.cache
+def _members(kind: type[_E]) -> dict[Any, _E]:
+    return {member.value: member for member in kind}
+
+
+def _member(kind: type[_E], value: Any) -> _E:
+    """`kind(value)`, by a lookup (calling an enum costs more than the other keys of a
+    file's build together)."""
+    try:
+        found = _members(kind).get(value)
+    except TypeError:  # unhashable: not a member, and the call says so
+        found = None
+    return kind(value) if found is None else found
 
 
 def _report_output(raw: dict[str, Any]) -> str | None:

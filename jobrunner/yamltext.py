@@ -23,10 +23,30 @@ MAX_DEPTH = 16
 MAX_VALUES = 2000
 """Values (scalars, collections and keys) in one job file; a config may hold more."""
 _COMPOSE_SAFE = 1000  # the C composer recurses per level: deeper text is scanned first
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
 class _Loader(yaml.CSafeLoader):
-    pass
+    def __init__(self, stream: str) -> None:
+        # Only composed (the values are `_Values`'), so no constructor state is set up.
+        super(yaml.CSafeLoader, self).__init__(stream)  # CParser.__init__
+
+    # The C composer asks these of every node. PyYAML's own walk its path resolvers
+    # (we have none) and concatenate lists per scalar; these answer the same.
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, pattern in self.yaml_implicit_resolvers.get(value[:1], ()):
+                    if pattern.match(value):
+                        return str(tag)
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
 
 class Refused(yaml.MarkedYAMLError):
@@ -82,7 +102,11 @@ def _compose(text: str) -> yaml.Node | None:
         raise Refused(f"is {len(text)} characters long; at most {MAX_TEXT} are read", None, [])
     if len(text) > _COMPOSE_SAFE and _nesting_bound(text) > _COMPOSE_SAFE:
         _check_depth(text)
-    node: yaml.Node | None = yaml.compose(text, Loader=_Loader)
+    loader = _Loader(text)
+    try:
+        node: yaml.Node | None = loader.get_single_node()
+    finally:
+        loader.dispose()
     return node
 
 
@@ -135,7 +159,6 @@ _SCALARS: dict[str, Callable[[str], Any]] = {
     "tag:yaml.org,2002:bool": _bool,
     "tag:yaml.org,2002:null": lambda v: None,
 }
-_MAP, _SEQ = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
 def _tag(node: yaml.Node) -> str:

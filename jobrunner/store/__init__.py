@@ -123,6 +123,12 @@ class Store(Protocol):
         """Every entry's state (no definition is built), ordered by id."""
         ...
 
+    def entry_histories(self) -> dict[str, model.History | None]:
+        """Every entry's own history limits (its file's `history:`; None when it sets
+        none), by id, without building definitions (what log pruning needs of every
+        entry)."""
+        ...
+
     def running_sessions(self) -> set[str]:
         """The sessions entries and tasks are recorded running in (their session ids)."""
         ...

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from jobrunner import model, spec
+from jobrunner import model, spec, timetext
 
 _Key = tuple[str, str, str, str, str, str, str | None]
 # entry id -> the key of its spec last built or remembered, and that spec (oldest first):
@@ -63,6 +63,22 @@ def _keep(key: _Key, built: model.JobSpec) -> None:
     _BUILT[entry_id] = (key, built)
     if len(_BUILT) > BUILT_KEPT:
         _BUILT.pop(next(iter(_BUILT)), None)
+
+
+def history(definition: str) -> model.History | None:
+    """The `history:` limits a stored definition sets (None: none), as its spec's
+    `history`, without building the spec."""
+    if _HISTORY_KEY not in definition:  # (canonical JSON: any such key is written so)
+        return None
+    value = json.loads(definition).get("history")
+    if not isinstance(value, dict):
+        return None
+    retention = value.get("failed_retention")
+    failed = None if retention is None else timetext.parse_duration(retention)
+    return spec.history_of(value, failed)
+
+
+_HISTORY_KEY = '"history":'
 
 
 def definition_json(entry: model.JobSpec) -> str:

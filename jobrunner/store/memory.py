@@ -122,6 +122,9 @@ class MemoryStore:
             for _, e in sorted(self._entries.items())
         ]
 
+    def entry_histories(self) -> dict[str, model.History | None]:
+        return {entry_id: e.spec.history for entry_id, e in sorted(self._entries.items())}
+
     def running_sessions(self) -> set[str]:
         running = {e.session_id for e in self._entries.values() if e.session_id}
         return running | {t.session_id for t in self._tasks.values() if t.session_id}

@@ -94,3 +94,20 @@ def test_log_stats_count_only_the_log_entries_above_a_number(store):
     (later,) = store.log_stats(after=first)
     assert (later.count, later.last_no, later.within) == (1, second, ())
     assert store.log_stats(after=second) == []
+
+
+def test_entry_histories_are_each_entrys_own_limits_without_its_definition(store):
+    put(
+        store,
+        entry("b", history={"keep_failed": 3, "failed_retention": "2d"}),
+        entry("a"),
+        entry("c", description='"history": in a text, not a key'),
+        entry("d", history={"keep_successful": 0}),
+    )
+    assert store.entry_histories() == {
+        "a": None,
+        "b": model.History(keep_failed=3, failed_retention=timedelta(days=2)),
+        "c": None,
+        "d": model.History(keep_successful=0),
+    }
+    assert store.entry_histories() == {e.id: e.spec.history for e in store.list_entries()}

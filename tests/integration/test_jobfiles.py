@@ -107,3 +107,45 @@ def test_a_helper_holds_none_of_the_files_of_the_process(tmp_path):
     (result,) = jobfiles._finish(helper)
     assert result.spec is not None
     assert result.spec.object_id == 1
+
+
+def test_a_read_of_many_files_names_each_as_display_does(tmp_path, monkeypatch):
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text("object_id: 1\n")
+    monkeypatch.chdir(jobs)
+    cases = [
+        (jobs / "a.yaml", tmp_path),
+        (jobs / "a.yaml", jobs),
+        (jobs / "a.yaml", tmp_path / "elsewhere"),
+        (Path("a.yaml"), None),
+        (jobs / "gone.yaml", None),
+        (tmp_path / "missing" / "b.yaml", tmp_path),
+    ]
+    found = []
+    for path, base in cases:
+        folders = jobfiles.Folders(base)
+        try:
+            found.append(folders.find(path))
+        finally:
+            folders.close()
+    assert [name for name, _, _ in found] == [jobfiles.display(p, b) for p, b in cases]
+    assert [gone for _, _, gone in found] == [False, False, False, False, True, True]
+
+
+def test_a_first_reconciles_listing_names_the_files_a_rescan_stamps(tmp_path):
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text("object_id: 1\n")
+    (jobs / "b.yml").write_text("object_id: 2\n")
+    (jobs / ".hidden.yaml").write_text("object_id: 3\n")
+    (jobs / "notes.txt").write_text("x\n")
+    (jobs / "dir.yaml").mkdir()
+    os.mkfifo(jobs / "fifo.yaml")
+    (jobs / "link.yaml").symlink_to(jobs / "a.yaml")
+    (jobs / "dangling.yaml").symlink_to(jobs / "missing.yaml")
+    (jobs / "to-dir.yaml").symlink_to(jobs / "dir.yaml")
+    os.close(os.open(os.fsencode(jobs) + b"/bad-\xff.yaml", os.O_CREAT | os.O_WRONLY, 0o644))
+    stamped = jobfiles.stamps(jobs, tmp_path)
+    assert sorted(stamped) == ["jobs.d/a.yaml", "jobs.d/b.yml", "jobs.d/link.yaml"]
+    assert jobfiles.stamps(jobs, tmp_path, stamped=False) == dict.fromkeys(stamped, "")

@@ -314,3 +314,31 @@ def test_a_git_pull_that_rewrites_files_removes_no_entry(live, tmp_path):
         )
     assert "entry_removed" not in live.names()
     assert "entry_changed" in live.names()
+
+
+def test_a_log_that_leaves_out_info_still_gets_the_rejections(tmp_path):
+    import logging
+
+    import structlog
+    from structlog.testing import LogCapture
+
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(HOURLY)
+    (jobs / "b.yaml").write_text("object_id: [\n")
+    cfg = config.Config(
+        path=None, base=tmp_path, jobs_dir=jobs, state_dir=tmp_path / "s", timezone="UTC"
+    )
+    capture = LogCapture()
+    log = structlog.wrap_logger(
+        None,
+        processors=[capture],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    )
+    db = SqliteStore(cfg.state_dir / "jobrunner.sqlite3")
+    plan = Reconciler(cfg, db, lambda: datetime.now(UTC), log).full()
+    db.close()
+    assert [c.kind for c in plan.changes] == ["add", "reject"]
+    assert [(e["event"], e["file"]) for e in capture.entries] == [
+        ("job_file_rejected", "jobs.d/b.yaml")
+    ]

@@ -194,3 +194,21 @@ def test_change_kinds_keep_the_words_plan_json_and_the_log_show():
         "restamp",
     ]
     assert reconcile.ChangeKind.REJECT == "reject"  # a StrEnum: equal to its word
+
+
+def test_file_results_pickle_as_they_were():
+    """What a helper hands back (`jobfiles`): each result, its spec and problems alike."""
+    import pickle
+
+    cron = parsed("jobs.d/c.yaml", "object_id: 3\nrecurrence:\n  cron: '5 4 * * 1'\n")
+    bad = parsed("jobs.d/bad.yaml", "object_id: 1\npriority: urgent\n")
+    results = [A, cron, bad, reconcile.FileResult(path="jobs.d/gone.yaml", deleted=True)]
+    again = pickle.loads(pickle.dumps(results, pickle.HIGHEST_PROTOCOL))
+    assert again == results
+
+    def unseen(r: reconcile.FileResult) -> tuple[object, ...] | None:  # compare=False
+        return (r.spec.raw, r.spec.definition, r.spec.stamp) if r.spec else None
+
+    assert [unseen(r) for r in again] == [unseen(r) for r in results]
+    assert again[1].spec.recurrence == cron.spec.recurrence
+    assert again[2].problems == bad.problems

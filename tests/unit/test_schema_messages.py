@@ -120,3 +120,29 @@ def test_without_leaves_out_the_paths_and_copies():
     raw = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
     assert problems.without(raw, [["a"], ["b", "c"], ["e", 1], []]) == {"b": {"d": 3}}
     assert raw == {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
+
+
+_AGREEMENT = [
+    {"object_id": 50100},
+    {"object_id": "pkg.mod:func", "object_type": "report", "report_output": "pdf"},
+    {"object_id": 50100, "report_output": "pdf"},  # a report key on a codeunit
+    {"object_id": 50100, "object_type": "report", "report_parameters": {"a": 1}},
+    {"object_id": 50100, "report_parameters": {}},
+    {"object_id": 50100, "recurrence": {"cron": "5 4 * * *", "every": "1h"}},
+    {"object_id": 50100, "recurrence": {"next_run_date_formula": "1D", "run_on": ["mon"]}},
+    {"object_id": 50100, "recurrence": {"every": "5m", "run_on": ["mon", "mon"]}},
+    {"object_id": 0},
+    {"object_id": True},
+    {"object_id": 50100, "priority": "urgent", "timeout": "often"},
+    {"object_id": 50100, "history": {"keep_failed": 2, "failed_retention": "1d"}},
+    {"object_id": 50100, "environment": {"1BAD": "x"}},
+    {"description": "no object"},
+]
+
+
+@pytest.mark.parametrize("document", _AGREEMENT)
+def test_the_compiled_validator_agrees_with_the_full_one(document):
+    """The hot path's answer (fastjsonschema, draft 7, no details) is the full
+    validator's (jsonschema, the schema as written)."""
+    full = not list(schemas.full_validator("job.schema.json").iter_errors(document))
+    assert schemas.is_valid("job.schema.json", document) == full

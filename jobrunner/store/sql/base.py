@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from jobrunner import model, store
+from jobrunner.store import codec
 from jobrunner.store.sql import queries, rows, summary, writes
 from jobrunner.store.sql.dialect import Connection, Dialect
 
@@ -133,6 +134,11 @@ class SqlStore:
 
     def entry_states(self) -> list[store.EntryState]:
         return self._read(self._q.entry_states, (), summary.state_reader)
+
+    def entry_histories(self) -> dict[str, model.History | None]:
+        with self._reading() as db:
+            found = db.execute(self._q.entry_definitions).fetchall()
+        return {entry_id: codec.history(definition) for entry_id, definition in found}
 
     def running_sessions(self) -> set[str]:
         with self._reading() as db:

@@ -84,6 +84,7 @@ class Queries:
     )
     sources: str = "SELECT source, stamp, id, digest FROM entries"  # (the index entries_source)
     store_revision: str = "SELECT revision FROM store_revision"
+    entry_definitions: str = "SELECT id, definition FROM entries"
     entry_states: str = (
         "SELECT id, status, category, earliest_start, rejected FROM entries ORDER BY id"
     )
