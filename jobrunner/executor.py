@@ -324,6 +324,8 @@ def read_output(path: Path, limit: int) -> str:
     """A session's captured stdout/stderr, cut to `limit` bytes (head and tail kept)."""
     try:
         size = path.stat().st_size
+        if not size:  # (most jobs print nothing: no open for them)
+            return ""
         with path.open("rb") as f:
             if size <= limit:
                 data = f.read()

@@ -171,10 +171,10 @@ class Endings:
             events=(logoff,),
             task_put=(decided.handler,) if decided.handler else (),
         )
-        shared = self.shared
+        shared, table = self.shared, self.table
 
         def then(_: list[int]) -> None:
-            run.forget()
+            table.forget(run)
             _log_run_end(shared.log, run, decided, logoff)
             shared.run_ended(run.entry_id, finish.entry or stored, finish.log, finish.last_attempt)
 
@@ -192,10 +192,10 @@ class Endings:
         """The end of a run that another runner recovered (this one was taken for dead,
         its lease lapsed): what that runner recorded stands; this end is logged and
         dropped (a fenced completion)."""
-        shared = self.shared
+        shared, table = self.shared, self.table
 
         def then(_: list[int]) -> None:
-            run.forget()
+            table.forget(run)
             shared.log.warning(
                 "run_fenced", entry_id=run.entry_id, session_id=run.session_id, log=log.entry_no
             )
@@ -219,10 +219,10 @@ class Endings:
         fields = taskflow.fields(task, run.session_id)
         if not result.ok:
             fields["error"] = closed.error_message
-        log = self.shared.log
+        log, table = self.shared.log, self.table
 
         def then(_: list[int]) -> None:
-            run.forget()
+            table.forget(run)
             getattr(log, "info" if result.ok else "warning")(event, **fields)
 
         transition = model.Transition(

@@ -136,6 +136,7 @@ class Runner:
         self.commits.close()
         self.reconciler.stop()
         self.sessions.executor.close()
+        self.sessions.close()
         self.wakeup.close()
         self.store.close()
 
@@ -254,6 +255,7 @@ class Runner:
         self.commits.flush(mono, wait=not self.sessions)  # nothing else to wait for
         self.housekeeping.prune(now, mono)
         self.alerts.collect()
+        self.sessions.sweep()
 
     def _fence_out(self) -> None:
         self.log.warning("runner_fenced", running=len(self.sessions))
