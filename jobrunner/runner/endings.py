@@ -176,7 +176,7 @@ class Endings:
         def then(_: list[int]) -> None:
             table.forget(run)
             _log_run_end(shared.log, run, decided, logoff)
-            shared.run_ended(run.entry_id, finish.entry or stored, finish.log, finish.last_attempt)
+            shared.run_ended(run.entry_id, finish.entry, stored, finish.log, finish.last_attempt)
 
         return Step(
             transition, then, redo=lambda: self.plan_run_end(run, result, now, status, fresh=True)

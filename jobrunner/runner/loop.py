@@ -353,10 +353,15 @@ class Runner:
         self.commits.commit("run_finished", steps, mono)
 
     def _run_ended(
-        self, entry_id: str, entry: model.Entry | None, log: model.LogEntry, last: bool
+        self,
+        entry_id: str,
+        kept: model.Entry | None,
+        stored: model.Entry | None,
+        log: model.LogEntry,
+        last: bool,
     ) -> None:
-        self.pruner.ended(entry_id)
-        self.alerts.run_ended(entry, log, last)
+        self.pruner.ended(entry_id, kept)
+        self.alerts.run_ended(kept or stored, log, last)
 
     # --- waiting, stopping ----------------------------------------------------------------------
 
