@@ -168,6 +168,18 @@ class SqliteItems:
         with self._lock, self._begin("BEGIN") as tx:
             yield tx
 
+    def in_use(self, session_ids: Iterable[str]) -> bool:
+        marks, ids = _marks(session_ids)
+        sql = (
+            f"SELECT EXISTS (SELECT 1 FROM item_runs WHERE session_id IN ({marks})) OR EXISTS "
+            f"(SELECT 1 FROM items WHERE status = 'in_process' AND session_id IN ({marks}))"
+        )
+        with self._lock:
+            try:
+                return bool(self._db.execute(sql, ids + ids).fetchone()[0])
+            except sqlite3.Error as exc:
+                raise model.ItemError(f"{self.path}: {exc}") from exc
+
     @contextlib.contextmanager
     def _begin(self, begin: str) -> Iterator[_SqliteTx]:
         """One transaction; SQLite's errors become ItemError (disk full, a lock held
