@@ -188,6 +188,7 @@ class Server(pool.Serving):
         self.pools = pool.Pools(
             int(state.get("max_runs", pool.MAX_RUNS)), int(state.get("pool_size", pool.SIZE))
         )
+        self.prefork = bool(state.get("prefork", False))
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         self.poll = select.poll()
@@ -343,6 +344,7 @@ class Server(pool.Serving):
             "pending": rest,
             "max_runs": self.pools.max_runs,
             "pool_size": self.pools.size,
+            "prefork": self.prefork,
         }
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # kept over the exec until serve()
         # the state goes in an inherited memory file: argv has a size limit
@@ -409,6 +411,7 @@ class Server(pool.Serving):
                 if self.strays:
                     self._end_strays()
                 self._fill()
+                self._prefork()
                 for fd, _ in self.poll.poll():
                     if fd == self.wake_r:
                         os.read(self.wake_r, 4096)
