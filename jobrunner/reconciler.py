@@ -10,7 +10,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jobrunner import config, jobfiles, model, reconcile, store, telemetry, wallclock, watcher
+from jobrunner import (
+    config,
+    jobfiles,
+    model,
+    reconcile,
+    schemas,
+    spec,
+    store,
+    telemetry,
+    wallclock,
+    watcher,
+)
 
 ATTEMPTS = 3
 BULK = 500  # past this many files, one full read beats many small ones
@@ -105,6 +116,11 @@ class Reconciler:
         self.cfg.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._watcher = watcher.Watcher(self.cfg.jobs_dir, on_batch or self._reconcile_batch)
         self._watcher.start()
+
+    def prepare(self) -> None:
+        """Get ready for the first edit: the job files' validator is compiled in a
+        thread of its own (a start that found every file unchanged read none)."""
+        schemas.prepare(spec.SCHEMA)
 
     def _reconcile_batch(self, paths: set[Path]) -> None:
         self.paths(paths)

@@ -164,6 +164,8 @@ class Runner:
             jobs_dir=str(self.cfg.jobs_dir),
         )
         self.notifier.send("READY=1", self.status())
+        if not self.until_idle:  # off the loop, after READY: ready for the first edit
+            self.reconciler.prepare()
         while not self.stopping:
             try:
                 with telemetry.held():  # a pass's events go out together

@@ -120,3 +120,13 @@ def test_without_leaves_out_the_paths_and_copies():
     raw = {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
     assert problems.without(raw, [["a"], ["b", "c"], ["e", 1], []]) == {"b": {"d": 3}}
     assert raw == {"a": 1, "b": {"c": 2, "d": 3}, "e": [1, 2]}
+
+
+def test_prepare_compiles_the_validator_ahead_in_a_thread_of_its_own():
+    schemas.fast_validator.cache_clear()
+    thread = schemas.prepare(spec.SCHEMA)
+    assert thread.name == "jobrunner-schema"
+    thread.join(60)
+    assert schemas.fast_validator.cache_info().currsize == 1  # the first file finds it built
+    assert schemas.is_valid(spec.SCHEMA, {"object_id": 50100})
+    assert schemas.fast_validator.cache_info().misses == 1
