@@ -19,6 +19,8 @@ from pathlib import Path
 
 from jobrunner import executor, model, timetext
 
+SWEPT = 64  # files of sessions over handed to the sweeper together while sessions run
+
 
 def sessions_dir(state_dir: Path) -> Path:
     """The folder of the files the sessions write."""
@@ -58,8 +60,7 @@ class Sweeper:
     unlink waits for the file system's journal, which the group commit's fsync and the
     sessions' own (their results) keep busy, and the loop must not wait with it. What is
     left when the runner dies goes at its next start (recovery removes every session
-    file left over); `close` removes what was handed over before it. The files of one
-    pass are handed over together (one wake-up of the thread)."""
+    file left over); `close` removes what was handed over before it."""
 
     def __init__(self) -> None:
         self._paths: queue.SimpleQueue[list[Path] | None] = queue.SimpleQueue()
@@ -181,15 +182,17 @@ class SessionTable:
         before keeps its result)."""
         self._forgotten += (run.result_path, run.output_path)
 
-    def sweep(self) -> None:
-        """Hand the files of the sessions forgotten since the last call to the sweeper."""
-        if self._forgotten:
+    def sweep(self, *, now: bool = False) -> None:
+        """Hand the files of the sessions forgotten so far to the sweeper: in batches
+        while sessions run (each hand-over wakes its thread, which on a busy machine
+        takes the loop's processor for a while), at once when none runs or with `now`."""
+        if self._forgotten and (now or not self.by_session or len(self._forgotten) >= SWEPT):
             self.sweeper.remove(self._forgotten)
             self._forgotten = []
 
     def close(self) -> None:
         """Remove the files forgotten so far (the executor is closed by its owner)."""
-        self.sweep()
+        self.sweep(now=True)
         self.sweeper.close()
 
     def failed_launches(self) -> list[Ended]:
