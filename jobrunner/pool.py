@@ -204,6 +204,7 @@ class Serving:
     preloader: Any
     me: int
     prefork: bool  # keep the runner's own account's pool full ahead of its sessions
+    tell: Any  # forkserver.Tell: the lines for the runner
 
     def _restart(self, rest: bytes) -> None: ...
     def _preload(self, ref: str, rest: bytes) -> None: ...
@@ -243,7 +244,7 @@ class Serving:
             for fd in files:
                 os.close(fd)
             self.sessions.add(process.pid)
-            os.write(1, b"started %s %d\n" % (session_id.encode(), process.pid))
+            self.tell.started(session_id, process.pid)
 
     def _prefork(self) -> None:
         """Fork the processes of the runner's own account's pool ahead (as many as the
@@ -258,6 +259,7 @@ class Serving:
                 self.prefork = False
 
     def _fork_pooled(self, user: str) -> Process:
+        self.tell.flush()  # (a fork takes a while)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
@@ -278,7 +280,7 @@ class Serving:
         ended, gone = self.pools.readable(fd)
         for pid, status in ended:
             self.sessions.discard(pid)
-            os.write(1, f"exited {pid} {status}\n".encode())
+            self.tell.exited(pid, status)
         if gone:
             self._forget(fd)
         self._hand_queued(user)
