@@ -438,6 +438,7 @@ class Server(pool.Serving):
         inherit it; the waiting children forked before do not have it and go."""
         if self.preloader is None or not self.preloader.wanted(ref):
             return
+        self.tell.flush()  # (an import may take a while)
         self._retire()
         if not self.preloader.load(ref):
             self._restart(rest)
