@@ -146,6 +146,7 @@ class ForkServerExecutor:
         spawn: bool = False,
         max_runs: int = 0,
         pool_size: int = 0,
+        prefork: bool = False,
     ) -> None:
         self._proc = subprocess.Popen(
             [
@@ -158,6 +159,7 @@ class ForkServerExecutor:
                 f"preload={int(preload)}",
                 *([f"max_runs={max_runs}"] if max_runs else []),
                 *([f"pool_size={pool_size}"] if pool_size else []),
+                *(["prefork=1"] if prefork else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -263,13 +265,25 @@ class ForkServerExecutor:
 
 
 def make(
-    mode: str, *, preload: bool = True, pool: int = 2, max_runs: int = 0, pool_size: int = 0
+    mode: str,
+    *,
+    preload: bool = True,
+    pool: int = 2,
+    max_runs: int = 0,
+    pool_size: int = 0,
+    prefork: bool = False,
 ) -> Executor:
     """The executor of `mode`; a fork server keeps `pool` children forked ahead, and its
     session pools have up to `pool_size` processes per account, each running up to
-    `max_runs` sessions (0: the defaults)."""
+    `max_runs` sessions (0: the defaults); with `prefork` the pool of the runner's own
+    account is forked ahead too."""
     return ForkServerExecutor(
-        preload=preload, pool=pool, spawn=mode == "spawn", max_runs=max_runs, pool_size=pool_size
+        preload=preload,
+        pool=pool,
+        spawn=mode == "spawn",
+        max_runs=max_runs,
+        pool_size=pool_size,
+        prefork=prefork,
     )
 
 
@@ -324,6 +338,8 @@ def read_output(path: Path, limit: int) -> str:
     """A session's captured stdout/stderr, cut to `limit` bytes (head and tail kept)."""
     try:
         size = path.stat().st_size
+        if not size:  # (most jobs print nothing: no open for them)
+            return ""
         with path.open("rb") as f:
             if size <= limit:
                 data = f.read()

@@ -60,12 +60,7 @@ def cancelled(
     by = stored.cancel or "?"
     message = control.CANCELLED.format(user=by)
     closed = close_log(log, now, outcome, error=message)
-    base = dataclasses.replace(
-        _idle(stored, now),
-        error_message=message,
-        error_call_stack="",
-        last_result="error",
-    )
+    base = _idle(stored, now, error_message=message, error_call_stack="", last_result="error")
     if stored.spec.recurring:
         entry = _next(base, log.start_at, now)
     else:
@@ -99,8 +94,8 @@ def first_line(message: str) -> str:
     return (message.strip().splitlines() or [""])[0][:MESSAGE_LIMIT]
 
 
-def _idle(entry: model.Entry, now: datetime) -> model.Entry:
-    return dataclasses.replace(lifecycle.without_session(entry, now), session_retries=0)
+def _idle(entry: model.Entry, now: datetime, **changes: Any) -> model.Entry:
+    return lifecycle.without_session(entry, now, session_retries=0, **changes)
 
 
 def _succeeded(
@@ -111,18 +106,27 @@ def _succeeded(
     events: tuple[tuple[str, dict[str, Any]], ...] = (
         ("run_finished", {"execution_time_ms": _ms(now - log.start_at)}),
     )
-    entry = dataclasses.replace(_idle(stored, now), last_result="success")
     activate = spec.category
     if stored.status is model.EntryStatus.ON_HOLD or spec.manual_recurrence:
-        held = dataclasses.replace(entry, status=model.EntryStatus.ON_HOLD, earliest_start=None)
+        held = _idle(
+            stored,
+            now,
+            last_result="success",
+            status=model.EntryStatus.ON_HOLD,
+            earliest_start=None,
+        )
         return Finish(entry=held, delete=False, log=closed, events=events, activate=activate)
-    if outcome.no_activity and spec.recurring:
-        entry = _inactive(entry, now)
-    elif spec.recurring:
-        entry = _next(entry, log.start_at, now)
+    if spec.recurring:
+        entry = _idle(stored, now, last_result="success")
+        entry = _inactive(entry, now) if outcome.no_activity else _next(entry, log.start_at, now)
     else:
-        entry = dataclasses.replace(
-            entry, status=model.EntryStatus.FINISHED, earliest_start=None, attempts=0
+        entry = _idle(
+            stored,
+            now,
+            last_result="success",
+            status=model.EntryStatus.FINISHED,
+            earliest_start=None,
+            attempts=0,
         )
     return Finish(entry=entry, delete=False, log=closed, events=events, activate=activate)
 
@@ -197,11 +201,8 @@ def _failed(
     spec = stored.spec
     closed = close_log(log, now, outcome)
     message = closed.error_message or "The job failed."
-    base = dataclasses.replace(
-        _idle(stored, now),
-        error_message=message,
-        error_call_stack=outcome.stack,
-        last_result="error",
+    base = _idle(
+        stored, now, error_message=message, error_call_stack=outcome.stack, last_result="error"
     )
     failed_event = (
         "run_failed",

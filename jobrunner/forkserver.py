@@ -17,7 +17,9 @@ decimal, a newline and the message marshalled (the runner and this process run t
 interpreter): `("start", SESSION_ID, REF, REQUEST)`, where REQUEST is the session's
 request already marshalled, handed to its child as it is (framed the same way), and
 `("preload", REF)`. On stdout `started SESSION_ID PID` when a child takes a request and
-`exited PID WAITSTATUS` when it ends. Neither this process nor a session imports json.
+`exited PID WAITSTATUS` when it ends (a `started` line waits up to HOLD for its session's
+`exited`, so that a short session's two lines wake the runner once). Neither this
+process nor a session imports json.
 
 Nothing a job starts outlives its session. A session is the subreaper of its job's
 processes and ends them before it exits; this process is the subreaper of the sessions,
@@ -42,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import marshal
+import math
 import os
 import select
 import signal
@@ -166,6 +169,47 @@ def _threads() -> int:
         return 1
 
 
+# A session's `started` line is held this long (seconds) for its `exited` line to go with
+# it: a short session's start and end then reach the runner in one write, which wakes it
+# for one pass rather than two. Any other line, and anything the fork server does that
+# takes time (a fork, a restart, a look for strays), sends what is held at once.
+HOLD = 0.002
+
+
+class Tell:
+    """The lines for the runner (on `fd`: stdout), in order; a `started` line may wait
+    HOLD."""
+
+    def __init__(self, fd: int = 1) -> None:
+        self.fd = fd
+        self.held: list[bytes] = []
+        self.since = 0.0
+
+    def started(self, session_id: str, pid: int) -> None:
+        if not self.held:
+            self.since = time.monotonic()
+        self.held.append(b"started %s %d\n" % (session_id.encode(), pid))
+
+    def exited(self, pid: int, status: int) -> None:
+        self.held.append(b"exited %d %d\n" % (pid, status))
+        self.flush()
+
+    def wait_ms(self) -> int:
+        """How long the fork server may wait for something to do (-1: no limit)."""
+        if not self.held:
+            return -1
+        return max(0, math.ceil((self.since + HOLD - time.monotonic()) * 1000))
+
+    def due(self) -> None:
+        if self.held and time.monotonic() >= self.since + HOLD:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.held:
+            os.write(self.fd, b"".join(self.held))  # (a pipe: short, so written whole)
+            self.held.clear()
+
+
 _BOOT = (
     "import sys; sys.path[:0] = sys.argv[2].split(':'); "
     "from jobrunner.session import wait_for_request; wait_for_request(int(sys.argv[1]))"
@@ -188,16 +232,19 @@ class Server(pool.Serving):
         self.pools = pool.Pools(
             int(state.get("max_runs", pool.MAX_RUNS)), int(state.get("pool_size", pool.SIZE))
         )
+        self.prefork = bool(state.get("prefork", False))
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         self.poll = select.poll()
         self.me = os.getpid()
         self.strays = True  # a session ended: look for what it left behind
         self.ending = False
+        self.tell = Tell()
 
     # --- waiting children ---------------------------------------------------------------
 
     def _fork(self) -> tuple[int, int]:
+        self.tell.flush()  # (a fork takes a while)
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
@@ -276,7 +323,7 @@ class Server(pool.Serving):
             _, status = os.waitpid(pid, 0)
             if pid in self.sessions:
                 self.sessions.discard(pid)
-                os.write(1, f"exited {pid} {status}\n".encode())
+                self.tell.exited(pid, status)
             self._pool_reaped(pid)
 
     def _end_strays(self) -> None:
@@ -284,6 +331,7 @@ class Server(pool.Serving):
         orphan it adopted as subreaper) and what is below it. Their ends wake the loop,
         which looks again, until none is left."""
         self.strays = False
+        self.tell.flush()
         forked = frozenset(self.sessions) | {pid for pid, _ in self.waiting} | self.pools.pids()
         for pid in session.descendants(self.me, spare=forked):
             _kill(pid)
@@ -307,6 +355,8 @@ class Server(pool.Serving):
         seconds to write its result and end on its own."""
         if os.getpid() != self.me:  # a child between its fork and its own handlers
             os._exit(0)
+        with contextlib.suppress(OSError):  # (the runner may be gone)
+            self.tell.flush()
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if self.ending:  # (the runner's death can send it twice)
             return
@@ -332,6 +382,7 @@ class Server(pool.Serving):
 
     def _restart(self, rest: bytes) -> None:
         """Become a fresh fork server: same pid, so the sessions (and their ends) stay ours."""
+        self.tell.flush()
         self._retire()
         rest = self._unqueue() + rest  # (they came first)
         assert self.preloader is not None
@@ -343,6 +394,7 @@ class Server(pool.Serving):
             "pending": rest,
             "max_runs": self.pools.max_runs,
             "pool_size": self.pools.size,
+            "prefork": self.prefork,
         }
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # kept over the exec until serve()
         # the state goes in an inherited memory file: argv has a size limit
@@ -378,7 +430,7 @@ class Server(pool.Serving):
                 os.close(w)
             break
         self.sessions.add(pid)
-        os.write(1, b"started %s %d\n" % (session_id.encode(), pid))
+        self.tell.started(session_id, pid)
         self._preload(ref, rest)  # after its first session, for the next ones
 
     def _preload(self, ref: str, rest: bytes) -> None:
@@ -386,6 +438,7 @@ class Server(pool.Serving):
         inherit it; the waiting children forked before do not have it and go."""
         if self.preloader is None or not self.preloader.wanted(ref):
             return
+        self.tell.flush()  # (an import may take a while)
         self._retire()
         if not self.preloader.load(ref):
             self._restart(rest)
@@ -409,7 +462,8 @@ class Server(pool.Serving):
                 if self.strays:
                     self._end_strays()
                 self._fill()
-                for fd, _ in self.poll.poll():
+                self._prefork()
+                for fd, _ in self.poll.poll(self.tell.wait_ms()):
                     if fd == self.wake_r:
                         os.read(self.wake_r, 4096)
                     elif fd in self.pools.by_fd:
@@ -421,6 +475,7 @@ class Server(pool.Serving):
                             return
                         self.pending += data
                 self._reap()
+                self.tell.due()
                 continue
             self.pending = rest
             self._serve_message(body, rest)

@@ -9,6 +9,7 @@ import dataclasses
 import hashlib
 import uuid
 from datetime import datetime
+from typing import Any
 
 from jobrunner import model, recurrence
 
@@ -34,8 +35,9 @@ def new_entry(spec: model.JobSpec, now: datetime) -> model.Entry:
     )
 
 
-def without_session(entry: model.Entry, now: datetime) -> model.Entry:
-    """BC's "clear the service values": the entry no longer belongs to a session."""
+def without_session(entry: model.Entry, now: datetime, **changes: Any) -> model.Entry:
+    """BC's "clear the service values": the entry no longer belongs to a session (and
+    takes `changes` in the same copy: a run's end makes one, not one per step)."""
     return dataclasses.replace(
         entry,
         session_id=None,
@@ -43,6 +45,7 @@ def without_session(entry: model.Entry, now: datetime) -> model.Entry:
         session_started=None,
         runner_id=None,
         updated_at=now,
+        **changes,
     )
 
 

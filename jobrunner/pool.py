@@ -11,12 +11,15 @@ A process is handed a session with its output and result files opened here (see
 poolsession). It is idle again once that session's result is on disk; meanwhile its
 end is already reported, like a session's exit (`exited PID WAIT_STATUS`), and the
 next session goes to another process, or a new one while the account's pool has fewer
-than `pool_size`, or waits for the first that is idle again.
+than `pool_size`, or waits for the first that is idle again. The runner's own account's
+pool can be kept full ahead of its sessions (`prefork`, in session_mode pool): forked
+while the fork server has nothing else to do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import marshal
 import os
 import select
@@ -192,14 +195,16 @@ def _open(path: str, flags: int) -> int:
 
 class Serving:
     """The fork server's part in the pools (mixed into forkserver.Server, whose loop
-    calls `_serve_pooled` for the pool's messages and `_pooled_said` when a pool
-    process's socket is readable)."""
+    calls `_serve_pooled` for the pool's messages, `_pooled_said` when a pool process's
+    socket is readable and `_prefork` when it has nothing else to do)."""
 
     pools: Pools
     poll: select.poll
     sessions: set[int]
     preloader: Any
     me: int
+    prefork: bool  # keep the runner's own account's pool full ahead of its sessions
+    tell: Any  # forkserver.Tell: the lines for the runner
 
     def _restart(self, rest: bytes) -> None: ...
     def _preload(self, ref: str, rest: bytes) -> None: ...
@@ -239,9 +244,22 @@ class Serving:
             for fd in files:
                 os.close(fd)
             self.sessions.add(process.pid)
-            os.write(1, b"started %s %d\n" % (session_id.encode(), process.pid))
+            self.tell.started(session_id, process.pid)
+
+    def _prefork(self) -> None:
+        """Fork the processes of the runner's own account's pool ahead (as many as the
+        pool holds), yielding to incoming requests: the first sessions of a burst wait
+        for no fork, nor does the next one after a process retired. A fork that fails
+        ends this until the next start (the sessions fork their processes then)."""
+        while self.prefork and self.pools.room("") and not self.poll.poll(0):
+            gc.freeze()  # (as the fork server does before its waiting children)
+            try:
+                self._fork_pooled("")
+            except OSError:
+                self.prefork = False
 
     def _fork_pooled(self, user: str) -> Process:
+        self.tell.flush()  # (a fork takes a while)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
         if pid == 0:
@@ -262,7 +280,7 @@ class Serving:
         ended, gone = self.pools.readable(fd)
         for pid, status in ended:
             self.sessions.discard(pid)
-            os.write(1, f"exited {pid} {status}\n".encode())
+            self.tell.exited(pid, status)
         if gone:
             self._forget(fd)
         self._hand_queued(user)

@@ -56,9 +56,13 @@ class _Account:
                 session.die_with_parent(parent)
             self.switched = True
             self.environ, self.cwd = dict(os.environ), os.getcwd()
-        else:
-            os.environ.clear()
-            os.environ.update(self.environ)
+        else:  # only what the session before changed (a whole reset sets every variable)
+            environ = os.environ
+            for name in [n for n in environ if n not in self.environ]:
+                del environ[name]
+            for name, value in self.environ.items():
+                if environ.get(name) != value:
+                    environ[name] = value
             os.chdir(self.cwd)
         os.environ.update(request.get("environment") or {})
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from jobrunner import config, history, store
+from jobrunner import config, history, model, store
 from jobrunner.items import shell as items_shell
 from jobrunner.reports import outputs
 
@@ -24,7 +24,7 @@ MAX_GAP = timedelta(hours=24)
 class Pruner:
     def __init__(self, st: store.Store, cfg: config.Config, log: Any) -> None:
         self.store, self.cfg, self.log = st, cfg, log
-        self._ended: set[str] = set()
+        self._ended: dict[str, model.Entry | None] = {}
         self._next: datetime | None = None  # None: a pass is due (the first at start)
         self._recount = True  # the next pass applies every entry's count limits
 
@@ -32,9 +32,10 @@ class Pruner:
         """A reloaded config: its limits apply at once (a pass now, counts included)."""
         self.cfg, self._next, self._recount = cfg, None, True
 
-    def ended(self, entry_id: str) -> None:
-        """A run of the entry ended: apply its count limits on the next tick."""
-        self._ended.add(entry_id)
+    def ended(self, entry_id: str, kept: model.Entry | None = None) -> None:
+        """A run of the entry ended: apply its count limits on the next tick. `kept`: the
+        entry as that end committed it (None: it is read then; it may have gone)."""
+        self._ended[entry_id] = kept
 
     def wait(self, now: datetime) -> float:
         """Seconds until the next tick has something to do."""
@@ -45,9 +46,8 @@ class Pruner:
     def tick(self, now: datetime) -> None:
         """Raises StoreUnwritable (the runner's to handle; the work is done again later)."""
         if self._ended:
-            ended = sorted(self._ended)
-            for entry_id in ended:
-                entry = self.store.get_entry(entry_id)
+            for entry_id, kept in sorted(self._ended.items()):
+                entry = kept or self.store.get_entry(entry_id)
                 own = entry.spec.history if entry else None
                 pol = history.policy(self.cfg.log_retention, self.cfg.history, own)
                 self._trim(history.count_trims(entry_id, pol))

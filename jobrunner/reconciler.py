@@ -23,6 +23,8 @@ from jobrunner import (
     model,
     reconcile,
     revision,
+    schemas,
+    spec,
     store,
     telemetry,
     wallclock,
@@ -238,6 +240,11 @@ class Reconciler:
         self.cfg.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._watcher = watcher.Watcher(self.cfg.jobs_dir, on_batch or self._reconcile_batch)
         self._watcher.start()
+
+    def prepare(self) -> None:
+        """Get ready for the first edit: the job files' validator is compiled in a
+        thread of its own (a start that found every file unchanged read none)."""
+        schemas.prepare(spec.SCHEMA)
 
     def _reconcile_batch(self, paths: set[Path]) -> None:
         self.paths(paths)

@@ -57,6 +57,16 @@ class MemoryItems:
         with self._lock:
             yield _MemoryTx(self._t, self._owners)
 
+    def in_use(self, session_ids: Iterable[str]) -> bool:
+        ids = set(session_ids)
+        with self._lock:
+            if any(key[0] in ids for key in self._t.counts):
+                return True
+            return any(
+                i.status is ItemStatus.IN_PROCESS and i.session_id in ids
+                for i in self._t.items.values()
+            )
+
     def close(self) -> None:
         pass
 

@@ -4,7 +4,7 @@ clock (the runner gives `now`).
 
 A session's items in process go back to pending when it ends however it ends (its
 job returned while still holding one, it was killed, timed out, or the fork server
-died): `session_ended`. A runner killed with its sessions leaves them in process until
+died): `sessions_ended`. A runner killed with its sessions leaves them in process until
 the next start: `recovered`, after the runner closed the runs and sessions of the
 runner before.
 """
@@ -37,12 +37,16 @@ Notify = Callable[[dict[str, Any]], None]
 """Where a final failure also goes (the runner's alerts): its event's fields and `at`."""
 
 
-def session_ended(
-    st: store.Store, session_id: str, now: datetime, log: Any, notify: Notify | None = None
+def sessions_ended(
+    st: store.Store,
+    session_ids: Iterable[str],
+    now: datetime,
+    log: Any,
+    notify: Notify | None = None,
 ) -> None:
-    """A session ended: release its items in process and log its items' failures."""
+    """Sessions ended: release their items in process and log their items' failures."""
     if storage.keeps_items(st):
-        _end(st, [session_id], now, log, notify)
+        _end(st, session_ids, now, log, notify)
 
 
 def recovered(st: store.Store, now: datetime, log: Any, notify: Notify | None = None) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from jobrunner.items import model
@@ -54,6 +54,10 @@ class SqliteItems:
     def reading(self) -> Iterator[SqlItemTx]:
         with self._lock, self._begin("BEGIN", writing=False) as tx:
             yield tx
+
+    def in_use(self, session_ids: Iterable[str]) -> bool:
+        with self.reading() as tx:
+            return tx.in_use(session_ids)
 
     @contextlib.contextmanager
     def _begin(self, begin: str, *, writing: bool) -> Iterator[SqlItemTx]:

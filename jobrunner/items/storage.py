@@ -148,6 +148,12 @@ class ItemStore(Protocol):
         """A transaction that only reads (one consistent view; it takes no write lock)."""
         ...
 
+    def in_use(self, session_ids: Iterable[str]) -> bool:
+        """Whether any of these sessions opened a queue (has a count) or holds an item in
+        process: one read of its own, outside any transaction (most sessions use no
+        items, and the runner asks this of each session that ends)."""
+        ...
+
     def close(self) -> None:
         """Release the item store's resources (not the state store's)."""
         ...

@@ -47,13 +47,16 @@ def build(
     wakeup = Wakeup()
     wakeup.bind(cfg.state_dir)
 
+    pooled = cfg.session_mode == "pool"
+
     def executors() -> executor.Executor:
         return executor.make(
             cfg.session_mode,
             preload=cfg.session_preload,
-            pool=4,
+            pool=1 if pooled else 4,  # (waiting children for sessions of their own)
             max_runs=cfg.max_runs_per_process,
             pool_size=cfg.workers + 2,  # (a process makes its result durable after its end)
+            prefork=pooled,
         )
 
     # several runners on one store: due times and leases on its server's clock

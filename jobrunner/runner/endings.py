@@ -34,6 +34,7 @@ class Endings:
         ends); `forced` is the outcome of every end. A session that started and ended
         within one pass gets its logon event but no pid on its entry (one write each)."""
         steps = [self.plan_logon(on.run, now, mark=not on.also_ended) for on in logons]
+        self._release_items([end.run for end in ends], now)
         for end in ends:
             if forced is not None:
                 result = self.forced(end.run, forced)
@@ -41,7 +42,7 @@ class Endings:
                 result = end.outcome
             else:
                 result = self._outcome(end.run, end.status or 0)
-            steps.append(self.plan_end(end.run, result, now, end.status))
+            steps.append(self._plan_end(end.run, result, now, end.status))
         return steps
 
     def forced(self, run: sessions.Running, result: model.Outcome) -> model.Outcome:
@@ -133,12 +134,21 @@ class Endings:
         self, run: sessions.Running, result: model.Outcome, now: datetime, status: int | None
     ) -> Step:
         """The end of a run: an entry's or a task's. Every end comes here (a session
-        that ended, timed out, was killed or went with the fork server): the work items
-        its session still held go back to pending first."""
-        shared = self.shared
-        items_shell.session_ended(
-            shared.store, run.session_id, now, shared.log, shared.item_failed_finally
-        )
+        that ended, timed out, was killed or went with the fork server; `plan` releases
+        the items of all its ends at once): the work items its session still held go
+        back to pending first."""
+        self._release_items([run], now)
+        return self._plan_end(run, result, now, status)
+
+    def _release_items(self, runs: list[sessions.Running], now: datetime) -> None:
+        if runs:
+            shared, ids = self.shared, [run.session_id for run in runs]
+            failed = shared.item_failed_finally
+            items_shell.sessions_ended(shared.store, ids, now, shared.log, failed)
+
+    def _plan_end(
+        self, run: sessions.Running, result: model.Outcome, now: datetime, status: int | None
+    ) -> Step:
         if run.task is not None:
             return self.plan_task_end(run, result, now)
         return self.plan_run_end(run, result, now, status)
@@ -171,12 +181,12 @@ class Endings:
             events=(logoff,),
             task_put=(decided.handler,) if decided.handler else (),
         )
-        shared = self.shared
+        shared, table = self.shared, self.table
 
         def then(_: list[int]) -> None:
-            run.forget()
+            table.forget(run)
             _log_run_end(shared.log, run, decided, logoff)
-            shared.run_ended(run.entry_id, finish.entry or stored, finish.log, finish.last_attempt)
+            shared.run_ended(run.entry_id, finish.entry, stored, finish.log, finish.last_attempt)
 
         return Step(
             transition, then, redo=lambda: self.plan_run_end(run, result, now, status, fresh=True)
@@ -192,10 +202,10 @@ class Endings:
         """The end of a run that another runner recovered (this one was taken for dead,
         its lease lapsed): what that runner recorded stands; this end is logged and
         dropped (a fenced completion)."""
-        shared = self.shared
+        shared, table = self.shared, self.table
 
         def then(_: list[int]) -> None:
-            run.forget()
+            table.forget(run)
             shared.log.warning(
                 "run_fenced", entry_id=run.entry_id, session_id=run.session_id, log=log.entry_no
             )
@@ -219,10 +229,10 @@ class Endings:
         fields = taskflow.fields(task, run.session_id)
         if not result.ok:
             fields["error"] = closed.error_message
-        log = self.shared.log
+        log, table = self.shared.log, self.table
 
         def then(_: list[int]) -> None:
-            run.forget()
+            table.forget(run)
             getattr(log, "info" if result.ok else "warning")(event, **fields)
 
         transition = model.Transition(

@@ -137,6 +137,7 @@ class Runner:
         self.commits.close()
         self.reconciler.stop()
         self.sessions.executor.close()
+        self.sessions.close()
         self.wakeup.close()
         self.store.close()
 
@@ -166,6 +167,8 @@ class Runner:
             revision=self.reconciler.revision,
         )
         self.notifier.send("READY=1", self.status())
+        if not self.until_idle:  # off the loop, after READY: ready for the first edit
+            self.reconciler.prepare()
         while not self.stopping:
             try:
                 with telemetry.held():  # a pass's events go out together
@@ -257,6 +260,7 @@ class Runner:
         self.commits.flush(mono, wait=not self.sessions)  # nothing else to wait for
         self.housekeeping.prune(now, mono)
         self.alerts.collect()
+        self.sessions.sweep()
 
     def _fence_out(self) -> None:
         self.log.warning("runner_fenced", running=len(self.sessions))
@@ -364,10 +368,15 @@ class Runner:
         self.commits.commit("run_finished", steps, mono)
 
     def _run_ended(
-        self, entry_id: str, entry: model.Entry | None, log: model.LogEntry, last: bool
+        self,
+        entry_id: str,
+        kept: model.Entry | None,
+        stored: model.Entry | None,
+        log: model.LogEntry,
+        last: bool,
     ) -> None:
-        self.pruner.ended(entry_id)
-        self.alerts.run_ended(entry, log, last)
+        self.pruner.ended(entry_id, kept)
+        self.alerts.run_ended(kept or stored, log, last)
 
     # --- waiting, stopping ----------------------------------------------------------------------
 

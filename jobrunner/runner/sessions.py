@@ -1,6 +1,7 @@
 """The table of the sessions this runner started: asking the executor for them, what
 became of them (`collect`: logons and ends, reported, never committed here), their
-timeouts and cancels, and the files a session writes (`session_file`).
+timeouts and cancels, and the files a session writes (`session_file`; `Sweeper` removes
+them once the session's end is committed).
 
 Imports the executor and the model only; it does not read the clock (the loop passes
 `mono`, a monotonic reading in seconds) and it does not touch the store."""
@@ -8,12 +9,17 @@ Imports the executor and the model only; it does not read the clock (the loop pa
 from __future__ import annotations
 
 import contextlib
+import os
+import queue
 import signal
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from jobrunner import executor, model, timetext
+
+SWEPT = 64  # files of sessions over handed to the sweeper together while sessions run
 
 
 def sessions_dir(state_dir: Path) -> Path:
@@ -48,12 +54,35 @@ class Running:
     entry: model.Entry | None = None  # as last committed by this runner (a read saved)
     log: model.LogEntry | None = None  # its log entry as inserted (a read saved)
 
-    def forget(self) -> None:
-        """The session's files, once its end is committed (a crash before keeps its
-        result)."""
-        for path in (self.result_path, self.output_path):
-            with contextlib.suppress(OSError):  # (a read-only state folder: left to a start)
-                path.unlink(missing_ok=True)
+
+class Sweeper:
+    """Removes the files of sessions whose end is committed, in a thread of its own: an
+    unlink waits for the file system's journal, which the group commit's fsync and the
+    sessions' own (their results) keep busy, and the loop must not wait with it. What is
+    left when the runner dies goes at its next start (recovery removes every session
+    file left over); `close` removes what was handed over before it."""
+
+    def __init__(self) -> None:
+        self._paths: queue.SimpleQueue[list[Path] | None] = queue.SimpleQueue()
+        # started on first use: until then the process stays single-threaded (the
+        # start-up reconcile forks helpers, see jobfiles)
+        self._thread = threading.Thread(target=self._serve, name="jobrunner-sweep", daemon=True)
+
+    def remove(self, paths: list[Path]) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
+        self._paths.put(paths)
+
+    def close(self) -> None:
+        if self._thread.ident is not None:
+            self._paths.put(None)
+            self._thread.join()
+
+    def _serve(self) -> None:
+        while (paths := self._paths.get()) is not None:
+            for path in paths:
+                with contextlib.suppress(OSError):  # (a read-only state folder: left to a start)
+                    os.unlink(path)
 
 
 def running(
@@ -105,6 +134,8 @@ class SessionTable:
         self.by_session: dict[str, Running] = {}
         self._pids: dict[int, str] = {}  # session pid -> session id
         self._unstarted: list[Ended] = []  # launches that failed, not reported yet
+        self.sweeper = Sweeper()
+        self._forgotten: list[Path] = []  # files of sessions over, for the sweeper
 
     def __len__(self) -> int:
         return len(self.by_session)
@@ -145,6 +176,24 @@ class SessionTable:
             run.deadline_mono = mono + timeout.total_seconds()
         self.by_session[run.session_id] = run
         return True
+
+    def forget(self, run: Running) -> None:
+        """The session's files go (see `sweep`), once its end is committed (a crash
+        before keeps its result)."""
+        self._forgotten += (run.result_path, run.output_path)
+
+    def sweep(self, *, now: bool = False) -> None:
+        """Hand the files of the sessions forgotten so far to the sweeper: in batches
+        while sessions run (each hand-over wakes its thread, which on a busy machine
+        takes the loop's processor for a while), at once when none runs or with `now`."""
+        if self._forgotten and (now or not self.by_session or len(self._forgotten) >= SWEPT):
+            self.sweeper.remove(self._forgotten)
+            self._forgotten = []
+
+    def close(self) -> None:
+        """Remove the files forgotten so far (the executor is closed by its owner)."""
+        self.sweep(now=True)
+        self.sweeper.close()
 
     def failed_launches(self) -> list[Ended]:
         """The sessions that could not be started since the last call."""

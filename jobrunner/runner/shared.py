@@ -14,7 +14,9 @@ from jobrunner.reports import outputs as reports_outputs
 from jobrunner.runner import sessions
 from jobrunner.store import Store
 
-RunEnded = Callable[[str, model.Entry | None, model.LogEntry, bool], None]
+# (entry id, the entry as the end left it (None: it went), as it was before, closed log,
+# last attempt)
+RunEnded = Callable[[str, model.Entry | None, model.Entry | None, model.LogEntry, bool], None]
 ItemFailed = Callable[[dict[str, Any]], None]
 
 
@@ -43,7 +45,7 @@ class Shared:
     log: Any
     runner_id: str
     user: str  # the runner's account (the kernel's word, not $LOGNAME's)
-    run_ended: RunEnded  # (entry id, entry, closed log, last attempt): pruning, alerts
+    run_ended: RunEnded  # pruning, alerts
     item_failed_finally: ItemFailed | None = None  # a work item's final failure: alerts
     paused: list[model.Pause] = field(default_factory=list)  # as the store says
     settings: scheduler.Settings = field(default_factory=scheduler.Settings)

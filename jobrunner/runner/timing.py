@@ -97,12 +97,15 @@ class Timing:
             waits.append(self.pruner.wait(now))
         waits.append(pruning.MAX_GAP.total_seconds())
         wait = max(0.0, min(waits))
-        if wait > PRECISE:  # time to spare: get ready for what is due next
-            self._prepare_next(now)
+        if wait > PRECISE and due is not None and due > now:
+            self._prepare_next(now)  # time to spare: get ready for what is due next
         return wait
 
     def _prepare_next(self, now: datetime) -> None:
-        """Let the executor get ready for the next due entry's job before it is due."""
+        """Let the executor get ready for the next due entry's job before it is due (with
+        a worker free: with every worker busy a session's end comes first, and with it
+        the next pass to prepare in; and when something is due later: an entry already
+        due waits for a worker, not for its time)."""
         shared = self.shared
         if not shared.cfg.session_preload:
             return

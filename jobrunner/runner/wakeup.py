@@ -63,13 +63,15 @@ class Wakeup:
         for fd in watched - self._watched:
             self._selector.register(fd, selectors.EVENT_READ)
         self._watched = watched
-        self._selector.select(timeout)
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self._read, 4096):
-                pass
-        asked = self._wake_socket is not None and wake.drain(self._wake_socket)
-        if self._task_socket is not None:
-            taskgate.serve(self._task_socket, tasks)
+        ready = {key.fd for key, _ in self._selector.select(timeout)}  # (only those are read)
+        if self._read in ready:
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self._read, 4096):
+                    pass
+        waker, gate = self._wake_socket, self._task_socket
+        asked = waker is not None and waker.fileno() in ready and wake.drain(waker)
+        if gate is not None and gate.fileno() in ready:
+            taskgate.serve(gate, tasks)
         return Woken(asked=asked)
 
     def forget_fds(self) -> None:

@@ -152,6 +152,20 @@ def test_end_sessions_releases_with_the_attempt_counted(items):
     assert ops.end_sessions(items, ["s1"], T0) == ops.Ended(failures=ended.failures)
 
 
+def test_in_use_names_sessions_that_opened_a_queue_or_hold_an_item(items):
+    stage(items, "a")
+    assert not items.in_use(["s1", "s2"])
+    assert not items.in_use([])
+    ops.claim(items, Q, "s1", 1, T0)
+    assert items.in_use(["s1"])
+    assert items.in_use(["s2", "s1"])
+    assert not items.in_use(["s2"])
+    ops.open_queue(items, Q, "s2")  # a count, no item
+    assert items.in_use(["s2"])
+    ops.end_sessions(items, ["s1"], T0)  # its item back to pending, its count kept
+    assert not items.in_use(["s1"])
+
+
 def test_a_released_item_cannot_be_finished_by_its_old_session(items):
     stage(items, "a")
     (a,) = ops.claim(items, Q, "s1", 1, T0)

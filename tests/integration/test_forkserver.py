@@ -1,5 +1,6 @@
 """The fork server's preloading: job modules imported ahead in the fork server, changed
-job code picked up at the next session, and a module that starts threads left alone."""
+job code picked up at the next session, and a module that starts threads left alone;
+and the lines it tells the runner (a start held briefly for its end)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobrunner import executor
+from jobrunner import executor, forkserver
 
 JOB = """
 import os, sys, threading
@@ -135,3 +136,27 @@ def test_a_module_that_would_be_unsafe_or_slow_to_share_is_not_preloaded(
         ex.close()
     assert (status, status2) == (0, 0)
     assert f"imported in {server}" not in output + output2
+
+
+def test_a_started_line_waits_briefly_for_its_exited_line_and_no_longer():
+    """What the fork server tells the runner: a session's start is held up to HOLD so
+    that a short session's start and end go in one write; its end never waits."""
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    try:
+        tell = forkserver.Tell(w)
+        tell.started("s1", 101)
+        assert 0 <= tell.wait_ms() <= forkserver.HOLD * 1000
+        with pytest.raises(BlockingIOError):
+            os.read(r, 100)  # held
+        tell.exited(101, 0)
+        assert os.read(r, 100) == b"started s1 101\nexited 101 0\n"  # together
+        tell.started("s2", 102)
+        time.sleep(forkserver.HOLD * 2)
+        assert tell.wait_ms() == 0
+        tell.due()
+        assert os.read(r, 100) == b"started s2 102\n"  # a long session's start: told
+        assert tell.wait_ms() == -1  # nothing held: the fork server may wait for ever
+    finally:
+        os.close(r)
+        os.close(w)

@@ -275,6 +275,44 @@ def test_a_process_runs_at_most_max_runs_sessions(tmp_path, code):
     assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
 
 
+def pool_processes(server: int) -> set[int]:
+    """The idle pool processes among the fork server's children."""
+    found = set()
+    for name in os.listdir("/proc"):
+        try:
+            stat = Path(f"/proc/{name}/stat").read_text()
+        except (OSError, ValueError):
+            continue
+        comm, fields = stat[stat.find("(") + 1 : stat.rfind(")")], stat.rsplit(")", 1)[1].split()
+        if name.isdigit() and comm == "jobrunner-pool" and int(fields[1]) == server:
+            found.add(int(name))
+    return found
+
+
+def forked_ahead(server: int, count: int, than: set[int] = frozenset()) -> set[int]:
+    deadline = time.monotonic() + 20
+    while len(found := pool_processes(server) - than) < count:
+        assert time.monotonic() < deadline, f"{count} pool processes were not forked ahead"
+        time.sleep(0.01)
+    return found
+
+
+def test_prefork_forks_the_pool_of_the_runners_own_account_ahead(tmp_path, code):
+    """The first sessions run in processes forked before they were asked for, and a
+    process that retired is replaced ahead of the next session."""
+    found = Sessions(tmp_path, pool_size=2, max_runs=1, prefork=True)
+    try:
+        assert isinstance(found.ex, executor.ForkServerExecutor)
+        server = found.ex._proc.pid
+        ahead = forked_ahead(server, 2)
+        first = found.run()[0]
+        assert first in ahead
+        replaced = forked_ahead(server, 1, than=ahead)  # the first retired (max_runs 1)
+        assert [found.run()[0] for _ in range(2)] == sorted(ahead - {first}) + sorted(replaced)
+    finally:
+        found.close()
+
+
 def test_a_session_that_leaves_a_thread_gets_its_process_replaced(sessions):
     pid, *_ = sessions.run("thread")
     pid2, status, _, _ = sessions.run()

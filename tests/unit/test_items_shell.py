@@ -57,7 +57,7 @@ def test_session_ended_releases_and_logs_failures():
     ops.fail(items, ops.start(items, a, "s1", NOW), "s1", ("boom", ""), "{}", NOW)
     ops.start(items, b, "s1", NOW)
     log = Log()
-    shell.session_ended(store, "s1", NOW, log)
+    shell.sessions_ended(store, ["s1"], NOW, log)
     assert [(name, f["key"], f["error"]) for name, f in log.events] == [
         ("item_failed", "a", "boom"),
         ("item_failed", "b", "The session ended while the item was in process."),

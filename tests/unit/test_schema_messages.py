@@ -146,3 +146,13 @@ def test_the_compiled_validator_agrees_with_the_full_one(document):
     validator's (jsonschema, the schema as written)."""
     full = not list(schemas.full_validator("job.schema.json").iter_errors(document))
     assert schemas.is_valid("job.schema.json", document) == full
+
+
+def test_prepare_compiles_the_validator_ahead_in_a_thread_of_its_own():
+    schemas.fast_validator.cache_clear()
+    thread = schemas.prepare(spec.SCHEMA)
+    assert thread.name == "jobrunner-schema"
+    thread.join(60)
+    assert schemas.fast_validator.cache_info().currsize == 1  # the first file finds it built
+    assert schemas.is_valid(spec.SCHEMA, {"object_id": 50100})
+    assert schemas.fast_validator.cache_info().misses == 1

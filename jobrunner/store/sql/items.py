@@ -185,6 +185,16 @@ class SqlItemTx:
         ids = self.dialect.many(sorted(set(session_ids)))
         return self._items([self.q.held, self.q.of_sessions], (ids,), self.q.by_number)
 
+    def in_use(self, session_ids: Iterable[str]) -> bool:
+        """Whether any of these sessions opened a queue or holds an item."""
+        ids = self.dialect.many(sorted(set(session_ids)))
+        q = self.q
+        sql = (
+            f"SELECT EXISTS (SELECT 1 FROM item_runs WHERE {q.of_sessions}) OR EXISTS "
+            f"(SELECT 1 FROM items WHERE {q.held} AND {q.of_sessions})"
+        )
+        return bool(self.db.execute(sql, (ids, ids)).fetchone()[0])
+
     def held_sessions(self) -> set[str]:
         return {r[0] for r in self.db.execute(self.q.held_sessions).fetchall() if r[0]}
 
@@ -283,6 +293,10 @@ class SqlItems:
 
     def reading(self) -> contextlib.AbstractContextManager[SqlItemTx]:
         return self._tx(None, writing=False)
+
+    def in_use(self, session_ids: Iterable[str]) -> bool:
+        with self.reading() as tx:
+            return tx.in_use(session_ids)
 
     def close(self) -> None:
         return None

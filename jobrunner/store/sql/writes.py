@@ -93,14 +93,19 @@ def write(db: Connection, dialect: Dialect, memo: Memo, t: model.Transition) -> 
     for log in t.log_update:
         if db.execute(q.update_log, (*rows.log_values(log), log.entry_no)).rowcount != 1:
             raise StoreConflict(f"log entry {log.entry_no} does not exist")
-    db.executemany(q.insert_event, [rows.event_values(e) for e in t.events])
+    _many(db, q.insert_event, [rows.event_values(e) for e in t.events])
     for key, version in t.task_delete:
         _delete(db, q.delete_task, "task", key, version)
     for task in t.task_put:
         _put_task(db, dialect, task)
-    db.executemany(q.delete_pause, [(rows.scope(c),) for c in t.pause_delete])
-    db.executemany(q.put_pause, [rows.pause_values(p) for p in t.pause_put])
+    _many(db, q.delete_pause, [(rows.scope(c),) for c in t.pause_delete])
+    _many(db, q.put_pause, [rows.pause_values(p) for p in t.pause_put])
     return numbers
+
+
+def _many(db: Connection, sql: str, values: list[Any]) -> None:
+    if values:  # (an executemany of nothing still runs its statement)
+        db.executemany(sql, values)
 
 
 def _delete(db: Connection, sql: str, kind: str, key: str, version: int) -> None:
@@ -130,8 +135,8 @@ def _insert_entries(
             no_tasks.append((backing.task_id,))
         else:
             tasks.append(row)
-    db.executemany(q.drop_task, no_tasks)
-    db.executemany(q.put_entry_task, tasks)
+    _many(db, q.drop_task, no_tasks)
+    _many(db, q.put_entry_task, tasks)
     try:
         with dialect.savepoint(db):
             db.executemany(q.insert_entry, added)

@@ -281,3 +281,19 @@ def test_tick_an_executor_that_dies_while_collected_is_replaced_in_the_same_pass
     assert (entry.status, entry.session_retries) == (Status.READY, 1)
     (log,) = h.logs()
     assert log.error_message == "The runner stopped while the job was running."
+
+
+def test_sleep_prepares_the_next_entry_due_later_once_a_worker_is_free(harness):
+    """With time to spare the executor gets ready for the next entry due later; not while
+    every worker is busy (that session's end comes first, and prepares it then)."""
+    h = harness(workers=1)
+    h.add(job(id="now"))
+    h.add(job(id="later"), earliest_start=NOW + timedelta(minutes=5))
+    h.tick()  # "now" runs: every worker is busy
+    runner, clock = h.runner, h.clock
+    assert runner.timing.sleep_for(clock.now(), clock.monotonic()) > 0
+    assert h.executor.prepared == []
+    h.executor.exit(h.session_of("now"))
+    h.tick()
+    assert runner.timing.sleep_for(clock.now(), clock.monotonic()) > 60
+    assert h.executor.prepared == ["tests.entrypoints.jobs:ok"]
