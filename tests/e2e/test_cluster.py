@@ -428,10 +428,11 @@ def test_nodes_lists_the_runners_with_their_leases(tmp_path, schema):
     assert nodes() == []  # a clean stop leaves the cluster
 
 
-def test_nodes_without_a_shared_store_says_so(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "jobrunner", "nodes"],
-        cwd=tmp_path,
+def _jobrunner(folder, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in `folder`, with no store from this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "jobrunner", *args],
+        cwd=folder,
         env={
             **{k: v for k, v in os.environ.items() if k != "JOBRUNNER_STORE"},
             "PYTHONPATH": str(ROOT),
@@ -440,6 +441,10 @@ def test_nodes_without_a_shared_store_says_so(tmp_path):
         text=True,
         timeout=60,
     )
+
+
+def test_nodes_without_a_shared_store_says_so(tmp_path):
+    done = _jobrunner(tmp_path, "nodes")
     assert done.returncode == 2
     assert "not shared" in done.stderr
 
@@ -449,17 +454,7 @@ def test_a_store_not_reachable_at_start_is_exit_2_naming_the_host(tmp_path):
     (tmp_path / "jobrunner.yaml").write_text(
         "store: postgresql://jr:s3cret@127.0.0.1:1/queue\n"  # nothing listens on port 1
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "jobrunner", "run"],
-        cwd=tmp_path,
-        env={
-            **{k: v for k, v in os.environ.items() if k != "JOBRUNNER_STORE"},
-            "PYTHONPATH": str(ROOT),
-        },
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = _jobrunner(tmp_path, "run")
     assert done.returncode == 2
     assert "cannot reach the store at postgresql://jr@127.0.0.1:1/queue" in done.stderr
     assert "s3cret" not in done.stderr
