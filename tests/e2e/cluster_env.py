@@ -137,5 +137,10 @@ class Cluster:
     def wait_for(self, predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
         deadline = time.monotonic() + timeout
         while not predicate():
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            if time.monotonic() >= deadline:
+                runs = [(r.entry_id, r.runner, r.attempt, r.end is not None) for r in self.runs()]
+                raise AssertionError(
+                    f"timed out waiting for {what}; runs so far (entry, runner, attempt, "
+                    f"ended): {runs}"
+                )
             time.sleep(0.02)
