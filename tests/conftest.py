@@ -1,12 +1,21 @@
 from __future__ import annotations
 
 import compileall
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import alone
+
 ROOT = Path(__file__).resolve().parent.parent
 TIERS = ("unit", "contract", "integration", "e2e")
+
+# The commands the tests run write to pipes, never to a terminal: a terminal's size left
+# in the environment (a parallel test worker's is 80x24) would make them fit a table to it.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -15,7 +24,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     says not to write bytecode (PYTHONDONTWRITEBYTECODE), each child would otherwise
     compile every module it imports from source again: about 150 ms per CLI command here,
     a sixth of the suite. What the children run is unchanged: the same sources, read from
-    their cache as after a normal install."""
+    their cache as after a normal install. (Parallel workers find it done.)"""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
     for folder in ("jobrunner", "tests"):
         compileall.compile_dir(ROOT / folder, quiet=1)
 
@@ -26,3 +37,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         if parts and parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """In parallel workers, a test marked `alone` waits until no other test runs, and the
+    others wait while it runs (setup and teardown included)."""
+    where = alone.folder()
+    if where is None:
+        return (yield)
+    with alone.turn(where, item.get_closest_marker("alone") is not None):
+        return (yield)

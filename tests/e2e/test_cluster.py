@@ -32,7 +32,7 @@ from tests.e2e.cluster_env import (
 )
 from tests.e2e.runner_env import ROOT
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 S = model.EntryStatus
 
 

@@ -23,7 +23,7 @@ from tests import gitrepo, pgdb
 from tests.e2e.cluster_env import Cluster
 from tests.e2e.runner_env import ROOT, events, named
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 VERSIONED = "tests.entrypoints.cluster_jobs:versioned"
 
 

@@ -21,7 +21,7 @@ from tests.e2e.cluster_env import Cluster
 from tests.e2e.runner_env import ROOT
 from tests.entrypoints.items_jobs import GATE_AT, GATED
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 KEYS = [f"k{n:02}" for n in range(GATED)]
 
 

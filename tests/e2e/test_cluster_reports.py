@@ -17,7 +17,7 @@ from tests import pgdb
 from tests.e2e.cluster_env import Cluster
 from tests.e2e.runner_env import ROOT
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 
 
 @pytest.fixture

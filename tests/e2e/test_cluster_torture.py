@@ -32,7 +32,7 @@ from tests import pgdb
 from tests.e2e.cluster_env import FAILOVER, LOADED, STARTUP, Cluster
 from tests.e2e.runner_env import ROOT
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 JOB = "tests.entrypoints.cluster_jobs:torture"
 KILLS = int(os.environ.get("JOBRUNNER_PG_TORTURE_KILLS", "10"))
 ONE_OFFS = 3 * KILLS  # one-off entries, due one after another over the kills
