@@ -2,8 +2,11 @@
 the config names, so a cluster starts where that runner left off.
 
 Everything goes over in one transaction of the target: the entries (with their runtime
-state; they are numbered anew), the log, the session events, the tasks that are not an
-entry's (those follow their entries) and the pauses. The runner of that state must be
+state; they are numbered anew), the log (numbered anew), the session events, the tasks
+that are not an entry's (those follow their entries), the pauses, the work items (their
+queues, failures and per-run counts, with their numbers) and the report documents kept
+in the runner's folder (under their log entries' new numbers; the files stay where they
+are, so that nothing is lost if the copy fails). The runner of that state must be
 stopped (its folder's lock is held meanwhile), and the target must hold no entries yet.
 A run the runner left in process is recovered by the first runner of the cluster, as a
 run of a runner that is not there (an orphan).
@@ -16,8 +19,11 @@ from dataclasses import dataclass
 
 from jobrunner import config, errors, lifecycle, model
 from jobrunner.lock import RunnerLock
+from jobrunner.reports import outputs
 from jobrunner.store import Store
 from jobrunner.store import open as store_open
+from jobrunner.store.postgres import MovedDocument, PostgresStore
+from jobrunner.store.sql.base import ITEM_TABLES, SqlStore
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -27,6 +33,8 @@ class Moved:
     sessions: int
     tasks: int
     pauses: int
+    items: int
+    documents: int
     source: str
     target: str
 
@@ -67,17 +75,45 @@ def migrate(cfg: config.Config) -> Moved:
     with RunnerLock(cfg.state_dir):  # its runner stopped, and none starts meanwhile
         source, target = store_open.open_store(sqlite_cfg), store_open.open_store(cfg)
         try:
+            if not isinstance(source, SqlStore) or not isinstance(target, PostgresStore):
+                raise errors.JobRunnerError(
+                    f"migrate-store copies a SQLite state into PostgreSQL, not into {target.where}"
+                )
             transition = copy_state(source, target)
-            target.commit(transition)
+            tables = {table: source.table_rows(table) for table in ITEM_TABLES}
+            numbers = sorted(g.entry_no for g in source.list_log())  # copy_state's order
+            documents = _documents(sqlite_cfg, numbers)
+            target.commit_migration(transition, tables, documents)
             return Moved(
                 entries=len(transition.put),
                 log=len(transition.log_insert),
                 sessions=len(transition.events),
                 tasks=len(transition.task_put),
                 pauses=len(transition.pause_put),
+                items=len(tables["items"][1]),
+                documents=len(documents),
                 source=source.where,
                 target=target.where,
             )
         finally:
             source.close()
             target.close()
+
+
+def _documents(cfg: config.Config, numbers: list[int]) -> list[MovedDocument]:
+    """The report documents kept in `cfg`'s folder whose log entries (the source's
+    `numbers`, in the order they go over) go over; one whose log entry was pruned is
+    deleted at that runner's next start anyway."""
+    places = {number: at for at, number in enumerate(numbers)}
+    kept = outputs.FolderOutputs(outputs.folder(cfg))
+    return [
+        MovedDocument(
+            log_at=places[log_no],
+            entry_id=doc.entry_id,
+            at=doc.at,
+            format=doc.format,
+            content=kept.read(doc),
+        )
+        for log_no, doc in sorted(kept.index().items())
+        if log_no in places
+    ]

@@ -32,8 +32,9 @@ def migrate_store_command(args: argparse.Namespace) -> int:
     else:
         print(
             f"copied {moved.entries} entries, {moved.log} log entries, {moved.sessions} "
-            f"session events, {moved.tasks} tasks and {moved.pauses} pauses from "
-            f"{moved.source} to {moved.target}"
+            f"session events, {moved.tasks} tasks, {moved.pauses} pauses, {moved.items} "
+            f"work items and {moved.documents} report documents from {moved.source} to "
+            f"{moved.target}"
         )
     return 0
 

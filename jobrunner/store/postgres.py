@@ -17,7 +17,8 @@ import contextlib
 import dataclasses
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -26,8 +27,8 @@ from psycopg import errors as pg_errors
 
 from jobrunner import model
 from jobrunner.store import StoreConflict, StoreUnwritable, pg_documents, pg_nodes, pg_schema
-from jobrunner.store.sql import migrations, writes
-from jobrunner.store.sql.base import SqlStore
+from jobrunner.store.sql import migrations, rows, writes
+from jobrunner.store.sql.base import ITEM_TABLES, SqlStore
 from jobrunner.store.sql.dialect import Connection, Dialect
 from jobrunner.store.sql.item_queries import ITEM_QUERIES
 from jobrunner.store.sql.queries import QUERIES
@@ -225,11 +226,66 @@ class PostgresStore(SqlStore, pg_nodes.Nodes, pg_documents.Documents):
 
     def commit(self, transition: model.Transition, *, durable: bool = True) -> list[int]:
         """The shared commit, with NOTIFY in its transaction (sent when it commits)."""
+        return self._commit(transition, durable=durable)
+
+    def commit_migration(
+        self,
+        transition: model.Transition,
+        tables: Mapping[str, tuple[Sequence[str], Sequence[Sequence[Any]]]],
+        documents: Sequence[MovedDocument],
+    ) -> list[int]:
+        """`migrate-store`'s one transaction: `transition` (the entries, the log, ...),
+        the rows of `tables` column for column with their numbers (the work items'
+        tables; each serial number then goes on from the highest), and the documents,
+        each under the number its log entry (`log_at`: its place in
+        `transition.log_insert`) is given here."""
+
+        def then(db: Connection, numbers: list[int]) -> None:
+            for table, (columns, found) in tables.items():
+                if table not in ITEM_TABLES:
+                    raise ValueError(f"not a table migrate-store copies: {table}")
+                marks = ", ".join(["%s"] * len(columns))
+                db.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", found
+                )
+            for table, column in _SERIALS:
+                db.execute(
+                    f"SELECT setval(pg_get_serial_sequence(%s, %s), "
+                    f"COALESCE(MAX({column}), 0) + 1, false) FROM {table}",
+                    (table, column),
+                )
+            db.executemany(
+                "INSERT INTO report_documents (log_no, entry_id, at, format, size, content) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        numbers[d.log_at],
+                        d.entry_id,
+                        rows.us(d.at),
+                        d.format,
+                        len(d.content),
+                        d.content,
+                    )
+                    for d in documents
+                ],
+            )
+
+        return self._commit(transition, durable=True, then=then)
+
+    def _commit(
+        self,
+        transition: model.Transition,
+        *,
+        durable: bool,
+        then: Callable[[Connection, list[int]], None] | None = None,
+    ) -> list[int]:
         with self._lock:
             try:
                 with self._transaction(durable=durable) as db:
                     _refuse_taken(db, [e.id for e in transition.put if e.version == 0])
                     numbers = writes.write(db, self.dialect, self._memo, transition)
+                    if then is not None:
+                        then(db, numbers)
                     db.execute("SELECT pg_notify(%s, %s)", (self.channel, self._token))
             except pg_errors.UniqueViolation as exc:
                 raise _conflict(exc) from None
@@ -281,6 +337,20 @@ class PostgresStore(SqlStore, pg_nodes.Nodes, pg_documents.Documents):
     def watch(self, wake: Callable[[], None], lost: Callable[[str], None]) -> None:
         if self._listener is None:
             self._listener = pg_nodes.Listener(self, wake, lost)
+
+
+_SERIALS = (("items", "number"), ("item_failures", "seq"))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, slots=True)
+class MovedDocument:
+    """A report document that `migrate-store` brings along with its log entry."""
+
+    log_at: int  # its log entry's place in the migration's log_insert
+    entry_id: str
+    at: datetime
+    format: str
+    content: bytes
 
 
 class _Batches:

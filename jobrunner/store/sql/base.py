@@ -14,6 +14,8 @@ from jobrunner.store import codec
 from jobrunner.store.sql import queries, rows, summary, writes
 from jobrunner.store.sql.dialect import Connection, Dialect
 
+ITEM_TABLES = ("item_queues", "items", "item_failures", "item_runs")
+"""The work items' tables (jobrunner/items), the same columns in every SQL store."""
 _LONG_AGO = -(2**62)  # microseconds: before any instant stored
 
 
@@ -100,6 +102,16 @@ class SqlStore:
         with self._reading() as db:
             cursor = db.execute(sql, params)
             return rows.read(cursor, self.dialect.shape(cursor), reader)
+
+    def table_rows(self, table: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """The column names and every row, as stored, of one of the work items' tables
+        (what `migrate-store` copies column for column)."""
+        if table not in ITEM_TABLES:
+            raise ValueError(f"not a work items table: {table}")
+        with self._reading() as db:
+            cursor = db.execute(f"SELECT * FROM {table}")
+            found = [tuple(row) for row in cursor.fetchall()]
+            return [column[0] for column in cursor.description], found
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         with self._reading() as db:
