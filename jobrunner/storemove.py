@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jobrunner import config, errors, lifecycle, model
 from jobrunner.lock import RunnerLock
 from jobrunner.reports import outputs
 from jobrunner.store import Store
 from jobrunner.store import open as store_open
-from jobrunner.store.postgres import MovedDocument, PostgresStore
 from jobrunner.store.sql.base import ITEM_TABLES, SqlStore
+
+if TYPE_CHECKING:
+    from jobrunner.store.postgres import MovedDocument
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -72,6 +75,8 @@ def migrate(cfg: config.Config) -> Moved:
     sqlite_cfg = dataclasses.replace(cfg, store=None)
     if not store_open.has_state(sqlite_cfg):
         raise errors.JobRunnerError(f"migrate-store: no state in {cfg.state_dir} to copy")
+    from jobrunner.store.postgres import PostgresStore  # (psycopg: not at every command)
+
     with RunnerLock(cfg.state_dir):  # its runner stopped, and none starts meanwhile
         source, target = store_open.open_store(sqlite_cfg), store_open.open_store(cfg)
         try:
@@ -104,6 +109,8 @@ def _documents(cfg: config.Config, numbers: list[int]) -> list[MovedDocument]:
     """The report documents kept in `cfg`'s folder whose log entries (the source's
     `numbers`, in the order they go over) go over; one whose log entry was pruned is
     deleted at that runner's next start anyway."""
+    from jobrunner.store.postgres import MovedDocument
+
     places = {number: at for at, number in enumerate(numbers)}
     kept = outputs.FolderOutputs(outputs.folder(cfg))
     return [

@@ -1,0 +1,18 @@
+"""What a command costs before it does anything: the command line loads no driver of a
+store it does not use (psycopg alone takes about 100 ms to import here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+
+def test_the_command_line_imports_no_postgresql_driver():
+    code = "import sys, jobrunner.cli; print(sorted(m for m in sys.modules if 'psycopg' in m))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "[]\n"
