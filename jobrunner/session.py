@@ -73,7 +73,10 @@ class Context:
     def log(self) -> Any:
         """A structlog logger bound to the entry and session (imported on first use)."""
         if self._log is None:
-            import structlog
+            from jobrunner import imports
+
+            with imports.without(*imports.OPTIONAL):
+                import structlog
 
             structlog.configure(
                 processors=[

@@ -20,9 +20,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-import structlog
+from jobrunner import imports, statedir
 
-from jobrunner import statedir
+with imports.without(*imports.OPTIONAL):  # (see jobrunner.imports)
+    import structlog
 
 # event name -> BC telemetry id (None: our own)
 EVENTS: dict[str, str | None] = {
