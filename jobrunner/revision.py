@@ -18,8 +18,12 @@ import dataclasses
 import enum
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from jobrunner import model, reconcile
+from jobrunner import model
+
+if TYPE_CHECKING:  # (imported by `guard`: the config, which reads revisions, needs none)
+    from jobrunner import reconcile
 
 MAX_DIGITS = 18  # a deploy number fits a signed 64-bit integer
 _NUMBER = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
@@ -117,6 +121,8 @@ def guard(plan: reconcile.Plan, stored: str | None, own: str | None, found: Stan
     again); a checkout with no revision on a store with none writes as it always did.
     Otherwise nothing: every change it would make is `kept`, a rejected file is still
     reported but its entry is not marked, and a touched file is not restamped."""
+    from jobrunner import reconcile
+
     if found in WRITES:
         move = None if own is None else model.RevisionMove(expected=stored, to=own)
         moved = dataclasses.replace(plan, revision=move)

@@ -1,6 +1,7 @@
 """The commands that act: on an entry (set-status, trigger, cancel, run-once), on the
 runner (pause, resume), on the log (mark-error, prune-log), and `run`, the runner
-itself. Each changes the store through `operate` and prints what it did."""
+itself. Each changes the store through `operate` (imported by the commands, so that its
+imports are no cost of the rest) and prints what it did."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from jobrunner import config, errors, model, operate, timetext, wallclock
+from jobrunner import config, errors, model, timetext, wallclock
 from jobrunner.cli import common
 from jobrunner.store import open as store_open
 from jobrunner.views import queries, shapes
@@ -59,6 +60,8 @@ def configure_set_status_parser(sub: common.Subparsers) -> None:
 
 def set_status_command(args: argparse.Namespace) -> int:
     """Exit 1 when the job file refuses the status (its `status: on_hold` wins)."""
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     with common.writing(cfg) as db:
         decided = operate.set_status(cfg, db, args.entry_id, model.EntryStatus(args.status))
@@ -80,6 +83,8 @@ def configure_run_once_parser(sub: common.Subparsers) -> None:
 
 
 def run_once_command(args: argparse.Namespace) -> int:
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     definition = _run_once_spec(cfg, args.entry_id)
     with common.making(cfg) as db:  # the first one makes the store
@@ -110,6 +115,8 @@ def configure_trigger_parser(sub: common.Subparsers) -> None:
 
 
 def trigger_command(args: argparse.Namespace) -> int:
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     with common.writing(cfg) as db:
         entry, woken = operate.trigger(cfg, db, args.entry_id)
@@ -131,6 +138,8 @@ def configure_cancel_parser(sub: common.Subparsers) -> None:
 
 
 def cancel_command(args: argparse.Namespace) -> int:
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     with common.writing(cfg) as db:
         entry = operate.cancel(cfg, db, args.entry_id)
@@ -154,6 +163,8 @@ def configure_pause_parsers(sub: common.Subparsers) -> None:
 
 
 def pause_command(args: argparse.Namespace) -> int:
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     with common.writing(cfg) as db:
         p = operate.pause(cfg, db, args.category)
@@ -166,6 +177,8 @@ def pause_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     with common.writing(cfg) as db:
         operate.resume(cfg, db, args.category)
@@ -185,6 +198,8 @@ def configure_mark_error_parser(sub: common.Subparsers) -> None:
 
 
 def mark_error_command(args: argparse.Namespace) -> int:
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     with common.writing(cfg) as db:
         print(operate.mark_error(cfg, db, args.log_no))
@@ -198,6 +213,8 @@ def configure_prune_log_parser(sub: common.Subparsers) -> None:
 
 
 def prune_log_command(args: argparse.Namespace) -> int:
+    from jobrunner import operate
+
     cfg = common.load_config(args)
     older = (
         common.duration(args.older_than, "--older-than") if args.older_than else cfg.log_retention

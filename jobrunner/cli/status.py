@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from jobrunner import config, follow, model, store
+from jobrunner import config, model, store
 from jobrunner.cli import common
 from jobrunner.reports import reading as report_reading
 from jobrunner.views import items, queries, shapes, text
@@ -131,6 +131,8 @@ def _follow_log(
         _print_log(new, cfg, db, args.json, widths=widths, header=grown)
 
     after = rows[0].entry_no if rows else 0
+    from jobrunner import follow  # (watchdog: for --follow alone)
+
     follow.log(cfg, db, after, emit, entry_id=args.entry_id, status=status)
 
 
