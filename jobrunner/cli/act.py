@@ -32,6 +32,9 @@ def configure_run_parser(sub: common.Subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from jobrunner import imports
+
+    imports.asyncio_without_tls()  # before the logs import it (see there)
     from jobrunner import runner, statedir, telemetry
 
     cfg = common.load_config(args)

@@ -28,3 +28,16 @@ def test_the_logs_import_no_rich_traceback_library_even_where_it_is_installed():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "False\n"
+
+
+def test_the_runners_asyncio_loads_no_tls_and_ssl_imports_as_usual_after():
+    code = (
+        "import sys; from jobrunner import imports; imports.asyncio_without_tls(); "
+        "import jobrunner.telemetry; print('ssl' in sys.modules, 'asyncio' in sys.modules); "
+        "import ssl; print(ssl.OPENSSL_VERSION.split()[0])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "False True\nOpenSSL\n"
