@@ -16,7 +16,7 @@ from pathlib import Path
 from jobrunner import cluster
 from jobrunner.store.postgres import PostgresStore
 from tests import pgdb
-from tests.e2e.runner_env import ROOT, events
+from tests.e2e.runner_env import ROOT, events, written_lines
 
 JOB = "tests.entrypoints.cluster_jobs:occurrence"
 RETRY_DELAY = 1.0  # seconds: each step of the platform retry profile the runners get
@@ -119,7 +119,7 @@ class Cluster:
     def runs(self) -> list[Run]:
         """Every run recorded so far, by start."""
         path = self.marks / "runs.log"
-        lines = path.read_text().splitlines() if path.exists() else []
+        lines = written_lines(path)
         started: dict[tuple[str, str, str, str], Run] = {}
         ended: dict[tuple[str, str, str, str], float] = {}
         for line in lines:

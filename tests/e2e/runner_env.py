@@ -102,14 +102,23 @@ class Env:
             db.close()
 
     def marks_of(self, entry_id: str) -> list[str]:
-        path = self.marks / f"{entry_id}.marks"
-        return path.read_text().splitlines() if path.exists() else []
+        return written_lines(self.marks / f"{entry_id}.marks")
 
     def wait_for_mark(self, entry_id: str, prefix: str, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
         while not any(m.startswith(prefix) for m in self.marks_of(entry_id)):
             assert time.monotonic() < deadline, f"no {prefix!r} mark from {entry_id}"
             time.sleep(0.02)
+
+
+def written_lines(path: Path) -> list[str]:
+    """The lines appended to `path` so far; a last one still being written (a job
+    appends while the test reads) is left for the next read."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return text.split("\n")[:-1]
 
 
 def events(stdout: str) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from tests.e2e.cluster_env import (
     Cluster,
     Run,
 )
-from tests.e2e.runner_env import ROOT
+from tests.e2e.runner_env import ROOT, written_lines
 
 pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 S = model.EntryStatus
@@ -273,9 +273,7 @@ def test_tasks_made_in_a_session_run_once_across_runners(tmp_path, schema):
 def _parts(cluster: Cluster) -> list[str]:
     found = []
     for path in cluster.marks.glob("*.marks"):
-        found += [
-            line.split(" ")[1] for line in path.read_text().splitlines() if line.startswith("part ")
-        ]
+        found += [line.split(" ")[1] for line in written_lines(path) if line.startswith("part ")]
     return found
 
 

@@ -21,7 +21,7 @@ import pytest
 from jobrunner import model
 from tests import gitrepo, pgdb
 from tests.e2e.cluster_env import Cluster
-from tests.e2e.runner_env import ROOT, events, named
+from tests.e2e.runner_env import ROOT, events, named, written_lines
 
 pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 VERSIONED = "tests.entrypoints.cluster_jobs:versioned"
@@ -56,7 +56,7 @@ class Deploy:
 
     def starts(self, since: float = 0.0) -> list[Start]:
         path = self.cluster.marks / "versions.log"
-        lines = path.read_text().splitlines() if path.exists() else []
+        lines = written_lines(path)
         found = [Start(e, v, r, int(p), float(t)) for e, v, r, p, t in map(str.split, lines)]
         return [s for s in found if s.at >= since]
 

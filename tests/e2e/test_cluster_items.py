@@ -18,7 +18,7 @@ import pytest
 from jobrunner import model
 from tests import pgdb
 from tests.e2e.cluster_env import Cluster
-from tests.e2e.runner_env import ROOT
+from tests.e2e.runner_env import ROOT, written_lines
 from tests.entrypoints.items_jobs import GATE_AT, GATED
 
 pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
@@ -33,7 +33,7 @@ def schema():
 
 def _lines(cluster: Cluster, name: str) -> list[list[str]]:
     path = cluster.marks / f"{name}.marks"
-    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+    return [line.split() for line in written_lines(path)]
 
 
 def _items(cluster: Cluster, node: str, entry_id: str = "gated") -> dict[str, dict]:

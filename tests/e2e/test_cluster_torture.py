@@ -30,7 +30,7 @@ from jobrunner import lifecycle, model
 from jobrunner.store.postgres import PostgresStore
 from tests import pgdb
 from tests.e2e.cluster_env import FAILOVER, LOADED, STARTUP, Cluster
-from tests.e2e.runner_env import ROOT
+from tests.e2e.runner_env import ROOT, written_lines
 
 pytestmark = [pytest.mark.postgres, pytest.mark.alone]  # leases of 3 s: see tests/alone.py
 JOB = "tests.entrypoints.cluster_jobs:torture"
@@ -113,7 +113,7 @@ class Torture:
 
     def marks(self) -> list[Mark]:
         path = self.cluster.marks / "torture.log"
-        lines = path.read_text().splitlines() if path.exists() else []
+        lines = written_lines(path)
         return [
             Mark(w, k, s, int(f), r, float(t)) for w, k, s, f, r, t in (x.split() for x in lines)
         ]
@@ -342,7 +342,7 @@ def _children(pid: int) -> list[int]:
 
 def _marked(cluster: Cluster, what: str, key: str = "") -> bool:
     path = cluster.marks / "torture.log"
-    lines = path.read_text().splitlines() if path.exists() else []
+    lines = written_lines(path)
     return any(line.startswith(f"{what} {key}") for line in lines)
 
 
