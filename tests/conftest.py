@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import compileall
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from tests import alone
 
 ROOT = Path(__file__).resolve().parent.parent
+_LOCKS = pytest.StashKey[Path]()
 TIERS = ("unit", "contract", "integration", "e2e")
 
 # The commands the tests run write to pipes, never to a terminal: a terminal's size left
@@ -37,6 +39,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
         if parts and parts[0] in TIERS:
             item.add_marker(getattr(pytest.mark, parts[0]))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller of a parallel run makes the folder of the `alone` lock (its
+    workers start after this and inherit its name); `pytest_unconfigure` removes it."""
+    parallel = config.pluginmanager.hasplugin("xdist") and config.getoption("dist") != "no"
+    if parallel and not hasattr(config, "workerinput"):
+        config.stash[_LOCKS] = alone.make_folder()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    made = config.stash.get(_LOCKS, None)
+    if made is not None:
+        shutil.rmtree(made, ignore_errors=True)
+        os.environ.pop(alone.ENV, None)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -46,5 +46,5 @@ def test_an_alone_test_waits_for_the_others_and_holds_back_new_ones(tmp_path):
 
 
 def test_outside_a_parallel_run_there_is_no_lock(monkeypatch):
-    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
+    monkeypatch.delenv(alone.ENV, raising=False)
     assert alone.folder() is None
