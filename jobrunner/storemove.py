@@ -45,6 +45,12 @@ class Moved:
 def copy_state(source: Store, target: Store) -> model.Transition:
     """The one transition that writes `source`'s state into an empty `target` (with
     the store's revision of the job files)."""
+    return _copied(source, target)[0]
+
+
+def _copied(source: Store, target: Store) -> tuple[model.Transition, list[int]]:
+    """`copy_state`'s transition, and the source's numbers of the log entries it inserts
+    (in its order: each gets a new number in the target)."""
     if target.list_entries() or target.list_tasks():
         raise errors.JobRunnerError(f"{target.where} holds entries or tasks already")
     logs = sorted(source.list_log(), key=lambda g: g.entry_no)
@@ -53,7 +59,7 @@ def copy_state(source: Store, target: Store) -> model.Transition:
     moved = (
         None if revision is None else model.RevisionMove(expected=target.revision(), to=revision)
     )
-    return model.Transition(
+    transition = model.Transition(
         revision=moved,
         reason="migrated",
         put=tuple(dataclasses.replace(e, version=0) for e in source.list_entries()),
@@ -66,6 +72,7 @@ def copy_state(source: Store, target: Store) -> model.Transition:
         ),
         pause_put=tuple(source.pauses()),
     )
+    return transition, [g.entry_no for g in logs]
 
 
 def migrate(cfg: config.Config) -> Moved:
@@ -84,9 +91,8 @@ def migrate(cfg: config.Config) -> Moved:
                 raise errors.JobRunnerError(
                     f"migrate-store copies a SQLite state into PostgreSQL, not into {target.where}"
                 )
-            transition = copy_state(source, target)
+            transition, numbers = _copied(source, target)
             tables = {table: source.table_rows(table) for table in ITEM_TABLES}
-            numbers = sorted(g.entry_no for g in source.list_log())  # copy_state's order
             documents = _documents(sqlite_cfg, numbers)
             target.commit_migration(transition, tables, documents)
             return Moved(
