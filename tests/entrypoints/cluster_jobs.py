@@ -8,15 +8,24 @@ import time
 from pathlib import Path
 
 
-def _record(ctx, what: str) -> None:
+def _append(name: str, line: str) -> None:
+    """`line` appended to the marks file `name` in one write (the jobs of several
+    runners append to the same file at once)."""
     folder = os.environ.get("JOBRUNNER_TEST_MARKS")
     if folder:
-        line = (
-            f"{what} {ctx.entry.get('id')} {ctx.entry.get('earliest_start')} {ctx.attempt} "
-            f"{os.environ.get('JOBRUNNER_TEST_RUNNER', '-')} {time.time():.6f} {ctx.fence}\n"
-        )
-        with open(Path(folder) / "runs.log", "a") as f:
-            f.write(line)
+        fd = os.open(Path(folder) / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+
+def _record(ctx, what: str) -> None:
+    _append(
+        "runs.log",
+        f"{what} {ctx.entry.get('id')} {ctx.entry.get('earliest_start')} {ctx.attempt} "
+        f"{os.environ.get('JOBRUNNER_TEST_RUNNER', '-')} {time.time():.6f} {ctx.fence}\n",
+    )
 
 
 def occurrence(ctx) -> None:
@@ -29,14 +38,11 @@ def occurrence(ctx) -> None:
 def versioned(ctx) -> None:
     """Records its start in versions.log: the entry, the definition's version (its
     parameter), its runner and its own pid."""
-    folder = os.environ.get("JOBRUNNER_TEST_MARKS")
-    if folder:
-        line = (
-            f"{ctx.entry.get('id')} {ctx.parameter} "
-            f"{os.environ.get('JOBRUNNER_TEST_RUNNER', '-')} {os.getpid()} {time.time():.6f}\n"
-        )
-        with open(Path(folder) / "versions.log", "a") as f:
-            f.write(line)
+    _append(
+        "versions.log",
+        f"{ctx.entry.get('id')} {ctx.parameter} "
+        f"{os.environ.get('JOBRUNNER_TEST_RUNNER', '-')} {os.getpid()} {time.time():.6f}\n",
+    )
 
 
 def torture(ctx) -> None:
@@ -58,7 +64,4 @@ def torture(ctx) -> None:
 
 def _line(text: str) -> None:
     runner = os.environ.get("JOBRUNNER_TEST_RUNNER", "-")
-    path = Path(os.environ["JOBRUNNER_TEST_MARKS"]) / "torture.log"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    os.write(fd, f"{text} {runner} {time.time():.6f}\n".encode())
-    os.close(fd)
+    _append("torture.log", f"{text} {runner} {time.time():.6f}\n")
