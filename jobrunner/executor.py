@@ -368,8 +368,10 @@ def result_outcome(
     result: dict[str, Any], output: str, *, retriable: tuple[str, ...] = ()
 ) -> model.Outcome:
     """The Outcome a session's whole result file says."""
+    items = bool(result.get("items"))
     if result.get("ok"):
-        return model.Outcome(ok=True, no_activity=bool(result.get("no_activity")), output=output)
+        no_activity = bool(result.get("no_activity"))
+        return model.Outcome(ok=True, no_activity=no_activity, output=output, items=items)
     names = tuple(result.get("exception", ()))
     message = result.get("message", "")
     return model.Outcome(
@@ -380,6 +382,7 @@ def result_outcome(
         cause=model.Cause.EXCEPTION,
         output=output,
         retriable=retry.is_retriable(names, message, retriable),
+        items=items,
     )
 
 

@@ -431,7 +431,8 @@ class Cause(enum.StrEnum):
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Outcome:
     """How a session ended: `cause` says why a failure failed; `retriable` failures are
-    re-run on the platform retry profile."""
+    re-run on the platform retry profile. `items`: the session may still hold work
+    items (False only when its result says it opened no queue)."""
 
     ok: bool
     no_activity: bool = False
@@ -441,3 +442,4 @@ class Outcome:
     cause: Cause = Cause.NONE
     retriable: bool = False
     output: str = ""
+    items: bool = True

@@ -50,6 +50,7 @@ class Context:
         self.report_parameters: dict[str, Any] = dict((self._report or {}).get("parameters", {}))
         """A report's `report_parameters` (its saved request-page options)."""
         self._no_activity = False
+        self._items = False  # a queue of work items was opened (see `execute`)
         self._log: Any = None
 
     def no_activity(self) -> None:
@@ -60,6 +61,7 @@ class Context:
         settings: entry, max_attempts, done_retention), imported on first use."""
         from jobrunner.items import job
 
+        self._items = True
         return job.for_context(self, name, **settings)
 
     def report_file(self) -> Any:
@@ -337,8 +339,17 @@ def _names(exc: BaseException) -> list[str]:
 
 
 def execute(request: dict[str, Any]) -> dict[str, Any]:
-    """Run the job of `request` in this process; the result as a JSON-able dict."""
+    """Run the job of `request` in this process; the result as a JSON-able dict. It says
+    `items` when the job opened a queue of work items: the runner asks the item store
+    for what the session still holds only then (or when there is no result)."""
     ctx = Context(request)
+    result = _execute(ctx, request)
+    if ctx._items:
+        result["items"] = True
+    return result
+
+
+def _execute(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     try:
         returned = load(request["ref"])(ctx)
         if ctx._report is not None:  # a report: what it returned becomes its document

@@ -34,16 +34,18 @@ class Endings:
         ends); `forced` is the outcome of every end. A session that started and ended
         within one pass gets its logon event but no pid on its entry (one write each)."""
         steps = [self.plan_logon(on.run, now, mark=not on.also_ended) for on in logons]
-        self._release_items([end.run for end in ends], now)
-        for end in ends:
-            if forced is not None:
-                result = self.forced(end.run, forced)
-            elif end.outcome is not None:
-                result = end.outcome
-            else:
-                result = self._outcome(end.run, end.status or 0)
+        results = [self._result(end, forced) for end in ends]
+        self._release_items([e.run for e, r in zip(ends, results, strict=True) if r.items], now)
+        for end, result in zip(ends, results, strict=True):
             steps.append(self._plan_end(end.run, result, now, end.status))
         return steps
+
+    def _result(self, end: sessions.Ended, forced: model.Outcome | None) -> model.Outcome:
+        if forced is not None:
+            return self.forced(end.run, forced)
+        if end.outcome is not None:
+            return end.outcome
+        return self._outcome(end.run, end.status or 0)
 
     def forced(self, run: sessions.Running, result: model.Outcome) -> model.Outcome:
         """`result` (the runner ended the run), with what the session wrote so far."""
@@ -136,8 +138,10 @@ class Endings:
         """The end of a run: an entry's or a task's. Every end comes here (a session
         that ended, timed out, was killed or went with the fork server; `plan` releases
         the items of all its ends at once): the work items its session still held go
-        back to pending first."""
-        self._release_items([run], now)
+        back to pending first (a session whose result says it opened no queue holds
+        none: the item store is not asked)."""
+        if result.items:
+            self._release_items([run], now)
         return self._plan_end(run, result, now, status)
 
     def _release_items(self, runs: list[sessions.Running], now: datetime) -> None:

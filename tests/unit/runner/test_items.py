@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from jobrunner import executor, model
 from jobrunner.items import model as items_model
 from jobrunner.items import ops, shell
 from jobrunner.runner.recovery import Recovery
@@ -16,6 +17,7 @@ from .test_recovery import _left_in_process
 
 SECOND = timedelta(seconds=1)
 PENDING, FAILED = items_model.ItemStatus.PENDING, items_model.ItemStatus.FAILED
+IN_PROCESS = items_model.ItemStatus.IN_PROCESS
 
 
 def _hold(h, session_id: str, *, max_attempts: int = 3) -> None:
@@ -76,3 +78,24 @@ def test_recovery_gives_back_the_items_of_sessions_that_are_over(harness):
     Recovery(r.shared, r.endings, r.commits).recover(h.clock.now(), h.clock.monotonic())
     item = _item(h)
     assert (item.status, item.attempts, item.session_id) == (PENDING, 1, None)
+
+
+def test_a_result_says_whether_its_session_may_hold_items():
+    """The runner asks the item store at a session's end only when the session may hold
+    items: its result says it opened a queue, or there is no result to say otherwise."""
+    assert not executor.result_outcome({"ok": True}, "").items
+    assert executor.result_outcome({"ok": True, "items": True}, "").items
+    assert not executor.result_outcome({"ok": False, "message": "m"}, "").items
+    assert executor.result_outcome({"ok": False, "message": "m", "items": True}, "").items
+    assert model.Outcome(ok=True).items  # an end the runner gives (no result): ask
+
+
+def test_an_end_whose_result_opened_no_queue_leaves_the_item_store_alone(harness):
+    h = harness()
+    h.add(job())
+    h.tick()
+    _hold(h, h.session_of())
+    run = h.runner.sessions.by_session[h.session_of()]
+    ended = h.runner.endings.plan_end(run, model.Outcome(ok=True, items=False), NOW, 0)
+    assert ended.transition.log_update  # its end is planned; its items are not asked for
+    assert _item(h).status is IN_PROCESS
