@@ -167,6 +167,18 @@ def _problem(path: Path, line: int, where: str, message: str) -> model.Problem:
     return model.Problem(file=str(path), line=line, path=where, message=message)
 
 
+POOL_WORKERS_PER_CORE = 4
+
+
+def default_workers(session_mode: str, cores: int | None = None) -> int:
+    """Sessions at once when the config does not say: one per core, as each is a
+    process; `POOL_WORKERS_PER_CORE` per core in pool mode, whose sessions are many and
+    small (mostly waiting on something else) and whose processes are forked ahead once:
+    more at once lets the runner commit the starts and ends of many in each pass."""
+    cores = cores or os.cpu_count() or 1
+    return cores * POOL_WORKERS_PER_CORE if session_mode == "pool" else cores
+
+
 def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
     return Config(
         path=path,
@@ -177,7 +189,7 @@ def _build(raw: dict[str, Any], *, base: Path, path: Path | None) -> Config:
         store=os.environ.get(STORE_ENV) or raw.get("store") or None,
         revision=_revision(raw.get("revision")),
         objects={int(k): v for k, v in raw.get("objects", {}).items()},
-        workers=raw.get("workers") or os.cpu_count() or 1,
+        workers=raw.get("workers") or default_workers(raw.get("session_mode", "fork")),
         session_mode=raw.get("session_mode", "fork"),
         session_preload=raw.get("session_preload", True),
         max_runs_per_process=raw.get("max_runs_per_process", 1000),
