@@ -5,7 +5,7 @@ A message a schema words itself is its `errorMessage` key: yaml-language-server 
 in the editor (for a pattern, type, enum or const that fails), and `errors` words the
 same text (see `worded`), so the editor and `jobrunner validate` say the same thing.
 
-fastjsonschema (compiled once per process, ahead of use with `prepare`) answers
+fastjsonschema (compiled once per process: `fast_validator`) answers
 "valid?" for every file; only a file that fails is walked again with jsonschema
 (imported then) to word each error and locate it.
 """
@@ -16,7 +16,6 @@ import copy
 import difflib
 import functools
 import json
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -62,18 +61,6 @@ def fast_validator(name: str) -> Callable[[Any], Any]:
         _as_draft7(load(name)), detailed_exceptions=False
     )
     return validator
-
-
-def prepare(name: str) -> threading.Thread:
-    """Compile the validator of `name` in a thread of its own (nothing to do when it is
-    built): the first document that needs it (after a start that read no file, the
-    first edit) then finds it ready, rather than compiling it where it is needed (the
-    runner's loop: 15 ms, and far more under load)."""
-    thread = threading.Thread(
-        target=fast_validator, args=(name,), name="jobrunner-schema", daemon=True
-    )
-    thread.start()
-    return thread
 
 
 @functools.cache

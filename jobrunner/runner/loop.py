@@ -158,6 +158,10 @@ class Runner:
         housekeeping.release_memory()  # the start-up reconcile's garbage: give it back
         if not self.until_idle:
             self.reconciler.watch(self._on_files)
+            self.reconciler.prepare()
+        # the start's log pruning pass (over every entry's history limits) before READY,
+        # as the validator: in the first pass after it, the first edit waited for it
+        self.housekeeping.prune(self.clock.now(), self.clock.monotonic())
         self.log.info(
             "runner_started",
             pid=os.getpid(),
@@ -167,8 +171,6 @@ class Runner:
             revision=self.reconciler.revision,
         )
         self.notifier.send("READY=1", self.status())
-        if not self.until_idle:  # off the loop, after READY: ready for the first edit
-            self.reconciler.prepare()
         while not self.stopping:
             try:
                 with telemetry.held():  # a pass's events go out together
