@@ -5,7 +5,6 @@ A failing job is not an exception in the runner; these are for bad input and mis
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -42,6 +41,8 @@ class UnknownEntry(JobRunnerError, LookupError):
 
     def __init__(self, entry_id: str, known: Iterable[str] = ()) -> None:
         self.entry_id = entry_id
+        import difflib  # (only for a message: not in every process that imports this)
+
         near = difflib.get_close_matches(entry_id, sorted(set(known)), n=3)
         hint = f"; did you mean {' or '.join(map(repr, near))}?" if near else ""
         super().__init__(f"no job queue entry with id {entry_id!r}{hint}")

@@ -13,7 +13,6 @@ fastjsonschema (compiled once per process: `fast_validator`) answers
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import json
 from collections.abc import Callable, Iterator
@@ -120,6 +119,8 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[list[str | int
     if kind == "additionalProperties" and isinstance(value, dict):
         known = sorted(schema.get("properties", {}))
         for key in sorted(k for k in value if k not in known):
+            import difflib  # (only for a message)
+
             close = difflib.get_close_matches(key, known, n=1)
             hint = (
                 f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"

@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -116,6 +115,8 @@ def colour() -> bool:
 def width() -> int | None:
     """The width a table must fit: COLUMNS, else the terminal's; in a pipe, none."""
     if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        import shutil  # (only for a table on a terminal)
+
         return shutil.get_terminal_size().columns
     return None
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,6 +121,8 @@ class FolderOutputs:
         partial = target.with_name(target.name + PARTIAL)
         fd = statedir.open_file(partial, os.O_WRONLY | os.O_TRUNC)
         with os.fdopen(fd, "wb") as out, source.open("rb") as data:
+            import shutil  # (only where a document is copied)
+
             shutil.copyfileobj(data, out)
             out.flush()
             os.fsync(out.fileno())

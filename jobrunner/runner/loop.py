@@ -155,13 +155,13 @@ class Runner:
             recovery.recover(self.clock.now(), self.clock.monotonic())
         self.housekeeping.read_pauses()
         self.reconciler.full()
-        housekeeping.release_memory()  # the start-up reconcile's garbage: give it back
         if not self.until_idle:
             self.reconciler.watch(self._on_files)
             self.reconciler.prepare()
         # the start's log pruning pass (over every entry's history limits) before READY,
         # as the validator: in the first pass after it, the first edit waited for it
         self.housekeeping.prune(self.clock.now(), self.clock.monotonic())
+        housekeeping.release_memory()  # the garbage of both (the reconcile's, the pass's)
         self.log.info(
             "runner_started",
             pid=os.getpid(),
