@@ -124,3 +124,14 @@ def test_the_same_definition_read_from_another_revision_is_restamped():
     assert kinds(plan) == [("restamp", "b")]
     assert plan.changes[0].after.spec.revision == "8"
     assert plan.transition().put == (plan.changes[0].after,)
+
+
+def test_what_a_checkout_keeps_of_a_files_definition_tells_id_and_digest_apart():
+    from jobrunner.reconciler import held
+
+    assert held("jobs.d/nightly.yaml", "nightly", "d1") == "d1"  # the default id: not kept
+    assert held("jobs.d/a.b.yml", "a.b", "d1") == "d1"
+    assert held("jobs.d/nightly.yaml", "other", "d1") == ("other", "d1")
+    f = "jobs.d/nightly.yaml"
+    assert held(f, "nightly", "d1") != held(f, "x", "d1")
+    assert held(f, "nightly", "d1") != held(f, "nightly", "d2")
