@@ -184,6 +184,7 @@ class Tell:
         self.fd = fd
         self.held: list[bytes] = []
         self.since = 0.0
+        self.ending = False  # an `exited` line is held
 
     def started(self, session_id: str, pid: int) -> None:
         if not self.held:
@@ -191,8 +192,16 @@ class Tell:
         self.held.append(b"started %s %d\n" % (session_id.encode(), pid))
 
     def exited(self, pid: int, status: int) -> None:
+        """Held to the end of the loop's round (`ended_round`): the ends that one poll
+        found reach the runner in one write, which wakes it once."""
         self.held.append(b"exited %d %d\n" % (pid, status))
-        self.flush()
+        self.ending = True
+
+    def ended_round(self) -> None:
+        if self.ending:
+            self.flush()
+        else:
+            self.due()
 
     def wait_ms(self) -> int:
         """How long the fork server may wait for something to do (-1: no limit)."""
@@ -208,6 +217,7 @@ class Tell:
         if self.held:
             os.write(self.fd, b"".join(self.held))  # (a pipe: short, so written whole)
             self.held.clear()
+        self.ending = False
 
 
 _BOOT = (
@@ -456,6 +466,7 @@ class Server(pool.Serving):
         self.poll.register(0, select.POLLIN)
         self.poll.register(self.wake_r, select.POLLIN)
         self._reap()  # sessions that ended while this process was starting afresh
+        self.tell.flush()
         while True:
             body, rest = unframe(self.pending)
             if body is None:
@@ -475,7 +486,7 @@ class Server(pool.Serving):
                             return
                         self.pending += data
                 self._reap()
-                self.tell.due()
+                self.tell.ended_round()
                 continue
             self.pending = rest
             self._serve_message(body, rest)

@@ -108,7 +108,8 @@ class Pools:
         data = frame(request)
         try:
             sent = socket.send_fds(process.sock, [data], list(files))
-            process.sock.sendall(data[sent:])  # (a large request goes in parts)
+            if sent < len(data):  # (a large request goes in parts)
+                process.sock.sendall(data[sent:])
         except OSError:
             return False
         process.session_id, process.ready = session_id, False

@@ -140,7 +140,8 @@ def test_a_module_that_would_be_unsafe_or_slow_to_share_is_not_preloaded(
 
 def test_a_started_line_waits_briefly_for_its_exited_line_and_no_longer():
     """What the fork server tells the runner: a session's start is held up to HOLD so
-    that a short session's start and end go in one write; its end never waits."""
+    that a short session's start and end go in one write; its end waits only for the
+    end of the loop's round (the other ends found by the same poll go with it)."""
     r, w = os.pipe()
     os.set_blocking(r, False)
     try:
@@ -150,7 +151,11 @@ def test_a_started_line_waits_briefly_for_its_exited_line_and_no_longer():
         with pytest.raises(BlockingIOError):
             os.read(r, 100)  # held
         tell.exited(101, 0)
-        assert os.read(r, 100) == b"started s1 101\nexited 101 0\n"  # together
+        tell.exited(103, 0)  # found in the same round
+        with pytest.raises(BlockingIOError):
+            os.read(r, 100)  # held to the round's end
+        tell.ended_round()
+        assert os.read(r, 100) == b"started s1 101\nexited 101 0\nexited 103 0\n"  # together
         tell.started("s2", 102)
         time.sleep(forkserver.HOLD * 2)
         assert tell.wait_ms() == 0
