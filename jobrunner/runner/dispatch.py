@@ -54,6 +54,9 @@ class Dispatcher:
         while True:
             left = len(unheld)
             due = self.shared.store.due_tasks(now, free + left)
+            entries = self.shared.store.entries_by_id(  # (one read, not one per task)
+                t.entry_id for t in due if t.object == lifecycle.DISPATCH and t.entry_id
+            )
             for task in due:
                 if taken == free:
                     return steps
@@ -61,17 +64,24 @@ class Dispatcher:
                     continue
                 seen.add(task.id)
                 before = len(unheld)
-                step = self._plan(task, now, mono, busy)
+                step = self._plan(task, entries, now, mono, busy)
                 taken += len(unheld) == before
                 if step is not None:
                     steps.append(step)
             if taken == free or len(unheld) == left or len(due) < free + left:
                 return steps
 
-    def _plan(self, task: model.Task, now: datetime, mono: float, busy: set[str]) -> Step | None:
+    def _plan(
+        self,
+        task: model.Task,
+        entries: dict[str, model.Entry],
+        now: datetime,
+        mono: float,
+        busy: set[str],
+    ) -> Step | None:
         if task.object != lifecycle.DISPATCH:
             return self._plan_task(task, now, mono)
-        entry = self.shared.store.get_entry(task.entry_id or "")
+        entry = entries.get(task.entry_id or "")
         if entry is not None and not self.shared.holds(entry):
             self.shared.unheld.add(entry.id)  # a definition of a checkout it does not have
             return None

@@ -119,6 +119,10 @@ class Store(Protocol):
         """Entries defined by these job files (their `spec.source`)."""
         ...
 
+    def entries_by_id(self, entry_ids: Iterable[str]) -> dict[str, model.Entry]:
+        """The entries of these ids that exist, by id (one read: `get_entry` of many)."""
+        ...
+
     def entry_states(self) -> list[EntryState]:
         """Every entry's state (no definition is built), ordered by id."""
         ...

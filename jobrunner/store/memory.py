@@ -133,6 +133,10 @@ class MemoryStore:
         wanted = set(sources)
         return [e for _, e in sorted(self._entries.items()) if e.spec.source in wanted]
 
+    def entries_by_id(self, entry_ids: Iterable[str]) -> dict[str, model.Entry]:
+        entries = self._entries
+        return {i: entries[i] for i in entry_ids if i in entries}
+
     def sources(self) -> dict[str, store.Source]:
         return {
             e.spec.source: store.Source(e.spec.stamp, e.id, e.spec.digest)

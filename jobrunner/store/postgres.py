@@ -60,6 +60,7 @@ def _queries() -> Any:
         q,
         entries_order='ORDER BY id COLLATE "C"',
         entries_by_source=f'{entries} WHERE source = ANY(%s) ORDER BY id COLLATE "C"',
+        entries_by_id=f"{entries} WHERE id = ANY(%s)",
         list_tasks=f'{tasks} ORDER BY created_at NULLS FIRST, id COLLATE "C"',
         due_tasks=(
             f"{tasks} WHERE ready = 1 AND session_id IS NULL AND not_before <= %s "

@@ -142,6 +142,14 @@ def test_entries_by_source(store):
     assert store.entries_by_source([]) == []
 
 
+def test_entries_by_id(store):
+    put(store, entry("a"), entry("b"), entry("c"))
+    found = store.entries_by_id(["c", "a", "x", "a"])
+    assert sorted(found) == ["a", "c"]
+    assert found["c"] == store.get_entry("c")
+    assert store.entries_by_id([]) == {}
+
+
 def test_list_entries_filters(store):
     put(store, entry("a", category="X"), entry("b", S.ERROR, category="X"), entry("c"))
     assert [e.id for e in store.list_entries()] == ["a", "b", "c"]

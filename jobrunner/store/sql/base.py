@@ -162,6 +162,13 @@ class SqlStore:
             return []
         return self._entries(self._q.entries_by_source, (self.dialect.many(wanted),))
 
+    def entries_by_id(self, entry_ids: Iterable[str]) -> dict[str, model.Entry]:
+        wanted = sorted(set(entry_ids))
+        if not wanted:
+            return {}
+        found = self._entries(self._q.entries_by_id, (self.dialect.many(wanted),))
+        return {e.id: e for e in found}
+
     def sources(self) -> dict[str, store.Source]:
         with self._reading() as db:
             found = db.execute(self._q.sources).fetchall()

@@ -79,6 +79,7 @@ class Queries:
     entries_by_source: str = (
         f"{_ENTRY} WHERE source IN (SELECT value FROM json_each(?)) ORDER BY id"
     )
+    entries_by_id: str = f"{_ENTRY} WHERE id IN (SELECT value FROM json_each(?))"
     waiting_entries: str = (
         f"{_ENTRY} WHERE status = 'waiting' AND category = ? ORDER BY priority, entry_no"
     )
