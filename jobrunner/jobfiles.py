@@ -54,10 +54,13 @@ def _folder(folder: str, base: str) -> str:
 JOB_SUFFIXES = (".yaml", ".yml")
 
 
+_NOT_JOBS = (".", "#")  # hidden files, editors' temporary files
+
+
 def is_job_name(name: str) -> bool:
     """Whether a file of this name is a job file: a YAML suffix, and neither hidden nor
     an editor's temporary file."""
-    return name.endswith(JOB_SUFFIXES) and not name.startswith((".", "#"))
+    return name.endswith(JOB_SUFFIXES) and not name.startswith(_NOT_JOBS)
 
 
 def job_files(jobs_dir: Path) -> list[Path]:
@@ -387,12 +390,13 @@ def stamps(jobs_dir: Path, base: Path | None = None, *, stamped: bool = True) ->
     out = {}
     with os.scandir(jobs_dir) as listing:
         context = ownership.stamp_context(os.stat(jobs_dir))
-        for item in listing:
+        for item in listing:  # (10,000 files: is_job_name and the UTF-8 check inlined)
             name = item.name
-            if not is_job_name(name):
+            if not name.endswith(JOB_SUFFIXES) or name.startswith(_NOT_JOBS):
                 continue
             try:
-                name.encode()
+                if not name.isascii():
+                    name.encode()
                 if not stamped:
                     if item.is_file():
                         out[lead + name] = ""
