@@ -215,3 +215,29 @@ def test_a_single_runners_own_store_takes_no_git_revision(deploy, tmp_path):
     assert alone.checkout.read(numbered) == "3"
     assert checkout.Checkout(git=True).read(new.rec.cfg) == first
     alone.store.close()
+
+
+def test_a_rule_that_comes_into_force_later_finds_what_every_file_holds(tmp_path):
+    """A single runner's checkout with no revision keeps nothing of what its files hold
+    (nothing asks while the rule is not in force); once the store has a revision, set
+    from elsewhere, its next reconcile reads the folder again: the unchanged files hold
+    their stored definitions, the changed one (kept by the rule) does not."""
+    path = tmp_path / "store.sqlite3"
+    jobs = tmp_path / "jobs.d"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(HOURLY)
+    (jobs / "b.yaml").write_text(HOURLY)
+    (tmp_path / "single").mkdir()
+    single = SqliteStore(path)
+    for _ in range(2):  # a start, then a restart: its files unchanged, none is read
+        rec = Reconciler(_cfg(tmp_path / "single", jobs), single, lambda: datetime.now(UTC))
+        rec.full()
+    assert rec.holds(single.get_entry("a"))
+    Node(tmp_path / "numbered", jobs, path, "1").full()  # the store's revision is set now
+    (jobs / "b.yaml").write_text(HOURLY.replace("1h", "2h"))
+    with capture_logs() as logs:
+        rec.paths([jobs / "b.yaml"])
+    assert [e["entry_id"] for e in logs if e["event"] == "definition_newer_in_store"] == ["b"]
+    assert rec.holds(single.get_entry("a"))
+    assert not rec.holds(single.get_entry("b"))
+    single.close()
