@@ -117,12 +117,16 @@ def _plus(instant: datetime, delta: timedelta) -> datetime:
 
 def _adjust_instant(rec: model.Recurrence, candidate: datetime, tz: ZoneInfo) -> datetime:
     # D on the candidate's wall-clock time; an unchanged wall keeps the exact instant
-    # (so elapsed intervals run at both instants of a repeated hour).
+    # (so elapsed intervals run at both instants of a repeated hour). A wall time moved
+    # forward runs at its first instant, unless the candidate is in the second pass of a
+    # repeated hour and that instant lies before it (a window that starts in the hour):
+    # then at its second, so a run never goes back before its candidate.
     wall = wallclock.to_wall(candidate, tz)
     adjusted = window_adjust(rec, wall)
     if adjusted == wall:
         return candidate
-    return wallclock.resolve(adjusted, tz)
+    found = wallclock.instants(adjusted, tz, both_folds=True)
+    return next((t for t in found if t >= candidate), found[0])
 
 
 def initial_run(spec: model.JobSpec, now: datetime) -> datetime:

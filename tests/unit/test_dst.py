@@ -82,6 +82,26 @@ def test_bc_starting_time_in_fold_runs_on_the_first_pass():
     assert recurrence.next_run(spec, first, first) == utc(2026, 10, 26, 1, 30)
 
 
+def test_a_window_that_starts_in_the_repeated_hour_opens_again_in_its_second_pass():
+    """Every minute from 01:50 to 02:00 on Sundays, in New York on the day 01:00-02:00
+    occurs twice: after the first pass's 01:59 the next run is the second pass's 01:50,
+    never the first pass's again (found by the recurrence properties)."""
+    spec = job(
+        recurrence={
+            "every": timedelta(minutes=1),
+            "run_on": frozenset({7}),
+            "starting_time": time(1, 50),
+            "ending_time": time(2, 0),
+            "timezone": "America/New_York",
+        }
+    )
+    at = utc(2020, 11, 1, 5, 59)  # 01:59 EDT
+    assert recurrence.next_run(spec, at, at) == utc(2020, 11, 1, 6, 50)  # 01:50 EST
+    assert recurrence.next_run(spec, utc(2020, 11, 1, 5, 0), utc(2020, 11, 1, 5, 0)) == utc(
+        2020, 11, 1, 5, 50
+    )  # from before the window, its first pass's 01:50
+
+
 def test_every_is_elapsed_time_across_fall_back():
     spec = job(recurrence={"every": timedelta(minutes=30), "timezone": "Europe/Berlin"})
     times = list(recurrence.run_times(spec, utc(2026, 10, 25, 0, 15), 4))
