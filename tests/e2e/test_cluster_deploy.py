@@ -105,7 +105,12 @@ class Deploy:
     def state(self) -> str:
         entries = [(e.id, e.spec.parameter_string, e.spec.revision) for e in self.db.list_entries()]
         nodes = [(n.state_dir, n.revision, n.unheld) for n in self.db.nodes()]
-        return f"store {self.db.revision()}, entries {entries}, nodes {nodes}"
+        gone = ""  # a runner that exited: its status and the end of what it wrote
+        for name, proc in self.cluster.procs.items():
+            if proc.poll() is not None:
+                out, err = proc.communicate(timeout=10)
+                gone += f"; {name} exited {proc.returncode}: {(out + err)[-3000:]}"
+        return f"store {self.db.revision()}, entries {entries}, nodes {nodes}{gone}"
 
 
 def test_a_cluster_in_the_middle_of_a_deploy(tmp_path, schema, monkeypatch):
