@@ -11,6 +11,7 @@ The formula may be wrapped in `<>` as BC shows it.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -122,7 +123,7 @@ def _add(d: date, unit: str, n: int) -> date:
     month += 1
     if not date.min.year <= year <= date.max.year:
         raise OverflowError("date value out of range")
-    return date(year, month, min(d.day, _days_in(year, month)))
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
 def _period_start(d: date, unit: str) -> date:
@@ -143,10 +144,10 @@ def _period_end(d: date, unit: str) -> date:
     if unit == "W":
         return d + timedelta(days=7 - d.isoweekday())
     if unit == "M":
-        return d.replace(day=_days_in(d.year, d.month))
+        return d.replace(day=calendar.monthrange(d.year, d.month)[1])
     if unit == "Q":
         last = 3 * ((d.month - 1) // 3) + 3
-        return date(d.year, last, _days_in(d.year, last))
+        return date(d.year, last, calendar.monthrange(d.year, last)[1])
     return date(d.year, 12, 31)
 
 
@@ -154,7 +155,7 @@ def _next_day_of_month(d: date, day: int, sign: int) -> date:
     # The next (or previous) date whose day of month is `day`, skipping months too short.
     year, month = d.year, d.month
     for _ in range(24):
-        if day <= _days_in(year, month):
+        if day <= calendar.monthrange(year, month)[1]:
             candidate = date(year, month, day)
             if (sign > 0 and candidate > d) or (sign < 0 and candidate < d):
                 return candidate
@@ -173,11 +174,3 @@ def always_advances(formula: DateFormula) -> bool:
 
 
 _SAMPLE = tuple(date(2023, 12, 1) + timedelta(days=i) for i in range(0, 500))
-
-
-def _days_in(year: int, month: int) -> int:
-    """The days of `month` in `year` (calendar.monthrange's count, without the calendar
-    module and the locale machinery it imports into every process)."""
-    if month == 2:
-        return 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28
-    return 30 if month in (4, 6, 9, 11) else 31

@@ -10,6 +10,15 @@ from typing import Any
 from jobrunner.store.sql import rows
 
 _META = "SELECT log_no, entry_id, at, format, size FROM report_documents"
+INSERT = (
+    "INSERT INTO report_documents (log_no, entry_id, at, format, size, content) "
+    "VALUES (%s, %s, %s, %s, %s, %s)"
+)
+"""One document's row (its values: `row`)."""
+
+
+def row(log_no: int, entry_id: str, at: datetime, fmt: str, content: bytes) -> tuple[Any, ...]:
+    return (log_no, entry_id, rows.us(at), fmt, len(content), content)
 
 
 class Documents:
@@ -27,9 +36,8 @@ class Documents:
         """Keep a run's document (False: its log entry has one already, left as it is)."""
         with self._transaction() as db:
             cur = db.execute(
-                "INSERT INTO report_documents (log_no, entry_id, at, format, size, content) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (log_no) DO NOTHING",
-                (log_no, entry_id, rows.us(at), fmt, len(content), content),
+                f"{INSERT} ON CONFLICT (log_no) DO NOTHING",
+                row(log_no, entry_id, at, fmt, content),
             )
             return bool(cur.rowcount)
 

@@ -27,7 +27,7 @@ from psycopg import errors as pg_errors
 
 from jobrunner import model
 from jobrunner.store import StoreConflict, StoreUnwritable, pg_documents, pg_nodes, pg_schema
-from jobrunner.store.sql import migrations, rows, writes
+from jobrunner.store.sql import migrations, writes
 from jobrunner.store.sql.base import ITEM_TABLES, SqlStore
 from jobrunner.store.sql.dialect import Connection, Dialect
 from jobrunner.store.sql.item_queries import ITEM_QUERIES
@@ -256,17 +256,9 @@ class PostgresStore(SqlStore, pg_nodes.Nodes, pg_documents.Documents):
                     (table, column),
                 )
             db.executemany(
-                "INSERT INTO report_documents (log_no, entry_id, at, format, size, content) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
+                pg_documents.INSERT,
                 [
-                    (
-                        numbers[d.log_at],
-                        d.entry_id,
-                        rows.us(d.at),
-                        d.format,
-                        len(d.content),
-                        d.content,
-                    )
+                    pg_documents.row(numbers[d.log_at], d.entry_id, d.at, d.format, d.content)
                     for d in documents
                 ],
             )
