@@ -54,13 +54,10 @@ def _folder(folder: str, base: str) -> str:
 JOB_SUFFIXES = (".yaml", ".yml")
 
 
-_NOT_JOBS = (".", "#")  # hidden files, editors' temporary files
-
-
 def is_job_name(name: str) -> bool:
     """Whether a file of this name is a job file: a YAML suffix, and neither hidden nor
     an editor's temporary file."""
-    return name.endswith(JOB_SUFFIXES) and not name.startswith(_NOT_JOBS)
+    return name.endswith(JOB_SUFFIXES) and not name.startswith((".", "#"))
 
 
 def job_files(jobs_dir: Path) -> list[Path]:
@@ -390,9 +387,9 @@ def stamps(jobs_dir: Path, base: Path | None = None, *, stamped: bool = True) ->
     out = {}
     with os.scandir(jobs_dir) as listing:
         context = ownership.stamp_context(os.stat(jobs_dir))
-        for item in listing:  # (10,000 files: is_job_name and the UTF-8 check inlined)
+        for item in listing:
             name = item.name
-            if not name.endswith(JOB_SUFFIXES) or name.startswith(_NOT_JOBS):
+            if not is_job_name(name):
                 continue
             try:
                 if not name.isascii():
