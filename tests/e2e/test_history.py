@@ -56,3 +56,19 @@ def test_history_limits_keep_the_newest_and_failed_runs_longer(env):
     pruned = named(found, "log_pruned")
     assert sum(e["rows"] for e in pruned) == 4
     assert {e.get("entry_id") for e in pruned} >= {"j"}
+
+
+def test_the_start_prunes_the_log_before_it_says_it_is_ready(env):
+    """The start's pruning pass runs before `runner_started` (and READY): the first pass
+    after it, where the first edit is handled, does not wait for it."""
+    env.configure("log_retention: 1d\n")
+    env.job("j", f"object_id: {J}:ok\n")
+    db = env.store()
+    old = datetime.now(UTC) - timedelta(days=3)
+    done = model.LogEntry(entry_id="j", start_at=old, end_at=old, status=L.SUCCESS)
+    db.commit(model.Transition(reason="test", log_insert=(done,)))
+    db.close()
+    code, found, _ = env.run()
+    assert code == 0
+    order = [e["event"] for e in found if e["event"] in ("log_pruned", "runner_started")]
+    assert order[:2] == ["log_pruned", "runner_started"]
